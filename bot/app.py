@@ -1,0 +1,160 @@
+"""The composition root: settings → engine → bot → dispatcher → scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.messenger import TelegramMessenger
+from bot.middlewares import UpdateMiddleware
+from bot.routers import customer, fallback, staff, survey
+from bot.services import Services
+from bot.settings import Settings
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from storage.updates import forget_updates_before
+from surveys.answers import AnswerService
+from surveys.dispatcher import WaveDispatcher
+from surveys.journeys import Journeys
+from surveys.loader import load_survey
+from surveys.model import Survey
+from surveys.ratelimit import LocalRateLimiter
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+UPDATE_MEMORY = timedelta(days=7)  # Telegram keeps unconfirmed updates for 24 hours
+
+CUSTOMER_COMMANDS = {
+    "en": {"help": "What this bot does", "stop": "No more questions",
+           "forget": "Delete my data", "language": "Change the language"},
+    "ru": {"help": "Что умеет этот бот", "stop": "Больше не присылать вопросы",
+           "forget": "Удалить мои данные", "language": "Сменить язык"},
+}  # fmt: skip
+STAFF_COMMANDS = {
+    "en": {"order": "Register an order: /order <ref> [segment]"},
+    "ru": {"order": "Зарегистрировать заказ: /order <код> [сегмент]"},
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_bot(settings: Settings) -> Bot:
+    server = TelegramAPIServer.from_base(settings.telegram_api_url)
+    return Bot(settings.token(), session=AiohttpSession(api=server))
+
+
+@dataclass
+class App:
+    settings: Settings
+    survey: Survey
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+    services: Services
+    waves: WaveDispatcher
+    scheduler: AsyncIOScheduler
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+async def build_app(
+    settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
+) -> App:
+    survey = load_survey(settings.survey)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        await upgrade(engine)
+    sessions = make_session_factory(engine)
+    bot = bot or make_bot(settings)
+    username = settings.bot_username or (await bot.me()).username or "bot"
+    rules = settings.sending_rules
+    services = Services(
+        survey=survey, journeys=Journeys(survey, rules, settings.link_ttl),
+        answers=AnswerService(survey, settings.default_locale), sessions=sessions,
+        rules=rules, clock=clock, bot_username=username, default_locale=settings.default_locale,
+    )  # fmt: skip
+    waves = WaveDispatcher(
+        sessions, survey, TelegramMessenger(bot, settings.request_timeout),
+        LocalRateLimiter(settings.send_rate), rules, clock, settings.default_locale,
+        window=settings.dispatch_batch, lease=settings.send_lease,
+    )  # fmt: skip
+    dp = build_dispatcher(settings, services)
+    scheduler = build_scheduler(settings, waves, sessions, clock)
+    return App(settings, survey, engine, sessions, bot, dp, services, waves, scheduler)
+
+
+def build_dispatcher(settings: Settings, services: Services) -> Dispatcher:
+    dp = Dispatcher(services=services)
+    dp.update.outer_middleware(
+        UpdateMiddleware(
+            services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
+            settings.default_locale,
+        )
+    )  # fmt: skip
+    dp.include_routers(staff.setup(), customer.setup(), survey.setup(), fallback.setup())
+    return dp
+
+
+def build_scheduler(
+    settings: Settings,
+    waves: WaveDispatcher,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> AsyncIOScheduler:
+    """One interval job drains the outbox table; no job per message, so a restart loses
+    nothing and memory does not grow with the backlog."""
+    scheduler = AsyncIOScheduler(timezone=settings.timezone)
+
+    async def prune_updates() -> None:
+        async with sessions.begin() as session:
+            await forget_updates_before(session, clock() - UPDATE_MEMORY)
+
+    scheduler.add_job(
+        waves.drain, "interval", seconds=settings.dispatch_interval, id="drain",
+        max_instances=1, coalesce=True, next_run_time=clock(),
+    )  # fmt: skip
+    scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
+    return scheduler
+
+
+async def set_commands(bot: Bot, settings: Settings) -> None:
+    """The command menu per role: customers see theirs, staff and owners see more."""
+    for locale, commands in CUSTOMER_COMMANDS.items():
+        menu = [BotCommand(command=c, description=d) for c, d in commands.items()]
+        language = None if locale == "en" else locale
+        await bot.set_my_commands(menu, BotCommandScopeDefault(), language_code=language)
+        staff_menu = [
+            BotCommand(command=c, description=d) for c, d in STAFF_COMMANDS[locale].items()
+        ] + [menu[0]]
+        for user_id in settings.staff_ids | settings.owner_ids:
+            scope = BotCommandScopeChat(chat_id=user_id)
+            await bot.set_my_commands(staff_menu, scope, language_code=language)
+
+
+async def run(app: App) -> None:
+    """Serve until stopped: polling, with the outbox drained on a timer."""
+    await set_commands(app.bot, app.settings)
+    app.scheduler.start()
+    try:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        # handle_as_tasks=False: the next getUpdates (which confirms this batch to
+        # Telegram) is only sent after every update of the batch has been committed.
+        await app.dp.start_polling(app.bot, handle_as_tasks=False, close_bot_session=False)
+    finally:
+        await app.close()

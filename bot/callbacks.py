@@ -1,0 +1,29 @@
+"""Callback data: short prefixes and ids only (Telegram allows 64 bytes, and the data is
+visible to the client, so never text or personal data)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class AnswerCb(CallbackData, prefix="a"):
+    d: int  # dispatch id
+    q: str  # question id
+    v: int  # value: rating, NPS, emotion/option index, -1 = skip
+
+
+class ConsentCb(CallbackData, prefix="c"):
+    link: int
+    yes: bool
+
+
+class LanguageCb(CallbackData, prefix="l"):
+    code: str
+
+
+class ForgetCb(CallbackData, prefix="f"):
+    yes: bool
+
+
+class ResumeCb(CallbackData, prefix="r"):
+    pass

@@ -1,0 +1,126 @@
+"""The `cjm` console script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.settings import Settings, SettingsError, load_settings
+from surveys.loader import SurveyError, load_survey
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except (SettingsError, SurveyError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cjm", description="Customer journey interview bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="apply migrations, then serve the bot").set_defaults(
+        handler=_run
+    )
+    survey = commands.add_parser("survey", help="survey files").add_subparsers(
+        dest="survey_command", required=True
+    )
+    check = survey.add_parser("check", help="validate a survey file")
+    check.add_argument("file", help="a YAML file, or a bundled template: cafe, online_shop, lean")
+    check.set_defaults(handler=_survey_check)
+    order = commands.add_parser("order", help="orders").add_subparsers(
+        dest="order_command", required=True
+    )
+    add = order.add_parser("add", help="register an order and print the customer's link")
+    add.add_argument("ref", help="the customer's reference (phone, loyalty card, CRM id)")
+    add.add_argument("--segment", help="branch, channel or product line")
+    add.add_argument("--external-id", help="the order's id in your system (idempotency key)")
+    add.add_argument("--purchased-at", type=_moment, help="ISO time with zone; default now")
+    add.set_defaults(handler=_order_add)
+    db = commands.add_parser("db", help="database").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
+    commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
+    return parser
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-11-23T14:05+03:00")
+    return moment
+
+
+def _run(_args: argparse.Namespace) -> int:
+    from bot.app import build_app, run  # noqa: PLC0415  (keeps `cjm survey check` light)
+
+    settings = load_settings()
+    settings.token()
+
+    async def serve() -> None:
+        await run(await build_app(settings))
+
+    asyncio.run(serve())
+    return 0
+
+
+def _survey_check(args: argparse.Namespace) -> int:
+    survey = load_survey(args.file)
+    questions = sum(len(w.questions) for w in survey.waves)
+    print(
+        f"{args.file}: ok — survey {survey.id!r}, {len(survey.stages)} stages, "
+        f"{len(survey.waves)} waves, {questions} questions, locales {', '.join(survey.locales)}"
+    )
+    return 0
+
+
+def _order_add(args: argparse.Namespace) -> int:
+    from bot.commands import add_order  # noqa: PLC0415
+
+    settings = load_settings()
+    print(
+        asyncio.run(
+            add_order(settings, args.ref, args.segment, args.external_id, args.purchased_at)
+        )
+    )
+    return 0
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from bot.commands import db_upgrade  # noqa: PLC0415
+
+    settings = load_settings()
+    asyncio.run(db_upgrade(settings))
+    print(f"database at head: {_safe_url(settings)}")
+    return 0
+
+
+def _status(_args: argparse.Namespace) -> int:
+    from bot.commands import status  # noqa: PLC0415
+
+    print(asyncio.run(status(load_settings())))
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

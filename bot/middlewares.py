@@ -1,0 +1,128 @@
+"""One transaction per update, committed before anything is said to Telegram.
+
+Telegram delivers updates at least once, so the update id is recorded in the same
+transaction as the update's effect: a replay finds it and changes nothing. Replies are
+collected while the handler runs and sent only after the commit, so no transaction is
+held open across a Telegram call, and a handler retried after a transient database error
+sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramNetworkError
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.roles import Role
+from bot.telegram_errors import not_modified
+from bot.texts import pick_locale
+from storage.updates import claim_update
+
+log = logging.getLogger(__name__)
+
+DB_ATTEMPTS = 3
+OnSent = Callable[[Any], Awaitable[None]]
+
+
+@dataclass
+class Replies:
+    """Bot API calls a handler wants made once its transaction has committed."""
+
+    calls: list[tuple[TelegramMethod[Any], OnSent | None]] = field(default_factory=list)
+
+    def add(self, method: TelegramMethod[Any], on_sent: OnSent | None = None) -> None:
+        self.calls.append((method, on_sent))
+
+    @property
+    def answers_callback(self) -> bool:
+        return any(isinstance(method, AnswerCallbackQuery) for method, _ in self.calls)
+
+    async def flush(self, bot: Bot) -> None:
+        for method, on_sent in self.calls:
+            try:
+                result = await bot(method)
+            except TelegramForbiddenError:
+                log.info("%s: the user blocked the bot", method.__api_method__)
+                continue
+            except (TelegramAPIError, TelegramNetworkError) as error:
+                if not not_modified(error):
+                    log.warning("%s failed: %s", method.__api_method__, error)
+                continue
+            if on_sent is not None:
+                await on_sent(result)
+
+
+class UpdateMiddleware(BaseMiddleware):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        owner_ids: frozenset[int],
+        staff_ids: frozenset[int],
+        default_locale: str,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.owner_ids = owner_ids
+        self.staff_ids = staff_ids
+        self.default_locale = default_locale
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        user: User | None = data.get("event_from_user")
+        data["role"] = self._role(user)
+        data["locale"] = pick_locale(user.language_code if user else None, self.default_locale)
+        for attempt in range(1, DB_ATTEMPTS + 1):
+            replies = Replies()
+            data["replies"] = replies
+            try:
+                result = await self._in_transaction(handler, event, data)
+                break
+            except DBAPIError as error:
+                if attempt == DB_ATTEMPTS:
+                    raise
+                log.warning("update %s: database error, retrying: %s", event.update_id, error)
+        bot: Bot = data["bot"]
+        await replies.flush(bot)
+        if event.callback_query is not None and not replies.answers_callback:
+            await Replies([(event.callback_query.answer(), None)]).flush(bot)
+        return result
+
+    async def _in_transaction(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: Update,
+        data: dict[str, Any],
+    ) -> Any:
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            if not await claim_update(session, event.update_id, now):
+                log.info("update %s was handled before: ignored", event.update_id)
+                return UNHANDLED
+            data["session"] = session
+            data["now"] = now
+            return await handler(event, data)
+
+    def _role(self, user: User | None) -> Role:
+        if user is None:
+            return Role.CUSTOMER
+        if user.id in self.owner_ids:
+            return Role.OWNER
+        if user.id in self.staff_ids:
+            return Role.STAFF
+        return Role.CUSTOMER

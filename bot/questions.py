@@ -1,0 +1,46 @@
+"""How a survey question looks in the chat."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.keyboards import question_keyboard
+from bot.texts import t
+from surveys.messenger import Ask
+from surveys.model import Question, QuestionKind
+
+_HINTS = {
+    QuestionKind.RATING: "rating_hint",
+    QuestionKind.NPS: "nps_hint",
+    QuestionKind.TEXT: "text_hint",
+}
+
+
+def question_text(ask: Ask) -> str:
+    survey, locale = ask.survey, ask.locale
+    lines = []
+    if ask.reminder:
+        lines.append(f"<i>{escape(t(locale, 'reminder'))}</i>")
+    elif ask.intro:
+        intro = survey.text(ask.wave.intro, locale) if ask.wave.intro else t(locale, "wave_intro")
+        lines.append(f"<i>{escape(intro)}</i>")
+    lines.append(f"<b>{escape(survey.text(ask.question.text, locale))}</b>")
+    hint = _HINTS.get(ask.question.kind)
+    if hint:
+        lines.append(escape(t(locale, hint)))
+    return "\n\n".join(lines)
+
+
+def render(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = question_keyboard(ask.survey, ask.question, ask.dispatch_id, ask.locale)
+    return question_text(ask), keyboard
+
+
+def answered_text(ask_text: str, shown: str) -> str:
+    return f"{ask_text}\n\n✅ {escape(shown)}"
+
+
+def plain_question(question: Question, text: str) -> str:
+    return f"<b>{escape(text)}</b>" if question else escape(text)

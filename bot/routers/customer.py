@@ -1,0 +1,203 @@
+"""The customer's side: the deep link and consent, /stop, /forget, /language, /help."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb
+from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
+from bot.middlewares import Replies
+from bot.roles import Role
+from bot.services import Services
+from bot.texts import CATALOG, t
+from storage.models import CustomerStatus, Journey
+from surveys import privacy
+from surveys.consent import ConsentState, LinkState, TelegramUser, answer_consent, open_link
+
+_LINK_TEXTS = {
+    LinkState.UNKNOWN: "link_unknown",
+    LinkState.EXPIRED: "link_expired",
+    LinkState.USED: "link_used",
+    LinkState.ALREADY_LINKED: "already_linked",
+}
+
+
+async def on_start_link(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    now: datetime,
+    locale: str,
+) -> None:
+    assert message.from_user is not None and command.args is not None
+    view = await open_link(session, command.args.strip(), message.from_user.id, now)
+    if view.state is not LinkState.OK or view.link_id is None:
+        replies.add(message.answer(t(locale, _LINK_TEXTS[view.state])))
+        return
+    text = t(locale, "consent", business=services.business(locale))
+    replies.add(message.answer(text, reply_markup=consent_keyboard(view.link_id, locale)))
+
+
+async def on_consent(
+    query: CallbackQuery,
+    callback_data: ConsentCb,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    now: datetime,
+    locale: str,
+) -> None:
+    user = TelegramUser(query.from_user.id, query.from_user.id, locale)
+    result = await answer_consent(
+        session, services.journeys, callback_data.link, user, callback_data.yes, now
+    )
+    if result.state in (ConsentState.NOT_YOURS, ConsentState.CLOSED):
+        key = "not_yours" if result.state is ConsentState.NOT_YOURS else "link_used"
+        replies.add(query.answer(t(locale, key), show_alert=True))
+        return
+    if query.message is not None:
+        replies.add(query.message.edit_reply_markup(reply_markup=None))  # type: ignore[union-attr]
+    replies.add(query.answer())
+    locale = result.locale or locale
+    if result.state is ConsentState.DECLINED:
+        text = t(locale, "consent_declined")
+    elif result.journey is Journey.SCHEDULED:
+        when = services.when(result.first_wave_at, locale) or t(locale, "now")
+        text = t(locale, "consent_accepted", when=when)
+    else:
+        text = t(locale, "consent_accepted_soon")
+    replies.add(query.message.answer(text) if query.message else query.answer(text))
+
+
+async def on_start(
+    message: Message, session: AsyncSession, services: Services, replies: Replies, locale: str
+) -> None:
+    assert message.from_user is not None
+    profile = await privacy.profile(session, message.from_user.id)
+    locale = profile.locale or locale
+    if not profile.known:
+        text = t(locale, "start_stranger", business=services.business(locale))
+        replies.add(message.answer(text))
+    elif profile.status in (CustomerStatus.STOPPED, CustomerStatus.UNREACHABLE):
+        replies.add(
+            message.answer(t(locale, "start_stopped"), reply_markup=resume_keyboard(locale))
+        )
+    else:
+        replies.add(message.answer(t(locale, "start_active")))
+
+
+async def on_resume(
+    query: CallbackQuery, session: AsyncSession, replies: Replies, locale: str
+) -> None:
+    resumed = await privacy.resume(session, query.from_user.id)
+    replies.add(query.answer())
+    if resumed and query.message is not None:
+        replies.add(query.message.edit_text(t(locale, "resumed"), reply_markup=None))  # type: ignore[union-attr]
+
+
+async def on_help(
+    message: Message,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    locale: str,
+    role: Role,
+) -> None:
+    assert message.from_user is not None
+    locale = (await privacy.profile(session, message.from_user.id)).locale or locale
+    text = t(locale, "help", business=services.business(locale))
+    if role is not Role.CUSTOMER:
+        text += t(locale, "help_staff")
+    replies.add(message.answer(text))
+
+
+async def on_stop(
+    message: Message, session: AsyncSession, replies: Replies, now: datetime, locale: str
+) -> None:
+    assert message.from_user is not None
+    profile = await privacy.profile(session, message.from_user.id)
+    cancelled = await privacy.stop(session, message.from_user.id, now)
+    locale = profile.locale or locale
+    if cancelled is None:
+        replies.add(message.answer(t(locale, "stop_stranger")))
+    else:
+        replies.add(message.answer(t(locale, "stopped", count=cancelled)))
+
+
+async def on_forget(
+    message: Message, session: AsyncSession, replies: Replies, locale: str
+) -> None:
+    assert message.from_user is not None
+    profile = await privacy.profile(session, message.from_user.id)
+    locale = profile.locale or locale
+    if not profile.known:
+        replies.add(message.answer(t(locale, "forget_stranger")))
+        return
+    replies.add(message.answer(t(locale, "forget_confirm"), reply_markup=forget_keyboard(locale)))
+
+
+async def on_forget_answer(
+    query: CallbackQuery,
+    callback_data: ForgetCb,
+    session: AsyncSession,
+    replies: Replies,
+    now: datetime,
+    locale: str,
+) -> None:
+    profile = await privacy.profile(session, query.from_user.id)
+    locale = profile.locale or locale
+    if callback_data.yes:
+        done = await privacy.forget(session, query.from_user.id, now)
+        text = t(locale, "forgotten" if done else "forget_stranger")
+    else:
+        text = t(locale, "forget_cancelled")
+    replies.add(query.answer())
+    if query.message is not None:
+        replies.add(query.message.edit_text(text, reply_markup=None))  # type: ignore[union-attr]
+
+
+async def on_language(message: Message, services: Services, replies: Replies, locale: str) -> None:
+    locales = [code for code in services.survey.locales if code in CATALOG]
+    replies.add(
+        message.answer(t(locale, "language_choose"), reply_markup=language_keyboard(locales))
+    )
+
+
+async def on_language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageCb,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    locale: str,
+) -> None:
+    if callback_data.code not in CATALOG or callback_data.code not in services.survey.locales:
+        replies.add(query.answer(t(locale, "closed")))
+        return
+    await privacy.set_locale(session, query.from_user.id, callback_data.code)
+    replies.add(query.answer())
+    if query.message is not None:
+        text = t(callback_data.code, "language_set")
+        replies.add(query.message.edit_text(text, reply_markup=None))  # type: ignore[union-attr]
+
+
+def setup() -> Router:
+    router = Router(name="customer")
+    router.message.register(on_start_link, CommandStart(deep_link=True))
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_stop, Command("stop"))
+    router.message.register(on_forget, Command("forget"))
+    router.message.register(on_language, Command("language"))
+    router.callback_query.register(on_consent, ConsentCb.filter())
+    router.callback_query.register(on_resume, ResumeCb.filter())
+    router.callback_query.register(on_forget_answer, ForgetCb.filter())
+    router.callback_query.register(on_language_chosen, LanguageCb.filter())
+    return router

@@ -1,0 +1,37 @@
+"""What nobody else handled: strangers at staff commands, unknown commands, stale buttons."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.middlewares import Replies
+from bot.services import Services
+from bot.texts import t
+
+
+async def is_command(message: Message) -> bool:
+    return bool(message.text) and message.text.startswith("/")  # type: ignore[union-attr]
+
+
+async def on_staff_command(
+    message: Message, services: Services, replies: Replies, locale: str
+) -> None:
+    replies.add(message.answer(t(locale, "staff_only", business=services.business(locale))))
+
+
+async def on_unknown_command(message: Message, replies: Replies, locale: str) -> None:
+    replies.add(message.answer(t(locale, "unknown_command")))
+
+
+async def on_unknown_callback(query: CallbackQuery, replies: Replies, locale: str) -> None:
+    replies.add(query.answer(t(locale, "closed")))
+
+
+def setup() -> Router:
+    router = Router(name="fallback")
+    router.message.register(on_staff_command, Command("order", "report"))
+    router.message.register(on_unknown_command, is_command)
+    router.callback_query.register(on_unknown_callback)
+    return router

@@ -1,0 +1,122 @@
+"""Answers: a tap on a question's keyboard, or a free-text comment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiogram import Router
+from aiogram.enums import ParseMode
+from aiogram.methods import EditMessageReplyMarkup, SendMessage
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.callbacks import AnswerCb
+from bot.middlewares import Replies
+from bot.questions import answered_text, plain_question, render
+from bot.services import Services
+from bot.texts import t
+from storage import answers
+from surveys.answers import Outcome, Recorded
+from surveys.messenger import Ask
+from surveys.model import QuestionKind
+
+_TOASTS = {
+    Outcome.ALREADY_ANSWERED: "already_answered",
+    Outcome.CLOSED: "closed",
+    Outcome.FORGED: "not_yours",
+}
+
+
+async def is_comment(message: Message) -> bool:
+    """Plain text that is not a command (async: sync filters run in a thread)."""
+    return bool(message.text) and not message.text.startswith("/")  # type: ignore[union-attr]
+
+
+async def on_tap(
+    query: CallbackQuery,
+    callback_data: AnswerCb,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    now: datetime,
+    locale: str,
+) -> None:
+    result = await services.answers.tap(
+        session, query.from_user.id, callback_data.d, callback_data.q, callback_data.v, now
+    )
+    if result.outcome is not Outcome.RECORDED:
+        toast = t(result.locale if result.question else locale, _TOASTS[result.outcome])
+        replies.add(query.answer(toast))
+        return
+    assert result.question is not None
+    asked = plain_question(
+        result.question, services.survey.text(result.question.text, result.locale)
+    )
+    if query.message is not None:
+        replies.add(
+            query.message.edit_text(  # type: ignore[union-attr]
+                answered_text(asked, result.shown), parse_mode=ParseMode.HTML, reply_markup=None
+            )
+        )
+    replies.add(query.answer())
+    _continue(result, replies, services, query.from_user.id)
+
+
+async def on_comment(
+    message: Message,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    now: datetime,
+    locale: str,
+) -> None:
+    assert message.text is not None and message.from_user is not None
+    result = await services.answers.comment(session, message.from_user.id, message.text, now)
+    if result.outcome is Outcome.NOT_WAITING:
+        key = "tap_hint" if result.question is not None else "not_waiting"
+        replies.add(message.answer(t(result.locale if result.question else locale, key)))
+        return
+    if result.outcome is not Outcome.RECORDED:
+        replies.add(message.answer(t(result.locale, _TOASTS[result.outcome])))
+        return
+    if result.prompt_message_id is not None:
+        replies.add(
+            EditMessageReplyMarkup(
+                chat_id=message.chat.id, message_id=result.prompt_message_id, reply_markup=None
+            )
+        )
+    _continue(result, replies, services, message.chat.id)
+
+
+def _continue(result: Recorded, replies: Replies, services: Services, chat_id: int) -> None:
+    """The next question, or thanks when the wave is done."""
+    if result.next is None:
+        if result.finished:
+            replies.add(SendMessage(chat_id=chat_id, text=t(result.locale, "thanks_done")))
+        return
+    text, keyboard = render(result.next)
+    method = SendMessage(
+        chat_id=result.next.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+    )
+    on_sent = None
+    if result.next.question.kind is QuestionKind.TEXT:
+        on_sent = _remember_prompt(services, result.next)
+    replies.add(method, on_sent)
+
+
+def _remember_prompt(services: Services, ask: Ask) -> Any:
+    """A text prompt's message id, so its Skip button can be removed once answered."""
+
+    async def remember(message: Message) -> None:
+        async with services.sessions.begin() as session:
+            await answers.set_message(session, ask.dispatch_id, message.message_id)
+
+    return remember
+
+
+def setup() -> Router:
+    router = Router(name="survey")
+    router.callback_query.register(on_tap, AnswerCb.filter())
+    router.message.register(on_comment, is_comment)
+    return router

@@ -1,0 +1,38 @@
+"""What handlers receive (as `services`): the survey services and the bot's own facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from surveys.answers import AnswerService
+from surveys.journeys import Journeys
+from surveys.model import Survey
+from surveys.timing import SendingRules
+
+
+@dataclass(frozen=True)
+class Services:
+    survey: Survey
+    journeys: Journeys
+    answers: AnswerService
+    sessions: async_sessionmaker[AsyncSession]
+    rules: SendingRules
+    clock: Callable[[], datetime]
+    bot_username: str
+    default_locale: str
+
+    def business(self, locale: str) -> str:
+        return self.survey.text(self.survey.business or self.survey.title, locale)
+
+    def deep_link(self, token: str) -> str:
+        return f"https://t.me/{self.bot_username}?start={token}"
+
+    def when(self, moment: datetime | None, locale: str) -> str:
+        """A due time as the business's local date and time."""
+        if moment is None:
+            return ""
+        return moment.astimezone(self.rules.timezone).strftime("%d.%m %H:%M")

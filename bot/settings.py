@@ -1,0 +1,99 @@
+"""Settings from CJM_* environment variables and an optional .env file (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from surveys.model import parse_duration
+from surveys.timing import QuietHours, SendingRules
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class SettingsError(Exception):
+    """One line naming the setting that stopped start-up."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CJM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = None
+    bot_username: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{3,64}$")
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///cjm.db"
+    redis_url: str | None = None
+    owner_ids: IdList = frozenset()
+    staff_ids: IdList = frozenset()
+    survey: str = "cafe"
+    timezone: str = "UTC"
+    default_locale: str = Field("en", pattern=r"^[a-z]{2}$")
+    quiet_hours: str = "21:00-09:00"
+    report_cron: str = "0 9 * * mon"
+    dispatch_interval: float = Field(3.0, gt=0, le=3600)
+    dispatch_batch: int = Field(64, ge=1, le=1000)
+    send_rate: float = Field(25.0, ge=0, description="messages per second; 0 = no limit")
+    send_lease: timedelta = Field(timedelta(minutes=2), description="a claim older is stale")
+    link_ttl: timedelta = timedelta(days=7)
+    request_timeout: float = Field(20.0, gt=0)
+    api_key: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("owner_ids", "staff_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        return value
+
+    @field_validator("send_lease", "link_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Moscow)") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @property
+    def sending_rules(self) -> SendingRules:
+        return SendingRules(ZoneInfo(self.timezone), QuietHours.parse(self.quiet_hours))
+
+    def token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError(
+                "CJM_BOT_TOKEN: not set (get one from @BotFather, or try `cjm demo`)"
+            )
+        return self.bot_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "CJM_" + "_".join(str(p) for p in first["loc"][:1]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message} (got {first.get('input')!r})") from None

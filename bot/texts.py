@@ -1,0 +1,180 @@
+"""Everything the bot says, in every supported language (survey questions live in the survey)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LOCALES = ("en", "ru")
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+
+EN = {
+    "consent": (
+        "Hi! I'm the feedback assistant of {business}.\n\n"
+        "After your purchase I'll ask a few one-tap questions about each step — from how "
+        "you found us to coming back — so the team can fix what gets in your way. "
+        "You can stop at any time with /stop.\n\nShall we?"
+    ),
+    "consent_yes": "Yes, let's do it",
+    "consent_no": "No, thanks",
+    "consent_accepted": "Thank you! The first questions will come {when}.",
+    "consent_accepted_soon": "Thank you! I'll write after your next purchases.",
+    "consent_declined": (
+        "Understood — I won't write to you. If you change your mind, ask for a new link "
+        "with your next order."
+    ),
+    "link_unknown": "This link doesn't work. Please ask the staff for a new one.",
+    "link_expired": "This link has expired. Please ask the staff for a new one.",
+    "link_used": "This link has already been used. Please ask the staff for a new one.",
+    "already_linked": "You're all set — I'll write when there's something to ask.",
+    "start_stranger": (
+        "Hi! I ask customers of {business} about their experience. To join, open the link "
+        "or scan the QR code you get with your order."
+    ),
+    "start_active": "You're all set — I'll write when there's something to ask. /help",
+    "start_stopped": "You opted out earlier. Shall I ask you about your purchases again?",
+    "resume_button": "Yes, resume",
+    "resumed": "Welcome back! I'll write after your next purchase.",
+    "help": (
+        "I ask a few one-tap questions after your purchases at {business}, so the team "
+        "knows what to improve.\n\n"
+        "/stop — no more questions\n/forget — delete what I know about you\n"
+        "/language — change the language\n/help — this message"
+    ),
+    "help_staff": (
+        "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
+        "link or QR code for the customer."
+    ),
+    "stopped": "Done — no more questions. Planned surveys cancelled: {count}. /start to resume.",
+    "stop_stranger": "I'm not sending you anything. /help",
+    "forget_confirm": (
+        "Delete everything I know about you? Your past ratings stay in the statistics, "
+        "anonymous and without your comments. This cannot be undone."
+    ),
+    "forget_yes": "Delete my data",
+    "forget_no": "Cancel",
+    "forgotten": "Deleted. I no longer know who you are. Goodbye, and thank you!",
+    "forget_cancelled": "Nothing was deleted.",
+    "forget_stranger": "I have no data about you.",
+    "language_choose": "Choose your language:",
+    "language_set": "Done — I'll speak English.",
+    "wave_intro": "A few quick questions — one tap each.",
+    "reminder": "A gentle reminder — your answer helps us a lot:",
+    "rating_hint": "1 — very bad, 5 — excellent",
+    "nps_hint": "0 — not at all likely, 10 — extremely likely",
+    "text_hint": "Write your answer in a message.",
+    "skip": "Skip",
+    "thanks_done": "Thank you! That's all for now 🙏",
+    "tap_hint": "Please tap one of the buttons above ☝️",
+    "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
+    "already_answered": "Already answered — thank you!",
+    "closed": "This question is closed.",
+    "not_yours": "This button isn't for you.",
+    "unknown_command": "I don't know that command. /help",
+    "staff_only": "Sorry, this command is for the staff of {business}.",
+    "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
+    "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
+    "order_link": (
+        "Order registered for {ref}. Show this QR code to the customer, or send them the "
+        "link (valid until {until}):\n{link}"
+    ),
+    "order_cooldown": "Order registered. {ref} was surveyed recently: next survey after {until}.",
+    "order_not_surveyed": "Order registered. {ref} has opted out of surveys.",
+    "order_repeat": "This order was registered already.",
+    "order_rejected": "Order not registered: {reason}",
+    "order_no_link": "Order registered. {ref} has not connected yet; the link was used.",
+    "now": "in a moment",
+}
+
+RU = {
+    "consent": (
+        "Здравствуйте! Я помощник {business} по отзывам.\n\n"
+        "После покупки я задам несколько вопросов в одно касание о каждом этапе — от того, "
+        "как вы о нас узнали, до повторного визита, — чтобы команда исправила то, что "
+        "мешает. Остановить опрос можно в любой момент командой /stop.\n\nНачнём?"
+    ),
+    "consent_yes": "Да, давайте",
+    "consent_no": "Нет, спасибо",
+    "consent_accepted": "Спасибо! Первые вопросы придут {when}.",
+    "consent_accepted_soon": "Спасибо! Я напишу после ваших следующих покупок.",
+    "consent_declined": (
+        "Понятно — писать не буду. Если передумаете, попросите новую ссылку при следующем заказе."
+    ),
+    "link_unknown": "Эта ссылка не работает. Попросите, пожалуйста, новую у сотрудника.",
+    "link_expired": "Срок действия ссылки истёк. Попросите, пожалуйста, новую у сотрудника.",
+    "link_used": "Этой ссылкой уже воспользовались. Попросите, пожалуйста, новую у сотрудника.",
+    "already_linked": "Всё готово — я напишу, когда появятся вопросы.",
+    "start_stranger": (
+        "Здравствуйте! Я спрашиваю покупателей {business} об их впечатлениях. Чтобы "
+        "присоединиться, откройте ссылку или отсканируйте QR-код, который вы получили с заказом."
+    ),
+    "start_active": "Всё готово — я напишу, когда появятся вопросы. /help",
+    "start_stopped": "Раньше вы отказались от опросов. Снова спрашивать вас о покупках?",
+    "resume_button": "Да, возобновить",
+    "resumed": "С возвращением! Напишу после вашей следующей покупки.",
+    "help": (
+        "После покупок в {business} я задаю несколько вопросов в одно касание, чтобы "
+        "команда знала, что улучшить.\n\n"
+        "/stop — больше не присылать вопросы\n/forget — удалить данные о вас\n"
+        "/language — сменить язык\n/help — это сообщение"
+    ),
+    "help_staff": (
+        "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
+        "ссылку или QR-код для клиента."
+    ),
+    "stopped": (
+        "Готово — больше никаких вопросов. Отменено опросов: {count}. /start — возобновить."
+    ),
+    "stop_stranger": "Я ничего вам не присылаю. /help",
+    "forget_confirm": (
+        "Удалить всё, что я о вас знаю? Ваши прошлые оценки останутся в статистике — "
+        "анонимно и без ваших комментариев. Это нельзя отменить."
+    ),
+    "forget_yes": "Удалить мои данные",
+    "forget_no": "Отмена",
+    "forgotten": "Удалено. Я больше не знаю, кто вы. До свидания и спасибо!",
+    "forget_cancelled": "Ничего не удалено.",
+    "forget_stranger": "У меня нет данных о вас.",
+    "language_choose": "Выберите язык:",
+    "language_set": "Готово — буду говорить по-русски.",
+    "wave_intro": "Несколько коротких вопросов — по одному касанию.",
+    "reminder": "Небольшое напоминание — ваш ответ нам очень поможет:",
+    "rating_hint": "1 — очень плохо, 5 — отлично",
+    "nps_hint": "0 — точно нет, 10 — обязательно",
+    "text_hint": "Напишите ответ сообщением.",
+    "skip": "Пропустить",
+    "thanks_done": "Спасибо! На этом всё 🙏",
+    "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
+    "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
+    "already_answered": "Ответ уже получен — спасибо!",
+    "closed": "Этот вопрос уже закрыт.",
+    "not_yours": "Эта кнопка не для вас.",
+    "unknown_command": "Я не знаю такой команды. /help",
+    "staff_only": "Извините, эта команда — для сотрудников {business}.",
+    "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
+    "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
+    "order_link": (
+        "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "
+        "(действует до {until}):\n{link}"
+    ),
+    "order_cooldown": (
+        "Заказ зарегистрирован. {ref} недавно проходил опрос: следующий после {until}."
+    ),
+    "order_not_surveyed": "Заказ зарегистрирован. {ref} отказался от опросов.",
+    "order_repeat": "Этот заказ уже был зарегистрирован.",
+    "order_rejected": "Заказ не зарегистрирован: {reason}",
+    "order_no_link": "Заказ зарегистрирован. {ref} ещё не подключился; ссылка уже использована.",
+    "now": "через минуту",
+}
+
+CATALOG = {"en": EN, "ru": RU}
+
+
+def pick_locale(language_code: str | None, default: str) -> str:
+    """Telegram's language_code ('ru', 'en-US', 'uk') → a supported locale."""
+    code = (language_code or "").split("-")[0].lower()
+    return code if code in CATALOG else default
+
+
+def t(locale: str, key: str, **values: Any) -> str:
+    text = CATALOG.get(locale, EN).get(key) or EN[key]
+    return text.format(**values) if values else text

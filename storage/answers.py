@@ -1,0 +1,110 @@
+"""Answers, and the dispatch state the answer path reads and advances in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, Customer, Dispatch, DispatchStatus
+from storage.upsert import insert_ignoring_conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWave:
+    """A dispatch as the answer path sees it, with its customer."""
+
+    id: int
+    order_id: int
+    customer_id: int | None
+    survey_id: str
+    wave_id: str
+    segment: str | None
+    status: str
+    current_question: str | None
+    progress: dict[str, Any]
+    opened_at: datetime | None
+    message_id: int | None
+    tg_user_id: int | None
+    chat_id: int | None
+    locale: str | None
+
+
+_COLUMNS = (
+    Dispatch.id,
+    Dispatch.order_id,
+    Dispatch.customer_id,
+    Dispatch.survey_id,
+    Dispatch.wave_id,
+    Dispatch.segment,
+    Dispatch.status,
+    Dispatch.current_question,
+    Dispatch.progress,
+    Dispatch.opened_at,
+    Dispatch.message_id,
+    Customer.tg_user_id,
+    Customer.chat_id,
+    Customer.locale,
+)
+
+
+async def open_wave(session: AsyncSession, dispatch_id: int) -> OpenWave | None:
+    row = (
+        await session.execute(
+            select(*_COLUMNS)
+            .outerjoin(Customer, Customer.id == Dispatch.customer_id)
+            .where(Dispatch.id == dispatch_id)
+        )
+    ).first()
+    return OpenWave(*row) if row else None
+
+
+async def open_wave_of(
+    session: AsyncSession, tg_user_id: int, statuses: tuple[str, ...]
+) -> OpenWave | None:
+    """The wave a Telegram user is answering now: the newest one sent to them."""
+    row = (
+        await session.execute(
+            select(*_COLUMNS)
+            .join(Customer, Customer.id == Dispatch.customer_id)
+            .where(Customer.tg_user_id == tg_user_id, Dispatch.status.in_(statuses))
+            .order_by(Dispatch.sent_at.desc().nulls_first(), Dispatch.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return OpenWave(*row) if row else None
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when this question already has its answer in this dispatch."""
+    result: Any = await session.execute(insert_ignoring_conflicts(session, Answer).values(values))
+    return bool(result.rowcount == 1)
+
+
+async def advance(
+    session: AsyncSession,
+    wave: OpenWave,
+    progress: dict[str, Any],
+    next_question: str | None,
+    now: datetime,
+) -> None:
+    done = next_question is None
+    values: dict[str, Any] = {
+        "progress": progress,
+        "current_question": next_question,
+        "status": DispatchStatus.ANSWERED if done else DispatchStatus.SENT,
+    }
+    if wave.opened_at is None:
+        values["opened_at"] = now
+    if done:
+        values.update(closed_at=now, due_at=None)
+    await session.execute(update(Dispatch).where(Dispatch.id == wave.id).values(values))
+
+
+async def set_message(session: AsyncSession, dispatch_id: int, message_id: int) -> None:
+    await session.execute(
+        update(Dispatch).where(Dispatch.id == dispatch_id).values(message_id=message_id)
+    )

@@ -1,0 +1,204 @@
+"""The database schema. Every change ships as an Alembic migration in `migrations/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import BigId, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class CustomerStatus(StrEnum):
+    NEW = "new"  # known by reference only: no Telegram chat yet
+    ACTIVE = "active"  # linked and consented
+    DECLINED = "declined"
+    STOPPED = "stopped"  # /stop
+    UNREACHABLE = "unreachable"  # blocked the bot (403)
+
+
+class Journey(StrEnum):
+    """What an order did to its customer's journey."""
+
+    SCHEDULED = "scheduled"
+    AWAITING_LINK = "awaiting_link"
+    COOLDOWN = "cooldown"  # an earlier journey is recent enough
+    NOT_SURVEYED = "not_surveyed"  # customer declined, stopped or is unreachable
+
+
+class DispatchStatus(StrEnum):
+    PENDING = "pending"  # due_at is when to send
+    SENDING = "sending"  # claimed; the request may be in flight
+    SENT = "sent"  # due_at is when to remind, then when to expire
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"  # /stop, /forget, unreachable, superseded
+    SKIPPED = "skipped"  # too late to ask when the order arrived
+    FAILED = "failed"  # dead letter: Telegram refused it for good
+    UNKNOWN = "unknown"  # the request may have reached Telegram; never resent
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(128), unique=True)
+    tg_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.NEW)
+    consented_at: Mapped[datetime | None]
+    last_wave_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    survey_id: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    journey: Mapped[Journey] = mapped_column(String(16))
+    purchased_at: Mapped[datetime]
+    journey_started_at: Mapped[datetime | None]  # for the survey's cooldown
+    created_at: Mapped[datetime]
+
+
+class LinkToken(Base):
+    """A single-use, expiring deep-link token (`t.me/<bot>?start=<token>`)."""
+
+    __tablename__ = "link_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Who opened the link: the consent buttons answer only that Telegram user.
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Dispatch(Base):
+    """One wave of questions for one order: the durable outbox row the scheduler drains."""
+
+    __tablename__ = "dispatches"
+    __table_args__ = (
+        UniqueConstraint("order_id", "wave_id"),
+        # Partial: finished rows leave the index, so the drain stays flat over a backlog.
+        Index(
+            "ix_dispatches_pending_due",
+            "due_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_dispatches_sent_due",
+            "due_at",
+            sqlite_where=text("status = 'sent'"),
+            postgresql_where=text("status = 'sent'"),
+        ),
+        Index(
+            "ix_dispatches_sending_claimed",
+            "claimed_at",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
+        Index("ix_dispatches_customer_status", "customer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    survey_id: Mapped[str] = mapped_column(String(32))
+    wave_id: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[DispatchStatus] = mapped_column(String(16))
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]  # first answer: the funnel's "opened"
+    reminded_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # answered, expired, cancelled, failed
+    # The question on screen and the message carrying it (edited when answered).
+    current_question: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Answers so far as {question_id: [number, option, valence]}: ask_if reads it
+    # without another query.
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class Answer(Base):
+    """Exactly one per question per dispatch; the unit every report is built from."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("dispatch_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatches.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    survey_id: Mapped[str] = mapped_column(String(32))
+    wave_id: Mapped[str] = mapped_column(String(32))
+    question_id: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    touchpoint: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    nps: Mapped[int | None] = mapped_column(SmallInteger)
+    emotion: Mapped[str | None] = mapped_column(String(32))
+    valence: Mapped[int | None] = mapped_column(SmallInteger)
+    choice: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    skipped: Mapped[bool] = mapped_column(default=False)
+    answered_at: Mapped[datetime]
+
+
+class ProcessedUpdate(Base):
+    """Telegram delivers updates at least once: a replayed update_id is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,49 @@
+"""Orders and the deep-link tokens that connect their customers to Telegram."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Journey, LinkToken, Order
+
+
+async def by_external_id(session: AsyncSession, external_id: str) -> Order | None:
+    return await session.scalar(select(Order).where(Order.external_id == external_id))
+
+
+async def get(session: AsyncSession, order_id: int) -> Order | None:
+    return await session.get(Order, order_id)
+
+
+async def last_journey_start(session: AsyncSession, customer_id: int) -> datetime | None:
+    """When the customer's latest journey began (for the survey's cooldown)."""
+    return await session.scalar(
+        select(func.max(Order.journey_started_at)).where(Order.customer_id == customer_id)
+    )
+
+
+async def set_journey(session: AsyncSession, order_id: int, journey: Journey) -> None:
+    await session.execute(update(Order).where(Order.id == order_id).values(journey=journey))
+
+
+async def move_to_customer(session: AsyncSession, order_id: int, customer_id: int) -> None:
+    await session.execute(
+        update(Order).where(Order.id == order_id).values(customer_id=customer_id)
+    )
+
+
+async def link_for_order(session: AsyncSession, order_id: int) -> LinkToken | None:
+    return await session.scalar(
+        select(LinkToken).where(LinkToken.order_id == order_id).order_by(LinkToken.id.desc())
+    )
+
+
+async def link_by_token(session: AsyncSession, token: str) -> LinkToken | None:
+    return await session.scalar(select(LinkToken).where(LinkToken.token == token))
+
+
+async def link_by_id(session: AsyncSession, link_id: int) -> LinkToken | None:
+    return await session.get(LinkToken, link_id)

@@ -1,0 +1,116 @@
+"""A customer opens their deep link and agrees (or not) to be interviewed (SPEC §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import customers, dispatches, orders
+from storage.models import Customer, CustomerStatus, Journey, LinkToken
+from surveys.journeys import Journeys
+
+
+class LinkState(StrEnum):
+    OK = "ok"  # ask for consent
+    UNKNOWN = "unknown"  # no such token (mistyped, forged)
+    EXPIRED = "expired"
+    USED = "used"  # someone already answered this link
+    ALREADY_LINKED = "already_linked"  # used by this very user: nothing to do
+
+
+class ConsentState(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    NOT_YOURS = "not_yours"  # the buttons belong to whoever opened the link
+    CLOSED = "closed"  # expired or already answered
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    state: LinkState
+    link_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentResult:
+    state: ConsentState
+    journey: Journey | None = None
+    locale: str | None = None
+    first_wave_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramUser:
+    user_id: int
+    chat_id: int
+    locale: str | None  # a supported locale derived from Telegram's language_code
+
+
+async def open_link(session: AsyncSession, token: str, user_id: int, now: datetime) -> LinkView:
+    link = await orders.link_by_token(session, token) if len(token) <= 64 else None
+    if link is None:
+        return LinkView(LinkState.UNKNOWN)
+    if link.used_at is not None:
+        customer = await customers.get(session, link.customer_id)
+        mine = customer is not None and customer.tg_user_id == user_id
+        return LinkView(LinkState.ALREADY_LINKED if mine else LinkState.USED)
+    if link.expires_at <= now:
+        return LinkView(LinkState.EXPIRED)
+    link.opened_by = user_id
+    return LinkView(LinkState.OK, link.id)
+
+
+async def answer_consent(
+    session: AsyncSession,
+    journeys: Journeys,
+    link_id: int,
+    user: TelegramUser,
+    accept: bool,
+    now: datetime,
+) -> ConsentResult:
+    link = await orders.link_by_id(session, link_id)
+    if link is None or link.opened_by != user.user_id:
+        return ConsentResult(ConsentState.NOT_YOURS)
+    if link.used_at is not None or link.expires_at <= now:
+        return ConsentResult(ConsentState.CLOSED)
+    link.used_at = now
+    if not accept:
+        return await _decline(session, link)
+    customer = await _link_customer(session, link, user, now)
+    order = await orders.get(session, link.order_id)
+    assert order is not None
+    order.customer_id = customer.id
+    order.journey = await journeys.start(session, customer, order, now)
+    first = min(await dispatches.open_due_times(session, customer.id), default=None)
+    return ConsentResult(ConsentState.ACCEPTED, order.journey, customer.locale, first)
+
+
+async def _decline(session: AsyncSession, link: LinkToken) -> ConsentResult:
+    """Nothing is kept beyond the decline itself: no Telegram id, no language."""
+    link.opened_by = None
+    customer = await customers.get(session, link.customer_id)
+    if customer is not None and customer.status == CustomerStatus.NEW:
+        customer.status = CustomerStatus.DECLINED
+    await orders.set_journey(session, link.order_id, Journey.NOT_SURVEYED)
+    return ConsentResult(ConsentState.DECLINED)
+
+
+async def _link_customer(
+    session: AsyncSession, link: LinkToken, user: TelegramUser, now: datetime
+) -> Customer:
+    """The Telegram user becomes this link's customer; a user already known under another
+    reference keeps their record, and the order moves to it."""
+    existing = await customers.by_tg_user(session, user.user_id)
+    customer = existing or await customers.get(session, link.customer_id)
+    assert customer is not None
+    customer.tg_user_id = user.user_id
+    customer.chat_id = user.chat_id
+    customer.locale = customer.locale or user.locale
+    if customer.status != CustomerStatus.ACTIVE:
+        customer.status = CustomerStatus.ACTIVE
+        customer.consented_at = now
+    await session.flush()
+    return customer

@@ -1,0 +1,278 @@
+"""The outbox drain: sends due waves, reminds once, expires, and never sends a wave twice.
+
+Each window of waves is claimed (committed as `sending`), sent with no transaction open,
+then settled in one commit. A process killed mid-window leaves at most that window in
+`sending`; after the lease those become *unknown* (maybe delivered, never resent), and
+everything not yet claimed is still `pending` for the next drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import dispatches
+from storage.dispatches import FollowUp, Target
+from storage.models import CustomerStatus, DispatchStatus
+from surveys.messenger import (
+    Ask,
+    MaybeDelivered,
+    Messenger,
+    NotDelivered,
+    Rejected,
+    RetryAfter,
+    Unreachable,
+)
+from surveys.model import Survey
+from surveys.planner import first_question
+from surveys.ratelimit import RateLimiter
+from surveys.timing import SendingRules
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+Clock = Callable[[], datetime]
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(600, 5 * 2**attempt))
+
+
+@dataclass
+class DrainReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def count(self, outcome: str, n: int = 1) -> None:
+        self.outcomes[outcome] += n
+
+    @property
+    def sent(self) -> int:
+        return self.outcomes["sent"]
+
+
+@dataclass
+class _Settlement:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    requeued: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: set[int] = field(default_factory=set)
+
+
+class WaveDispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        survey: Survey,
+        messenger: Messenger,
+        limiter: RateLimiter,
+        rules: SendingRules,
+        clock: Clock,
+        default_locale: str,
+        window: int = 64,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.sessions = sessions
+        self.survey = survey
+        self.messenger = messenger
+        self.limiter = limiter
+        self.rules = rules
+        self.clock = clock
+        self.default_locale = default_locale
+        self.window = window
+        self.lease = lease
+        self._lock = asyncio.Lock()
+
+    async def drain(self, max_windows: int | None = None) -> DrainReport:
+        """Send everything due now; called by the scheduler's interval job."""
+        report = DrainReport()
+        async with self._lock:  # the interval job must not overlap itself
+            async with self.sessions.begin() as session:
+                stale = await dispatches.expire_stale_claims(session, self.clock(), self.lease)
+            if stale:
+                log.warning(
+                    "%d waves were in flight when a process stopped: marked unknown", stale
+                )
+                report.count("unknown", stale)
+            await self._follow_ups(report)
+            windows = 0
+            while self.limiter.paused_for == 0 and (max_windows is None or windows < max_windows):
+                windows += 1
+                if not await self._drain_window(report):
+                    break
+        return report
+
+    async def _drain_window(self, report: DrainReport) -> bool:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            targets = await dispatches.claim_due(session, now, self.window)
+        if not targets:
+            return False
+        settlement = _Settlement()
+        sends = self._plan_window(targets, now, settlement, report)
+        await asyncio.gather(*(self._send(t, now, settlement, report) for t in sends))
+        async with self.sessions.begin() as session:
+            await self._settle(session, settlement, now)
+        return True
+
+    def _plan_window(
+        self, targets: list[Target], now: datetime, out: _Settlement, report: DrainReport
+    ) -> list[Target]:
+        """Cancel, defer or keep each claimed wave; quiet hours and one wave a day hold at
+        send time too, because a wave can be sent later than planned (downtime, 429)."""
+        busy: dict[int, set[date]] = {}
+        sends = []
+        for target in targets:
+            if target.customer_status != CustomerStatus.ACTIVE or target.chat_id is None:
+                out.closed.append(
+                    _closed(target, DispatchStatus.CANCELLED, "customer not active", now)
+                )
+                report.count("cancelled")
+                continue
+            if self.survey.wave(target.wave_id) is None:
+                out.closed.append(
+                    _closed(target, DispatchStatus.FAILED, "wave not in survey", now)
+                )
+                report.count("failed")
+                continue
+            days = busy.setdefault(target.customer_id or 0, set())
+            if target.last_wave_at is not None:
+                days.add(self.rules.local_day(target.last_wave_at))
+            slot = self.rules.next_slot(now, days)
+            if slot > now:
+                out.requeued.append(_requeue(target, slot, target.attempts, "deferred"))
+                report.count("deferred")
+                continue
+            days.add(self.rules.local_day(now))
+            sends.append(target)
+        return sends
+
+    async def _send(
+        self, target: Target, now: datetime, out: _Settlement, report: DrainReport
+    ) -> None:
+        wave = self.survey.wave(target.wave_id)
+        assert wave is not None and target.chat_id is not None
+        if not await self.limiter.acquire():
+            out.requeued.append(_requeue(target, now, target.attempts, None))
+            report.count("requeued")
+            return
+        question = first_question(wave)
+        ask = Ask(
+            target.chat_id, target.locale or self.default_locale, target.id, self.survey,
+            wave, question, intro=True,
+        )  # fmt: skip
+        try:
+            message_id = await self.messenger.ask(ask)
+        except RetryAfter as error:
+            self.limiter.pause(error.seconds)
+            out.requeued.append(_requeue(target, now, target.attempts, None))
+            report.count("rate_limited")
+        except NotDelivered as error:
+            self._retry_or_fail(target, now, error.reason, out, report)
+        except MaybeDelivered as error:
+            out.closed.append(_closed(target, DispatchStatus.UNKNOWN, error.reason, now))
+            report.count("unknown")
+            log.warning("wave %s may or may not have arrived: %s", target.id, error.reason)
+        except Unreachable as error:
+            out.closed.append(_closed(target, DispatchStatus.CANCELLED, error.reason, now))
+            if target.customer_id is not None:
+                out.unreachable.add(target.customer_id)
+            report.count("unreachable")
+        except Rejected as error:
+            out.closed.append(_closed(target, DispatchStatus.FAILED, error.reason, now))
+            report.count("failed")
+            log.warning("wave %s dead-lettered: %s", target.id, error.reason)
+        else:
+            due = now + (wave.remind_after or wave.expire_after)
+            out.sent.append(
+                {"b_id": target.id, "b_customer": target.customer_id, "b_now": now,
+                 "b_message": message_id, "b_question": question.id, "b_due": due}
+            )  # fmt: skip
+            report.count("sent")
+
+    def _retry_or_fail(
+        self, target: Target, now: datetime, reason: str, out: _Settlement, report: DrainReport
+    ) -> None:
+        attempts = target.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            why = f"gave up after {attempts} attempts: {reason}"
+            out.closed.append(_closed(target, DispatchStatus.FAILED, why, now))
+            report.count("failed")
+            return
+        out.requeued.append(_requeue(target, now + backoff(attempts), attempts, reason))
+        report.count("retry")
+
+    async def _settle(self, session: AsyncSession, out: _Settlement, now: datetime) -> None:
+        await dispatches.mark_sent(session, out.sent)
+        await dispatches.requeue(session, out.requeued)
+        await dispatches.close(session, out.closed)
+        for customer_id in out.unreachable:
+            await dispatches.mark_unreachable(session, customer_id, now)
+
+    async def _follow_ups(self, report: DrainReport) -> None:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            due = await dispatches.due_follow_ups(session, now, 500)
+            reminders = [f for f in due if await self._schedule_follow_up(session, f, now, report)]
+        for follow_up in reminders:
+            await self._remind(follow_up, report)
+
+    async def _schedule_follow_up(
+        self, session: AsyncSession, item: FollowUp, now: datetime, report: DrainReport
+    ) -> bool:
+        """Expire, or book the reminder (before sending: a reminder goes out at most once)."""
+        wave = self.survey.wave(item.wave_id)
+        sent_at = item.sent_at or now
+        expires = sent_at + (wave.expire_after if wave else timedelta(0))
+        if wave is None or now >= expires or item.reminded_at is not None:
+            await dispatches.expire(session, item.id, now)
+            report.count("expired")
+            return False
+        slot = self.rules.after_quiet(now)
+        if slot > now:
+            await dispatches.schedule_follow_up(session, item.id, min(slot, expires), None)
+            return False
+        await dispatches.schedule_follow_up(session, item.id, expires, reminded_at=now)
+        return item.chat_id is not None and item.current_question is not None
+
+    async def _remind(self, item: FollowUp, report: DrainReport) -> None:
+        wave = self.survey.wave(item.wave_id)
+        question = (
+            next((q for q in wave.questions if q.id == item.current_question), None)
+            if wave
+            else None
+        )
+        if wave is None or question is None or item.chat_id is None:
+            return
+        if not await self.limiter.acquire():
+            return  # the reminder is dropped rather than risk a flood; the wave still expires
+        ask = Ask(
+            item.chat_id, item.locale or self.default_locale, item.id, self.survey, wave,
+            question, reminder=True,
+        )  # fmt: skip
+        try:
+            await self.messenger.ask(ask)
+            report.count("reminded")
+        except RetryAfter as error:
+            self.limiter.pause(error.seconds)
+        except Unreachable:
+            if item.customer_id is not None:
+                async with self.sessions.begin() as session:
+                    await dispatches.mark_unreachable(session, item.customer_id, self.clock())
+            report.count("unreachable")
+        except (NotDelivered, MaybeDelivered, Rejected) as error:
+            log.warning("reminder for wave %s not sent: %s", item.id, error.reason)
+
+
+def _requeue(target: Target, due: datetime, attempts: int, error: str | None) -> dict[str, Any]:
+    return {"b_id": target.id, "b_due": due, "b_attempts": attempts, "b_error": error}
+
+
+def _closed(target: Target, status: DispatchStatus, error: str, now: datetime) -> dict[str, Any]:
+    return {"b_id": target.id, "b_status": status, "b_error": error, "b_now": now}

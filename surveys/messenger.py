@@ -1,0 +1,61 @@
+"""What the survey services need from Telegram, without knowing Telegram (bot/ implements it).
+
+Send errors say what Telegram's answer means for us, not which HTTP code it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from surveys.model import Question, Survey, Wave
+
+
+class SendError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryAfter(SendError):
+    """429: pause all sending; the message is requeued, not counted as a failure."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"flood control: retry after {seconds:g}s")
+        self.seconds = seconds
+
+
+class NotDelivered(SendError):
+    """The request surely never reached Telegram (refused, 5xx): safe to retry."""
+
+
+class MaybeDelivered(SendError):
+    """The request may have reached Telegram (read timeout): never resent."""
+
+
+class Unreachable(SendError):
+    """403: the customer blocked the bot or the account is gone."""
+
+
+class Rejected(SendError):
+    """Any other 4xx: dead-lettered with the reason, not retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One question to put on a customer's screen."""
+
+    chat_id: int
+    locale: str
+    dispatch_id: int
+    survey: Survey
+    wave: Wave
+    question: Question
+    intro: bool = False  # first question of a wave: say what this is about
+    reminder: bool = False
+
+
+class Messenger(Protocol):
+    async def ask(self, ask: Ask) -> int:
+        """Send the question; return the message id. Raises a `SendError`."""
+        ...

@@ -1,0 +1,148 @@
+"""The survey file (SPEC §6) as pydantic models.
+
+Structure is checked by pydantic; cross-references (a question's stage, an `ask_if` that
+names an earlier question, translations for every locale) by `surveys.checks`, so that
+every problem can be reported with its location in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from surveys.conditions import Condition, parse_condition
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+IDENT = r"^[a-z][a-z0-9_]*$"
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90m`, `2h`, `1d12h`, `3w`; a bare number is seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower()
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ValueError(
+            f"not a duration: {value!r} (use s, m, h, d, w units, e.g. '2h' or '1d12h')"
+        )
+    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Ident = Annotated[str, Field(pattern=IDENT, max_length=32)]
+Localized = Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
+def localize(text: dict[str, str], locale: str, fallback: str) -> str:
+    return text.get(locale) or text.get(fallback) or next(iter(text.values()))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QuestionKind(StrEnum):
+    RATING = "rating"
+    NPS = "nps"
+    EMOTION = "emotion"
+    CHOICE = "choice"
+    TEXT = "text"
+
+
+class Thresholds(_Strict):
+    rating: float = Field(3.5, ge=1, le=5)
+    csat: float = Field(0.70, ge=0, le=1)
+    nps: float = Field(0, ge=-100, le=100)
+    valence: float = Field(0, ge=-2, le=2)
+    min_responses: int = Field(5, ge=1)
+
+
+class Alert(_Strict):
+    rating_at_most: int = Field(2, ge=1, le=5)
+    nps_at_most: int = Field(6, ge=0, le=10)
+
+
+class Emotion(_Strict):
+    id: Ident
+    emoji: str = Field(min_length=1, max_length=16)
+    valence: int = Field(ge=-2, le=2)
+    label: Localized
+
+
+class Touchpoint(_Strict):
+    id: Ident
+    name: Localized
+
+
+class Stage(_Strict):
+    id: Ident
+    name: Localized
+    description: Localized | None = None
+    touchpoints: list[Touchpoint] = Field(default_factory=list)
+
+
+class Option(_Strict):
+    id: Ident
+    label: Localized
+
+
+class Question(_Strict):
+    id: Ident
+    stage: Ident
+    touchpoint: Ident | None = None
+    kind: QuestionKind
+    text: Localized
+    ask_if: str | None = None
+    options: list[Option] = Field(default_factory=list)
+    optional: bool = Field(True, description="text questions offer a Skip button")
+
+    @cached_property
+    def condition(self) -> Condition | None:
+        return parse_condition(self.ask_if) if self.ask_if else None
+
+
+class Wave(_Strict):
+    id: Ident
+    after: Duration
+    remind_after: Duration | None = None
+    expire_after: Duration = Field(default_factory=lambda: timedelta(days=3))
+    intro: Localized | None = None
+    questions: list[Question] = Field(min_length=1)
+
+
+class Survey(_Strict):
+    id: Ident
+    title: Localized
+    business: Localized | None = None  # the name customers know; defaults to the title
+    default_locale: str = Field("en", pattern=r"^[a-z]{2}$")
+    cooldown: Duration = Field(default_factory=lambda: timedelta(days=14))
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    alert: Alert = Field(default_factory=Alert)
+    emotions: list[Emotion] = Field(default_factory=list)
+    stages: list[Stage] = Field(min_length=1)
+    waves: list[Wave] = Field(min_length=1)
+
+    @property
+    def locales(self) -> list[str]:
+        return list(self.title)
+
+    def wave(self, wave_id: str) -> Wave | None:
+        return next((w for w in self.waves if w.id == wave_id), None)
+
+    def stage(self, stage_id: str) -> Stage | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+    def emotion(self, index: int) -> Emotion | None:
+        return self.emotions[index] if 0 <= index < len(self.emotions) else None
+
+    def text(self, text: dict[str, str], locale: str) -> str:
+        return localize(text, locale, self.default_locale)
