@@ -90,6 +90,7 @@ async def advance(
     progress: dict[str, Any],
     next_question: str | None,
     now: datetime,
+    expires_at: datetime,
 ) -> None:
     done = next_question is None
     values: dict[str, Any] = {
@@ -101,6 +102,9 @@ async def advance(
         values["opened_at"] = now
     if done:
         values.update(closed_at=now, due_at=None)
+    elif wave.status == DispatchStatus.UNKNOWN:
+        # The send was recorded as unknown, but a tap proves it arrived: give it an expiry.
+        values.update(closed_at=None, error=None, due_at=expires_at)
     await session.execute(update(Dispatch).where(Dispatch.id == wave.id).values(values))
 
 

@@ -141,7 +141,10 @@ class AnswerService:
         progress = {**wave.progress, question.id: _given(columns)}
         given = {qid: Given(*values) for qid, values in progress.items()}
         following = next_question(definition, question.id, given)
-        await answers.advance(session, wave, progress, following.id if following else None, now)
+        await answers.advance(
+            session, wave, progress, following.id if following else None, now,
+            expires_at=now + definition.expire_after,
+        )  # fmt: skip
         ask = None
         if following is not None and wave.chat_id is not None:
             ask = Ask(wave.chat_id, locale, wave.id, self.survey, definition, following)
