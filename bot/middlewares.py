@@ -95,8 +95,10 @@ class UpdateMiddleware(BaseMiddleware):
                 break
             except DBAPIError as error:
                 if attempt == DB_ATTEMPTS:
-                    raise
+                    return await self._failed(event, data, error)
                 log.warning("update %s: database error, retrying: %s", event.update_id, error)
+            except Exception as error:  # a bug must not leave a button spinning
+                return await self._failed(event, data, error)
         bot: Bot = data["bot"]
         await replies.flush(bot)
         if event.callback_query is not None and not replies.answers_callback:
@@ -117,6 +119,17 @@ class UpdateMiddleware(BaseMiddleware):
             data["session"] = session
             data["now"] = now
             return await handler(event, data)
+
+    async def _failed(self, event: Update, data: dict[str, Any], error: Exception) -> Any:
+        """Nothing was committed; log the whole update so it can be replayed after a fix."""
+        log.error(
+            "update %s failed, nothing stored: %r\n%s",
+            event.update_id, error, event.model_dump_json(exclude_none=True),
+            exc_info=error,
+        )  # fmt: skip
+        if event.callback_query is not None:
+            await Replies([(event.callback_query.answer(), None)]).flush(data["bot"])
+        return UNHANDLED
 
     def _role(self, user: User | None) -> Role:
         if user is None:
