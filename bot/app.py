@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -147,14 +150,39 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
             await bot.set_my_commands(staff_menu, scope, language_code=language)
 
 
-async def run(app: App) -> None:
-    """Serve until stopped: polling, with the outbox drained on a timer."""
+@asynccontextmanager
+async def serving(
+    app: App, *, timer: bool = True, handle_signals: bool = False, polling_timeout: int = 10
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Long polling (and, with `timer`, the scheduler) for the duration of the block."""
     await set_commands(app.bot, app.settings)
-    app.scheduler.start()
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    if timer:
+        app.scheduler.start()
+    # handle_as_tasks=False: the next getUpdates (which confirms this batch to Telegram)
+    # is only sent after every update of the batch has been committed.
+    polling = asyncio.create_task(
+        app.dp.start_polling(
+            app.bot, handle_as_tasks=False, close_bot_session=False,
+            handle_signals=handle_signals, polling_timeout=polling_timeout,
+        )
+    )  # fmt: skip
     try:
-        await app.bot.delete_webhook(drop_pending_updates=False)
-        # handle_as_tasks=False: the next getUpdates (which confirms this batch to
-        # Telegram) is only sent after every update of the batch has been committed.
-        await app.dp.start_polling(app.bot, handle_as_tasks=False, close_bot_session=False)
+        yield polling
+    finally:
+        if not polling.done():
+            try:
+                await app.dp.stop_polling()
+            except RuntimeError:  # polling never got going
+                polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+
+
+async def run(app: App) -> None:
+    """Serve until SIGINT/SIGTERM: polling, with the outbox drained on a timer."""
+    try:
+        async with serving(app, handle_signals=True) as polling:
+            await polling
     finally:
         await app.close()

@@ -3,17 +3,23 @@ visible to the client, so never text or personal data)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# A database id (BIGINT): forged data outside this range never reaches a query.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class AnswerCb(CallbackData, prefix="a"):
-    d: int  # dispatch id
+    d: RowId  # dispatch id
     q: str  # question id
     v: int  # value: rating, NPS, emotion/option index, -1 = skip
 
 
 class ConsentCb(CallbackData, prefix="c"):
-    link: int
+    link: RowId
     yes: bool
 
 

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
+    demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
+    demo.add_argument("--customers", type=int, default=200, help="how many (default 200)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--out", default="cjm-demo", help="directory for demo.db (./cjm-demo)")
+    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -114,6 +119,12 @@ def _status(_args: argparse.Namespace) -> int:
 
     print(asyncio.run(status(load_settings())))
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_cli  # noqa: PLC0415
+
+    return run_cli(args.customers, args.seed, args.out)
 
 
 def _safe_url(settings: Settings) -> str:

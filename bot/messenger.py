@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from aiogram import Bot
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.exceptions import AiogramError
 
 from bot.questions import render
 from bot.telegram_errors import classify
@@ -14,7 +16,7 @@ from surveys.messenger import Ask
 class TelegramMessenger:
     def __init__(self, bot: Bot, request_timeout: float) -> None:
         self.bot = bot
-        self.request_timeout = int(request_timeout)
+        self.request_timeout = max(1, math.ceil(request_timeout))  # 0 means "no timeout"
 
     async def ask(self, ask: Ask) -> int:
         text, keyboard = render(ask)
@@ -23,6 +25,6 @@ class TelegramMessenger:
                 ask.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
                 request_timeout=self.request_timeout,
             )  # fmt: skip
-        except (TelegramAPIError, TelegramNetworkError, TimeoutError) as error:
+        except (AiogramError, TimeoutError) as error:  # also a non-JSON answer (a proxy's page)
             raise classify(error) from error
         return message.message_id

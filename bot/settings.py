@@ -52,9 +52,13 @@ class Settings(BaseSettings):
     @classmethod
     def _id_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return frozenset(
-                int(part) for part in value.replace(";", ",").split(",") if part.strip()
-            )
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            bad = [part for part in parts if part and not part.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(
+                    f"{bad[0]!r} is not a Telegram user id (expected numbers separated by commas)"
+                )
+            return frozenset(int(part) for part in parts if part)
         return value
 
     @field_validator("send_lease", "link_ttl", mode="before")
@@ -77,6 +81,11 @@ class Settings(BaseSettings):
         QuietHours.parse(value)
         return value
 
+    @classmethod
+    def explicit(cls, **values: Any) -> Settings:
+        """Only these values and CJM_* variables: no .env file (tests, the demo)."""
+        return cls(_env_file=None, **values)
+
     @property
     def sending_rules(self) -> SendingRules:
         return SendingRules(ZoneInfo(self.timezone), QuietHours.parse(self.quiet_hours))
@@ -96,4 +105,7 @@ def load_settings(**overrides: Any) -> Settings:
         first = error.errors()[0]
         name = "CJM_" + "_".join(str(p) for p in first["loc"][:1]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {message} (got {first.get('input')!r})") from None
+        got = repr(first.get("input"))
+        if got not in message:
+            message += f" (got {got})"
+        raise SettingsError(f"{name}: {message}") from None

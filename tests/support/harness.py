@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from types import TracebackType
 from typing import Any, Self
@@ -10,7 +9,7 @@ from typing import Any, Self
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, build_app
+from bot.app import App, build_app, serving
 from bot.settings import Settings
 from storage.models import Answer, Dispatch
 from surveys.dispatcher import DrainReport
@@ -29,7 +28,7 @@ def settings_for(api: FakeBotAPI, database_url: str, **overrides: Any) -> Settin
         "request_timeout": 2, "default_locale": "en",
     }  # fmt: skip
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.explicit(**values)
 
 
 class Harness:
@@ -41,17 +40,14 @@ class Harness:
         self.api = api
         self.clock = clock
         self.settings = settings_for(api, database_url, **overrides)
-        self._polling: asyncio.Task[None] | None = None
+        self._serving: contextlib.AbstractAsyncContextManager[object] | None = None
         self.app: App
 
     async def __aenter__(self) -> Self:
         self.app = await build_app(self.settings, clock=self.clock)
-        self._polling = asyncio.create_task(
-            self.app.dp.start_polling(
-                self.app.bot, handle_signals=False, polling_timeout=1,
-                handle_as_tasks=False, close_bot_session=False,
-            )
-        )  # fmt: skip
+        # As `cjm run` serves, minus the timer: tests drain the outbox themselves.
+        self._serving = serving(self.app, timer=False, polling_timeout=1)
+        await self._serving.__aenter__()
         return self
 
     async def __aexit__(
@@ -63,12 +59,9 @@ class Harness:
         await self.stop()
 
     async def stop(self) -> None:
-        if self._polling is not None:
-            with contextlib.suppress(RuntimeError):
-                await self.app.dp.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._polling, 5)
-            self._polling = None
+        if self._serving is not None:
+            await self._serving.__aexit__(None, None, None)
+            self._serving = None
             await self.app.close()
 
     # -- people ------------------------------------------------------------------------
