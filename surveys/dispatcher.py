@@ -38,6 +38,7 @@ from surveys.timing import SendingRules
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+ERROR_LENGTH = 500  # dispatches.error is VARCHAR(500); PostgreSQL rejects longer reasons
 Clock = Callable[[], datetime]
 
 
@@ -271,8 +272,9 @@ class WaveDispatcher:
 
 
 def _requeue(target: Target, due: datetime, attempts: int, error: str | None) -> dict[str, Any]:
-    return {"b_id": target.id, "b_due": due, "b_attempts": attempts, "b_error": error}
+    reason = error[:ERROR_LENGTH] if error else error
+    return {"b_id": target.id, "b_due": due, "b_attempts": attempts, "b_error": reason}
 
 
 def _closed(target: Target, status: DispatchStatus, error: str, now: datetime) -> dict[str, Any]:
-    return {"b_id": target.id, "b_status": status, "b_error": error, "b_now": now}
+    return {"b_id": target.id, "b_status": status, "b_error": error[:ERROR_LENGTH], "b_now": now}

@@ -1,18 +1,36 @@
-"""Read a survey YAML file into a `Survey`, or report every problem with its location."""
+"""Read a survey YAML file into a `Survey`, or report every problem with its location.
+
+Structural problems (pydantic) and cross-reference problems (`surveys.checks`) are
+reported together: when the structure is invalid, the invalid values are set aside
+(unknown keys dropped, invalid values replaced by defaults or placeholders) and the
+cross-reference checks still run on the rest, skipping whatever depends on a value that
+was set aside, so one run of `cjm survey check` shows every problem of the file.
+"""
 
 from __future__ import annotations
 
+import copy
+import difflib
+import itertools
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
 from importlib import resources
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from surveys.checks import Loc, check_survey
-from surveys.model import Survey
+from surveys.model import IDENT, Survey
 
 TEMPLATES = ("cafe", "online_shop", "lean")
+# Without these the rest of the file cannot be cross-checked in a useful way.
+_ESSENTIAL = frozenset({("stages",), ("waves",)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,27 +85,257 @@ def parse_survey(text: str, source: str = "<survey>") -> Survey:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise SurveyError(source, [SurveyProblem((), f"not valid YAML: {error}", line)]) from None
+        raise SurveyError(source, [SurveyProblem((), _yaml_message(error), line)]) from None
     if not isinstance(data, dict):
         raise SurveyError(source, [SurveyProblem((), "expected a mapping of survey keys")])
+    duplicates = list(_duplicate_keys(node, ()))
     try:
         survey = Survey.model_validate(data)
     except ValidationError as error:
-        problems = [_from_pydantic(e, node) for e in error.errors()]
-        raise SurveyError(source, problems) from None
+        raise SurveyError(source, _by_line(_structural(data, node, error) + duplicates)) from None
     located = [SurveyProblem(loc, msg, _line(node, loc)) for loc, msg in check_survey(survey)]
-    if located:
-        raise SurveyError(source, located)
+    if located or duplicates:
+        raise SurveyError(source, _by_line(located + duplicates))
     return survey
+
+
+def _duplicate_keys(
+    node: yaml.Node | None, loc: Loc, visited: set[int] | None = None
+) -> Iterator[SurveyProblem]:
+    """YAML keeps the last of two equal keys without a word; an owner editing the file
+    almost always meant something else (a pasted question, a forgotten rename)."""
+    visited = set() if visited is None else visited
+    if node is None or id(node) in visited:  # an alias: its node was looked at already
+        return
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is None or name == "<<":
+                continue
+            if name in seen:
+                message = "duplicate key: only the last one counts"
+                yield SurveyProblem((*loc, name), message, key.start_mark.line + 1)
+            seen.add(name)
+            yield from _duplicate_keys(value, (*loc, name), visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, index), visited)
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    """One line: what is wrong, and where the construct it breaks started."""
+    if not isinstance(error, yaml.MarkedYAMLError) or not error.problem:
+        return f"not valid YAML: {error}"
+    message = f"not valid YAML: {error.problem}"
+    if error.context and error.context_mark is not None:
+        message += f" ({error.context} that starts on line {error.context_mark.line + 1})"
+    return message
+
+
+def _structural(
+    data: dict[str, Any], node: yaml.Node | None, error: ValidationError
+) -> list[SurveyProblem]:
+    """pydantic's problems, then the cross-reference problems of everything else."""
+    errors = error.errors()
+    problems = [_from_pydantic(e, node) for e in errors]
+    repair = _Repair(copy.deepcopy(data), node)
+    if not all(repair.apply(e) for e in errors):
+        return _by_line(problems)
+    try:
+        survey = Survey.model_validate(repair.data)
+    except ValidationError:
+        return _by_line(problems)
+    reported = [p.loc for p in problems]
+    for loc, message in check_survey(survey, repair.unsure):
+        if not any(loc[: len(r)] == r for r in reported):
+            problems.append(SurveyProblem(loc, message, _line(node, loc)))
+    return _by_line(problems)
+
+
+def _by_line(problems: list[SurveyProblem]) -> list[SurveyProblem]:
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _from_pydantic(error: object, node: yaml.Node | None) -> SurveyProblem:
     assert isinstance(error, dict)
     loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
+    site = _site(loc)
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+        if site is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(site.model.model_fields), 1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+    elif error["type"] == "dict_type" and site is not None and _is_text(_annotation(site)):
+        message = 'expected a text per language, e.g. {ru: "…", en: "…"}'
+    elif isinstance(error.get("input"), bool):
+        raw = _raw(node, loc)
+        word = raw if raw is not None else ("yes" if error["input"] else "no")
+        message = (
+            f"YAML reads {word} as {str(error['input']).lower()}; "
+            f"quote it: '{word}' ({message.lower()})"
+        )
     return SurveyProblem(loc, message, _line(node, loc))
+
+
+# -- setting invalid values aside ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """Where an error is: a field of a model object, perhaps inside the field's value."""
+
+    model: type[BaseModel]
+    owner: Loc  # the object: () for the survey, ("waves", 0, "questions", 2), ...
+    field: str | int  # a field name; an int when the list item itself is invalid
+    inner: Loc  # the path inside the field's value, e.g. ("en",) in a text
+
+
+def _site(loc: Loc) -> _Site | None:
+    model: type[BaseModel] = Survey
+    i = 0
+    while i < len(loc):
+        name = loc[i]
+        info = model.model_fields.get(name) if isinstance(name, str) else None
+        if info is None:  # an unknown key
+            return _Site(model, loc[:i], name, ()) if i == len(loc) - 1 else None
+        annotation = info.annotation
+        nested = _model_of(annotation)
+        if nested is not None and i + 1 < len(loc):
+            model, i = nested, i + 1
+            continue
+        item = _model_of(get_args(annotation)[0]) if get_origin(annotation) is list else None
+        if item is not None and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            if i + 2 == len(loc):
+                return _Site(item, loc[: i + 1], loc[i + 1], ())
+            model, i = item, i + 2
+            continue
+        return _Site(model, loc[:i], name, loc[i + 1 :])
+    return None
+
+
+def _annotation(site: _Site) -> Any:
+    info = site.model.model_fields.get(site.field) if isinstance(site.field, str) else None
+    return info.annotation if info is not None else None
+
+
+def _is_text(annotation: Any) -> bool:
+    """A localized text: `{ru: "…", en: "…"}`, perhaps optional."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    for option in options or (annotation,):
+        inner = get_args(option)[0] if get_origin(option) is Annotated else option
+        if get_origin(inner) is dict:
+            return True
+    return False
+
+
+def _replace(container: dict[str, Any], field: str, inner: Loc, entry: Any, whole: Any) -> None:
+    """Replace an invalid value: one entry of a text (`inner` names it), or all of it."""
+    if not inner:
+        container[field] = whole
+        return
+    value = container.get(field)
+    if not isinstance(value, dict) or inner[0] not in value:
+        raise _CannotRepair
+    value[inner[0]] = entry
+
+
+def _is_ident(text: str | None) -> bool:
+    return text is not None and re.match(IDENT, text) is not None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+class _CannotRepair(Exception):
+    pass
+
+
+class _Repair:
+    def __init__(self, data: dict[str, Any], node: yaml.Node | None) -> None:
+        self.data = data
+        self.node = node
+        self.unsure: set[Loc] = set()
+        self._numbers = itertools.count(1)
+
+    def apply(self, error: Any) -> bool:
+        loc = tuple(error["loc"])
+        site = _site(loc)
+        if site is None or loc in _ESSENTIAL:
+            return False
+        try:
+            self._apply(site, loc, error)
+        except _CannotRepair:
+            return False
+        return True
+
+    def _apply(self, site: _Site, loc: Loc, error: Any) -> None:
+        container = self._at(site.owner)
+        field = site.field
+        if isinstance(field, int):  # a list item that is not an object at all
+            if not isinstance(container, list) or field >= len(container):
+                raise _CannotRepair
+            container[field] = self._placeholder(site.model)
+            self.unsure.add((*site.owner, field))
+            return
+        if not isinstance(container, dict):
+            raise _CannotRepair
+        info = site.model.model_fields.get(field)
+        if error["type"] == "extra_forbidden":
+            container.pop(field, None)
+        elif info is None:
+            raise _CannotRepair
+        elif isinstance(error.get("input"), bool) and _is_ident(raw := _raw(self.node, loc)):
+            _replace(container, field, site.inner, raw, raw)  # what was meant: 'yes'
+        elif _is_text(info.annotation):
+            _replace(container, field, site.inner, "?", {"en": "?"})
+            if site.owner == () and field == "title" and not site.inner:
+                self.unsure.add(("title",))
+        else:
+            self.unsure.update({site.owner, (*site.owner, field)})
+            if info.is_required():
+                container[field] = self._placeholder(info.annotation)
+            else:
+                container.pop(field, None)
+
+    def _at(self, loc: Loc) -> Any:
+        value: Any = self.data
+        for part in loc:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                raise _CannotRepair from None
+        return value
+
+    def _placeholder(self, annotation: Any) -> Any:
+        model = _model_of(annotation)
+        if model is not None:
+            return {
+                name: self._placeholder(info.annotation)
+                for name, info in model.model_fields.items()
+                if info.is_required()
+            }
+        if annotation is str:
+            return f"invalid_{next(self._numbers)}"
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            return next(iter(annotation)).value
+        if annotation in (int, timedelta):
+            return 0
+        if get_origin(annotation) is dict:
+            return {"en": "?"}
+        if get_origin(annotation) is list:
+            item = _model_of(get_args(annotation)[0])
+            return [self._placeholder(item)] if item is not None else []
+        raise _CannotRepair
+
+
+# -- YAML positions --------------------------------------------------------------------
 
 
 def _line(node: yaml.Node | None, loc: Loc) -> int | None:
@@ -101,11 +349,20 @@ def _line(node: yaml.Node | None, loc: Loc) -> int | None:
     return found.start_mark.line + 1 if found is not None else None
 
 
+def _raw(node: yaml.Node | None, loc: Loc) -> str | None:
+    """The text of the scalar at `loc` as written in the file."""
+    found = node
+    for part in loc:
+        found = _child(found, part) if found is not None else None
+    return found.value if isinstance(found, yaml.ScalarNode) else None
+
+
 def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
         return node.value[part] if part < len(node.value) else None
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
+        # The last of equal keys, as it is the one YAML keeps.
+        for key, value in reversed(node.value):
             if key.value == str(part):
                 return value  # type: ignore[no-any-return]
     return None

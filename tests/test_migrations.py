@@ -1,0 +1,117 @@
+"""Alembic migrations (SPEC §5): every revision upgrades, downgrades and upgrades again
+(the stairway test), and the migrated schema is exactly what the models describe. On
+SQLite always, on a fresh PostgreSQL database when CJM_TEST_POSTGRES_URL is set."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import make_engine
+from storage.migrate import alembic_config, downgrade, upgrade
+from storage.models import Base
+from tests.support.databases import drop_postgres_database, postgres_base_url
+
+
+def revisions() -> list[Script]:
+    """From the first revision to the head."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return list(reversed(list(script.walk_revisions("base", "heads"))))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on a brand-new, empty database."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'stairway.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    base = postgres_base_url()
+    if base is None:
+        pytest.skip("PostgreSQL tests need CJM_TEST_POSTGRES_URL")
+    name = f"cjm_migrations_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_postgres_database(base, url)
+
+
+async def tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        names: list[str] = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    return set(names) - {"alembic_version"}
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+def test_one_linear_history() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    chain = revisions()
+    assert chain, "no migrations"
+    assert chain[0].down_revision is None
+    for earlier, later in itertools.pairwise(chain):
+        assert later.down_revision == earlier.revision
+
+
+async def test_stairway(empty_engine: AsyncEngine) -> None:
+    model_tables = set(Base.metadata.tables)
+    for revision in revisions():
+        down = revision.down_revision
+        assert down is None or isinstance(down, str), "merge revisions are not expected"
+
+        await upgrade(empty_engine, revision.revision)
+        assert await current_revision(empty_engine) == revision.revision
+        created = await tables(empty_engine)
+        await downgrade(empty_engine, down or "base")
+        assert await current_revision(empty_engine) == down
+        await upgrade(empty_engine, revision.revision)
+
+        assert await current_revision(empty_engine) == revision.revision
+        assert await tables(empty_engine) == created
+    assert await tables(empty_engine) == model_tables
+    await downgrade(empty_engine, "base")
+    assert await tables(empty_engine) == set()
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrated_schema_matches_the_models(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+
+    async with empty_engine.connect() as connection:
+        differences = await connection.run_sync(_differences)
+
+    assert differences == []
