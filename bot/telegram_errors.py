@@ -10,14 +10,17 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiohttp import ClientConnectorError, ConnectionTimeoutError
 
 from surveys.messenger import (
     MaybeDelivered,
     NotDelivered,
+    Outage,
     Rejected,
     RetryAfter,
     SendError,
@@ -33,6 +36,8 @@ def classify(error: TelegramAPIError | TelegramNetworkError | Exception) -> Send
         return RetryAfter(float(error.retry_after))
     if isinstance(error, TelegramForbiddenError):
         return Unreachable(f"403: {error.message}")
+    if isinstance(error, (TelegramUnauthorizedError, TelegramNotFound)):
+        return Outage(f"the Bot API refuses this bot: {error.message}")
     if isinstance(error, (TelegramServerError, RestartingTelegram)):
         return NotDelivered(f"5xx: {error.message}")
     if isinstance(error, TelegramNetworkError):

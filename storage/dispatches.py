@@ -30,6 +30,7 @@ class Target:
     survey_id: str
     wave_id: str
     attempts: int
+    due_at: datetime | None
     chat_id: int | None
     locale: str | None
     customer_status: str | None
@@ -103,23 +104,28 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Ta
             Dispatch.survey_id,
             Dispatch.wave_id,
             Dispatch.attempts,
+            Dispatch.due_at,
             Customer.chat_id,
             Customer.locale,
-            Customer.status,
+            Customer.status.label("customer_status"),
             Customer.last_wave_at,
         )
         .outerjoin(Customer, Customer.id == Dispatch.customer_id)
         .where(Dispatch.id.in_(ids))
         .order_by(Dispatch.due_at)
     )
-    return [Target(*row) for row in rows]
+    return [Target(**row._asdict()) for row in rows]
 
 
-async def mark_sent(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """rows: b_id, b_customer, b_now, b_message, b_question, b_due (remind or expire)."""
+async def mark_sent(session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime) -> int:
+    """rows: b_id, b_customer, b_now, b_message, b_question, b_due (remind or expire).
+
+    Returns how many half-answered older waves the new ones superseded (now expired).
+    """
     if not rows:
-        return
-    await (await session.connection()).execute(
+        return 0
+    connection = await session.connection()
+    await connection.execute(
         update(Dispatch)
         .where(Dispatch.id == bindparam("b_id"))
         .values(
@@ -136,24 +142,24 @@ async def mark_sent(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
         ),
         list(rows),
     )
-    # A newer wave supersedes one the customer left half-answered.
-    await (await session.connection()).execute(
+    # A newer wave supersedes one the customer left half-answered. One statement, not
+    # executemany: its row count is reliable on every driver.
+    superseded = await connection.execute(
         update(Dispatch)
         .where(
-            Dispatch.customer_id == bindparam("b_customer"),
+            Dispatch.customer_id.in_({row["b_customer"] for row in rows}),
             Dispatch.status == DispatchStatus.SENT,
-            Dispatch.id != bindparam("b_id"),
-            Dispatch.sent_at < bindparam("b_now"),
+            Dispatch.sent_at < now,
         )
-        .values(status=DispatchStatus.EXPIRED, closed_at=bindparam("b_now"), due_at=None),
-        list(rows),
+        .values(status=DispatchStatus.EXPIRED, closed_at=now, due_at=None)
     )
-    await (await session.connection()).execute(
+    await connection.execute(
         update(Customer)
         .where(Customer.id == bindparam("b_customer"))
         .values(last_wave_at=bindparam("b_now")),
         list(rows),
     )
+    return _rowcount(superseded)
 
 
 async def requeue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -208,6 +214,7 @@ async def expire_stale_claims(session: AsyncSession, now: datetime, lease: timed
         .values(
             status=DispatchStatus.UNKNOWN,
             closed_at=now,
+            due_at=None,
             error="process stopped while sending; may or may not have been delivered",
         )
     )

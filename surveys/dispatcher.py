@@ -26,6 +26,7 @@ from surveys.messenger import (
     MaybeDelivered,
     Messenger,
     NotDelivered,
+    Outage,
     Rejected,
     RetryAfter,
     Unreachable,
@@ -119,7 +120,7 @@ class WaveDispatcher:
         sends = self._plan_window(targets, now, settlement, report)
         await asyncio.gather(*(self._send(t, now, settlement, report) for t in sends))
         async with self.sessions.begin() as session:
-            await self._settle(session, settlement, now)
+            await self._settle(session, settlement, now, report)
         return True
 
     def _plan_window(
@@ -130,17 +131,11 @@ class WaveDispatcher:
         busy: dict[int, set[date]] = {}
         sends = []
         for target in targets:
-            if target.customer_status != CustomerStatus.ACTIVE or target.chat_id is None:
-                out.closed.append(
-                    _closed(target, DispatchStatus.CANCELLED, "customer not active", now)
-                )
-                report.count("cancelled")
-                continue
-            if self.survey.wave(target.wave_id) is None:
-                out.closed.append(
-                    _closed(target, DispatchStatus.FAILED, "wave not in survey", now)
-                )
-                report.count("failed")
+            refusal = self._refusal(target, now)
+            if refusal is not None:
+                status, why = refusal
+                out.closed.append(_closed(target, status, why, now))
+                report.count(status.value)
                 continue
             days = busy.setdefault(target.customer_id or 0, set())
             if target.last_wave_at is not None:
@@ -153,6 +148,21 @@ class WaveDispatcher:
             days.add(self.rules.local_day(now))
             sends.append(target)
         return sends
+
+    def _refusal(self, target: Target, now: datetime) -> tuple[DispatchStatus, str] | None:
+        """Why this wave must not go out at all, if it must not."""
+        if target.customer_status != CustomerStatus.ACTIVE or target.chat_id is None:
+            return DispatchStatus.CANCELLED, "customer not active"
+        wave = self.survey.wave(target.wave_id)
+        if wave is None:
+            return DispatchStatus.FAILED, "wave not in survey"
+        if target.due_at is not None and now - target.due_at > wave.expire_after:
+            # After a long outage "how was your visit today?" would be asked days late.
+            return (
+                DispatchStatus.SKIPPED,
+                f"too late to ask: was due {target.due_at:%Y-%m-%d %H:%M} UTC",
+            )
+        return None
 
     async def _send(
         self, target: Target, now: datetime, out: _Settlement, report: DrainReport
@@ -174,6 +184,11 @@ class WaveDispatcher:
             self.limiter.pause(error.seconds)
             out.requeued.append(_requeue(target, now, target.attempts, None))
             report.count("rate_limited")
+        except Outage as error:
+            self.limiter.pause(Outage.PAUSE)
+            out.requeued.append(_requeue(target, now, target.attempts, error.reason))
+            report.count("outage")
+            log.error("sending paused for %gs: %s", Outage.PAUSE, error.reason)
         except NotDelivered as error:
             self._retry_or_fail(target, now, error.reason, out, report)
         except MaybeDelivered as error:
@@ -209,8 +224,12 @@ class WaveDispatcher:
         out.requeued.append(_requeue(target, now + backoff(attempts), attempts, reason))
         report.count("retry")
 
-    async def _settle(self, session: AsyncSession, out: _Settlement, now: datetime) -> None:
-        await dispatches.mark_sent(session, out.sent)
+    async def _settle(
+        self, session: AsyncSession, out: _Settlement, now: datetime, report: DrainReport
+    ) -> None:
+        superseded = await dispatches.mark_sent(session, out.sent, now)
+        if superseded:
+            report.count("expired", superseded)
         await dispatches.requeue(session, out.requeued)
         await dispatches.close(session, out.closed)
         for customer_id in out.unreachable:
@@ -262,6 +281,9 @@ class WaveDispatcher:
             report.count("reminded")
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
+        except Outage as error:
+            self.limiter.pause(Outage.PAUSE)
+            log.error("sending paused for %gs: %s", Outage.PAUSE, error.reason)
         except Unreachable:
             if item.customer_id is not None:
                 async with self.sessions.begin() as session:

@@ -25,6 +25,13 @@ class RetryAfter(SendError):
         self.seconds = seconds
 
 
+class Outage(SendError):
+    """Telegram refuses the bot itself (401 revoked token, 404 wrong API URL): pause all
+    sending and requeue; dead-lettering every wave would lose the backlog."""
+
+    PAUSE = 60.0
+
+
 class NotDelivered(SendError):
     """The request surely never reached Telegram (refused, 5xx): safe to retry."""
 

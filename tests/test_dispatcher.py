@@ -183,7 +183,7 @@ async def test_no_response_leaves_wave_unknown_and_never_resent(
     assert unknown.status == DispatchStatus.UNKNOWN and unknown.due_at is None
     assert unknown.error is not None and unknown.error.startswith("no response")
     assert [c.outcome for c in requests_to(harness, 504, FIRST_QUESTION)] == [failure]
-    for days in (1, 1, 5):  # past its reminder, its expiry, and the next wave
+    for days in (1, 1, 1.5):  # past its reminder, its expiry, and the next wave (day 3)
         harness.clock.advance(days=days)
         await harness.drain()
     assert len(requests_to(harness, 504, FIRST_QUESTION)) == 1
@@ -403,7 +403,7 @@ async def test_half_answered_wave_expires_when_the_next_wave_is_sent(harness: Ha
     second_due = (await wave(harness, "first_use")).due_at
     assert second_due is not None
     harness.clock.now = second_due
-    assert (await harness.drain()).sent == 1
+    assert (await harness.drain()).outcomes == {"sent": 1, "expired": 1}
 
     assert received(harness, 513, WAVE_2_INTRO) == 1
     first, second = await wave(harness), await wave(harness, "first_use")
@@ -412,3 +412,38 @@ async def test_half_answered_wave_expires_when_the_next_wave_is_sent(harness: Ha
     assert second.status == DispatchStatus.SENT
     await harness.click(mia, left_open, "Something on the menu")  # a stale button
     assert [a.question_id for a in await harness.answers()] == ["heard_from"]
+
+
+# -- the bot itself refused, and waves left too long --------------------------------------
+@pytest.mark.parametrize(("code", "description"), [(401, "Unauthorized"), (404, "Not Found")])
+async def test_a_refused_token_pauses_sending_and_loses_nothing(
+    harness: Harness, code: int, description: str
+) -> None:
+    await connected_and_due(harness, 514, "nina")
+    await connected_and_due(harness, 515, "omar")
+    harness.api.fail_next("sendMessage", code, description)
+
+    report = await harness.drain()
+
+    assert report.outcomes["outage"] == 1 and "failed" not in report.outcomes
+    assert harness.app.waves.limiter.paused_for > 50  # a minute's pause for every wave
+    waves = await harness.dispatches()
+    first_waves = [w for w in waves if w.wave_id == "after_purchase"]
+    assert {w.status for w in first_waves} <= {DispatchStatus.PENDING, DispatchStatus.SENT}
+    refused = [w for w in first_waves if w.status == DispatchStatus.PENDING]
+    assert len(refused) >= 1 and refused[0].attempts == 0
+    assert refused[0].error is not None and "refuses this bot" in refused[0].error
+
+
+async def test_a_wave_overdue_past_its_expiry_is_skipped_not_sent_late(harness: Harness) -> None:
+    await connect(harness, harness.user(516), "pia")
+    harness.clock.advance(days=3, hours=3)  # the bot was down: wave 1 is 3 days late
+
+    report = await harness.drain()
+
+    first = await wave(harness)
+    assert first.status == DispatchStatus.SKIPPED
+    assert first.error is not None and first.error.startswith("too late to ask")
+    assert received(harness, 516) == 0
+    assert report.outcomes["skipped"] == 1
+    assert received(harness, 516, WAVE_2_INTRO) == 1  # wave 2 is due now and goes out
