@@ -12,16 +12,16 @@ import asyncio
 import copy
 import itertools
 import json
-import socket
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
+
+from bot.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -54,15 +54,15 @@ async def _params(request: web.Request) -> JsonDict:
     return {name: _decode(name, str(v)) for name, v in fields if not isinstance(v, FileField)}
 
 
-class DemoBotAPI:
+class DemoBotAPI(LoopbackServer):
     """Bot API methods over HTTP, plus helpers the simulation uses to act as people."""
 
     def __init__(self, clock: Clock, username: str = "cjm_demo_bot") -> None:
+        super().__init__()
         self.clock = clock
         self.bot_user: JsonDict = {
             "id": 1_000_000, "is_bot": True, "first_name": "CJM demo", "username": username,
         }  # fmt: skip
-        self.url = ""
         self.calls: Counter[str] = Counter()
         self._chats: dict[int, list[JsonDict]] = defaultdict(list)
         self._by_id: dict[tuple[int, int], JsonDict] = {}
@@ -71,9 +71,6 @@ class DemoBotAPI:
         self._pending: list[JsonDict] = []
         self._last_update_id = 0
         self.acked_offset = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._methods: dict[str, Method] = {
             "getme": lambda _: dict(self.bot_user),
             "sendmessage": self._send,
@@ -82,35 +79,8 @@ class DemoBotAPI:
             "editmessagereplymarkup": self._edit,
         }
 
-    # -- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> Self:
-        app = web.Application(client_max_size=16 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(self._runner, sock).start()
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        return self
-
-    async def close(self) -> None:
-        self._closing.set()
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- what the simulation sees and does ---------------------------------------------
     def messages(self, chat_id: int) -> list[JsonDict]:
@@ -239,10 +209,6 @@ class DemoBotAPI:
                 async with asyncio.timeout(remaining):
                     await self._changed.wait()
         return self._pending[:limit]
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
 
 def _private_chat(user: JsonDict) -> JsonDict:

@@ -12,17 +12,17 @@ import asyncio
 import copy
 import itertools
 import json
-import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
+
+from bot.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 ChatId = int | str
@@ -303,7 +303,7 @@ def _alias_attachments(params: JsonDict, files: dict[str, tuple[str, bytes]]) ->
 # --------------------------------------------------------------------------- the server
 
 
-class FakeBotAPI:
+class FakeBotAPI(LoopbackServer):
     """In-process fake of https://api.telegram.org for aiogram's real HTTP client."""
 
     def __init__(
@@ -314,6 +314,7 @@ class FakeBotAPI:
         first_name: str = "CJM Test",
         strict_edits: bool = True,
     ) -> None:
+        super().__init__()
         self.bot_user: JsonDict = {
             "id": bot_id,
             "is_bot": True,
@@ -328,7 +329,6 @@ class FakeBotAPI:
         self.acked_offset: int = 0
         self.webhook_url: str = ""
         self.filtered_updates: list[JsonDict] = []
-        self.url: str = ""
         self._order: list[MessageKey] = []
         self._pending: list[JsonDict] = []
         self._last_update_id = 0
@@ -340,43 +340,14 @@ class FakeBotAPI:
         self._users: dict[int, TgUser] = {}
         self._file_ids = itertools.count(1)
         self._poll_generation = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._handlers = self._method_table()
 
-    # ----------------------------------------------------------------- lifecycle
+    max_body = 64 * 1024 * 1024
 
-    async def start(self) -> Self:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(self._runner, sock).start()
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        return self
-
-    async def close(self) -> None:
-        self._closing.set()
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ----------------------------------------------------------------- failure injection
 
@@ -570,10 +541,6 @@ class FakeBotAPI:
             ) from None
 
     # ----------------------------------------------------------------- waiting
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     async def _wait_change(self, seconds: float) -> None:
         with suppress(TimeoutError):
