@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, Customer, Dispatch, DispatchStatus
@@ -51,14 +51,25 @@ _COLUMNS = (
 )
 
 
+# The answer path runs per tap: its statements are built once, and run on the session's
+# Core connection with bound parameters (no ORM unit of work, no per-call compilation).
+_DISPATCHES = cast(Table, Dispatch.__table__)
+_ANSWERS = cast(Table, Answer.__table__)
+_OPEN_WAVE = (
+    select(*_COLUMNS)
+    .outerjoin(Customer, Customer.id == Dispatch.customer_id)
+    .where(Dispatch.id == bindparam("b_dispatch"))
+)
+_ADVANCE = update(_DISPATCHES).where(_DISPATCHES.c.id == bindparam("b_id"))
+# Every value column in every insert: one compiled statement serves every kind of answer.
+_ANSWER_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    ("rating", "nps", "emotion", "valence", "choice", "comment")
+) | {"skipped": False}
+
+
 async def open_wave(session: AsyncSession, dispatch_id: int) -> OpenWave | None:
-    row = (
-        await session.execute(
-            select(*_COLUMNS)
-            .outerjoin(Customer, Customer.id == Dispatch.customer_id)
-            .where(Dispatch.id == dispatch_id)
-        )
-    ).first()
+    connection = await session.connection()
+    row = (await connection.execute(_OPEN_WAVE, {"b_dispatch": dispatch_id})).first()
     return OpenWave(*row) if row else None
 
 
@@ -80,7 +91,9 @@ async def open_wave_of(
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> bool:
     """False when this question already has its answer in this dispatch."""
-    result: Any = await session.execute(insert_ignoring_conflicts(session, Answer).values(values))
+    connection = await session.connection()
+    statement = insert_ignoring_conflicts(connection.dialect.name, _ANSWERS)
+    result: Any = await connection.execute(statement, _ANSWER_DEFAULTS | values)
     return bool(result.rowcount == 1)
 
 
@@ -105,7 +118,8 @@ async def advance(
     elif wave.status == DispatchStatus.UNKNOWN:
         # The send was recorded as unknown, but a tap proves it arrived: give it an expiry.
         values.update(closed_at=None, error=None, due_at=expires_at)
-    await session.execute(update(Dispatch).where(Dispatch.id == wave.id).values(values))
+    connection = await session.connection()
+    await connection.execute(_ADVANCE, {**values, "b_id": wave.id})
 
 
 async def set_message(session: AsyncSession, dispatch_id: int, message_id: int) -> None:

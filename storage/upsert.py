@@ -1,17 +1,17 @@
-"""INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL alike."""
+"""INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL alike, built once per table."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
 
 
-def insert_ignoring_conflicts(session: AsyncSession, model: type[DeclarativeBase]) -> Insert:
-    dialect = session.get_bind().dialect.name
+@cache
+def insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
+    """Execute with parameters on a Core connection: `conn.execute(statement, values)`."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement: Insert = module.insert(model).on_conflict_do_nothing()
+    statement: Insert = module.insert(table).on_conflict_do_nothing()
     return statement
