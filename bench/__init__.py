@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.answers`, `python -m bench.dispatch` (see bench/README.md)."""
