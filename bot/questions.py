@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.keyboards import question_keyboard
 from bot.texts import t
 from surveys.messenger import Ask
-from surveys.model import Question, QuestionKind
+from surveys.model import Question, QuestionKind, Survey
 
 _HINTS = {
     QuestionKind.RATING: "rating_hint",
@@ -38,9 +38,7 @@ def render(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
     return question_text(ask), keyboard
 
 
-def answered_text(ask_text: str, shown: str) -> str:
-    return f"{ask_text}\n\n✅ {escape(shown)}"
-
-
-def plain_question(question: Question, text: str) -> str:
-    return f"<b>{escape(text)}</b>" if question else escape(text)
+def answered_text(survey: Survey, question: Question, locale: str, shown: str) -> str:
+    """The question as it stays in the chat once answered: the keyboard gives way to the
+    answer, so the conversation reads like a filled-in form."""
+    return f"<b>{escape(survey.text(question.text, locale))}</b>\n\n✅ {escape(shown)}"

@@ -31,10 +31,6 @@ async def get_or_create(session: AsyncSession, ref: str, now: datetime) -> Custo
     return customer
 
 
-async def set_status(session: AsyncSession, customer_id: int, status: CustomerStatus) -> None:
-    await session.execute(update(Customer).where(Customer.id == customer_id).values(status=status))
-
-
 async def erase(session: AsyncSession, customer_id: int) -> None:
     """Delete the person; their answers stay as anonymous figures, without their words."""
     await session.execute(

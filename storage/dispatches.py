@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Customer, CustomerStatus, Dispatch, DispatchStatus
@@ -267,13 +267,3 @@ async def expire(session: AsyncSession, dispatch_id: int, now: datetime) -> None
 async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status))
     return {str(status): int(count) for status, count in rows}
-
-
-async def in_progress_for(session: AsyncSession, customer_id: int) -> Dispatch | None:
-    """The wave the customer is answering now (the newest one sent)."""
-    return await session.scalar(
-        select(Dispatch)
-        .where(and_(Dispatch.customer_id == customer_id, Dispatch.status.in_(ANSWERABLE)))
-        .order_by(Dispatch.sent_at.desc().nulls_first(), Dispatch.id.desc())
-        .limit(1)
-    )

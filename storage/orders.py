@@ -29,12 +29,6 @@ async def set_journey(session: AsyncSession, order_id: int, journey: Journey) ->
     await session.execute(update(Order).where(Order.id == order_id).values(journey=journey))
 
 
-async def move_to_customer(session: AsyncSession, order_id: int, customer_id: int) -> None:
-    await session.execute(
-        update(Order).where(Order.id == order_id).values(customer_id=customer_id)
-    )
-
-
 async def link_for_order(session: AsyncSession, order_id: int) -> LinkToken | None:
     return await session.scalar(
         select(LinkToken).where(LinkToken.order_id == order_id).order_by(LinkToken.id.desc())

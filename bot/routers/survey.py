@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import AnswerCb
 from bot.middlewares import Replies
-from bot.questions import answered_text, plain_question, render
+from bot.questions import answered_text, render
 from bot.services import Services
 from bot.texts import t
 from storage import answers
@@ -50,13 +50,11 @@ async def on_tap(
         replies.add(query.answer(toast))
         return
     assert result.question is not None
-    asked = plain_question(
-        result.question, services.survey.text(result.question.text, result.locale)
-    )
+    text = answered_text(services.survey, result.question, result.locale, result.shown)
     if query.message is not None:
         replies.add(
             query.message.edit_text(  # type: ignore[union-attr]
-                answered_text(asked, result.shown), parse_mode=ParseMode.HTML, reply_markup=None
+                text, parse_mode=ParseMode.HTML, reply_markup=None
             )
         )
     replies.add(query.answer())
