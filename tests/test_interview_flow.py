@@ -150,3 +150,18 @@ async def test_russian_customer_gets_russian_texts(harness: Harness) -> None:
     question = await first_wave(harness, olga, "olga")
     assert "Как вы о нас узнали?" in question["text"]
     assert "Несколько быстрых вопросов" in question["text"]
+
+
+async def test_command_menus_per_role_and_language(harness: Harness) -> None:
+    menus = {
+        (call.params["scope"]["type"], call.params["scope"].get("chat_id"),
+         call.params.get("language_code")): [c["command"] for c in call.params["commands"]]
+        for call in harness.api.calls_of("setMyCommands")
+    }  # fmt: skip
+
+    customer = ["help", "stop", "forget", "language"]
+    assert menus[("default", None, None)] == customer
+    assert menus[("default", None, "ru")] == customer
+    for staff_or_owner in (100, 1):  # CJM_STAFF_IDS and CJM_OWNER_IDS
+        assert menus[("chat", staff_or_owner, None)] == ["order", "help"]
+        assert menus[("chat", staff_or_owner, "ru")] == ["order", "help"]
