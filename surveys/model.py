@@ -40,6 +40,14 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Ident = Annotated[str, Field(pattern=IDENT, max_length=32)]
 Localized = Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+# Limits that keep every message within Telegram's: a question (with its intro and hint)
+# stays far below 4,096 characters, and a button label stays readable on a phone.
+QuestionText = Annotated[
+    dict[str, Annotated[str, Field(min_length=1, max_length=1000)]], Field(min_length=1)
+]
+Label = Annotated[
+    dict[str, Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1)
+]
 
 
 def localize(text: dict[str, str], locale: str, fallback: str) -> str:
@@ -75,7 +83,7 @@ class Emotion(_Strict):
     id: Ident
     emoji: str = Field(min_length=1, max_length=16)
     valence: int = Field(ge=-2, le=2)
-    label: Localized
+    label: Label
 
 
 class Touchpoint(_Strict):
@@ -92,7 +100,7 @@ class Stage(_Strict):
 
 class Option(_Strict):
     id: Ident
-    label: Localized
+    label: Label
 
 
 class Question(_Strict):
@@ -100,7 +108,7 @@ class Question(_Strict):
     stage: Ident
     touchpoint: Ident | None = None
     kind: QuestionKind
-    text: Localized
+    text: QuestionText
     ask_if: str | None = None
     options: list[Option] = Field(default_factory=list)
     optional: bool = Field(True, description="text questions offer a Skip button")
@@ -115,7 +123,7 @@ class Wave(_Strict):
     after: Duration
     remind_after: Duration | None = None
     expire_after: Duration = Field(default_factory=lambda: timedelta(days=3))
-    intro: Localized | None = None
+    intro: QuestionText | None = None
     questions: list[Question] = Field(min_length=1)
 
 

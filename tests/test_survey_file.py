@@ -496,3 +496,21 @@ def test_and_binds_tighter_than_or() -> None:
 def test_unreadable_conditions(text: str) -> None:
     with pytest.raises(ConditionError, match="cannot read condition"):
         parse_condition(text)
+
+
+def test_texts_too_long_for_a_telegram_message_or_button_are_located() -> None:
+    long_question = "x" * 1001
+    long_label = "L" * 65
+    text = changed(
+        'text: {ru: "Оценка?", en: "Rating?"}', f'text: {{ru: "Оценка?", en: "{long_question}"}}'
+    )
+    text = changed(
+        'label: {ru: "Сайт", en: "Website"}', f'label: {{ru: "Сайт", en: "{long_label}"}}', text
+    )
+
+    assert problems_of(text) == [
+        f"s.yaml:{line_of(text, long_question)}: waves[0].questions[0].text.en: "
+        "String should have at most 1000 characters",
+        f"s.yaml:{line_of(text, long_label)}: waves[0].questions[2].options[0].label.en: "
+        "String should have at most 64 characters",
+    ]
