@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.types import BigId, UTCDateTime
+from storage.types import BigId, StrEnumColumn, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,7 +73,9 @@ class Customer(Base):
     tg_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(8))
-    status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.NEW)
+    status: Mapped[CustomerStatus] = mapped_column(
+        StrEnumColumn(CustomerStatus), default=CustomerStatus.NEW
+    )
     consented_at: Mapped[datetime | None]
     last_wave_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -90,7 +92,7 @@ class Order(Base):
     survey_id: Mapped[str] = mapped_column(String(32))
     segment: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16))
-    journey: Mapped[Journey] = mapped_column(String(16))
+    journey: Mapped[Journey] = mapped_column(StrEnumColumn(Journey))
     purchased_at: Mapped[datetime]
     journey_started_at: Mapped[datetime | None]  # for the survey's cooldown
     created_at: Mapped[datetime]
@@ -148,7 +150,7 @@ class Dispatch(Base):
     survey_id: Mapped[str] = mapped_column(String(32))
     wave_id: Mapped[str] = mapped_column(String(32))
     segment: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[DispatchStatus] = mapped_column(String(16))
+    status: Mapped[DispatchStatus] = mapped_column(StrEnumColumn(DispatchStatus))
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     claimed_at: Mapped[datetime | None]

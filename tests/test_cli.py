@@ -1,0 +1,101 @@
+"""The shell commands an operator or a till script runs: db upgrade, order add, status."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.orm import Session
+
+from bot.cli import main
+from storage.models import Customer, Order
+from tests.support.fake_bot_api import FakeBotAPI
+
+LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]{20,64})")
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    path = tmp_path / "shop.db"
+    monkeypatch.setenv("CJM_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.delenv("CJM_BOT_TOKEN", raising=False)
+    return path
+
+
+def orders(path: Path) -> list[tuple[str, str, str | None, str]]:
+    engine = create_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Order.external_id, Customer.ref, Order.segment, Order.source).join(Customer)
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_db_upgrade_creates_the_schema(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+
+    assert capsys.readouterr().out.startswith("database at head: sqlite+aiosqlite:///")
+    engine = create_engine(f"sqlite:///{database}")
+    assert {"customers", "orders", "dispatches", "answers"} <= set(
+        inspect(engine).get_table_names()
+    )
+    engine.dispose()
+
+
+def test_order_add_prints_the_link_and_is_idempotent(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_BOT_USERNAME", "zerno_bot")
+    command = ["order", "add", "+79990001122", "--segment", "downtown", "--external-id", "A-17"]
+
+    assert main(command) == 0
+    first = capsys.readouterr().out
+    assert main(command) == 0
+    again = capsys.readouterr().out
+
+    link = LINK.search(first)
+    assert link is not None and link.group(1) == "zerno_bot"
+    assert "waiting for the customer" in first
+    repeated = LINK.search(again)
+    assert repeated is not None and repeated.group(0) == link.group(0)  # the same link
+    assert orders(database) == [("A-17", "+79990001122", "downtown", "cli")]
+
+
+async def test_order_add_asks_telegram_for_the_bot_name(
+    database: Path,
+    api: FakeBotAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == 0
+
+    link = LINK.search(capsys.readouterr().out)
+    assert link is not None and link.group(1) == "cjm_test_bot"
+    assert [call.method for call in api.calls] == ["getMe"]
+
+
+def test_order_add_rejects_a_time_without_zone(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["order", "add", "bob", "--purchased-at", "2026-11-23T14:05"])
+
+    assert exit_.value.code == 2
+    assert "give a time zone" in capsys.readouterr().err
+
+
+def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.strip() == "no waves yet"
