@@ -75,6 +75,12 @@ def _run(_args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.token()
+    if settings.webhook_url:
+        # Silently polling instead would delete the operator's webhook at Telegram.
+        raise SettingsError(
+            "CJM_WEBHOOK_URL: webhook mode is not available in this version; "
+            "unset it to serve with long polling"
+        )
 
     async def serve() -> None:
         await run(await build_app(settings))

@@ -194,3 +194,14 @@ def test_run_with_a_missing_survey_file(
     assert capsys.readouterr().err == (
         f"{clean_env}/missing.yaml: (file): cannot read: No such file or directory\n"
     )
+
+
+def test_run_refuses_webhook_mode_it_cannot_serve_yet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_WEBHOOK_URL", "https://bot.example.com/telegram")
+
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err.startswith("CJM_WEBHOOK_URL: webhook mode is not available")
