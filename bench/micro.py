@@ -117,6 +117,7 @@ def statement_costs(number: int, repeat: int) -> dict[str, float]:
         "dispatch_id": 1, "order_id": 1, "customer_id": 1, "survey_id": "cafe",
         "wave_id": "after_purchase", "question_id": "visit_rating", "stage": "purchase",
         "touchpoint": None, "kind": "rating", "segment": "b", "answered_at": now, "rating": 4,
+        "day": now.date(),
     }  # fmt: skip
     builders: dict[str, Callable[[], Any]] = {
         "claim_update INSERT processed_updates": lambda: (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -90,7 +90,11 @@ async def open_wave_of(
 
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """False when this question already has its answer in this dispatch."""
+    """False when this question already has its answer in this dispatch.
+
+    Sets `day` (answered_at's UTC date, what reports group by) unless given."""
+    if "day" not in values:
+        values = {**values, "day": values["answered_at"].astimezone(UTC).date()}
     connection = await session.connection()
     statement = insert_ignoring_conflicts(connection.dialect.name, _ANSWERS)
     result: Any = await connection.execute(statement, _ANSWER_DEFAULTS | values)

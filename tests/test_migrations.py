@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Column, Connection, MetaData, Table, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -115,3 +116,39 @@ async def test_migrated_schema_matches_the_models(empty_engine: AsyncEngine) -> 
         differences = await connection.run_sync(_differences)
 
     assert differences == []
+
+
+async def test_answer_day_is_backfilled_in_utc(empty_engine: AsyncEngine) -> None:
+    """0002 gives existing answers their UTC day: 01:30 in Moscow on the 16th is 22:30 UTC
+    on the 15th."""
+    await upgrade(empty_engine, "0001")
+    at = datetime(2026, 11, 16, 1, 30, tzinfo=timezone(timedelta(hours=3)))
+    rows: dict[str, list[dict[str, Any]]] = {
+        "orders": [
+            {"id": 1, "external_id": "o1", "survey_id": "cafe", "source": "test",
+             "journey": "scheduled", "purchased_at": at, "created_at": at},
+        ],
+        "dispatches": [
+            {"id": 1, "order_id": 1, "survey_id": "cafe", "wave_id": "w", "status": "answered",
+             "attempts": 1, "progress": {}, "created_at": at},
+        ],
+        "answers": [
+            {"id": 1, "dispatch_id": 1, "order_id": 1, "survey_id": "cafe", "wave_id": "w",
+             "question_id": "q", "stage": "s", "kind": "rating", "rating": 5,
+             "skipped": False, "answered_at": at},
+        ],
+    }  # fmt: skip
+    # The 0001 shape of the tables (no `day`), with the models' column types.
+    async with empty_engine.begin() as connection:
+        for name, values in rows.items():
+            model = Base.metadata.tables[name]
+            columns = (Column(c.name, c.type) for c in model.c if c.name != "day")
+            shape = Table(name, MetaData(), *columns)
+            await connection.execute(shape.insert(), values)
+
+    await upgrade(empty_engine)
+
+    answers = Base.metadata.tables["answers"]
+    async with empty_engine.connect() as connection:
+        day = (await connection.execute(select(answers.c.day))).scalar_one()
+    assert day == date(2026, 11, 15)

@@ -1,0 +1,307 @@
+"""The map's figures, aggregated in the database (SPEC §4 "Reports").
+
+Periods are whole UTC days: answers are filtered and grouped on `answers.day`, the
+answer's date in UTC, which the index `ix_answers_report` orders as
+(survey_id, day, stage, touchpoint, emotion, …the value columns). The aggregate groups by
+(day, stage, touchpoint, emotion) — a prefix of that key after the survey — so SQLite
+walks the index once, in order, without touching the table or sorting; the rows that come
+back number days × cells × emotions, never answers, and are folded here into
+per-touchpoint and per-stage Figures. Memory does not grow with the number of answers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from reports.figures import Figures
+from storage.models import Answer, Dispatch, DispatchStatus
+
+LOW_RATING = 3  # a comment whose stage rating in the same wave is ≤ this comes first
+CSAT_SATISFIED = 4  # ratings 4-5
+NPS_PROMOTER = 9  # 9-10
+NPS_DETRACTOR = 6  # 0-6
+# Waves that reached the customer: the denominator of the response rate.
+SENT_STATUSES = (DispatchStatus.SENT, DispatchStatus.ANSWERED, DispatchStatus.EXPIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole UTC days: `start` inclusive, `end` exclusive."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty period {self.start}..{self.end}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.start - timedelta(days=self.days), self.start)
+
+    @classmethod
+    def last_days(cls, days: int, today: date) -> Period:
+        """The `days` whole days up to and including `today`."""
+        return cls(today - timedelta(days=days - 1), today + timedelta(days=1))
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as UTC instants, for timestamp columns."""
+        return _midnight(self.start), _midnight(self.end)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    stages: dict[str, Figures] = field(default_factory=dict)
+    # Answers without a touchpoint count only in their stage.
+    touchpoints: dict[tuple[str, str], Figures] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """This period minus the previous one; None where either side has no value."""
+
+    average_rating: float | None
+    csat: float | None  # share, -1…1
+    nps: float | None  # points
+    mean_valence: float | None
+    answers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    current: Aggregate
+    previous: Aggregate
+
+    def stage_change(self, stage: str) -> Change:
+        return change(self.current.stages.get(stage), self.previous.stages.get(stage))
+
+    def touchpoint_change(self, stage: str, touchpoint: str) -> Change:
+        key = (stage, touchpoint)
+        return change(self.current.touchpoints.get(key), self.previous.touchpoints.get(key))
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    text: str
+    answered_at: datetime
+    touchpoint: str | None
+    rating: int | None  # the stage's rating in the same wave, if it had one
+    low: bool
+
+
+# The sums one group row carries, in Figures' field order (emotions aside).
+_SUM_FIELDS = (
+    "answers", "ratings", "rating_sum", "rating_squares", "satisfied", "nps_answers",
+    "promoters", "detractors", "valence_answers", "valence_sum", "comments",
+)  # fmt: skip
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    # count(CASE WHEN … THEN 1 END): no ELSE, so the others are NULL and not counted;
+    # a little cheaper per row on SQLite than sum(CASE … ELSE 0) and never NULL.
+    return func.count(case((condition, 1)))
+
+
+def _sum(expression: ColumnExpressionArgument[Any]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(expression), 0)
+
+
+def _filters(survey_id: str, period: Period, segment: str | None) -> list[ColumnElement[bool]]:
+    conditions = [Answer.survey_id == survey_id, Answer.day >= period.start]
+    conditions.append(Answer.day < period.end)
+    if segment is not None:
+        conditions.append(Answer.segment == segment)
+    return conditions
+
+
+def _cells_query(survey_id: str, period: Period, segment: str | None) -> Select[Any]:
+    answered = Answer.skipped.is_(False)
+    sums = (
+        _count_if(answered),
+        func.count(Answer.rating),
+        _sum(Answer.rating),
+        _sum(Answer.rating * Answer.rating),
+        _count_if(Answer.rating >= CSAT_SATISFIED),
+        func.count(Answer.nps),
+        _count_if(Answer.nps >= NPS_PROMOTER),
+        _count_if(Answer.nps <= NPS_DETRACTOR),
+        func.count(Answer.valence),
+        _sum(Answer.valence),
+        # A text answer that was not skipped holds a comment: counting it from `kind`
+        # keeps the scan inside the index (the comment text is not in it).
+        _count_if(and_(Answer.kind == "text", answered)),
+    )
+    # Grouping by day too keeps the GROUP BY in index order (no sort); days are
+    # summed below.
+    keys = (Answer.day, Answer.stage, Answer.touchpoint, Answer.emotion)
+    return (
+        select(Answer.stage, Answer.touchpoint, Answer.emotion, func.count(), *sums)
+        .where(*_filters(survey_id, period, segment))
+        .group_by(*keys)
+    )
+
+
+class _Cell:
+    """Running sums of one stage or touchpoint while the group rows are folded."""
+
+    __slots__ = ("emotions", "sums")
+
+    def __init__(self) -> None:
+        self.sums = [0] * len(_SUM_FIELDS)
+        self.emotions: Counter[str] = Counter()
+
+    def add(self, emotion: str | None, rows: int, sums: Iterable[int]) -> None:
+        self.sums = [a + int(b) for a, b in zip(self.sums, sums, strict=True)]
+        if emotion is not None:
+            self.emotions[emotion] += rows
+
+    def figures(self) -> Figures:
+        values = dict(zip(_SUM_FIELDS, self.sums, strict=True))
+        return Figures(emotions=dict(self.emotions), **values)
+
+
+async def _rows(session: AsyncSession, statement: Select[Any]) -> AsyncIterator[Any]:
+    """Group rows streamed in batches: even a long period never holds them all."""
+    result = await session.stream(statement.execution_options(yield_per=1000))
+    async for row in result:
+        yield row
+
+
+async def aggregate(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
+) -> Aggregate:
+    """Per stage and per touchpoint of `survey_id`, the answers of `period` (and
+    `segment`, when given): one GROUP BY scan of the report index."""
+    stages: defaultdict[str, _Cell] = defaultdict(_Cell)
+    touchpoints: defaultdict[tuple[str, str], _Cell] = defaultdict(_Cell)
+    async for stage, touchpoint, emotion, rows, *sums in _rows(
+        session, _cells_query(survey_id, period, segment)
+    ):
+        stages[stage].add(emotion, rows, sums)
+        if touchpoint is not None:
+            touchpoints[stage, touchpoint].add(emotion, rows, sums)
+    return Aggregate(
+        stages={key: cell.figures() for key, cell in stages.items()},
+        touchpoints={key: cell.figures() for key, cell in touchpoints.items()},
+    )
+
+
+async def compare(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
+) -> Comparison:
+    """`period` and the period of the same length before it."""
+    current = await aggregate(session, survey_id, period, segment)
+    previous = await aggregate(session, survey_id, period.previous(), segment)
+    return Comparison(current, previous)
+
+
+def _delta(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else now - before
+
+
+def change(current: Figures | None, previous: Figures | None) -> Change:
+    now, before = current or Figures(), previous or Figures()
+    return Change(
+        average_rating=_delta(now.average_rating, before.average_rating),
+        csat=_delta(now.csat, before.csat),
+        nps=_delta(now.nps, before.nps),
+        mean_valence=_delta(now.mean_valence, before.mean_valence),
+        answers=now.answers - before.answers,
+    )
+
+
+async def response_rates(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """wave_id → (answered waves, sent waves) for the waves sent in `period`.
+
+    By Dispatch.sent_at, not by answer day: a wave sent on the period's last day and
+    answered the next still counts as answered here. Expired waves count as sent."""
+    start, end = period.bounds()
+    conditions = [
+        Dispatch.survey_id == survey_id,
+        Dispatch.sent_at >= start,
+        Dispatch.sent_at < end,
+        Dispatch.status.in_(SENT_STATUSES),
+    ]
+    if segment is not None:
+        conditions.append(Dispatch.segment == segment)
+    statement = (
+        select(
+            Dispatch.wave_id,
+            _count_if(Dispatch.status == DispatchStatus.ANSWERED),
+            func.count(),
+        )
+        .where(*conditions)
+        .group_by(Dispatch.wave_id)
+    )
+    rows = (await session.execute(statement)).all()
+    return {wave_id: (int(answered), int(sent)) for wave_id, answered, sent in rows}
+
+
+async def top_comments(
+    session: AsyncSession,
+    survey_id: str,
+    period: Period,
+    segment: str | None,
+    stage: str,
+    limit: int = 3,
+) -> list[Comment]:
+    """The stage's most recent non-empty comments, low-rated first: those whose wave
+    rated the same stage ≤ LOW_RATING. A LIMITed query: the database keeps only the top
+    `limit` rows while it sorts."""
+    rating_answer = aliased(Answer)
+    rating = (
+        select(func.min(rating_answer.rating))
+        .where(
+            rating_answer.dispatch_id == Answer.dispatch_id,
+            rating_answer.stage == Answer.stage,
+            rating_answer.rating.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    low = case((rating <= LOW_RATING, literal(0)), else_=literal(1))
+    statement = (
+        select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating)
+        .where(
+            *_filters(survey_id, period, segment),
+            Answer.stage == stage,
+            # Both in the report index: SQLite reads the table only for comments.
+            Answer.kind == "text",
+            Answer.skipped.is_(False),
+            Answer.comment.is_not(None),
+            Answer.comment != "",
+        )
+        .order_by(low, Answer.answered_at.desc(), Answer.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(statement)).all()
+    return [
+        Comment(text, at, touchpoint, value, value is not None and value <= LOW_RATING)
+        for text, at, touchpoint, value in rows
+    ]
