@@ -44,7 +44,7 @@ from bench.instrument import HopMeter, StatementMeter
 from bench.prototypes import InlineSession, ThreadSessions, apply, run_inline
 from bot.app import App, build_app, build_dispatcher
 from bot.callbacks import AnswerCb
-from bot.questions import answered_text, plain_question, render
+from bot.questions import answered_text, render
 from bot.settings import Settings
 from storage.models import Answer, Customer, Dispatch, Order, ProcessedUpdate
 from surveys.messenger import Ask
@@ -152,13 +152,14 @@ def baseline_dispatcher(survey: Survey) -> Dispatcher:
     assert wave is not None
     question = next(q for q in wave.questions if q.id == QUESTION)
     following = next(q for q in wave.questions if q.id == NEXT)
-    asked = plain_question(question, survey.text(question.text, "en"))
 
     async def on_tap(query: CallbackQuery, callback_data: AnswerCb, bot: Bot) -> None:
         stars = callback_data.v
         shown = "★" * stars + "☆" * (5 - stars)
         await query.message.edit_text(  # type: ignore[union-attr]
-            answered_text(asked, shown), parse_mode=ParseMode.HTML, reply_markup=None
+            answered_text(survey, question, "en", shown),
+            parse_mode=ParseMode.HTML,
+            reply_markup=None,
         )
         await query.answer()
         text, keyboard = render(
