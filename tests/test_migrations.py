@@ -5,7 +5,6 @@ SQLite always, on a fresh PostgreSQL database when CJM_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,14 +14,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Column, Connection, MetaData, Table, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Connection, MetaData, Table, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import make_engine
 from storage.migrate import alembic_config, downgrade, upgrade
 from storage.models import Base
-from tests.support.databases import drop_postgres_database, postgres_base_url
+from tests.support.databases import (
+    drop_postgres_database,
+    empty_postgres_database,
+    postgres_base_url,
+)
 
 
 def revisions() -> list[Script]:
@@ -44,12 +46,7 @@ async def empty_engine(
     base = postgres_base_url()
     if base is None:
         pytest.skip("PostgreSQL tests need CJM_TEST_POSTGRES_URL")
-    name = f"cjm_migrations_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    url = await empty_postgres_database(base, "cjm_migrations")
     engine = make_engine(url)
     try:
         yield engine

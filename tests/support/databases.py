@@ -42,14 +42,19 @@ def postgres_base_url() -> str | None:
     return parsed.render_as_string(hide_password=False)
 
 
-async def postgres_database(base_url: str) -> str:
-    """A fresh database for this test session, migrated to head."""
-    name = f"cjm_test_{uuid.uuid4().hex[:10]}"
+async def empty_postgres_database(base_url: str, prefix: str = "cjm_test") -> str:
+    """A new, empty database on the server of `base_url`; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def postgres_database(base_url: str) -> str:
+    """A fresh database for this test session, migrated to head."""
+    url = await empty_postgres_database(base_url)
     engine = make_engine(url)
     await upgrade(engine)
     await engine.dispose()
