@@ -25,6 +25,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,7 +112,7 @@ class Comment:
     answered_at: datetime
     touchpoint: str | None
     rating: int | None  # the stage's rating in the same wave, if it had one
-    low: bool
+    low: bool  # rated ≤ LOW_RATING or felt a negative emotion about the stage in that wave
 
 
 # The sums one group row carries, in Figures' field order (emotions aside).
@@ -272,22 +273,21 @@ async def top_comments(
     stage: str,
     limit: int = 3,
 ) -> list[Comment]:
-    """The stage's most recent non-empty comments, low-rated first: those whose wave
-    rated the same stage ≤ LOW_RATING. A LIMITed query: the database keeps only the top
-    `limit` rows while it sorts."""
-    rating_answer = aliased(Answer)
-    rating = (
-        select(func.min(rating_answer.rating))
-        .where(
-            rating_answer.dispatch_id == Answer.dispatch_id,
-            rating_answer.stage == Answer.stage,
-            rating_answer.rating.is_not(None),
-        )
-        .scalar_subquery()
+    """The stage's most recent non-empty comments, low first: those whose wave rated the
+    same stage ≤ LOW_RATING or felt a negative emotion about it (a stage may be scored by
+    an emotion question alone). A LIMITed query: the database keeps only the top `limit`
+    rows while it sorts."""
+    same_wave = aliased(Answer)
+    in_same_wave = (
+        same_wave.dispatch_id == Answer.dispatch_id,
+        same_wave.stage == Answer.stage,
     )
-    low = case((rating <= LOW_RATING, literal(0)), else_=literal(1))
+    rating = select(func.min(same_wave.rating)).where(*in_same_wave).scalar_subquery()
+    mood = select(func.min(same_wave.valence)).where(*in_same_wave).scalar_subquery()
+    is_low = or_(rating <= LOW_RATING, mood < 0)
+    low = case((is_low, literal(0)), else_=literal(1))
     statement = (
-        select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating)
+        select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating, low)
         .where(
             *_filters(survey_id, period, segment),
             Answer.stage == stage,
@@ -302,6 +302,6 @@ async def top_comments(
     )
     rows = (await session.execute(statement)).all()
     return [
-        Comment(text, at, touchpoint, value, value is not None and value <= LOW_RATING)
-        for text, at, touchpoint, value in rows
+        Comment(text, at, touchpoint, value, first == 0)
+        for text, at, touchpoint, value, first in rows
     ]

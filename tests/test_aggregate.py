@@ -319,20 +319,21 @@ async def test_response_rates(session: AsyncSession) -> None:
 
 
 async def test_top_comments(session: AsyncSession) -> None:
-    # delivery: "Late again" (4, ★1 in the same wave: low) first; then the most recent:
-    # "Friendly courier" (22:30 UTC on the 15th, ★5), "Box was crushed" (9:00 on the 14th,
-    # dispatch 7: its ★1 is for the visit stage, so not low for delivery).
+    # delivery, low ones first, each group newest first: "Box was crushed" (9:00 on the
+    # 14th, dispatch 7: anger −2 about delivery in the same wave — its ★1 is for the visit
+    # stage, so no delivery rating), "Late again" (13th, dispatch 4: ★1); then
+    # "Friendly courier" (22:30 UTC on the 15th, ★5, no emotion: not low).
     delivery = await top_comments(session, "cafe", PERIOD, None, "delivery")
     assert [(c.text, c.rating, c.low) for c in delivery] == [
+        ("Box was crushed", None, True),
         ("Late again", 1, True),
         ("Friendly courier", 5, False),
-        ("Box was crushed", None, False),
     ]
-    assert delivery[1].answered_at == datetime(2026, 11, 15, 22, 30, tzinfo=UTC)
+    assert delivery[2].answered_at == datetime(2026, 11, 15, 22, 30, tzinfo=UTC)
     assert delivery[0].touchpoint is None
     # The limit is applied in the query.
     two = await top_comments(session, "cafe", PERIOD, None, "delivery", limit=2)
-    assert [c.text for c in two] == ["Late again", "Friendly courier"]
+    assert [c.text for c in two] == ["Box was crushed", "Late again"]
 
     # visit: "Cold food" (12th, ★2: low), then "Great coffee" (10th, ★5); dispatch
     # 2's skipped comment has no text; "Nice" is in the previous period; "Other survey"

@@ -1,0 +1,78 @@
+"""The report object on realistic data: the demo's newly opened cafe, whose purchase
+stage is fine and whose retention stage is poor (bot/demo_guests.py plants both)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.demo import DemoOptions, run_demo
+from reports.aggregate import Period
+from reports.flags import Level
+from reports.report import Report, build_report
+from storage.db import make_engine, make_session_factory
+from surveys.loader import load_survey
+
+START = datetime(2026, 10, 1, 9, tzinfo=UTC)
+WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    out: Path = tmp_path_factory.mktemp("report")
+    options = DemoOptions(customers=80, seed=11, out=out, start=START)
+    asyncio.run(run_demo(options, io.StringIO()))
+
+    async def build() -> Report:
+        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
+        try:
+            async with make_session_factory(engine)() as session:
+                return await build_report(
+                    session, load_survey("cafe"), WHOLE_DEMO, datetime(2026, 11, 15, tzinfo=UTC),
+                    locale="en",
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+def test_the_planted_problem_stage_is_flagged_with_its_reason(report: Report) -> None:
+    retention = next(row for row in report.stages if row.stage.id == "retention")
+    assert retention.stage.name == "Retention"
+    assert retention.stage.flag.level is Level.PROBLEM
+    figures = retention.stage.figures
+    assert figures.average_rating is not None and figures.average_rating < 3.5
+    assert f"n={figures.ratings}" in retention.stage.flag.sentence
+    assert "< 3.5" in retention.stage.flag.sentence
+
+
+def test_the_healthy_stage_is_not_flagged(report: Report) -> None:
+    purchase = next(row for row in report.stages if row.stage.id == "purchase")
+    assert purchase.stage.flag.level is Level.OK
+    assert (purchase.stage.figures.average_rating or 0) >= 4
+
+
+def test_every_stage_and_touchpoint_of_the_survey_is_on_the_map(report: Report) -> None:
+    survey = load_survey("cafe")
+    assert [row.stage.id for row in report.stages] == [s.id for s in survey.stages]
+    for row, definition in zip(report.stages, survey.stages, strict=True):
+        assert [c.id for c in row.touchpoints] == [t.id for t in definition.touchpoints]
+
+
+def test_comments_response_rates_and_key_stages(report: Report) -> None:
+    retention = next(row for row in report.stages if row.stage.id == "retention")
+    assert 0 < len(retention.comments) <= 3
+    assert retention.comments[0].low  # low-rated first
+    assert set(report.response_rates) == {"after_purchase", "first_use", "loyalty"}
+    assert all(0 < answered <= sent for answered, sent in report.response_rates.values())
+    assert report.response_rate is not None and 0.5 < report.response_rate < 1
+    ranked = [k for k in report.key_stages if k.r is not None]
+    assert ranked and all(k.n > 0 for k in ranked)
+    assert [abs(k.r or 0) for k in ranked if not k.too_few] == sorted(
+        (abs(k.r or 0) for k in ranked if not k.too_few), reverse=True
+    )
