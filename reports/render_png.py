@@ -1,0 +1,612 @@
+"""The PNG map (SPEC §4 "Reports", Outputs): stages as columns; lanes for touchpoints,
+average rating, CSAT, NPS (where asked), the emotion curve, answers and pain points; every
+column tinted by its stage's flag; period, segment and n in the title.
+
+Sized for Telegram on a phone: 1600×1000 px, and no text smaller than 13 pt at 100 dpi
+(18 px), which stays ≥ 14 px when Telegram scales photos down to 1280 px.
+
+`render_png` uses matplotlib's object API only (a `Figure` with its own Agg canvas, never
+pyplot's global state), so it may run in a worker thread; `render_png_async` does, because
+a render takes a few hundred milliseconds that must not stall the bot's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextToPath
+
+from reports.aggregate import Comment, Period
+from reports.flags import Level
+from reports.report import Cell, Report, StageRow
+
+WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
+FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
+SMALL = 13.0  # pt: the smallest text on the map (18 px at 100 dpi)
+LINE = 22.0  # px per line of SMALL text
+QUOTE_CHARS = 60  # a pain-point quote longer than this is cut with an ellipsis
+QUOTES = 2  # per stage
+MISSING = "—"
+VALENCE_LIMIT = 2.0  # the emotion scale is −2…+2
+
+MARGIN = 16.0
+LABEL_WIDTH = 190.0  # the lane names on the left
+TITLE_HEIGHT = 112.0
+EMOTION_MAX = 230.0  # px: a taller curve only spreads the points apart
+FOOTER_HEIGHT = 70.0
+
+# level → (column tint, header fill, text colour)
+COLOURS: dict[Level, tuple[str, str, str]] = {
+    Level.PROBLEM: ("#fbe0dd", "#ef9a92", "#b3261e"),
+    Level.WATCH: ("#fdf0cf", "#f6c85f", "#8a5300"),
+    Level.OK: ("#e8f5e6", "#a5d6a0", "#1b6e2f"),
+    Level.NOT_ENOUGH_DATA: ("#ececec", "#c4c4c4", "#616161"),
+}
+SEVERITY = {Level.NOT_ENOUGH_DATA: 0, Level.OK: 1, Level.WATCH: 2, Level.PROBLEM: 3}
+GRID = "#ffffff"
+INK = "#1f1f1f"
+MUTED = "#5a5a5a"
+POSITIVE, NEUTRAL, NEGATIVE = "#2e7d32", "#b7791f", "#c62828"
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "touchpoints": "Touchpoints",
+        "rating": "Average rating",
+        "csat": "CSAT",
+        "csat_hint": "share of 4–5 ★",
+        "nps": "NPS",
+        "nps_hint": "± 95 % margin",
+        "emotion": "Emotion",
+        "emotion_hint": "mean of −2…+2",
+        "answers": "Answers",
+        "pain": "Pain points",
+        "problem": "Problem",
+        "watch": "Watch",
+        "ok": "OK",
+        "not enough data": "Not enough data",
+        "segment": "segment",
+        "everyone": "all customers",
+        "n": "n = {n} answers",
+        "response": "Response rate {rate}",
+        "of": "{answered} of {sent} waves",
+        "worst": "Worst",
+        "all_ok": "no stage flagged",
+        "no_data": "not enough data for any stage yet",
+        "key": "Moves NPS most",
+        "waves": "Response by wave",
+        "pts": " pts",
+        "changes": "▲▼ change vs the previous {days} days",
+        "no_quotes": "no comments",
+        "more": "+{n} more",
+    },
+    "ru": {
+        "touchpoints": "Точки контакта",
+        "rating": "Средняя оценка",
+        "csat": "CSAT",
+        "csat_hint": "доля 4–5 ★",
+        "nps": "NPS",
+        "nps_hint": "± погрешность",
+        "emotion": "Эмоции",
+        "emotion_hint": "среднее от −2 до +2",
+        "answers": "Ответы",
+        "pain": "Боли",
+        "problem": "Проблема",
+        "watch": "Внимание",
+        "ok": "Норма",
+        "not enough data": "Мало данных",
+        "segment": "сегмент",
+        "everyone": "все клиенты",
+        "n": "n = {n} ответов",
+        "response": "Отклик {rate}",
+        "of": "{answered} из {sent} волн",
+        "worst": "Хуже всего",
+        "all_ok": "проблем не найдено",
+        "no_data": "пока мало данных по всем этапам",
+        "key": "Сильнее всего влияют на NPS",
+        "waves": "Отклик по волнам",
+        "pts": " п.п.",
+        "changes": "▲▼ изменение к предыдущим {days} дн.",
+        "no_quotes": "нет комментариев",
+        "more": "ещё {n}",
+    },
+}
+
+
+def render_png(report: Report) -> bytes:
+    """The map as PNG bytes, WIDTH × HEIGHT pixels. Pure and synchronous: safe to call from
+    a worker thread (see render_png_async), never from the event loop."""
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
+    _Map(report, figure).draw()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+async def render_png_async(report: Report) -> bytes:
+    """render_png in a worker thread, so the event loop keeps handling updates."""
+    return await asyncio.to_thread(render_png, report)
+
+
+@dataclass(frozen=True)
+class _Lane:
+    key: str
+    height: float
+
+
+class _Map:
+    """Draws in pixel coordinates: x to the right, y downwards from the top-left corner."""
+
+    def __init__(self, report: Report, figure: Figure) -> None:
+        self.report = report
+        self.figure = figure
+        self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
+        self.labels = LABELS.get(report.locale.split("-")[0].lower(), LABELS["en"])
+        self.ax = figure.add_axes((0, 0, 1, 1))
+        self.ax.set_xlim(0, WIDTH)
+        self.ax.set_ylim(HEIGHT, 0)
+        self.ax.set_axis_off()
+        stages = max(1, len(report.stages))
+        self.left = MARGIN + LABEL_WIDTH
+        self.column = (WIDTH - MARGIN - self.left) / stages
+        self.has_nps = any(row.stage.figures.nps is not None for row in report.stages)
+
+    # ---- text helpers ---------------------------------------------------------------
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float = SMALL,
+        *,
+        weight: str = "normal",
+        color: str = INK,
+        ha: str = "left",
+        va: str = "top",
+        style: str = "normal",
+        **extra: Any,
+    ) -> None:
+        self.ax.text(
+            x, y, text, fontsize=size, fontfamily=FONT, fontweight=weight, color=color,
+            ha=ha, va=va, fontstyle=style, parse_math=False, **extra,
+        )  # fmt: skip
+
+    def width(self, text: str, size: float = SMALL, weight: str = "normal") -> float:
+        prop = FontProperties(family=FONT, size=size, weight=weight)
+        width, _, _ = self.measure.get_text_width_height_descent(text, prop, ismath=False)
+        return float(width) * DPI / 72
+
+    def wrap(
+        self, text: str, width: float, size: float = SMALL, weight: str = "normal"
+    ) -> list[str]:
+        """Greedy word wrap to `width` pixels, measured with the real font; words longer
+        than a line are cut."""
+        lines: list[str] = []
+        current = ""
+        for word in text.split():
+            candidate = f"{current} {word}" if current else word
+            if self.width(candidate, size, weight) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            rest = word
+            while self.width(rest, size, weight) > width and len(rest) > 1:
+                cut = len(rest) - 1
+                while cut > 1 and self.width(rest[:cut], size, weight) > width:
+                    cut -= 1
+                lines.append(rest[:cut])
+                rest = rest[cut:]
+            current = rest
+        if current:
+            lines.append(current)
+        return lines or [""]
+
+    def fit(self, text: str, width: float, size: float = SMALL, weight: str = "normal") -> str:
+        """`text` on one line, cut with an ellipsis if it is wider than `width` pixels."""
+        if self.width(text, size, weight) <= width:
+            return text
+        words = text.split(" ")
+        while len(words) > 1 and self.width(" ".join(words) + "…", size, weight) > width:
+            words.pop()
+        shown = " ".join(words)
+        while len(shown) > 1 and self.width(shown + "…", size, weight) > width:
+            shown = shown[:-1]
+        return shown.rstrip(" ,;:—") + "…"
+
+    # ---- layout ---------------------------------------------------------------------
+
+    def draw(self) -> None:
+        self.title()
+        inner = self.column - 20
+        touchpoint_lines = [self.touchpoint_lines(row, inner) for row in self.report.stages]
+        quote_lines = [self.quote_lines(row, inner) for row in self.report.stages]
+        fixed = [
+            _Lane("header", 66),
+            _Lane("rating", 78),
+            _Lane("csat", 66),
+            *([_Lane("nps", 66)] if self.has_nps else []),
+            _Lane("answers", 40),
+        ]
+        available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - sum(lane.height for lane in fixed)
+        emotion_min = 150.0
+        flexible = available - emotion_min
+        needed_touch = max((len(lines) for lines in touchpoint_lines), default=1) * LINE + 14
+        needed_quotes = max((len(lines) for lines in quote_lines), default=1) * LINE + 14
+        touch = min(needed_touch, max(LINE * 3 + 14, flexible * 0.5))
+        quotes = min(max(needed_quotes, LINE * 3 + 14), flexible - touch)
+        emotion = min(available - touch - quotes, EMOTION_MAX)
+        quotes = available - touch - emotion  # what the curve does not need
+        lanes = [
+            fixed[0],
+            _Lane("touchpoints", touch),
+            *fixed[1:-1],
+            _Lane("emotion", emotion),
+            fixed[-1],
+            _Lane("pain", quotes),
+        ]
+        top = TITLE_HEIGHT
+        bottom = top + sum(lane.height for lane in lanes)
+        for index, row in enumerate(self.report.stages):
+            tint, _, _ = COLOURS[row.stage.flag.level]
+            self.ax.add_patch(
+                Rectangle((self.x(index), top), self.column, bottom - top, color=tint, lw=0)
+            )
+        y = top
+        for lane in lanes:
+            self.lane(lane, y, touchpoint_lines, quote_lines)
+            y += lane.height
+            self.ax.plot([MARGIN, WIDTH - MARGIN], [y, y], color="#d0d0d0", lw=1)
+        for index in range(1, len(self.report.stages)):
+            x = self.x(index)
+            self.ax.plot([x, x], [top, bottom], color=GRID, lw=3)
+        self.footer(bottom)
+
+    def x(self, index: int) -> float:
+        return self.left + index * self.column
+
+    def centre(self, index: int) -> float:
+        return self.x(index) + self.column / 2
+
+    def lane(
+        self,
+        lane: _Lane,
+        top: float,
+        touchpoint_lines: Sequence[list[tuple[str, Level | None]]],
+        quote_lines: Sequence[list[tuple[str, bool]]],
+    ) -> None:
+        labels = self.labels
+        names = {
+            "touchpoints": (labels["touchpoints"], ""),
+            "rating": (labels["rating"], ""),
+            "csat": (labels["csat"], labels["csat_hint"]),
+            "nps": (labels["nps"], labels["nps_hint"]),
+            "emotion": (labels["emotion"], labels["emotion_hint"]),
+            "answers": (labels["answers"], ""),
+            "pain": (labels["pain"], ""),
+        }
+        if lane.key in names:
+            self.lane_name(lane, top, *names[lane.key])
+        if lane.key == "emotion":
+            self.emotion(top, lane.height)
+            return
+        metrics = {"rating": self.rating, "csat": self.csat, "nps": self.nps}
+        for index, row in enumerate(self.report.stages):
+            x, centre = self.x(index) + 10, self.centre(index)
+            if lane.key == "header":
+                self.header(index, row, top, lane.height)
+            elif lane.key == "touchpoints":
+                self.touchpoints(x, top + 8, touchpoint_lines[index], lane.height - 14)
+            elif lane.key in metrics:
+                self.metric(centre, top, *metrics[lane.key](row.stage))
+            elif lane.key == "answers":
+                answers = row.stage.figures.answers
+                self.text(centre, top + 9, str(answers) if answers else MISSING, 15, ha="center")
+            elif lane.key == "pain":
+                self.quotes(x, top + 8, quote_lines[index], lane.height - 14)
+
+    def lane_name(self, lane: _Lane, top: float, name: str, hint: str) -> None:
+        # The emotion lane keeps room for its scale at the right of the lane names.
+        width = LABEL_WIDTH - (56 if lane.key == "emotion" else 12)
+        lines = [(line, True) for line in self.wrap(name, width, 14, "bold")]
+        if hint:
+            lines += [(line, False) for line in self.wrap(hint, width)]
+        room = max(1, int((lane.height - 10) // LINE))
+        for number, (line, bold) in enumerate(lines[:room]):
+            y = top + 8 + number * LINE
+            if bold:
+                self.text(MARGIN, y, line, 14, weight="bold")
+            else:
+                self.text(MARGIN, y, line, color=MUTED)
+
+    # ---- title and footer -----------------------------------------------------------
+
+    def title(self) -> None:
+        report, labels = self.report, self.labels
+        title = f"{report.title} — {_period(report.period)}"
+        self.text(MARGIN, 14, self.fit(title, WIDTH - 2 * MARGIN, 22, "bold"), 22, weight="bold")
+        segment = report.segment or labels["everyone"]
+        facts = [
+            f"{labels['segment']}: {segment}",
+            labels["n"].format(n=report.answers),
+            self.response(),
+        ]
+        self.text(MARGIN, 52, self.fit(" · ".join(facts), WIDTH - 2 * MARGIN, 15), 15)
+        worst = self.worst()
+        colour = COLOURS[worst[1]][2] if worst[1] is not None else MUTED
+        self.text(
+            MARGIN, 80, self.fit(worst[0], WIDTH - 2 * MARGIN, 15, "bold"), 15,
+            weight="bold", color=colour,
+        )  # fmt: skip
+
+    def response(self) -> str:
+        rate = self.report.response_rate
+        answered = sum(a for a, _ in self.report.response_rates.values())
+        sent = sum(s for _, s in self.report.response_rates.values())
+        shown = self.labels["response"].format(rate=_percent(rate))
+        if sent:
+            shown += f" ({self.labels['of'].format(answered=answered, sent=sent)})"
+        return shown
+
+    def worst(self) -> tuple[str, Level | None]:
+        rows = self.report.stages
+        if not rows:
+            return self.labels["no_data"], None
+        worst = max(
+            rows,
+            key=lambda row: (
+                SEVERITY[row.stage.flag.level],
+                len(row.stage.flag.reasons),
+                -(row.stage.figures.average_rating or 0),
+            ),
+        )
+        level = worst.stage.flag.level
+        if level is Level.NOT_ENOUGH_DATA:
+            return self.labels["no_data"], level
+        if level is Level.OK:
+            return self.labels["all_ok"], level
+        return f"{self.labels['worst']}: {worst.stage.name} — {worst.stage.flag.sentence}", level
+
+    def footer(self, top: float) -> None:
+        x = MARGIN
+        y = top + 12
+        for level in (Level.PROBLEM, Level.WATCH, Level.OK, Level.NOT_ENOUGH_DATA):
+            fill = COLOURS[level][1]
+            self.ax.add_patch(
+                Rectangle((x, y + 1), 26, 18, facecolor=fill, edgecolor="#888888", lw=0.8)
+            )
+            label = self.labels[level.value]
+            self.text(x + 34, y, label)
+            x += 34 + self.width(label) + 28
+        rest = WIDTH - MARGIN - x
+        names = {row.stage.id: row.stage.name for row in self.report.stages}
+        drivers = [
+            f"{names.get(k.stage, k.stage)} r={_signed(k.r, 2)}"
+            for k in self.report.key_stages
+            if k.r is not None and not k.too_few
+        ][:3]
+        if drivers and rest > 200:
+            line = f"{self.labels['key']}: " + ", ".join(drivers)
+            self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
+        when = self.report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+        waves = " · ".join(
+            f"{wave} {_percent(a / s if s else None)}"
+            for wave, (a, s) in self.report.response_rates.items()
+        )
+        parts = [f"{self.labels['waves']}: {waves}"] if waves else []
+        parts.append(self.labels["changes"].format(days=self.report.period.days))
+        parts.append(when)
+        line = "   ·   ".join(parts)
+        self.text(MARGIN, y + LINE + 6, self.fit(line, WIDTH - 2 * MARGIN), color=MUTED)
+
+    # ---- cells ----------------------------------------------------------------------
+
+    def header(self, index: int, row: StageRow, top: float, height: float) -> None:
+        level = row.stage.flag.level
+        fill = COLOURS[level][1]
+        self.ax.add_patch(
+            Rectangle((self.x(index) + 2, top + 2), self.column - 4, height - 4, color=fill, lw=0)
+        )
+        inner = self.column - 16
+        size = 16.0
+        while size > SMALL and self.width(row.stage.name, size, "bold") > inner:
+            size -= 1
+        name = self.fit(row.stage.name, inner, size, "bold")
+        self.text(self.centre(index), top + 8 + 16 - size, name, size, weight="bold", ha="center")
+        word = self.labels[level.value].upper()
+        self.text(self.centre(index), top + 38, self.fit(word, inner), ha="center", color=INK)
+
+    def touchpoint_lines(self, row: StageRow, width: float) -> list[tuple[str, Level | None]]:
+        lines: list[tuple[str, Level | None]] = []
+        for cell in row.touchpoints:
+            wrapped = self.wrap(cell.name, width - 22)
+            lines.append((wrapped[0], cell.flag.level))
+            lines.extend((more, None) for more in wrapped[1:])
+        return lines
+
+    def touchpoints(
+        self, x: float, top: float, lines: list[tuple[str, Level | None]], height: float
+    ) -> None:
+        room = max(1, int(height // LINE))
+        shown = lines
+        if len(lines) > room:
+            hidden = sum(1 for _, level in lines[room - 1 :] if level is not None)
+            shown = [*lines[: room - 1], (self.labels["more"].format(n=hidden), None)]
+        colour = MUTED
+        for number, (line, level) in enumerate(shown):
+            y = top + number * LINE
+            if level is not None:
+                colour = COLOURS[level][2]
+                self.text(x, y - 1, "●", SMALL, color=colour)
+            self.text(x + 20, y, line, color=colour)
+
+    def quote_lines(self, row: StageRow, width: float) -> list[tuple[str, bool]]:
+        lines: list[tuple[str, bool]] = []
+        for comment in _quotes(row.comments):
+            if lines:
+                lines.append(("", comment.low))
+            text = "“" + _shorten(comment.text) + "”"
+            lines.extend((line, comment.low) for line in self.wrap(text, width))
+        return lines
+
+    def quotes(self, x: float, top: float, lines: list[tuple[str, bool]], height: float) -> None:
+        if not lines:
+            self.text(x, top, self.labels["no_quotes"], color=MUTED, style="italic")
+            return
+        room = max(1, int(height // LINE))
+        for number, (line, low) in enumerate(lines[:room]):
+            shown = line
+            if number == room - 1 and len(lines) > room and line:
+                shown = line.rstrip("”") + "…"
+            self.text(x, top + number * LINE, shown, color=INK if low else MUTED)
+
+    def metric(self, centre: float, top: float, value: str, size: float, detail: str) -> None:
+        self.text(centre, top + 6, value, size, weight="bold", ha="center")
+        if detail:
+            self.text(centre, top + 6 + size * DPI / 72 + 8, detail, color=MUTED, ha="center")
+
+    def rating(self, cell: Cell) -> tuple[str, float, str]:
+        figures = cell.figures
+        value = figures.average_rating
+        if value is None:
+            return MISSING, 24, ""
+        arrow = _arrow(cell.change.average_rating, 1)
+        return f"{value:.1f} ★", 24, " ".join(filter(None, [f"n={figures.ratings}", arrow]))
+
+    def csat(self, cell: Cell) -> tuple[str, float, str]:
+        value = cell.figures.csat
+        if value is None:
+            return MISSING, 20, ""
+        change = cell.change.csat
+        arrow = _arrow(None if change is None else 100 * change, 0, self.labels["pts"])
+        return _percent(value), 20, arrow
+
+    def nps(self, cell: Cell) -> tuple[str, float, str]:
+        value, margin = cell.figures.nps, cell.figures.nps_margin
+        if value is None:
+            return MISSING, 20, ""
+        shown = _signed(value, 0)
+        if margin is not None:
+            shown += f" ±{margin:.0f}"
+        detail = " ".join(
+            filter(None, [f"n={cell.figures.nps_answers}", _arrow(cell.change.nps, 0)])
+        )
+        return shown, 20, detail
+
+    def emotion(self, top: float, height: float) -> None:
+        """The emotion curve: each stage's mean valence on −2…+2, a gap where a stage has
+        none, over the stage columns."""
+        pad_top, pad_bottom = 14.0, 12.0
+        plot_top, plot_height = top + pad_top, height - pad_top - pad_bottom
+        right = WIDTH - MARGIN
+        axes = self.figure.add_axes(
+            (
+                self.left / WIDTH,
+                1 - (plot_top + plot_height) / HEIGHT,
+                (right - self.left) / WIDTH,
+                plot_height / HEIGHT,
+            )
+        )
+        axes.set_facecolor("none")
+        axes.set_axis_off()
+        count = len(self.report.stages)
+        axes.set_xlim(0, max(1, count))
+        limit = VALENCE_LIMIT + 0.35
+        axes.set_ylim(-limit, limit)
+        axes.axhline(0, color="#7a7a7a", lw=1.2, ls=(0, (4, 3)), zorder=1)
+        for level in (-VALENCE_LIMIT, VALENCE_LIMIT):
+            axes.axhline(level, color="#bdbdbd", lw=0.8, ls=":", zorder=1)
+        xs = [index + 0.5 for index in range(count)]
+        values = [row.stage.figures.mean_valence for row in self.report.stages]
+        ys = [math.nan if v is None else v for v in values]
+        axes.plot(xs, ys, color="#37474f", lw=3, zorder=2, solid_capstyle="round")
+        for x, value, row in zip(xs, values, self.report.stages, strict=True):
+            if value is None:
+                tint = COLOURS[row.stage.flag.level][0]
+                axes.text(
+                    x, 0, MISSING, ha="center", va="center", fontsize=15, color=INK,
+                    fontfamily=FONT, parse_math=False, zorder=3,
+                    bbox={"boxstyle": "square,pad=0.3", "fc": tint, "ec": "none"},
+                )  # fmt: skip
+                continue
+            colour = POSITIVE if value > 0.25 else NEGATIVE if value < 0 else NEUTRAL
+            axes.plot([x], [value], "o", ms=14, color=colour, mec="white", mew=2, zorder=4)
+            # Away from the zero line, unless that would leave the lane.
+            above = value >= 0 if abs(value) < VALENCE_LIMIT - 0.6 else value < 0
+            axes.annotate(
+                _signed(value, 1), (x, value), xytext=(0, 14 if above else -14),
+                textcoords="offset points", ha="center", va="bottom" if above else "top",
+                fontsize=15, fontweight="bold", color=colour, fontfamily=FONT,
+                parse_math=False, zorder=5,
+            )  # fmt: skip
+        # The scale, at the right edge of the lane names.
+        span = VALENCE_LIMIT + 0.35
+        for level, text in ((VALENCE_LIMIT, "+2"), (0.0, "0"), (-VALENCE_LIMIT, "−2")):
+            y = plot_top + plot_height * (span - level) / (2 * span)
+            self.text(self.left - 8, y, text, ha="right", va="center", color=MUTED)
+
+
+def _quotes(comments: Sequence[Comment]) -> list[Comment]:
+    """Up to QUOTES distinct comments, the low-rated ones first (as the report orders them)."""
+    seen: set[str] = set()
+    chosen: list[Comment] = []
+    for comment in sorted(comments, key=lambda c: not c.low):
+        key = " ".join(comment.text.split()).casefold()
+        if key and key not in seen:
+            seen.add(key)
+            chosen.append(comment)
+        if len(chosen) == QUOTES:
+            break
+    return chosen
+
+
+def _shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return (
+        textwrap.shorten(flat, width=limit, placeholder="…")
+        if " " in flat[:limit]
+        else (flat[: limit - 1] + "…")
+    )
+
+
+def _period(period: Period) -> str:
+    last = period.end - timedelta(days=1)
+    if last == period.start:
+        return period.start.isoformat()
+    return f"{period.start.isoformat()}…{last.isoformat()}"
+
+
+def _percent(value: float | None) -> str:
+    return MISSING if value is None else f"{round(100 * value)}%"
+
+
+def _signed(value: float | None, digits: int) -> str:
+    if value is None:
+        return MISSING
+    text = f"{value:+.{digits}f}"
+    if float(text) == 0:
+        return f"{0:.{digits}f}"
+    return text.replace("-", "−")
+
+
+def _arrow(change: float | None, digits: int, unit: str = "") -> str:
+    """▲0.3 / ▼18 pts; nothing when there is no change to show."""
+    if change is None:
+        return ""
+    shown = f"{abs(change):.{digits}f}"
+    if float(shown) == 0:
+        return "±" + shown + unit
+    return ("▲" if change > 0 else "▼") + shown + unit

@@ -1,0 +1,150 @@
+"""The PNG map, drawn from the demo's report (the cafe with a fine purchase stage and a poor
+retention stage): a valid PNG of the promised size, in English and Russian, for an empty
+period, and rendered off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import struct
+import threading
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.demo import DemoOptions, run_demo
+from reports.aggregate import Comment, Period
+from reports.render_png import HEIGHT, WIDTH, render_png, render_png_async
+from reports.report import Report, build_report
+from storage.db import make_engine, make_session_factory
+from surveys.loader import load_survey
+
+START = datetime(2026, 10, 1, 9, tzinfo=UTC)
+WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
+NO_ANSWERS = Period(date(2020, 1, 1), date(2020, 1, 8))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """The demo's report in English and Russian, and an English one for a week in 2020 when
+    nobody answered."""
+    out: Path = tmp_path_factory.mktemp("render_png")
+    options = DemoOptions(customers=80, seed=11, out=out, start=START)
+    asyncio.run(run_demo(options, io.StringIO()))
+
+    async def build() -> dict[str, Report]:
+        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
+        now = datetime(2026, 11, 15, tzinfo=UTC)
+        survey = load_survey("cafe")
+        try:
+            async with make_session_factory(engine)() as session:
+                return {
+                    "en": await build_report(session, survey, WHOLE_DEMO, now, locale="en"),
+                    "ru": await build_report(session, survey, WHOLE_DEMO, now, locale="ru"),
+                    "empty": await build_report(session, survey, NO_ANSWERS, now, locale="en"),
+                }
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which must come first after the signature."""
+    assert data[:8] == PNG_SIGNATURE
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR"
+    assert length == 13
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_the_map_is_a_png_of_the_promised_size(reports: dict[str, Report]) -> None:
+    report = reports["en"]
+    assert report.answers > 0  # the demo has answers: the map is not empty
+    data = render_png(report)
+    assert png_size(data) == (WIDTH, HEIGHT) == (1600, 1000)
+    assert data.endswith(b"IEND\xaeB`\x82")
+
+
+def test_the_map_renders_in_russian(reports: dict[str, Report]) -> None:
+    report = reports["ru"]
+    assert report.locale == "ru"
+    assert report.title == "Кафе: путь гостя"
+    data = render_png(report)
+    assert png_size(data) == (WIDTH, HEIGHT)
+    assert data != render_png(reports["en"])
+
+
+def test_a_period_without_answers_renders(reports: dict[str, Report]) -> None:
+    report = reports["empty"]
+    assert report.answers == 0
+    assert report.response_rate is None
+    assert png_size(render_png(report)) == (WIDTH, HEIGHT)
+
+
+def test_long_and_odd_comments_render(reports: dict[str, Report]) -> None:
+    """A long comment is cut, an unbroken one wrapped, and dollar signs are not mathtext."""
+    report = reports["en"]
+    odd = (
+        "The sign cannot be seen from across the road, and the door is hidden " * 5,
+        "x" * 200,
+        "paid $5 for $3 coffee, $x^2$ {",
+    )
+    comments = tuple(Comment(text, START, None, 2, True) for text in odd)
+    rows = tuple(dataclasses.replace(row, comments=comments) for row in report.stages)
+    changed = dataclasses.replace(report, stages=rows, segment="takeaway")
+    assert png_size(render_png(changed)) == (WIDTH, HEIGHT)
+
+
+def test_the_render_is_the_same_from_several_threads(reports: dict[str, Report]) -> None:
+    """No shared pyplot state: renders running at once in threads draw the same map."""
+    report = reports["en"]
+    expected = render_png(report)
+    results: list[bytes] = []
+    lock = threading.Lock()
+
+    def render() -> None:
+        data = render_png(report)
+        with lock:
+            results.append(data)
+
+    threads = [threading.Thread(target=render) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 3
+
+
+async def test_the_async_render_does_not_block_the_event_loop(
+    reports: dict[str, Report],
+) -> None:
+    report = reports["en"]
+    ticks_during_render: list[int] = []
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def render() -> bytes:
+        try:
+            return await render_png_async(report)
+        finally:
+            ticks_during_render.append(ticks)
+            done.set()
+
+    ticking = asyncio.create_task(ticker())
+    data = await render()
+    await ticking
+    assert png_size(data) == (WIDTH, HEIGHT)
+    assert data == render_png(report)
+    # The loop kept running other tasks while the render ran in its worker thread.
+    assert ticks_during_render[0] > 3
