@@ -7,7 +7,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
 from surveys.loader import SurveyError, load_survey
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
+    report = commands.add_parser("report", help="write the report files for a period")
+    report.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD, inclusive")
+    report.add_argument("--days", type=int, default=7, help="without --from: the last N days")
+    report.add_argument("--segment", help="only this segment")
+    report.add_argument("--locale", help="ru or en; default the survey's")
+    report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
+    report.set_defaults(handler=_report)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
     demo.add_argument("--customers", type=int, default=200, help="how many (default 200)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
@@ -131,6 +140,15 @@ def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_cli  # noqa: PLC0415
 
     return run_cli(args.customers, args.seed, args.out)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.commands import write_report  # noqa: PLC0415
+
+    settings = load_settings()
+    for path in asyncio.run(write_report(settings, args)):
+        print(path)
+    return 0
 
 
 def _safe_url(settings: Settings) -> str:

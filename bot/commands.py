@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.app import make_bot, utc_now
 from bot.settings import Settings
+from reports.aggregate import Period
+from reports.files import write_report_files
 from storage import dispatches
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
@@ -69,3 +74,26 @@ async def status(settings: Settings) -> str:
     if not counts:
         return "no waves yet"
     return "\n".join(f"{status:>10}: {count}" for status, count in sorted(counts.items()))
+
+
+def report_period(args: argparse.Namespace, today: datetime) -> Period:
+    """--from/--to (inclusive), or the last --days days up to today (UTC)."""
+    if args.start is None:
+        return Period.last_days(args.days, today.date())
+    end = args.end or today.date()
+    return Period(args.start, end + timedelta(days=1))
+
+
+async def write_report(settings: Settings, args: argparse.Namespace) -> list[Path]:
+    now = utc_now()
+    period = report_period(args, now)
+    out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        return await write_report_files(
+            make_session_factory(engine), load_survey(settings.survey), period, out, now,
+            args.segment, args.locale, progress=lambda step: print(f"… {step}", file=sys.stderr),
+        )  # fmt: skip
+    finally:
+        await engine.dispose()

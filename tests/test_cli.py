@@ -99,3 +99,18 @@ def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFix
 
     assert main(["status"]) == 0
     assert capsys.readouterr().out.strip() == "no waves yet"
+
+
+def test_report_writes_the_files_for_a_period(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "weekly"
+    command = ["report", "--from", "2026-11-16", "--to", "2026-11-22", "--out", str(out)]
+
+    assert main(command) == 0
+
+    printed = capsys.readouterr()
+    assert "adding up the answers" in printed.err
+    written = [Path(line) for line in printed.out.split()]
+    assert written and all(path.parent == out and path.stat().st_size > 0 for path in written)
+    assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
