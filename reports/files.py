@@ -1,4 +1,9 @@
-"""The report as files in a folder: map.png, report.html, map.csv, answers.csv, report.xlsx."""
+"""The report as files in a folder: map.png, report.html, map.csv, answers.csv, report.xlsx.
+
+The answers are streamed from the database into their files (memory does not grow with
+them); these small buffered writes happen on the caller's loop, which is fine for `cjm
+report` — a bot command sending these files should run this in a worker process or
+thread."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
+from reports.export import answers_csv, map_csv, report_xlsx
+from reports.render_html import render_html
 from reports.render_png import render_png_async
 from reports.report import build_report
 from surveys.model import Survey
@@ -34,6 +41,14 @@ async def write_report_files(
         report = await build_report(session, survey, period, now, segment, locale)
     progress("drawing the map")
     png = await render_png_async(report)
-    written = [out / "map.png"]
-    await asyncio.to_thread(written[0].write_bytes, png)
-    return written
+    html = await asyncio.to_thread(render_html, report, png)
+    files = {"map.png": png, "report.html": html.encode(), "map.csv": map_csv(report).encode()}
+    for name, content in files.items():
+        await asyncio.to_thread((out / name).write_bytes, content)
+    progress("exporting the answers")
+    async with sessions() as session:
+        with (out / "answers.csv").open("w", encoding="utf-8", newline="") as answers:
+            count = await answers_csv(session, survey.id, period, segment, answers)
+        await report_xlsx(session, report, out / "report.xlsx")
+    progress(f"{count} answers exported")
+    return [out / name for name in (*files, "answers.csv", "report.xlsx")]

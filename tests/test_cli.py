@@ -113,4 +113,12 @@ def test_report_writes_the_files_for_a_period(
     assert "adding up the answers" in printed.err
     written = [Path(line) for line in printed.out.split()]
     assert written and all(path.parent == out and path.stat().st_size > 0 for path in written)
+    assert [p.name for p in written] == [
+        "map.png",
+        "report.html",
+        "map.csv",
+        "answers.csv",
+        "report.xlsx",
+    ]
     assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
+    assert "<html" in (out / "report.html").read_text()

@@ -1,0 +1,288 @@
+"""The self-contained HTML report (SPEC §4 "Outputs"): one file that opens offline in any
+browser — inline CSS and SVG, the PNG map (when given) as a data: URI, no scripts and no
+external requests. Numbers are formatted here; the Jinja2 template (autoescaped, so
+customer comments are always escaped) only lays them out."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from reports.aggregate import Comment
+from reports.flags import Level
+from reports.report import Cell, Report, StageRow, period_name
+
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE = "report.html"
+COMMENTS_SHOWN = 3
+MINUS = "−"
+
+# CSS class per flag level; the template colours the cells by it.
+LEVEL_CLASS = {
+    Level.PROBLEM: "problem",
+    Level.WATCH: "watch",
+    Level.OK: "ok",
+    Level.NOT_ENOUGH_DATA: "nodata",
+}
+LEVEL_LABEL = {
+    Level.PROBLEM: "Problem",
+    Level.WATCH: "Watch",
+    Level.OK: "OK",
+    Level.NOT_ENOUGH_DATA: "Not enough data",
+}
+
+# The mood curve (inline SVG): valence −2…+2 drawn over this many pixels.
+CURVE_STEP = 120
+CURVE_HEIGHT = 120
+CURVE_PAD = 20
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _fixed(value: float, digits: int, signed: bool = False) -> str:
+    text = f"{value:.{digits}f}"
+    if float(text) == 0:
+        return text.lstrip("-")
+    if text.startswith("-"):
+        return MINUS + text[1:]
+    return "+" + text if signed else text
+
+
+def _or_dash(value: float | None, digits: int, scale: float = 1.0, signed: bool = False) -> str:
+    return "—" if value is None else _fixed(value * scale, digits, signed)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One change against the previous period, ready to show: ▲ 0.3 (was 4.1)."""
+
+    arrow: str  # ▲ ▼ or =
+    direction: str  # up, down, flat: a CSS class
+    amount: str
+    before: str
+
+
+@dataclass(frozen=True)
+class CellView:
+    name: str
+    level: str  # CSS class
+    label: str
+    sentence: str
+    answers: int
+    rating: str
+    csat: str
+    nps: str
+    mood: str
+    changes: tuple[tuple[str, Delta], ...]  # (metric, change) where both periods have it
+
+
+@dataclass(frozen=True)
+class CommentView:
+    text: str
+    date: str
+    touchpoint: str | None
+    rating: int | None
+    low: bool
+
+
+@dataclass(frozen=True)
+class StageView:
+    id: str
+    cell: CellView
+    touchpoints: tuple[CellView, ...]
+    comments: tuple[CommentView, ...]
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    digits: int
+    scale: float = 1.0
+    unit: str = ""  # of the change: CSAT and NPS change by points
+    before_unit: str = ""
+    signed: bool = False  # NPS and mood are shown with their sign
+
+
+_RATING = _Metric("average rating", 1)
+_CSAT = _Metric("CSAT", 0, 100.0, " pts", "%")
+_NPS = _Metric("NPS", 0, unit=" pts", signed=True)
+_MOOD = _Metric("mood", 1, signed=True)
+
+
+def _delta(metric: _Metric, now: float, before: float) -> Delta:
+    diff = (now - before) * metric.scale
+    shown = _fixed(abs(diff), metric.digits)
+    if float(shown) == 0:
+        arrow, direction = "=", "flat"
+    elif diff > 0:
+        arrow, direction = "▲", "up"
+    else:
+        arrow, direction = "▼", "down"
+    was = _fixed(before * metric.scale, metric.digits, metric.signed) + metric.before_unit
+    return Delta(arrow, direction, shown + metric.unit, was)
+
+
+def _changes(cell: Cell) -> tuple[tuple[str, Delta], ...]:
+    now, before = cell.figures, cell.previous
+    pairs = [
+        (_RATING, now.average_rating, before.average_rating),
+        (_CSAT, now.csat, before.csat),
+        (_NPS, now.nps, before.nps),
+        (_MOOD, now.mean_valence, before.mean_valence),
+    ]
+    return tuple(
+        (metric.name, _delta(metric, a, b))
+        for metric, a, b in pairs
+        if a is not None and b is not None
+    )
+
+
+def _cell(cell: Cell) -> CellView:
+    f = cell.figures
+    nps = _or_dash(f.nps, 0, signed=True)
+    if f.nps_margin is not None:
+        nps += f" ±{_fixed(f.nps_margin, 0)}"
+    csat = _or_dash(f.csat, 0, 100.0)
+    return CellView(
+        name=cell.name,
+        level=LEVEL_CLASS[cell.flag.level],
+        label=LEVEL_LABEL[cell.flag.level],
+        sentence=cell.flag.sentence,
+        answers=f.answers,
+        rating=_or_dash(f.average_rating, 1),
+        csat=csat if f.csat is None else csat + "%",
+        nps=nps,
+        mood=_or_dash(f.mean_valence, 1, signed=True),
+        changes=_changes(cell),
+    )
+
+
+def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
+    where = comment.touchpoint
+    return CommentView(
+        text=comment.text,
+        date=comment.answered_at.date().isoformat(),
+        touchpoint=touchpoints.get(where, where) if where is not None else None,
+        rating=comment.rating,
+        low=comment.low,
+    )
+
+
+def _stage(row: StageRow) -> StageView:
+    names = {tp.id: tp.name for tp in row.touchpoints}
+    return StageView(
+        id=row.stage.id,
+        cell=_cell(row.stage),
+        touchpoints=tuple(_cell(tp) for tp in row.touchpoints),
+        comments=tuple(_comment(c, names) for c in row.comments[:COMMENTS_SHOWN]),
+    )
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The mood curve as SVG coordinates; stages without a mood leave a gap."""
+
+    width: int
+    height: int
+    zero: float  # y of valence 0
+    lines: tuple[str, ...]  # polyline points of the runs without gaps
+    dots: tuple[tuple[float, float, str, str, float, float], ...]  # x, y, class, label, at
+    labels: tuple[tuple[float, str], ...]  # x, stage name
+
+
+def _curve(report: Report) -> Curve | None:
+    if not any(row.stage.figures.mean_valence is not None for row in report.stages):
+        return None
+    inner = CURVE_HEIGHT - 2 * CURVE_PAD
+
+    def y(valence: float) -> float:
+        return round(CURVE_PAD + (2 - valence) / 4 * inner, 1)
+
+    lines: list[str] = []
+    run: list[str] = []
+    dots = []
+    labels = []
+    for i, row in enumerate(report.stages):
+        x = CURVE_STEP / 2 + i * CURVE_STEP
+        labels.append((x, row.stage.name))
+        valence = row.stage.figures.mean_valence
+        if valence is None:
+            if len(run) > 1:
+                lines.append(" ".join(run))
+            run = []
+            continue
+        run.append(f"{x},{y(valence)}")
+        at = y(valence)
+        level = LEVEL_CLASS[row.stage.flag.level]
+        dots.append((x, at, level, _fixed(valence, 1, True), x + 9, round(at - 8, 1)))
+    if len(run) > 1:
+        lines.append(" ".join(run))
+    return Curve(
+        CURVE_STEP * len(report.stages),
+        CURVE_HEIGHT + 24,
+        y(0),
+        tuple(lines),
+        tuple(dots),
+        tuple(labels),
+    )
+
+
+def _key_stages(report: Report) -> list[str]:
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    return [
+        dataclasses.replace(key, stage=names.get(key.stage, key.stage)).sentence
+        for key in report.key_stages
+    ]
+
+
+def render_html(report: Report, map_png: bytes | None = None) -> str:
+    """The report as one self-contained HTML page."""
+    period = report.period
+    last_day = period.end - timedelta(days=1)
+    shown_period = (
+        period.start.isoformat()
+        if last_day == period.start
+        else f"{period.start.isoformat()} – {last_day.isoformat()}"
+    )
+    rate = report.response_rate
+    answered = sum(a for a, _ in report.response_rates.values())
+    sent = sum(s for _, s in report.response_rates.values())
+    png = base64.b64encode(map_png).decode("ascii") if map_png else None
+    template = _environment().get_template(TEMPLATE)
+    return template.render(
+        title=report.title,
+        locale=report.locale,
+        period=shown_period,
+        days=period.days,
+        previous=period_name(period),
+        segment=report.segment,
+        answers=report.answers,
+        response_rate=None if rate is None else f"{_fixed(rate * 100, 0)}%",
+        waves_answered=answered,
+        waves_sent=sent,
+        waves=[
+            (wave, f"{_fixed(100 * a / s, 0)}%", a, s)
+            for wave, (a, s) in sorted(report.response_rates.items())
+            if s
+        ],
+        generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        stages=[_stage(row) for row in report.stages],
+        curve=_curve(report),
+        key_stages=_key_stages(report),
+        map_png=png,
+    )

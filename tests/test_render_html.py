@@ -1,0 +1,287 @@
+"""The self-contained HTML report: on the demo cafe (every stage, flag sentence, key stage
+and comment shown; no external request possible) and on hand-made reports (customer text
+escaped, empty reports, the PNG inline, the change arrows)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import re
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from bot.demo import DemoOptions, run_demo
+from reports.aggregate import Comment, Period, change
+from reports.figures import Figures
+from reports.flags import KeyStage, flag
+from reports.render_html import render_html
+from reports.report import Cell, Report, StageRow, build_report
+from storage.db import make_engine, make_session_factory
+from surveys.loader import load_survey
+from surveys.model import Thresholds
+
+START = datetime(2026, 10, 1, 9, tzinfo=UTC)
+WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
+VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
+SVG_EMPTY = {"line", "polyline", "circle", "path", "rect"}  # written self-closing
+URL_ATTRIBUTES = {"src", "href", "action", "formaction", "poster", "xlink:href", "srcset"}
+
+
+class Page(HTMLParser):
+    """Tags, attributes and text of a page, and whether its elements nest properly."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.styles: list[str] = []
+        self.open: list[str] = []
+        self.errors: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+            return
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open and self.open[-1] == "style":
+            self.styles.append(data)
+        elif data.strip():
+            self.texts.append(" ".join(data.split()))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    def names(self) -> list[str]:
+        return [tag for tag, _ in self.tags]
+
+
+_REMOTE = re.compile(r"https?:|url\(|@import|//", re.IGNORECASE)
+
+
+def check_page(html: str) -> Page:
+    page = Page(html)
+    assert html.startswith("<!DOCTYPE html>")
+    assert page.errors == []
+    assert page.open == []
+    names = page.names()
+    assert "script" not in names
+    assert "link" not in names
+    assert "iframe" not in names
+    assert names.count("style") == 1
+    assert any(t == "meta" and a.get("name") == "viewport" for t, a in page.tags)
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            if name in URL_ATTRIBUTES:
+                assert value is not None
+                assert value.startswith(("#", "data:")), (tag, name, value)
+        for name in ("style", "srcset", "background", "ping", "data"):
+            assert not _REMOTE.search(attrs.get(name) or ""), (tag, name)
+    # Nor does the style sheet (customer text may mention a URL: it is only text).
+    assert not _REMOTE.search("".join(page.styles))
+    return page
+
+
+# --- the demo cafe ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    out: Path = tmp_path_factory.mktemp("report")
+    options = DemoOptions(customers=80, seed=11, out=out, start=START)
+    asyncio.run(run_demo(options, io.StringIO()))
+
+    async def build() -> Report:
+        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
+        try:
+            async with make_session_factory(engine)() as session:
+                return await build_report(
+                    session, load_survey("cafe"), WHOLE_DEMO, datetime(2026, 11, 15, tzinfo=UTC),
+                    locale="en",
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+@pytest.fixture(scope="module")
+def page(report: Report) -> Page:
+    return check_page(render_html(report))
+
+
+def test_the_demo_page_names_no_address_at_all(report: Report) -> None:
+    html = render_html(report)
+    assert "http" not in html
+    assert "//" not in html
+
+
+def test_the_demo_page_shows_every_stage_and_touchpoint(report: Report, page: Page) -> None:
+    survey = load_survey("cafe")
+    for stage in survey.stages:
+        assert survey.text(stage.name, "en") in page.texts
+        for touchpoint in stage.touchpoints:
+            assert survey.text(touchpoint.name, "en") in page.texts
+    assert "Cafe: the guest journey" in page.texts
+    assert f"Answers{report.answers}" in page.text.replace("\n", "")
+
+
+def test_every_flag_sentence_is_on_the_page(report: Report, page: Page) -> None:
+    sentences = [row.stage.flag.sentence for row in report.stages]
+    sentences += [tp.flag.sentence for row in report.stages for tp in row.touchpoints]
+    assert any("<" in s for s in sentences)  # the retention problem: "… < 3.5, n=…"
+    for sentence in sentences:
+        assert " ".join(sentence.split()) in page.texts, sentence
+
+
+def test_the_map_colours_cells_by_flag(report: Report, page: Page) -> None:
+    retention = next(row for row in report.stages if row.stage.id == "retention")
+    assert retention.stage.flag.level == "problem"
+    classes = [a.get("class") for t, a in page.tags if t == "td"]
+    assert "problem" in classes
+    assert "ok" in classes  # the purchase stage
+    sections = [a for t, a in page.tags if t == "section"]
+    assert {"id": "stage-retention", "class": "stage problem"} in sections
+    assert len(sections) == len(report.stages)
+
+
+def test_key_stages_carry_stage_names(report: Report, page: Page) -> None:
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    assert report.key_stages
+    for key in report.key_stages:
+        named = KeyStage(names[key.stage], key.n, key.r).sentence
+        assert named in page.texts
+
+
+def test_comments_are_quoted_with_dates(report: Report, page: Page) -> None:
+    comments = [c for row in report.stages for c in row.comments]
+    assert comments
+    quotes = page.names().count("blockquote")
+    assert quotes == sum(min(3, len(row.comments)) for row in report.stages)
+    for comment in comments:
+        assert " ".join(comment.text.split()) in page.text
+        assert comment.answered_at.date().isoformat() in page.text
+    assert any(c.low for c in comments)
+    assert "low" in [a.get("class") for t, a in page.tags if t == "blockquote"]
+
+
+def test_the_mood_curve_is_inline_svg(page: Page) -> None:
+    names = page.names()
+    assert "svg" in names
+    assert "polyline" in names or "circle" in names
+
+
+def test_the_png_map_is_inline(report: Report) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    page = check_page(render_html(report, map_png=png))
+    images = [a for t, a in page.tags if t == "img"]
+    assert len(images) == 1
+    src = images[0]["src"]
+    assert src is not None and src.startswith("data:image/png;base64,")
+    assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == png
+    assert "img" not in Page(render_html(report)).names()
+
+
+# --- hand-made reports --------------------------------------------------------------------
+
+NASTY = '<script>alert("x")</script> & <img src=https://evil.example/x.png> "quoted"'
+THRESHOLDS = Thresholds()
+PERIOD = Period(date(2026, 11, 9), date(2026, 11, 16))
+
+
+def cell(ident: str, name: str, now: Figures, before: Figures) -> Cell:
+    return Cell(
+        ident, name, now, before, change(now, before), flag(now, before, THRESHOLDS, "last week")
+    )
+
+
+def small_report(comments: tuple[Comment, ...] = (), segment: str | None = None) -> Report:
+    good = Figures(answers=20, ratings=20, rating_sum=90, rating_squares=410, satisfied=18)
+    worse = Figures(answers=20, ratings=20, rating_sum=60, rating_squares=200, satisfied=6)
+    quiet = Figures(answers=2, ratings=2, rating_sum=8, rating_squares=32, satisfied=2)
+    stage = cell("visit", "Visit <b>&</b> pay", worse, good)
+    touchpoint = cell("till", "Till & queue", quiet, Figures())
+    other = cell("return", "Return", good, worse)
+    return Report(
+        "tiny", "Tiny <café>", "en", PERIOD, segment, datetime(2026, 11, 16, 9, tzinfo=UTC),
+        (StageRow(stage, (touchpoint,), comments), StageRow(other, (), ())),
+        {"w1": (12, 20)}, (KeyStage("visit", 4, 0.5), KeyStage("return", 30, None)),
+    )  # fmt: skip
+
+
+def test_customer_text_is_escaped() -> None:
+    comments = (
+        Comment(NASTY, datetime(2026, 11, 12, 18, 5, tzinfo=UTC), "till", 2, True),
+        Comment("=1+1\nsecond line", datetime(2026, 11, 10, tzinfo=UTC), None, None, False),
+    )
+    html = render_html(small_report(comments, segment="<vip>"))
+    page = check_page(html)
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert " ".join(NASTY.split()) in page.text
+    assert "Visit <b>&</b> pay" in page.texts
+    assert "Tiny <café>" in page.texts
+    assert "<vip>" in page.texts
+    assert "2026-11-12 · Till & queue · rated 2/5 ·" in page.text
+    assert "low" in page.texts
+
+
+def test_changes_show_arrows_and_numbers() -> None:
+    page = check_page(render_html(small_report()))
+    text = page.text
+    # Visit fell from 4.5 to 3.0 stars and from 90 % to 30 % CSAT; Return rose as much.
+    assert "▼ 1.5" in text
+    assert "(was 4.5)" in text
+    assert "▼ 60 pts" in text
+    assert "(was 90%)" in text
+    assert "▲ 1.5" in text
+    assert "(was 3.0)" in text
+    assert "▲ 60 pts" in text
+    assert "(was 30%)" in text
+    assert "60%" in page.texts  # the response rate, 12 of 20 waves
+    assert "(12 of 20 waves)" in page.texts
+    assert "Response rate by wave: w1 60% (12/20)" in page.texts
+    assert "Visit <b>&</b> pay: r = 0.50 with NPS, n = 4 — too few to tell" in page.texts
+    assert "Return: r not available (answers do not vary), n = 30" in page.texts
+
+
+def test_an_empty_report_renders() -> None:
+    empty = Report(
+        "tiny", "Nothing yet", "en", PERIOD, None, datetime(2026, 11, 16, tzinfo=UTC),
+        (), {}, (),
+    )  # fmt: skip
+    page = check_page(render_html(empty))
+    assert "Nothing yet" in page.texts
+    assert "No answers in this period." in page.texts
+    assert "table" not in page.names()
+    assert "svg" not in page.names()
+
+
+def test_a_report_without_answers_renders() -> None:
+    nothing = cell("visit", "Visit", Figures(), Figures())
+    report = Report(
+        "tiny", "Quiet week", "en", PERIOD, "walk-in", datetime(2026, 11, 16, tzinfo=UTC),
+        (StageRow(nothing, (nothing,), ()),), {}, (),
+    )  # fmt: skip
+    page = check_page(render_html(report))
+    assert "No answers in this period for this segment." in page.texts
+    assert "Not enough data" in page.texts
+    assert "svg" not in page.names()
+    assert nothing.flag.sentence in page.texts
