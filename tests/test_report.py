@@ -14,6 +14,7 @@ from bot.demo import DemoOptions, run_demo
 from reports.aggregate import Period
 from reports.flags import Level
 from reports.report import Report, build_report
+from reports.summary import TELEGRAM_LIMIT, summary_text
 from storage.db import make_engine, make_session_factory
 from surveys.loader import load_survey
 
@@ -76,3 +77,18 @@ def test_comments_response_rates_and_key_stages(report: Report) -> None:
     assert [abs(k.r or 0) for k in ranked if not k.too_few] == sorted(
         (abs(k.r or 0) for k in ranked if not k.too_few), reverse=True
     )
+
+
+def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> None:
+    text = summary_text(report)
+
+    lines = text.splitlines()
+    assert lines[0] == "Cafe: the guest journey"
+    assert lines[1] == "01.10.2026–14.11.2026"
+    assert lines[2].startswith(f"{report.answers} answers · response rate ")
+    assert "NPS " in lines[2]
+    problems = [line for line in lines if line.startswith("🔴 ")]
+    assert any(line.startswith("🔴 Retention: average rating") for line in problems)
+    assert not any("Purchase" in line for line in problems)
+    assert "Moves NPS most:" in text
+    assert len(text) <= TELEGRAM_LIMIT

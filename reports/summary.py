@@ -1,0 +1,91 @@
+"""The report as one screen of Telegram text: the worst stages with their reasons first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reports.figures import Figures
+from reports.flags import Level
+from reports.report import Report, StageRow
+
+TELEGRAM_LIMIT = 4096
+WORST_SHOWN = 3
+_ORDER = {Level.PROBLEM: 0, Level.WATCH: 1, Level.OK: 2, Level.NOT_ENOUGH_DATA: 3}
+_MARK = {Level.PROBLEM: "🔴", Level.WATCH: "🟠", Level.OK: "🟢", Level.NOT_ENOUGH_DATA: "⚪"}
+_LABELS = {
+    "en": {
+        "answers": "answers", "response": "response rate", "nps": "NPS",
+        "worst": "Needs attention", "fine": "No stage needs attention.",
+        "key": "Moves NPS most", "files": "The map and the full report are attached.",
+        "vs": "vs the previous period",
+    },
+    "ru": {
+        "answers": "ответов", "response": "отклик", "nps": "NPS",
+        "worst": "Требует внимания", "fine": "Ни один этап не требует внимания.",
+        "key": "Сильнее всего влияет на NPS", "files": "Карта и полный отчёт — во вложении.",
+        "vs": "к прошлому периоду",
+    },
+}  # fmt: skip
+
+
+def summary_text(report: Report) -> str:
+    labels = _LABELS.get(report.locale, _LABELS["en"])
+    last_day = report.period.end - timedelta(days=1)
+    lines = [
+        report.title,
+        f"{report.period.start:%d.%m.%Y}–{last_day:%d.%m.%Y}"
+        + (f" · {report.segment}" if report.segment else ""),
+        _headline(report, labels),
+        "",
+    ]
+    worst = sorted(
+        (row for row in report.stages if row.stage.flag.level in (Level.PROBLEM, Level.WATCH)),
+        key=lambda row: _ORDER[row.stage.flag.level],
+    )[:WORST_SHOWN]
+    if worst:
+        lines.append(f"{labels['worst']}:")
+        lines.extend(_stage_line(row) for row in worst)
+    else:
+        lines.append(labels["fine"])
+    strongest = next((k for k in report.key_stages if k.r is not None and not k.too_few), None)
+    if strongest is not None:
+        name = _stage_name(report, strongest.stage)
+        lines += ["", f"{labels['key']}: {name} (r = {strongest.r:+.2f}, n = {strongest.n})"]
+    lines += ["", labels["files"]]
+    return _fit("\n".join(lines))
+
+
+def _headline(report: Report, labels: dict[str, str]) -> str:
+    parts = [f"{report.answers} {labels['answers']}"]
+    if report.response_rate is not None:
+        parts.append(f"{labels['response']} {report.response_rate:.0%}")
+    total = _nps_total(report)
+    if total.nps is not None and total.nps_margin is not None:
+        parts.append(f"{labels['nps']} {total.nps:+.0f} (±{total.nps_margin:.0f})")
+    return " · ".join(parts)
+
+
+def _nps_total(report: Report) -> Figures:
+    """NPS over every stage that asks it (usually one)."""
+    n = sum(row.stage.figures.nps_answers for row in report.stages)
+    promoters = sum(row.stage.figures.promoters for row in report.stages)
+    detractors = sum(row.stage.figures.detractors for row in report.stages)
+    return Figures(nps_answers=n, promoters=promoters, detractors=detractors)
+
+
+def _stage_line(row: StageRow) -> str:
+    stage = row.stage
+    line = f"{_MARK[stage.flag.level]} {stage.name}: {stage.flag.sentence}"
+    low = next((c for c in row.comments if c.low), None)
+    if low is not None:
+        quote = low.text if len(low.text) <= 120 else low.text[:119].rstrip() + "…"
+        line += f"\n   «{quote}»"
+    return line
+
+
+def _stage_name(report: Report, stage_id: str) -> str:
+    return next((row.stage.name for row in report.stages if row.stage.id == stage_id), stage_id)
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= TELEGRAM_LIMIT else text[: TELEGRAM_LIMIT - 1] + "…"
