@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.messenger import TelegramMessenger
 from bot.middlewares import UpdateMiddleware
-from bot.routers import customer, fallback, staff, survey
+from bot.routers import customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
@@ -45,6 +45,10 @@ CUSTOMER_COMMANDS = {
 STAFF_COMMANDS = {
     "en": {"order": "Register an order: /order <ref> [segment]"},
     "ru": {"order": "Зарегистрировать заказ: /order <код> [сегмент]"},
+}
+OWNER_COMMANDS = {
+    "en": {"report": "The journey map: /report [7d|30d|FROM..TO] [segment]"},
+    "ru": {"report": "Карта пути клиента: /report [7d|30d|С..ПО] [сегмент]"},
 }
 
 
@@ -110,7 +114,9 @@ def build_dispatcher(settings: Settings, services: Services) -> Dispatcher:
             settings.default_locale,
         )
     )  # fmt: skip
-    dp.include_routers(staff.setup(), customer.setup(), survey.setup(), fallback.setup())
+    dp.include_routers(
+        owner.setup(), staff.setup(), customer.setup(), survey.setup(), fallback.setup()
+    )
     return dp
 
 
@@ -139,15 +145,19 @@ def build_scheduler(
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menu per role: customers see theirs, staff and owners see more."""
     for locale, commands in CUSTOMER_COMMANDS.items():
-        menu = [BotCommand(command=c, description=d) for c, d in commands.items()]
+        menu = _menu(commands)
         language = None if locale == "en" else locale
         await bot.set_my_commands(menu, BotCommandScopeDefault(), language_code=language)
-        staff_menu = [
-            BotCommand(command=c, description=d) for c, d in STAFF_COMMANDS[locale].items()
-        ] + [menu[0]]
+        staff_menu = [*_menu(STAFF_COMMANDS[locale]), menu[0]]
+        owner_menu = [*_menu(OWNER_COMMANDS[locale]), *staff_menu]
         for user_id in settings.staff_ids | settings.owner_ids:
             scope = BotCommandScopeChat(chat_id=user_id)
-            await bot.set_my_commands(staff_menu, scope, language_code=language)
+            chosen = owner_menu if user_id in settings.owner_ids else staff_menu
+            await bot.set_my_commands(chosen, scope, language_code=language)
+
+
+def _menu(commands: dict[str, str]) -> list[BotCommand]:
+    return [BotCommand(command=c, description=d) for c, d in commands.items()]
 
 
 @asynccontextmanager

@@ -71,6 +71,9 @@ EN = {
     "not_yours": "This button isn't for you.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
+    "report_usage": (
+        "Usage: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment]\nExample: /report 30d downtown"
+    ),
     "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
@@ -150,6 +153,9 @@ RU = {
     "not_yours": "Эта кнопка не для вас.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
+    "report_usage": (
+        "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
+    ),
     "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
