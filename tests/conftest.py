@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.report import Report
 from tests.support.clock import FakeClock
 from tests.support.databases import (
     drop_postgres_database,
@@ -15,6 +16,7 @@ from tests.support.databases import (
     sqlite_template,
     truncate_all,
 )
+from tests.support.demo_data import demo_database, demo_report
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import Harness
 
@@ -73,3 +75,15 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 async def harness(api: FakeBotAPI, database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
     async with Harness(api, database_url, clock) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo cafe's SQLite database, simulated once per session."""
+    return demo_database(tmp_path_factory.mktemp("demo_cafe"))
+
+
+@pytest.fixture(scope="session")
+def cafe_report(demo_url: str) -> Report:
+    """The demo cafe's report over the whole simulation, in English."""
+    return demo_report(demo_url)

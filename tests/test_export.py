@@ -4,7 +4,6 @@ without a dependency read back with zipfile + ElementTree."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import os
@@ -18,7 +17,6 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import func, select
 
-from bot.demo import DemoOptions, run_demo
 from reports import export
 from reports.aggregate import Period, change
 from reports.export import (
@@ -33,37 +31,19 @@ from reports.export import (
 )
 from reports.figures import Figures
 from reports.flags import flag
-from reports.report import Cell, Report, StageRow, build_report
+from reports.report import Cell, Report, StageRow
 from storage.db import make_engine, make_session_factory
 from storage.models import Answer
-from surveys.loader import load_survey
 from surveys.model import Thresholds
+from tests.support.demo_data import WHOLE_DEMO
 
-START = datetime(2026, 10, 1, 9, tzinfo=UTC)
-WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
 PART = Period(date(2026, 10, 5), date(2026, 10, 19))
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Report]:
-    out: Path = tmp_path_factory.mktemp("export")
-    options = DemoOptions(customers=80, seed=11, out=out, start=START)
-    asyncio.run(run_demo(options, io.StringIO()))
-    url = f"sqlite+aiosqlite:///{out / 'demo.db'}"
-
-    async def build() -> Report:
-        engine = make_engine(url)
-        try:
-            async with make_session_factory(engine)() as session:
-                return await build_report(
-                    session, load_survey("cafe"), WHOLE_DEMO, datetime(2026, 11, 15, tzinfo=UTC),
-                    locale="en",
-                )  # fmt: skip
-        finally:
-            await engine.dispose()
-
-    return url, asyncio.run(build())
+def demo(demo_url: str, cafe_report: Report) -> tuple[str, Report]:
+    return demo_url, cafe_report
 
 
 async def count_answers(url: str, period: Period, segment: str | None = None) -> int:

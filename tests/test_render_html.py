@@ -4,28 +4,21 @@ escaped, empty reports, the PNG inline, the change arrows)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import io
 import re
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
-from bot.demo import DemoOptions, run_demo
 from reports.aggregate import Comment, Period, change
 from reports.figures import Figures
 from reports.flags import KeyStage, flag
 from reports.render_html import render_html
-from reports.report import Cell, Report, StageRow, build_report
-from storage.db import make_engine, make_session_factory
+from reports.report import Cell, Report, StageRow
 from surveys.loader import load_survey
 from surveys.model import Thresholds
 
-START = datetime(2026, 10, 1, 9, tzinfo=UTC)
-WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
 VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 SVG_EMPTY = {"line", "polyline", "circle", "path", "rect"}  # written self-closing
 URL_ATTRIBUTES = {"src", "href", "action", "formaction", "poster", "xlink:href", "srcset"}
@@ -102,23 +95,8 @@ def check_page(html: str) -> Page:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    out: Path = tmp_path_factory.mktemp("report")
-    options = DemoOptions(customers=80, seed=11, out=out, start=START)
-    asyncio.run(run_demo(options, io.StringIO()))
-
-    async def build() -> Report:
-        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
-        try:
-            async with make_session_factory(engine)() as session:
-                return await build_report(
-                    session, load_survey("cafe"), WHOLE_DEMO, datetime(2026, 11, 15, tzinfo=UTC),
-                    locale="en",
-                )  # fmt: skip
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(build())
+def report(cafe_report: Report) -> Report:
+    return cafe_report
 
 
 @pytest.fixture(scope="module")

@@ -6,50 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import struct
 import threading
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
 
-from bot.demo import DemoOptions, run_demo
 from reports.aggregate import Comment, Period
 from reports.render_png import HEIGHT, WIDTH, render_png, render_png_async
-from reports.report import Report, build_report
-from storage.db import make_engine, make_session_factory
-from surveys.loader import load_survey
+from reports.report import Report
+from tests.support.demo_data import START, demo_report
 
-START = datetime(2026, 10, 1, 9, tzinfo=UTC)
-WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
 NO_ANSWERS = Period(date(2020, 1, 1), date(2020, 1, 8))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+def reports(demo_url: str, cafe_report: Report) -> dict[str, Report]:
     """The demo's report in English and Russian, and an English one for a week in 2020 when
     nobody answered."""
-    out: Path = tmp_path_factory.mktemp("render_png")
-    options = DemoOptions(customers=80, seed=11, out=out, start=START)
-    asyncio.run(run_demo(options, io.StringIO()))
-
-    async def build() -> dict[str, Report]:
-        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
-        now = datetime(2026, 11, 15, tzinfo=UTC)
-        survey = load_survey("cafe")
-        try:
-            async with make_session_factory(engine)() as session:
-                return {
-                    "en": await build_report(session, survey, WHOLE_DEMO, now, locale="en"),
-                    "ru": await build_report(session, survey, WHOLE_DEMO, now, locale="ru"),
-                    "empty": await build_report(session, survey, NO_ANSWERS, now, locale="en"),
-                }
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(build())
+    return {
+        "en": cafe_report,
+        "ru": demo_report(demo_url, locale="ru"),
+        "empty": demo_report(demo_url, NO_ANSWERS),
+    }
 
 
 def png_size(data: bytes) -> tuple[int, int]:

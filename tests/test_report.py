@@ -3,43 +3,17 @@ stage is fine and whose retention stage is poor (bot/demo_guests.py plants both)
 
 from __future__ import annotations
 
-import asyncio
-import io
-from datetime import UTC, date, datetime
-from pathlib import Path
-
 import pytest
 
-from bot.demo import DemoOptions, run_demo
-from reports.aggregate import Period
 from reports.flags import Level
-from reports.report import Report, build_report
+from reports.report import Report
 from reports.summary import TELEGRAM_LIMIT, summary_text
-from storage.db import make_engine, make_session_factory
 from surveys.loader import load_survey
-
-START = datetime(2026, 10, 1, 9, tzinfo=UTC)
-WHOLE_DEMO = Period(date(2026, 10, 1), date(2026, 11, 15))
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    out: Path = tmp_path_factory.mktemp("report")
-    options = DemoOptions(customers=80, seed=11, out=out, start=START)
-    asyncio.run(run_demo(options, io.StringIO()))
-
-    async def build() -> Report:
-        engine = make_engine(f"sqlite+aiosqlite:///{out / 'demo.db'}")
-        try:
-            async with make_session_factory(engine)() as session:
-                return await build_report(
-                    session, load_survey("cafe"), WHOLE_DEMO, datetime(2026, 11, 15, tzinfo=UTC),
-                    locale="en",
-                )  # fmt: skip
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(build())
+def report(cafe_report: Report) -> Report:
+    return cafe_report
 
 
 def test_the_planted_problem_stage_is_flagged_with_its_reason(report: Report) -> None:
