@@ -29,6 +29,8 @@ from bot.app import App, build_app, serving
 from bot.demo_api import DemoBotAPI, JsonDict
 from bot.demo_guests import Behaviour, Guest, Tap, consent_button, next_wakeup, on_screen
 from bot.settings import Settings
+from reports.aggregate import Period
+from reports.files import write_report_files
 from storage.models import Answer, Customer, Dispatch, DispatchStatus
 from surveys.dispatcher import DrainReport
 from surveys.model import Survey
@@ -135,11 +137,22 @@ async def run_demo(options: DemoOptions, out: TextIO) -> DemoResult:
             behaviour = Behaviour(app.survey, Random(options.seed))
             async with serving(app, timer=False, polling_timeout=1):
                 await Simulation(app, api, clock, behaviour, out).run(options.customers)
+            files = await _report_files(app, options, clock.now)
             result = await summarise(app, database, time.perf_counter() - started)
         finally:
             await app.close()
     print_summary(result, out)
+    print("\nThe report (as owners get it):", *(f"  {path}" for path in files), sep="\n", file=out)
     return result
+
+
+async def _report_files(app: App, options: DemoOptions, now: datetime) -> list[Path]:
+    """The same files `cjm report` writes, for the whole simulated month, in English."""
+    first = (options.start or default_start()).date()
+    period = Period(first, now.date() + timedelta(days=1))
+    return await write_report_files(
+        app.sessions, app.survey, period, options.out.resolve() / "report", now, locale="en"
+    )
 
 
 def default_start() -> datetime:

@@ -88,3 +88,13 @@ def test_cli_demo_exits_zero(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "Retention" in done.stdout and (tmp_path / "demo.db").exists()
+
+
+def test_the_demo_writes_the_report_files_and_says_where(demo_run: Run) -> None:
+    _, printed, database = demo_run
+    folder = database.parent / "report"
+    names = ("map.png", "report.html", "map.csv", "answers.csv", "report.xlsx")
+    assert all((folder / name).stat().st_size > 0 for name in names)
+    assert (folder / "map.png").read_bytes().startswith(b"\x89PNG")
+    assert "The report (as owners get it):" in printed
+    assert all(str(folder / name) in printed for name in names)
