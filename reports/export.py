@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TextIO
+from typing import IO, Any, Self, TextIO
 from xml.sax.saxutils import escape, quoteattr
 from zipfile import ZIP_DEFLATED, ZipFile
 
@@ -220,7 +220,25 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-class XlsxWriter:
+class _ClosedOnExit:
+    """`with` closes it, whatever happened inside."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class XlsxWriter(_ClosedOnExit):
     """A workbook written sheet by sheet, row by row, straight into the zip: rows are
     never held in memory. The sheet names are fixed up front; call `sheet()` once per
     name, in order, and write its rows before the next.
@@ -316,19 +334,8 @@ class XlsxWriter:
         finally:
             self._zip.close()
 
-    def __enter__(self) -> XlsxWriter:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _Sheet:
+class _Sheet(_ClosedOnExit):
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
         self.rows = 0
@@ -345,17 +352,6 @@ class _Sheet:
     def close(self) -> None:
         self._handle.write(b"</sheetData></worksheet>")
         self._handle.close()
-
-    def __enter__(self) -> _Sheet:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def write_xlsx(
