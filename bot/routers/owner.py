@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, datetime, timedelta
 
@@ -56,8 +57,9 @@ async def on_report(
         return
     segment = words[1] if len(words) > 1 else None
     report = await build_report(session, services.survey, period, now, segment, locale)
-    png = await render_png_async(report)  # a worker thread: the loop keeps serving
-    html = render_html(report, png)
+    # Both renders in worker threads: the loop keeps serving other chats meanwhile.
+    png = await render_png_async(report)
+    html = await asyncio.to_thread(render_html, report, png)
     chat = message.chat.id
     name = f"report-{period.start}-{period.end - timedelta(days=1)}"
     replies.add(SendMessage(chat_id=chat, text=summary_text(report)))
