@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
@@ -213,6 +214,124 @@ class Answer(Base):
     answered_at: Mapped[datetime]
     # answered_at's date in UTC: reports group and filter by whole UTC days on an index.
     day: Mapped[date]
+
+
+class AnswerRollup(Base):
+    """One day's sums of one report cell: what `reports.aggregate` reads for closed days.
+
+    The key mirrors the aggregate's GROUP BY plus the segment; missing touchpoints,
+    emotions and segments are stored as '' (not NULL) so the key can be a primary key."""
+
+    __tablename__ = "answer_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
+class RollupDay(Base):
+    """Which days of a survey `answer_rollups` holds. A row with `built_at` NULL is a
+    day whose rollup is stale (answers changed after it was built): reports read that
+    day from `answers` until the scheduler rebuilds it."""
+
+    __tablename__ = "rollup_days"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime | None]
+    answers: Mapped[int] = mapped_column(Integer, default=0)  # answer rows rolled up
+
+
+class Alert(Base):
+    """An unhappy customer's wave (an answer at or below the survey's alert thresholds):
+    one per wave, however many of its answers cross a threshold. The details (ratings,
+    emotions, comments) are read from the wave's answers, so /forget erases them here too.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_survey_created", "survey_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dispatch_id: Mapped[int] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), unique=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    survey_id: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))  # the first answer that crossed
+    created_at: Mapped[datetime]
+    replied_at: Mapped[datetime | None]  # the first staff reply delivered
+    replied_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram user id
+
+
+class AlertMessage(Base):
+    """The notification each staff member or owner got, so it can be edited in place."""
+
+    __tablename__ = "alert_messages"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AlertReply(Base):
+    """One message of the exchange between staff and the customer about an alert."""
+
+    __tablename__ = "alert_replies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # staff's Telegram id
+    direction: Mapped[str] = mapped_column(String(8))  # "staff" → customer, or "customer"
+    text: Mapped[str | None] = mapped_column(Text)  # None once the customer /forgets
+    status: Mapped[str] = mapped_column(String(16))  # sent, failed, …
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class ReplyDraft(Base):
+    """A staff member pressed Reply: their next message goes to that alert's customer.
+    In the database, so it survives a restart and works across processes."""
+
+    __tablename__ = "reply_drafts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+
+
+class ReportDelivery(Base):
+    """The weekly report to one owner: claimed before sending, so it goes out once per
+    owner per week across restarts and processes."""
+
+    __tablename__ = "report_deliveries"
+
+    owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    week: Mapped[date] = mapped_column(primary_key=True)  # the scheduled day, business tz
+    status: Mapped[str] = mapped_column(String(16))  # sending, sent, failed
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500))
 
 
 class ProcessedUpdate(Base):
