@@ -22,6 +22,7 @@ from bot.middlewares import UpdateMiddleware
 from bot.routers import customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
+from reports import rollups
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.updates import forget_updates_before
@@ -35,6 +36,7 @@ from surveys.ratelimit import LocalRateLimiter
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 UPDATE_MEMORY = timedelta(days=7)  # Telegram keeps unconfirmed updates for 24 hours
+ROLLUP_DELAY = timedelta(seconds=30)  # let start-up and the first drain go first
 
 CUSTOMER_COMMANDS = {
     "en": {"help": "What this bot does", "stop": "No more questions",
@@ -139,6 +141,16 @@ def build_scheduler(
         max_instances=1, coalesce=True, next_run_time=clock(),
     )  # fmt: skip
     scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
+
+    async def refresh_rollups() -> None:
+        await rollups.refresh(sessions, [waves.survey.id], clock())
+
+    # Closed days are rolled up soon after start (a first build over a large history
+    # takes a while, one day per transaction) and then every quarter of an hour.
+    scheduler.add_job(
+        refresh_rollups, "interval", minutes=15, id="rollups", max_instances=1,
+        coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
+    )  # fmt: skip
     return scheduler
 
 

@@ -29,6 +29,7 @@ from bot.app import App, build_app, serving
 from bot.demo_api import DemoBotAPI, JsonDict
 from bot.demo_guests import Behaviour, Guest, Tap, consent_button, next_wakeup, on_screen
 from bot.settings import Settings
+from reports import rollups
 from reports.aggregate import Period
 from reports.files import write_report_files
 from storage.models import Answer, Customer, Dispatch, DispatchStatus
@@ -150,6 +151,8 @@ async def _report_files(app: App, options: DemoOptions, now: datetime) -> list[P
     """The same files `cjm report` writes, for the whole simulated month, in English."""
     first = (options.start or default_start()).date()
     period = Period(first, now.date() + timedelta(days=1))
+    # As the scheduler does every quarter hour: the closed days come from the rollup.
+    await rollups.refresh(app.sessions, [app.survey.id], now)
     return await write_report_files(
         app.sessions, app.survey, period, options.out.resolve() / "report", now, locale="en"
     )

@@ -19,9 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    ColumnExpressionArgument,
     Select,
-    and_,
     case,
     func,
     literal,
@@ -31,13 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from reports.cells import SUM_FIELDS, answer_sums, count_if
 from reports.figures import Figures
+from reports.rollups import built_days, gaps, rollup_cells_query, runs
 from storage.models import Answer, Dispatch, DispatchStatus
 
 LOW_RATING = 3  # a comment whose stage rating in the same wave is ≤ this comes first
-CSAT_SATISFIED = 4  # ratings 4-5
-NPS_PROMOTER = 9  # 9-10
-NPS_DETRACTOR = 6  # 0-6
 # Waves that reached the customer: the denominator of the response rate.
 SENT_STATUSES = (DispatchStatus.SENT, DispatchStatus.ANSWERED, DispatchStatus.EXPIRED)
 
@@ -115,23 +112,6 @@ class Comment:
     low: bool  # rated ≤ LOW_RATING or felt a negative emotion about the stage in that wave
 
 
-# The sums one group row carries, in Figures' field order (emotions aside).
-_SUM_FIELDS = (
-    "answers", "ratings", "rating_sum", "rating_squares", "satisfied", "nps_answers",
-    "promoters", "detractors", "valence_answers", "valence_sum", "comments",
-)  # fmt: skip
-
-
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    # count(CASE WHEN … THEN 1 END): no ELSE, so the others are NULL and not counted;
-    # a little cheaper per row on SQLite than sum(CASE … ELSE 0) and never NULL.
-    return func.count(case((condition, 1)))
-
-
-def _sum(expression: ColumnExpressionArgument[Any]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(expression), 0)
-
-
 def _filters(survey_id: str, period: Period, segment: str | None) -> list[ColumnElement[bool]]:
     conditions = [Answer.survey_id == survey_id, Answer.day >= period.start]
     conditions.append(Answer.day < period.end)
@@ -141,27 +121,11 @@ def _filters(survey_id: str, period: Period, segment: str | None) -> list[Column
 
 
 def _cells_query(survey_id: str, period: Period, segment: str | None) -> Select[Any]:
-    answered = Answer.skipped.is_(False)
-    sums = (
-        _count_if(answered),
-        func.count(Answer.rating),
-        _sum(Answer.rating),
-        _sum(Answer.rating * Answer.rating),
-        _count_if(Answer.rating >= CSAT_SATISFIED),
-        func.count(Answer.nps),
-        _count_if(Answer.nps >= NPS_PROMOTER),
-        _count_if(Answer.nps <= NPS_DETRACTOR),
-        func.count(Answer.valence),
-        _sum(Answer.valence),
-        # A text answer that was not skipped holds a comment: counting it from `kind`
-        # keeps the scan inside the index (the comment text is not in it).
-        _count_if(and_(Answer.kind == "text", answered)),
-    )
     # Grouping by day too keeps the GROUP BY in index order (no sort); days are
     # summed below.
     keys = (Answer.day, Answer.stage, Answer.touchpoint, Answer.emotion)
     return (
-        select(Answer.stage, Answer.touchpoint, Answer.emotion, func.count(), *sums)
+        select(Answer.stage, Answer.touchpoint, Answer.emotion, func.count(), *answer_sums())
         .where(*_filters(survey_id, period, segment))
         .group_by(*keys)
     )
@@ -173,7 +137,7 @@ class _Cell:
     __slots__ = ("emotions", "sums")
 
     def __init__(self) -> None:
-        self.sums = [0] * len(_SUM_FIELDS)
+        self.sums = [0] * len(SUM_FIELDS)
         self.emotions: Counter[str] = Counter()
 
     def add(self, emotion: str | None, rows: int, sums: Iterable[int]) -> None:
@@ -182,7 +146,7 @@ class _Cell:
             self.emotions[emotion] += rows
 
     def figures(self) -> Figures:
-        values = dict(zip(_SUM_FIELDS, self.sums, strict=True))
+        values = dict(zip(SUM_FIELDS, self.sums, strict=True))
         return Figures(emotions=dict(self.emotions), **values)
 
 
@@ -197,11 +161,12 @@ async def aggregate(
     session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
 ) -> Aggregate:
     """Per stage and per touchpoint of `survey_id`, the answers of `period` (and
-    `segment`, when given): one GROUP BY scan of the report index."""
+    `segment`, when given): closed days from the daily rollup, the other days by one
+    GROUP BY scan of the report index each."""
     stages: defaultdict[str, _Cell] = defaultdict(_Cell)
     touchpoints: defaultdict[tuple[str, str], _Cell] = defaultdict(_Cell)
-    async for stage, touchpoint, emotion, rows, *sums in _rows(
-        session, _cells_query(survey_id, period, segment)
+    async for stage, touchpoint, emotion, rows, *sums in _cell_rows(
+        session, survey_id, period, segment
     ):
         stages[stage].add(emotion, rows, sums)
         if touchpoint is not None:
@@ -210,6 +175,18 @@ async def aggregate(
         stages={key: cell.figures() for key, cell in stages.items()},
         touchpoints={key: cell.figures() for key, cell in touchpoints.items()},
     )
+
+
+async def _cell_rows(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None
+) -> AsyncIterator[Any]:
+    built = await built_days(session, survey_id, period.start, period.end)
+    if built:
+        async for row in _rows(session, rollup_cells_query(survey_id, runs(built), segment)):
+            yield row
+    for start, end in gaps(period.start, period.end, built):
+        async for row in _rows(session, _cells_query(survey_id, Period(start, end), segment)):
+            yield row
 
 
 async def compare(
@@ -255,7 +232,7 @@ async def response_rates(
     statement = (
         select(
             Dispatch.wave_id,
-            _count_if(Dispatch.status == DispatchStatus.ANSWERED),
+            count_if(Dispatch.status == DispatchStatus.ANSWERED),
             func.count(),
         )
         .where(*conditions)

@@ -255,6 +255,9 @@ class RollupDay(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     built_at: Mapped[datetime | None]
     answers: Mapped[int] = mapped_column(Integer, default=0)  # answer rows rolled up
+    # The highest answers.id when this day was built: an answer above the highest of
+    # these that lands on a built day (an import, a clock set back) makes that day stale.
+    last_answer_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Alert(Base):

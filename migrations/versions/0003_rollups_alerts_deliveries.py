@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("built_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("answers", sa.Integer(), nullable=False),
+        sa.Column("last_answer_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("survey_id", "day", name=op.f("pk_rollup_days")),
     )
     op.create_table(
