@@ -1,17 +1,26 @@
-"""The report aggregation over N synthetic answers on SQLite, against a bare scan.
+"""The report aggregation over N synthetic answers, against a bare scan, on SQLite or
+PostgreSQL.
 
-    taskset -c 0 .venv/bin/python -m bench.report              # N = 1,000,000, 5 rounds
+    taskset -c 0 .venv/bin/python -m bench.report                      # 1M answers, SQLite
+    taskset -c 0 .venv/bin/python -m bench.report --answers 10000000   # 10M
+    taskset -c 0 .venv/bin/python -m bench.report --database postgres  # 1M, PostgreSQL
 
-All N answers fall in the reported 30-day period, so the aggregate reads every one of
-them: its time is compared with `SELECT count(*), sum(rating) FROM answers` (a full
-scan, nothing grouped) on the same file in the same run. Peak memory of one aggregate
-call is measured with tracemalloc (Python allocations), in a separate round.
+The N answers are spread evenly over the twelve reported weeks (84 UTC days), so the
+report reads every one of them. Two phases, each timed round-robin against
+`SELECT count(*), sum(rating) FROM answers` (a full scan, nothing grouped) in the same
+run: first `aggregate()` with no rollup (every answer read from the covering index),
+then — after one `rollups.refresh()` as the scheduler runs it, timed too — `aggregate()`
+as reports run it: 83 closed days from the rollup, the last (still open) day from the
+answers. Seeding runs in a child process, so the peak RSS of this process is the
+aggregation's; tracemalloc measures one aggregate call on its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import random
 import sqlite3
 import tempfile
@@ -26,38 +35,53 @@ from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bench.common import machine, maxrss_mib, median, write_result
+from bench.common import machine, maxrss_mib, median, rss_mib, write_result
+from reports import rollups
 from reports.aggregate import Period, _cells_query, aggregate, response_rates, top_comments
+from reports.report import build_report
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
+from surveys.loader import load_survey
+from tests.support.databases import (
+    drop_postgres_database,
+    empty_postgres_database,
+    postgres_base_url,
+)
 
-PERIOD = Period(date(2026, 10, 1), date(2026, 10, 31))
-STAGES = ("discover", "visit", "order", "delivery", "support")
-TOUCHPOINTS = ("app", "site", "staff", None)  # None: a stage-level question
-EMOTIONS = (("joy", 2), ("calm", 1), ("meh", 0), ("worry", -1), ("anger", -2))
+PERIOD = Period(date(2026, 8, 10), date(2026, 11, 2))  # 84 days, Monday to Sunday
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)  # the period's last day is still open
+# The bundled cafe survey's stages, touchpoints and emotions, so that the whole report
+# (build_report) can be built over the synthetic answers too.
+CAFE = load_survey("cafe")
+CELLS = [
+    (stage.id, touchpoint)
+    for stage in CAFE.stages
+    for touchpoint in (*(t.id for t in stage.touchpoints), None)  # None: stage-level
+]
+EMOTIONS = tuple((emotion.id, emotion.valence) for emotion in CAFE.emotions)
 SEGMENTS = ("a", "b", "vip")
 BARE = "SELECT count(*), sum(rating) FROM answers"
 # What the issue measured as "naive": grouping by the cells alone, filtering on the
 # timestamp. SQLite then sorts every row of the period in a temporary B-tree.
 NAIVE = """
 SELECT stage, touchpoint, emotion, count(*), sum(rating), count(rating), count(nps)
-FROM answers WHERE survey_id = 'cafe' AND answered_at >= '2026-10-01' AND
-answered_at < '2026-10-31' GROUP BY stage, touchpoint, emotion
+FROM answers WHERE survey_id = 'cafe' AND answered_at >= '2026-08-10' AND
+answered_at < '2026-11-02' GROUP BY stage, touchpoint, emotion
 """
 
 
 def synthetic(n: int, seed: int = 7) -> Iterator[tuple[Any, ...]]:
-    """Rows for answers: 40 % ratings, 10 % NPS, 20 % emotions, 10 % choices, 20 % texts
-    (half skipped), spread over the 30 days of PERIOD."""
+    """Rows for answers in the order they arrive (time-sorted): 40 % ratings, 10 % NPS,
+    20 % emotions, 10 % choices, 20 % texts (half skipped), over the days of PERIOD."""
     rng = random.Random(seed)
-    start = datetime(2026, 10, 1, tzinfo=UTC)
-    seconds = PERIOD.days * 86_400
+    start = datetime.combine(PERIOD.start, datetime.min.time(), tzinfo=UTC)
+    step = PERIOD.days * 86_400 / n
     for i in range(1, n + 1):
-        at = start + timedelta(seconds=rng.randrange(seconds))
-        stage, touchpoint = rng.choice(STAGES), rng.choice(TOUCHPOINTS)
+        at = start + timedelta(seconds=(i - 1) * step)
+        stage, touchpoint = rng.choice(CELLS)
         roll = rng.random()
         rating = nps = emotion = valence = choice = comment = None
-        skipped = 0
+        skipped = False
         if roll < 0.4:
             kind, rating = "rating", rng.randint(1, 5)
         elif roll < 0.5:
@@ -68,34 +92,78 @@ def synthetic(n: int, seed: int = 7) -> Iterator[tuple[Any, ...]]:
             kind, choice = "choice", "x"
         else:
             kind = "text"
-            skipped = int(rng.random() < 0.5)
+            skipped = rng.random() < 0.5
             comment = None if skipped else f"comment {i}"
         yield (
             i, i // 5 + 1, i // 5 + 1, None, "cafe", "w", f"q{i % 5}", stage, touchpoint,
             kind, rng.choice(SEGMENTS), rating, nps, emotion, valence, choice, comment,
-            skipped, at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
-            at.date().isoformat(),
+            skipped, at, at.date(),
         )  # fmt: skip
 
 
-def seed(path: Path, n: int) -> None:
+COLUMNS = (
+    "id", "dispatch_id", "order_id", "customer_id", "survey_id", "wave_id", "question_id",
+    "stage", "touchpoint", "kind", "segment", "rating", "nps", "emotion", "valence",
+    "choice", "comment", "skipped", "answered_at", "day",
+)  # fmt: skip
+
+
+def chunks(n: int, size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    rows = synthetic(n)
+    while chunk := [row for _, row in zip(range(size), rows, strict=False)]:
+        yield chunk
+
+
+def seed_sqlite(path: Path, n: int) -> None:
     """Raw sqlite3 executemany: seeding speed is not what is measured. The foreign keys
     are not enforced here (no orders/dispatches rows): the aggregate joins nothing."""
-    columns = (
-        "id, dispatch_id, order_id, customer_id, survey_id, wave_id, question_id, stage, "
-        "touchpoint, kind, segment, rating, nps, emotion, valence, choice, comment, "
-        "skipped, answered_at, day"
-    )
     connection = sqlite3.connect(path)
-    rows = synthetic(n)
-    while chunk := [row for _, row in zip(range(50_000), rows, strict=False)]:
+    statement = f"INSERT INTO answers ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 20)})"
+    for chunk in chunks(n):
+        # Stored as the product stores them: naive UTC text, 0/1, ISO dates.
         connection.executemany(
-            f"INSERT INTO answers ({columns}) VALUES ({', '.join('?' * 20)})", chunk
-        )
+            statement,
+            [
+                (*row[:17], int(row[17]), row[18].replace(tzinfo=None).isoformat(sep=" "),
+                 row[19].isoformat())
+                for row in chunk
+            ],
+        )  # fmt: skip
         connection.commit()
     connection.execute("ANALYZE")
     connection.commit()
     connection.close()
+
+
+async def _seed_postgres(url: str, n: int) -> None:
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection  # asyncpg's, for COPY
+        # No orders/dispatches rows: foreign-key triggers are off for this session only.
+        await driver.execute("SET session_replication_role = replica")
+        for chunk in chunks(n):
+            await driver.copy_records_to_table("answers", records=chunk, columns=COLUMNS)
+        await driver.execute("VACUUM ANALYZE answers")
+    await engine.dispose()
+
+
+def seed(database: str, target: str, n: int) -> None:
+    if database == "sqlite":
+        seed_sqlite(Path(target), n)
+    else:
+        asyncio.run(_seed_postgres(target, n))
+
+
+def seed_in_child(database: str, target: str, n: int) -> float:
+    """Seeded by another process: its memory does not count in this one's peak RSS."""
+    started = time.perf_counter()
+    child = multiprocessing.get_context("spawn").Process(target=seed, args=(database, target, n))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"seeding failed (exit {child.exitcode})")
+    return time.perf_counter() - started
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -120,18 +188,43 @@ async def plan(engine: AsyncEngine) -> dict[str, list[str]]:
     return plans
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    path = directory / "report.db"
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+async def prepare(database: str, directory: Path) -> tuple[str, str]:
+    """(SQLAlchemy URL, what the seeder connects to), migrated to head."""
+    if database == "sqlite":
+        path = directory / "report.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        target = str(path)
+    else:
+        base = postgres_base_url()
+        if base is None:
+            raise SystemExit("set CJM_TEST_POSTGRES_URL to bench on PostgreSQL")
+        url = target = await empty_postgres_database(base, prefix="cjm_bench")
+    engine = make_engine(url)
     await upgrade(engine)
     await engine.dispose()
-    started = time.perf_counter()
-    seed(path, args.answers)
-    seeded = time.perf_counter() - started
+    return url, target
 
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+
+async def rounds(
+    variants: dict[str, Callable[[], Awaitable[Any]]], repeat: int
+) -> dict[str, float]:
+    for call in variants.values():  # warm the page cache and the statement caches
+        await call()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):  # round-robin: background load falls on every variant
+        for name, call in variants.items():
+            times[name].append(await timed(call))
+    return {name: median(values) for name, values in times.items()}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    url, target = await prepare(args.database, directory)
+    seeded = seed_in_child(args.database, target, args.answers)
+
+    engine = make_engine(url)
     factory = make_session_factory(engine)
+    rss_before = rss_mib()
 
     async def one_aggregate(segment: str | None = None) -> Any:
         async with factory() as session:
@@ -141,44 +234,76 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with factory() as session:
             return await call(session)
 
-    variants: dict[str, Callable[[], Awaitable[Any]]] = {
-        "bare_scan": lambda: scalar_rows(engine, BARE),
-        "aggregate": one_aggregate,
-        "aggregate_segment": lambda: one_aggregate("vip"),
-        "naive_group_by": lambda: scalar_rows(engine, NAIVE),
-        "top_comments": lambda: with_session(
-            lambda s: top_comments(s, "cafe", PERIOD, None, "visit")
-        ),
-        "response_rates": lambda: with_session(lambda s: response_rates(s, "cafe", PERIOD, None)),
-    }
-    for call in variants.values():  # warm the page cache and the statement caches
-        await call()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.repeat):  # round-robin: background load falls on every variant
-        for name, call in variants.items():
-            times[name].append(await timed(call))
+    bare = lambda: scalar_rows(engine, BARE)  # noqa: E731
+    live = await rounds(
+        {
+            "bare_scan": bare,
+            "aggregate_live": one_aggregate,
+            "aggregate_live_segment": lambda: one_aggregate("vip"),
+            "naive_group_by": lambda: scalar_rows(engine, NAIVE),
+            "top_comments": lambda: with_session(
+                lambda s: top_comments(s, "cafe", PERIOD, None, "purchase")
+            ),
+            "response_rates": lambda: with_session(
+                lambda s: response_rates(s, "cafe", PERIOD, None)
+            ),
+        },
+        args.repeat,
+    )
+    expected = await one_aggregate()
+    started = time.perf_counter()
+    refreshed = await rollups.refresh(factory, ["cafe"], NOW)
+    built = time.perf_counter() - started
+    days_built = len(refreshed["cafe"].built)
+    started = time.perf_counter()
+    await rollups.refresh(factory, ["cafe"], NOW + timedelta(minutes=15))
+    idle_refresh = time.perf_counter() - started
+    rolled = await rounds(
+        {
+            "bare_scan": bare,
+            "aggregate": one_aggregate,
+            "aggregate_segment": lambda: one_aggregate("vip"),
+            # The whole report: both periods, comments of every stage, key stages.
+            "build_report": lambda: with_session(lambda s: build_report(s, CAFE, PERIOD, NOW)),
+        },
+        args.repeat,
+    )
 
     tracemalloc.start()
     result = await one_aggregate()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    assert result == expected, "the rollup changed the figures"
     checked = await scalar_rows(
-        engine, "SELECT count(*) FROM answers WHERE survey_id = 'cafe' AND skipped = 0"
+        engine, "SELECT count(*) FROM answers WHERE survey_id = 'cafe' AND NOT skipped"
     )
     answered = sum(figures.answers for figures in result.stages.values())
     assert answered == checked[0][0], (answered, checked)
-    plans = await plan(engine)
+    plans = await plan(engine) if args.database == "sqlite" else {}
+    rss_after = rss_mib()
     await engine.dispose()
-    path.unlink()
+    if args.database == "sqlite":
+        await asyncio.to_thread(Path(target).unlink)
+    else:
+        await drop_postgres_database(postgres_base_url() or "", url)
 
-    medians = {name: median(values) for name, values in times.items()}
-    bare = medians["bare_scan"]
+    def ratios(medians: dict[str, float]) -> dict[str, float]:
+        return {k: round(v / medians["bare_scan"], 3) for k, v in medians.items()}
+
     return {
+        "database": args.database,
         "answers": args.answers,
+        "days": PERIOD.days,
         "seed_seconds": round(seeded, 1),
-        "median_seconds": {k: round(v, 4) for k, v in medians.items()},
-        "ratio_to_bare_scan": {k: round(v / bare, 2) for k, v in medians.items()},
+        "live_median_seconds": {k: round(v, 4) for k, v in live.items()},
+        "live_ratio_to_bare_scan": ratios(live),
+        "rollup_build_seconds": round(built, 2),
+        "rollup_days_built": days_built,
+        "rollup_idle_refresh_seconds": round(idle_refresh, 4),
+        "median_seconds": {k: round(v, 4) for k, v in rolled.items()},
+        "ratio_to_bare_scan": ratios(rolled),
         "aggregate_tracemalloc_peak_kib": round(peak / 1024, 1),
+        "rss_mib_before_after": (round(rss_before, 1), round(rss_after, 1)),
         "maxrss_mib": round(maxrss_mib(), 1),
         "plans": plans,
         "machine": machine(),
@@ -189,13 +314,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     payload = asyncio.run(run(args))
-    path = write_result("report", payload)
-    for key in ("median_seconds", "ratio_to_bare_scan", "plans"):
+    path = write_result(f"report-{args.database}-{args.answers}", payload)
+    for key in (
+        "live_median_seconds", "live_ratio_to_bare_scan", "rollup_build_seconds",
+        "rollup_idle_refresh_seconds", "median_seconds", "ratio_to_bare_scan", "plans",
+    ):  # fmt: skip
         print(key, payload[key])
     print("aggregate tracemalloc peak KiB", payload["aggregate_tracemalloc_peak_kib"])
-    print("maxrss MiB", payload["maxrss_mib"], "→", path)
+    print("RSS MiB before/after", payload["rss_mib_before_after"], "peak", payload["maxrss_mib"])
+    print("→", path, f"(pid {os.getpid()})")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ per-touchpoint and per-stage Figures. Memory does not grow with the number of an
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -30,11 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.cells import SUM_FIELDS, answer_sums, count_if
+from reports.days import built_days, gaps, in_runs, runs
 from reports.figures import Figures
-from reports.rollups import built_days, gaps, rollup_cells_query, runs
-from storage.models import Answer, Dispatch, DispatchStatus
+from storage.models import Answer, AnswerRollup, Dispatch, DispatchStatus
 
 LOW_RATING = 3  # a comment whose stage rating in the same wave is ≤ this comes first
+COMMENT_LOOKBACK = 500  # the most recent comments of a stage searched for low ones
 # Waves that reached the customer: the denominator of the response rate.
 SENT_STATUSES = (DispatchStatus.SENT, DispatchStatus.ANSWERED, DispatchStatus.EXPIRED)
 
@@ -131,6 +132,24 @@ def _cells_query(survey_id: str, period: Period, segment: str | None) -> Select[
     )
 
 
+def _rollup_cells_query(
+    survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None
+) -> Select[Any]:
+    """The rollup rows of `ranges` summed per (stage, touchpoint, emotion): the same
+    columns the live aggregate yields ('' read back as NULL)."""
+    conditions = [AnswerRollup.survey_id == survey_id, in_runs(AnswerRollup.day, ranges)]
+    if segment is not None:
+        conditions.append(AnswerRollup.segment == segment)
+    touchpoint = func.nullif(AnswerRollup.touchpoint, "")
+    emotion = func.nullif(AnswerRollup.emotion, "")
+    sums = (func.sum(getattr(AnswerRollup, name)) for name in SUM_FIELDS)
+    return (
+        select(AnswerRollup.stage, touchpoint, emotion, func.sum(AnswerRollup.rows), *sums)
+        .where(*conditions)
+        .group_by(AnswerRollup.stage, AnswerRollup.touchpoint, AnswerRollup.emotion)
+    )
+
+
 class _Cell:
     """Running sums of one stage or touchpoint while the group rows are folded."""
 
@@ -182,7 +201,7 @@ async def _cell_rows(
 ) -> AsyncIterator[Any]:
     built = await built_days(session, survey_id, period.start, period.end)
     if built:
-        async for row in _rows(session, rollup_cells_query(survey_id, runs(built), segment)):
+        async for row in _rows(session, _rollup_cells_query(survey_id, runs(built), segment)):
             yield row
     for start, end in gaps(period.start, period.end, built):
         async for row in _rows(session, _cells_query(survey_id, Period(start, end), segment)):
@@ -249,32 +268,43 @@ async def top_comments(
     segment: str | None,
     stage: str,
     limit: int = 3,
+    lookback: int = COMMENT_LOOKBACK,
 ) -> list[Comment]:
     """The stage's most recent non-empty comments, low first: those whose wave rated the
     same stage ≤ LOW_RATING or felt a negative emotion about it (a stage may be scored by
-    an emotion question alone). A LIMITed query: the database keeps only the top `limit`
-    rows while it sorts."""
-    same_wave = aliased(Answer)
-    in_same_wave = (
-        same_wave.dispatch_id == Answer.dispatch_id,
-        same_wave.stage == Answer.stage,
+    an emotion question alone).
+
+    Low comments are looked for among the stage's `lookback` most recent comments of the
+    period: the partial index `ix_answers_comments` hands them over newest first, so the
+    cost stays flat however many answers the period holds."""
+    start, end = period.bounds()
+    conditions = [
+        Answer.survey_id == survey_id,
+        Answer.stage == stage,
+        Answer.comment.is_not(None),  # the partial index's predicate
+        Answer.answered_at >= start,
+        Answer.answered_at < end,
+        Answer.comment != "",
+    ]
+    if segment is not None:
+        conditions.append(Answer.segment == segment)
+    recent = (
+        select(Answer.id, Answer.dispatch_id, Answer.answered_at)
+        .where(*conditions)
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+        .limit(lookback)
+        .subquery()
     )
+    same_wave = aliased(Answer)
+    in_same_wave = (same_wave.dispatch_id == recent.c.dispatch_id, same_wave.stage == stage)
     rating = select(func.min(same_wave.rating)).where(*in_same_wave).scalar_subquery()
     mood = select(func.min(same_wave.valence)).where(*in_same_wave).scalar_subquery()
-    is_low = or_(rating <= LOW_RATING, mood < 0)
-    low = case((is_low, literal(0)), else_=literal(1))
+    low = case((or_(rating <= LOW_RATING, mood < 0), literal(0)), else_=literal(1))
     statement = (
         select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating, low)
-        .where(
-            *_filters(survey_id, period, segment),
-            Answer.stage == stage,
-            # Both in the report index: SQLite reads the table only for comments.
-            Answer.kind == "text",
-            Answer.skipped.is_(False),
-            Answer.comment.is_not(None),
-            Answer.comment != "",
-        )
-        .order_by(low, Answer.answered_at.desc(), Answer.id.desc())
+        .select_from(recent)
+        .join(Answer, Answer.id == recent.c.id)
+        .order_by(low, recent.c.answered_at.desc(), recent.c.id.desc())
         .limit(limit)
     )
     rows = (await session.execute(statement)).all()

@@ -6,15 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Change, Comment, Period, change, compare, response_rates
 from reports.aggregate import top_comments as stage_comments
+from reports.drivers import nps_correlations
 from reports.figures import Figures
 from reports.flags import Flag, KeyStage, flag, key_stages
-from reports.stats import pearson
-from storage.models import Answer
 from surveys.model import Survey
 
 
@@ -105,45 +103,3 @@ def _cell(
         ident, name, current, previous, change(current, previous),
         flag(current, previous, survey.thresholds, named),
     )  # fmt: skip
-
-
-async def nps_correlations(
-    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
-) -> dict[str, tuple[int, float | None]]:
-    """stage → (n, Pearson's r) between a journey's average rating of the stage and its
-    NPS answer, over the journeys (orders) whose NPS was answered in the period. The
-    database returns the sums; r is computed from them."""
-    nps_filters = [
-        Answer.survey_id == survey_id,
-        Answer.nps.is_not(None),
-        Answer.day >= period.start,
-        Answer.day < period.end,
-    ]
-    if segment is not None:
-        nps_filters.append(Answer.segment == segment)
-    nps = (
-        select(Answer.order_id, func.max(Answer.nps).label("y"))
-        .where(*nps_filters)
-        .group_by(Answer.order_id)
-        .subquery()
-    )
-    ratings = (
-        select(Answer.order_id, Answer.stage, func.avg(Answer.rating).label("x"))
-        .where(Answer.survey_id == survey_id, Answer.rating.is_not(None))
-        .group_by(Answer.order_id, Answer.stage)
-        .subquery()
-    )
-    x, y = ratings.c.x, nps.c.y
-    statement = (
-        select(
-            ratings.c.stage, func.count(), func.sum(x), func.sum(y),
-            func.sum(x * x), func.sum(y * y), func.sum(x * y),
-        )
-        .join(nps, nps.c.order_id == ratings.c.order_id)
-        .group_by(ratings.c.stage)
-    )  # fmt: skip
-    result = {}
-    for stage, n, sx, sy, sxx, syy, sxy in (await session.execute(statement)).all():
-        sums = (float(v or 0) for v in (sx, sy, sxx, syy, sxy))
-        result[str(stage)] = (int(n), pearson(int(n), *sums))
-    return result

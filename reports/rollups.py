@@ -15,33 +15,29 @@ range, cheap) for that. /forget removes comment texts only, which no rollup sum 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     Select,
     Table,
-    and_,
     delete,
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reports import drivers
 from reports.cells import SUM_FIELDS, answer_sums
+from reports.days import closed_before
 from storage.models import Answer, AnswerRollup, RollupDay
 
 log = logging.getLogger(__name__)
-
-# An answer is stamped when its handler runs and committed moments later; a day is
-# rolled up only once it has been over for this long, so no live answer lands on it.
-GRACE = timedelta(hours=1)
 
 _ROLLUPS = cast(Table, AnswerRollup.__table__)
 _KEYS = ("survey_id", "day", "stage", "touchpoint", "emotion", "segment")
@@ -51,72 +47,6 @@ _KEYS = ("survey_id", "day", "stage", "touchpoint", "emotion", "segment")
 class Refreshed:
     built: list[date]  # days (re)built by this refresh
     stale: list[date]  # built days that later answers made stale (rebuilt if closed)
-
-
-def closed_before(now: datetime) -> date:
-    """Days before this one are over (with the grace) and can be rolled up."""
-    return (now.astimezone(UTC) - GRACE).date()
-
-
-def runs(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days as contiguous [start, end) ranges."""
-    result: list[tuple[date, date]] = []
-    for day in sorted(days):
-        if result and result[-1][1] == day:
-            result[-1] = (result[-1][0], day + timedelta(days=1))
-        else:
-            result.append((day, day + timedelta(days=1)))
-    return result
-
-
-def gaps(start: date, end: date, days: Sequence[date]) -> list[tuple[date, date]]:
-    """The ranges of [start, end) not covered by `days` (sorted, all inside it)."""
-    result: list[tuple[date, date]] = []
-    cursor = start
-    for first, after in runs(days):
-        if first > cursor:
-            result.append((cursor, first))
-        cursor = after
-    if cursor < end:
-        result.append((cursor, end))
-    return result
-
-
-def in_runs(column: Any, ranges: Sequence[tuple[date, date]]) -> Any:
-    return or_(*(and_(column >= start, column < end) for start, end in ranges))
-
-
-async def built_days(session: AsyncSession, survey_id: str, start: date, end: date) -> list[date]:
-    """The days of [start, end) that the rollup holds and that are not stale."""
-    rows = await session.scalars(
-        select(RollupDay.day)
-        .where(
-            RollupDay.survey_id == survey_id,
-            RollupDay.day >= start,
-            RollupDay.day < end,
-            RollupDay.built_at.is_not(None),
-        )
-        .order_by(RollupDay.day)
-    )
-    return list(rows)
-
-
-def rollup_cells_query(
-    survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None
-) -> Select[Any]:
-    """The rollup rows of `ranges` summed per (stage, touchpoint, emotion): the same
-    columns the live aggregate yields ('' read back as NULL)."""
-    conditions = [AnswerRollup.survey_id == survey_id, in_runs(AnswerRollup.day, ranges)]
-    if segment is not None:
-        conditions.append(AnswerRollup.segment == segment)
-    touchpoint = func.nullif(AnswerRollup.touchpoint, "")
-    emotion = func.nullif(AnswerRollup.emotion, "")
-    sums = (func.sum(getattr(AnswerRollup, name)) for name in SUM_FIELDS)
-    return (
-        select(AnswerRollup.stage, touchpoint, emotion, func.sum(AnswerRollup.rows), *sums)
-        .where(*conditions)
-        .group_by(AnswerRollup.stage, AnswerRollup.touchpoint, AnswerRollup.emotion)
-    )
 
 
 def _build_query(survey_id: str, day: date) -> Select[Any]:
@@ -153,6 +83,7 @@ async def build_day(
             AnswerRollup.survey_id == survey_id, AnswerRollup.day == day
         )
     )
+    await drivers.build_day(session, survey_id, day)
     values = {"built_at": now, "answers": int(rows or 0), "last_answer_id": last_answer_id}
     changed = await session.execute(
         update(RollupDay)

@@ -3,11 +3,14 @@ each one runs here at a toy size (figures meaningless, correctness checks real).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.databases import POSTGRES_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
             "1",
         ],
         ["bench.report", "--answers", "2000", "--repeat", "1"],
+        pytest.param(
+            ["bench.report", "--answers", "2000", "--repeat", "1", "--database", "postgres"],
+            marks=pytest.mark.skipif(
+                not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} is not set"
+            ),
+        ),
     ],
-    ids=["answers", "dispatch", "report"],
+    ids=["answers", "dispatch", "report", "report-postgres"],
 )
 def test_benchmark_runs_at_toy_size(command: list[str], tmp_path: Path) -> None:
     result = subprocess.run(

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reports.aggregate import Period, aggregate, compare
-from reports.rollups import closed_before, gaps, refresh, runs
+from reports.aggregate import Period, aggregate, compare, top_comments
+from reports.days import closed_before, gaps, runs
+from reports.drivers import nps_correlations
+from reports.rollups import refresh
 from storage import answers
 from storage.db import make_engine, make_session_factory
 from storage.models import Answer, AnswerRollup, RollupDay
@@ -43,7 +45,7 @@ async def built(sessions: Sessions) -> dict[date, int]:
                 RollupDay.survey_id == "cafe", RollupDay.built_at.is_not(None)
             )
         )
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
 
 
 async def late_answer(sessions: Sessions, day: int, rating: int) -> None:
@@ -184,3 +186,43 @@ async def test_rollup_days_are_found_without_a_full_walk(sessions: Sessions) -> 
     assert max(await built(sessions)) == D(2026, 11, 13)
     done = await refresh(sessions, ["cafe"], utc(17, 2) + timedelta(days=1))
     assert done["cafe"].built == [D(2026, 11, day) for day in (14, 15, 16)]
+
+
+async def test_key_stage_sums_from_the_rollup_match_the_answers(sessions: Sessions) -> None:
+    """Journeys with an NPS in the period (orders 4-7): delivery x = courier ★1, ★4, ★5
+    against y = NPS 10, 9, 7; visit x = ★1 against NPS 3 (order 7) alone.
+    Delivery: x̄ = 10/3, ȳ = 26/3; Sxy = −17/3, Sxx = 26/3, Syy = 14/3;
+    r = −17/3 / √(26/3 · 14/3) = −17 / √364 = −0.8910."""
+    async with sessions() as session:
+        live = await nps_correlations(session, "cafe", PERIOD)
+        live_vip = await nps_correlations(session, "cafe", PERIOD, "vip")
+    assert live["delivery"][0] == 3
+    assert live["delivery"][1] == pytest.approx(-17 / 364**0.5)
+    assert live["visit"] == (1, None)  # one journey: no correlation
+    assert live_vip == {"delivery": (1, None)}  # order 5 only
+
+    await refresh(sessions, ["cafe"], utc(17, 2))
+    async with sessions() as session:
+        assert await nps_correlations(session, "cafe", PERIOD) == live
+        assert await nps_correlations(session, "cafe", PERIOD, "vip") == live_vip
+    # From the rollup alone: the answers are not read for closed days.
+    async with sessions.begin() as session:
+        await session.execute(delete(Answer).where(Answer.survey_id == "cafe"))
+    async with sessions() as session:
+        assert await nps_correlations(session, "cafe", PERIOD) == live
+
+
+async def test_low_comments_are_sought_among_the_most_recent(sessions: Sessions) -> None:
+    """Delivery comments, newest first: "Friendly courier" (15th, ★5), "Box was crushed"
+    (14th, anger: low), "Late again" (13th, ★1: low). Low first — among the lookback."""
+    async with sessions() as session:
+        every = await top_comments(session, "cafe", PERIOD, None, "delivery")
+        newest = await top_comments(session, "cafe", PERIOD, None, "delivery", lookback=1)
+        two = await top_comments(session, "cafe", PERIOD, None, "delivery", lookback=2)
+        vip = await top_comments(session, "cafe", PERIOD, "vip", "delivery")
+    assert [(c.text, c.low) for c in every] == [
+        ("Box was crushed", True), ("Late again", True), ("Friendly courier", False),
+    ]  # fmt: skip
+    assert [(c.text, c.low) for c in newest] == [("Friendly courier", False)]
+    assert [c.text for c in two] == ["Box was crushed", "Friendly courier"]
+    assert vip == []  # order 5 (vip) left no comment

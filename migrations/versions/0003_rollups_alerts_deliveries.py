@@ -56,6 +56,33 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "driver_rollups",
+        sa.Column("survey_id", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("segment", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=32), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("sx", sa.Float(), nullable=False),
+        sa.Column("sy", sa.Float(), nullable=False),
+        sa.Column("sxx", sa.Float(), nullable=False),
+        sa.Column("syy", sa.Float(), nullable=False),
+        sa.Column("sxy", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "survey_id", "day", "segment", "stage", name=op.f("pk_driver_rollups")
+        ),
+    )
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_answers_order_stage", ["order_id", "stage", "rating"], unique=False
+        )
+        batch_op.create_index(
+            "ix_answers_comments",
+            ["survey_id", "stage", "answered_at"],
+            unique=False,
+            sqlite_where=sa.text("comment IS NOT NULL"),
+            postgresql_where=sa.text("comment IS NOT NULL"),
+        )
+    op.create_table(
         "report_deliveries",
         sa.Column("owner_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("week", sa.Date(), nullable=False),
@@ -179,5 +206,9 @@ def downgrade() -> None:
 
     op.drop_table("alerts")
     op.drop_table("rollup_days")
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.drop_index("ix_answers_comments")
+        batch_op.drop_index("ix_answers_order_stage")
+    op.drop_table("driver_rollups")
     op.drop_table("report_deliveries")
     op.drop_table("answer_rollups")

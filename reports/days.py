@@ -1,0 +1,64 @@
+"""Days as ranges, and which days of a survey the daily rollup holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import RollupDay
+
+# An answer is stamped when its handler runs and committed moments later; a day is
+# rolled up only once it has been over for this long, so no live answer lands on it.
+GRACE = timedelta(hours=1)
+
+
+def closed_before(now: datetime) -> date:
+    """Days before this one are over (with the grace) and can be rolled up."""
+    return (now.astimezone(UTC) - GRACE).date()
+
+
+def runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days as contiguous [start, end) ranges."""
+    result: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if result and result[-1][1] == day:
+            result[-1] = (result[-1][0], day + timedelta(days=1))
+        else:
+            result.append((day, day + timedelta(days=1)))
+    return result
+
+
+def gaps(start: date, end: date, days: Sequence[date]) -> list[tuple[date, date]]:
+    """The ranges of [start, end) not covered by `days` (sorted, all inside it)."""
+    result: list[tuple[date, date]] = []
+    cursor = start
+    for first, after in runs(days):
+        if first > cursor:
+            result.append((cursor, first))
+        cursor = after
+    if cursor < end:
+        result.append((cursor, end))
+    return result
+
+
+def in_runs(column: Any, ranges: Sequence[tuple[date, date]]) -> Any:
+    return or_(*(and_(column >= start, column < end) for start, end in ranges))
+
+
+async def built_days(session: AsyncSession, survey_id: str, start: date, end: date) -> list[date]:
+    """The days of [start, end) that the rollup holds and that are not stale."""
+    rows = await session.scalars(
+        select(RollupDay.day)
+        .where(
+            RollupDay.survey_id == survey_id,
+            RollupDay.day >= start,
+            RollupDay.day < end,
+            RollupDay.built_at.is_not(None),
+        )
+        .order_by(RollupDay.day)
+    )
+    return list(rows)
