@@ -25,13 +25,14 @@ from bot.settings import Settings
 from reports import rollups
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
+from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
 from surveys.dispatcher import WaveDispatcher
 from surveys.journeys import Journeys
 from surveys.loader import load_survey
 from surveys.model import Survey
-from surveys.ratelimit import LocalRateLimiter
+from surveys.ratelimit import LocalRateLimiter, RateLimiter
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -78,8 +79,19 @@ class App:
     async def close(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if isinstance(self.waves.limiter, SharedRateLimiter):
+            await self.waves.limiter.close()
         await self.bot.session.close()
         await self.engine.dispose()
+
+
+def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
+    """With CJM_REDIS_URL, every process of this bot shares one send rate and one 429
+    pause (Telegram's limits are per bot); without it, the limit is this process's."""
+    if settings.redis_url:
+        prefix = f"cjm:bot{bot.id}"
+        return SharedRateLimiter.from_url(settings.redis_url, prefix, settings.send_rate)
+    return LocalRateLimiter(settings.send_rate)
 
 
 async def build_app(
@@ -100,7 +112,7 @@ async def build_app(
     )  # fmt: skip
     waves = WaveDispatcher(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
-        LocalRateLimiter(settings.send_rate), rules, clock, settings.default_locale,
+        rate_limiter(settings, bot), rules, clock, settings.default_locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
     )  # fmt: skip
     dp = build_dispatcher(settings, services)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from reports.report import Report
 from tests.support.clock import FakeClock
 from tests.support.databases import (
+    REDIS_ENV,
     drop_postgres_database,
     postgres_base_url,
     postgres_database,
@@ -53,6 +55,15 @@ def database_url(
         )
     asyncio.run(truncate_all(_postgres_url))
     return _postgres_url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Tests that need a real Redis run when CJM_TEST_REDIS_URL is set, else skip."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip("Redis tests need CJM_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    return url
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from storage.migrate import upgrade
 from storage.models import Base
 
 POSTGRES_ENV = "CJM_TEST_POSTGRES_URL"
+REDIS_ENV = "CJM_TEST_REDIS_URL"
 
 
 async def sqlite_template(directory: Path) -> Path:

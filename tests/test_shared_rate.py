@@ -1,0 +1,66 @@
+"""The send rate and the flood-control pause shared by processes through Redis
+(storage.shared_rate), against a real Redis (CJM_TEST_REDIS_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from storage.shared_rate import SharedRateLimiter
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"cjm-test-{uuid.uuid4().hex[:8]}"
+
+
+async def test_two_limiters_share_one_rate(redis: Redis, prefix: str) -> None:
+    """20 slots at 50/s with a burst of 1, taken by two "processes" at once: the slots
+    are spaced by the interval in Redis, so the 20th comes ≥ 19 intervals after the first
+    (a lower bound: a slow machine only makes it later)."""
+    a = SharedRateLimiter(redis, prefix, rate=50, burst=1)
+    b = SharedRateLimiter(redis, prefix, rate=50, burst=1)
+    stamps: list[float] = []
+
+    async def take(limiter: SharedRateLimiter) -> None:
+        assert await limiter.acquire()
+        stamps.append(time.monotonic())
+
+    await asyncio.gather(*(take(a if i % 2 else b) for i in range(20)))
+    assert len(stamps) == 20
+    assert max(stamps) - min(stamps) >= 19 * 0.02 * 0.95
+
+
+async def test_a_pause_in_one_process_stops_the_others(redis: Redis, prefix: str) -> None:
+    a = SharedRateLimiter(redis, prefix, rate=100)
+    b = SharedRateLimiter(redis, prefix, rate=100)
+    assert await b.acquire()
+    a.pause(30)
+    assert a.paused_for > 29
+    assert not await a.acquire()
+    await a.close()  # the pause has reached Redis
+    assert not await b.acquire()
+    assert 28 < b.paused_for <= 30
+    other = SharedRateLimiter(redis, f"{prefix}-other-bot", rate=100)
+    assert await other.acquire()  # another bot's limit is its own
+
+
+async def test_limit_off_still_honours_the_pause(redis: Redis, prefix: str) -> None:
+    unlimited = SharedRateLimiter(redis, prefix, rate=0)
+    assert all([await unlimited.acquire() for _ in range(50)])
+    pauser = SharedRateLimiter(redis, prefix, rate=0)
+    pauser.pause(5)
+    await pauser.close()
+    assert not await unlimited.acquire()
