@@ -6,7 +6,13 @@ where on the map, when, and in which segment. They are streamed from the databas
 batches, so an export of any length holds one batch in memory.
 
 Units in the map export: CSAT in % (0–100), NPS and its margin in points, changes of CSAT
-and NPS in percentage points; empty where a figure has no value.
+and NPS in percentage points, a stage's response rate in % of the waves sent that ask about
+it (empty on touchpoint rows: waves are answered as a whole, not per touchpoint); empty
+where a figure has no value.
+
+Long exports report their progress: `count_answers` gives the total up front (one COUNT
+over the same filters), and the writers call back with the rows written so far after each
+batch and once at the end.
 
 XLSX is written without a dependency: a minimal Office Open XML workbook (zip + XML, inline
 strings, no shared strings, no styles beyond the default) that Excel and LibreOffice open.
@@ -18,7 +24,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -26,14 +32,16 @@ from typing import IO, Any, Self, TextIO
 from xml.sax.saxutils import escape, quoteattr
 from zipfile import ZIP_DEFLATED, ZipFile
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
-from reports.report import Cell, Report
+from reports.report import Cell, Report, StageRow
 from storage.models import Answer
 
-BATCH = 1000  # answers fetched per round trip
+BATCH = 1000  # answers fetched per round trip, and written between progress calls
+
+RowsWritten = Callable[[int], None]  # the number of answers written so far
 
 MAP_COLUMNS = (
     "level", "stage_id", "stage", "touchpoint_id", "touchpoint",
@@ -43,6 +51,7 @@ MAP_COLUMNS = (
     "previous_mean_valence",
     "change_answers", "change_average_rating", "change_csat", "change_nps",
     "change_mean_valence",
+    "waves_answered", "waves_sent", "response_rate",
 )  # fmt: skip
 
 # Never customer_id, order_id or dispatch_id: an export leaves the building.
@@ -61,9 +70,11 @@ def _round(value: float | None, digits: int, scale: float = 1.0) -> float | None
     return None if value is None else round(value * scale, digits)
 
 
-def _map_row(level: str, stage: Cell, touchpoint: Cell | None) -> list[object]:
+def _map_row(level: str, row: StageRow, touchpoint: Cell | None) -> list[object]:
+    stage = row.stage
     cell = touchpoint or stage
     f, p, c = cell.figures, cell.previous, cell.change
+    answered, sent = (None, None) if touchpoint else row.response
     return [
         level,
         stage.id,
@@ -92,6 +103,9 @@ def _map_row(level: str, stage: Cell, touchpoint: Cell | None) -> list[object]:
         _round(c.csat, 1, 100),
         _round(c.nps, 1),
         _round(c.mean_valence, 3),
+        answered,
+        sent,
+        None if touchpoint else _round(row.response_rate, 1, 100),
     ]
 
 
@@ -99,8 +113,8 @@ def map_rows(report: Report) -> list[list[object]]:
     """The aggregated map, header first: each stage, then its touchpoints."""
     rows: list[list[object]] = [list(MAP_COLUMNS)]
     for row in report.stages:
-        rows.append(_map_row("stage", row.stage, None))
-        rows.extend(_map_row("touchpoint", row.stage, tp) for tp in row.touchpoints)
+        rows.append(_map_row("stage", row, None))
+        rows.extend(_map_row("touchpoint", row, tp) for tp in row.touchpoints)
     return rows
 
 
@@ -129,15 +143,50 @@ def map_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def _answers_query(survey_id: str, period: Period, segment: str | None) -> Any:
-    columns = [getattr(Answer, name) for name in ANSWER_COLUMNS]
+def _answer_filters(survey_id: str, period: Period, segment: str | None) -> list[Any]:
     conditions = [Answer.survey_id == survey_id, Answer.day >= period.start]
     conditions.append(Answer.day < period.end)
     if segment is not None:
         conditions.append(Answer.segment == segment)
+    return conditions
+
+
+def _answers_query(survey_id: str, period: Period, segment: str | None) -> Any:
+    columns = [getattr(Answer, name) for name in ANSWER_COLUMNS]
     return (
-        select(*columns).where(*conditions).order_by(Answer.id).execution_options(yield_per=BATCH)
+        select(*columns)
+        .where(*_answer_filters(survey_id, period, segment))
+        .order_by(Answer.id)
+        .execution_options(yield_per=BATCH)
     )
+
+
+async def count_answers(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
+) -> int:
+    """How many raw answers an export of the period writes: the total of its progress."""
+    statement = select(func.count()).where(*_answer_filters(survey_id, period, segment))
+    return int((await session.execute(statement)).scalar_one())
+
+
+class _Every:
+    """Calls `progress` after every BATCH rows, and with the final count on `done`."""
+
+    __slots__ = ("progress", "rows")
+
+    def __init__(self, progress: RowsWritten | None) -> None:
+        self.progress = progress
+        self.rows = 0
+
+    def add(self) -> None:
+        self.rows += 1
+        if self.progress is not None and self.rows % BATCH == 0:
+            self.progress(self.rows)
+
+    def done(self) -> int:
+        if self.progress is not None and (self.rows == 0 or self.rows % BATCH):
+            self.progress(self.rows)
+        return self.rows
 
 
 async def answer_rows(
@@ -159,19 +208,20 @@ async def answers_csv(
     period: Period,
     segment: str | None,
     out: TextIO,
+    progress: RowsWritten | None = None,
 ) -> int:
     """Write the raw answers of the period to `out` as CSV (header first); the number of
     answers written. Open a file for it with newline=""."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ANSWER_COLUMNS)
     comment = ANSWER_COLUMNS.index("comment")
-    count = 0
+    written = _Every(progress)
     async for row in answer_rows(session, survey_id, period, segment):
         values = [_csv_value(v) for v in row]
         values[comment] = _text(values[comment])
         writer.writerow(values)
-        count += 1
-    return count
+        written.add()
+    return written.done()
 
 
 # --- XLSX -------------------------------------------------------------------------------
@@ -366,7 +416,12 @@ def write_xlsx(
                     sheet.row(values)
 
 
-async def report_xlsx(session: AsyncSession, report: Report, path: str | Path | IO[bytes]) -> int:
+async def report_xlsx(
+    session: AsyncSession,
+    report: Report,
+    path: str | Path | IO[bytes],
+    progress: RowsWritten | None = None,
+) -> int:
     """The 'map' and 'answers' sheets of `report` in one workbook; the answers are streamed
     from the database into the file. Returns the number of answers written."""
     with XlsxWriter(path, ["map", "answers"]) as book:
@@ -375,6 +430,8 @@ async def report_xlsx(session: AsyncSession, report: Report, path: str | Path | 
                 sheet.row(values)
         with book.sheet() as sheet:
             sheet.row(ANSWER_COLUMNS)
+            written = _Every(progress)
             async for row in answer_rows(session, report.survey_id, report.period, report.segment):
                 sheet.row(row)
-            return sheet.rows - 1
+                written.add()
+            return written.done()

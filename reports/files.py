@@ -3,7 +3,10 @@
 The answers are streamed from the database into their files (memory does not grow with
 them); these small buffered writes happen on the caller's loop, which is fine for `cjm
 report` — a bot command sending these files should run this in a worker process or
-thread."""
+thread.
+
+Progress comes back two ways: `progress` names each step, and `rows` counts the answers
+written into answers.csv and report.xlsx against their total, counted before they start."""
 
 from __future__ import annotations
 
@@ -15,13 +18,18 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
-from reports.export import answers_csv, map_csv, report_xlsx
+from reports.export import answers_csv, count_answers, map_csv, report_xlsx
 from reports.render_html import render_html
 from reports.render_png import render_png_async
 from reports.report import build_report
 from surveys.model import Survey
 
 Progress = Callable[[str], None]
+RowsProgress = Callable[[str, int, int], None]  # file name, answers written, total
+
+
+def _no_rows(_name: str, _done: int, _total: int) -> None:
+    """No progress of the rows is wanted."""
 
 
 async def write_report_files(
@@ -33,6 +41,7 @@ async def write_report_files(
     segment: str | None = None,
     locale: str | None = None,
     progress: Progress = lambda _: None,
+    rows: RowsProgress = _no_rows,
 ) -> list[Path]:
     # File I/O in a worker thread: the bot's loop may call this too (/report).
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
@@ -47,8 +56,15 @@ async def write_report_files(
         await asyncio.to_thread((out / name).write_bytes, content)
     progress("exporting the answers")
     async with sessions() as session:
+        total = await count_answers(session, survey.id, period, segment)
+
+        def counting(name: str) -> Callable[[int], None]:
+            rows(name, 0, total)
+            return lambda done: rows(name, done, total)
+
         with (out / "answers.csv").open("w", encoding="utf-8", newline="") as answers:
-            count = await answers_csv(session, survey.id, period, segment, answers)
-        await report_xlsx(session, report, out / "report.xlsx")
+            csv_rows = counting("answers.csv")
+            count = await answers_csv(session, survey.id, period, segment, answers, csv_rows)
+        await report_xlsx(session, report, out / "report.xlsx", counting("report.xlsx"))
     progress(f"{count} answers exported")
     return [out / name for name in (*files, "answers.csv", "report.xlsx")]

@@ -8,7 +8,10 @@ survey's threshold or dropped significantly (at ALPHA) against the previous peri
 itself needs `min_responses` answers to be compared; *watch* when it is less than its
 `*_WATCH_MARGIN` above the threshold or fell by at least its `*_DROP_WATCH` without the drop
 being significant. The flag is the worst level over the metrics and carries the reasons of
-that level only."""
+that level only.
+
+Reasons and key-stage sentences are written in the report's language (English or Russian,
+see `reports.words`); numbers keep the decimal point in both, as the rest of the report."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from reports.stats import (
     proportion_drop_p,
     proportion_drop_significant,
 )
+from reports.words import answers, counted, language
 from surveys.model import Thresholds
 
 ALPHA = 0.05  # significance level of the drop tests (two-sided)
@@ -46,6 +50,87 @@ VALENCE_DROP_WATCH = 0.3
 VALENCE_RANGE = (-2.0, 2.0)  # emotion valences are integers in −2…+2 (surveys.model.Emotion)
 
 MIN_KEY_STAGE_N = 10  # fewer customers with both answers: too few to tell
+
+# The sentences, per language. {change} and {details} are themselves built from these.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "rating": "average rating",
+        "mood": "mood",
+        "below": "{shown} < {threshold}, n={n}",
+        "close": "{shown}, close to {threshold}, n={n}",
+        "base": "{shown}, n={n}",
+        "dropped": "{shown}, {change} ({details})",
+        "details": "{test}, {p}, n={n} vs {previous}",
+        "unclear": "not significant: {details}",
+        "significant": "significant",
+        "not significant": "not significant",
+        "mean down": "down from {before} {period}",
+        "share down": "down {points} pts from {period}",
+        "nps down": "down {points} pts from {period}",
+        "welch": "Welch's t",
+        "two proportions": "two-proportion z-test",
+        "nps margins": "z-test on the NPS margins",
+        "welch bounded": "Welch's t with bounded variance",
+        "not enough": "not enough data: {have} ({needed} needed)",
+        "nothing scored": "no scored answers",
+        # Answers of choice or text questions only: a touchpoint a choice option maps to.
+        "none scored": "{answers} without a score",
+        "key": "{stage}: r = {r} with NPS, n = {n}",
+        "key unknown": "{stage}: r not available (answers do not vary), n = {n}",
+        "too few": "{text} — too few to tell",
+    },
+    "ru": {
+        "rating": "средняя оценка",
+        "mood": "настроение",
+        "below": "{shown} < {threshold}, n={n}",
+        "close": "{shown}, близко к порогу {threshold}, n={n}",
+        "base": "{shown}, n={n}",
+        "dropped": "{shown}, {change} ({details})",
+        "details": "{test}, {p}, n={n} против {previous}",
+        "unclear": "незначимо: {details}",
+        "significant": "значимо",
+        "not significant": "незначимо",
+        "mean down": "{period} было {before}",
+        "share down": "на {points} п.п. ниже, чем {period}",
+        "nps down": "на {points} п. ниже, чем {period}",
+        "welch": "t-критерий Уэлча",
+        "two proportions": "z-критерий для двух долей",
+        "nps margins": "z-критерий по погрешностям NPS",
+        "welch bounded": "t-критерий Уэлча с оценкой дисперсии сверху",
+        "not enough": "мало данных: {have} (нужно {needed})",
+        "nothing scored": "нет ответов с оценкой",
+        "none scored": "{answers} без оценки",
+        "key": "{stage}: r = {r} с NPS, n = {n}",
+        "key unknown": "{stage}: r не определён (ответы не различаются), n = {n}",
+        "too few": "{text} — слишком мало, чтобы судить",
+    },
+}
+
+# The previous period by its length in days, as the drop sentences name it; 0: any other.
+PERIODS: dict[str, dict[int, str]] = {
+    "en": {7: "last week", 30: "the previous 30 days", 0: "the previous period"},
+    "ru": {7: "на прошлой неделе", 30: "за предыдущие 30 дней", 0: "за предыдущий период"},
+}
+
+# Counted nouns of the not-enough-data sentence: English (one, many), Russian (1, 2–4, 5+).
+_COUNTED: dict[str, tuple[tuple[str, str], tuple[str, str, str]]] = {
+    "ratings": (("rating", "ratings"), ("оценка", "оценки", "оценок")),
+    "nps": (("NPS answer", "NPS answers"), ("ответ NPS", "ответа NPS", "ответов NPS")),
+    "mood": (
+        ("mood answer", "mood answers"),
+        ("ответ о настроении", "ответа о настроении", "ответов о настроении"),
+    ),
+}
+
+
+def wording(locale: str) -> dict[str, str]:
+    return WORDS[language(locale)]
+
+
+def previous_period(days: int, locale: str = "en") -> str:
+    """The period before one of `days` days, as a reason names it: "last week"."""
+    names = PERIODS[language(locale)]
+    return names.get(days, names[0])
 
 
 class Level(StrEnum):
@@ -70,7 +155,7 @@ class Flag:
 
 @dataclass(frozen=True)
 class _Drop:
-    change: str  # "down 18 pts from", "down from 4.6"
+    change: str  # "down 18 pts from last week", "down from 4.6 last week"
     significant: bool
     large: bool
     test: str
@@ -108,10 +193,6 @@ def _p(p: float) -> str:
     return f"p={shown}"
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 @dataclass(frozen=True)
 class _Metric:
     shown: str  # "CSAT 54%"
@@ -123,27 +204,31 @@ class _Metric:
     drop: _Drop | None
 
 
-def _assess(metric: _Metric, period: str) -> tuple[Level, str]:
+def _assess(metric: _Metric, w: Mapping[str, str]) -> tuple[Level, str]:
     drop = metric.drop
-    base = f"{metric.shown}, n={metric.n}"
+    shown, n, threshold = metric.shown, metric.n, metric.threshold_shown
     if metric.value < metric.threshold:
-        reason = f"{metric.shown} < {metric.threshold_shown}, n={metric.n}"
+        reason = w["below"].format(shown=shown, threshold=threshold, n=n)
         if drop and (drop.significant or drop.large):
-            verdict = "significant" if drop.significant else "not significant"
-            reason += f", {drop.change} {period} ({verdict})"
+            verdict = w["significant" if drop.significant else "not significant"]
+            reason += f", {drop.change} ({verdict})"
         return Level.PROBLEM, reason
     if drop and drop.significant:
-        details = f"{drop.test}, {_p(drop.p)}, n={metric.n} vs {drop.n_previous}"
-        return Level.PROBLEM, f"{metric.shown}, {drop.change} {period} ({details})"
+        details = _details(drop, n, w)
+        return Level.PROBLEM, w["dropped"].format(shown=shown, change=drop.change, details=details)
     if metric.value < metric.threshold + metric.margin:
-        reason = f"{metric.shown}, close to {metric.threshold_shown}, n={metric.n}"
+        reason = w["close"].format(shown=shown, threshold=threshold, n=n)
         if drop and drop.large:
-            reason += f", {drop.change} {period} (not significant)"
+            reason += f", {drop.change} ({w['not significant']})"
         return Level.WATCH, reason
     if drop and drop.large:
-        details = f"not significant: {drop.test}, {_p(drop.p)}, n={metric.n} vs {drop.n_previous}"
-        return Level.WATCH, f"{metric.shown}, {drop.change} {period} ({details})"
-    return Level.OK, base
+        details = w["unclear"].format(details=_details(drop, n, w))
+        return Level.WATCH, w["dropped"].format(shown=shown, change=drop.change, details=details)
+    return Level.OK, w["base"].format(shown=shown, n=n)
+
+
+def _details(drop: _Drop, n: int, w: Mapping[str, str]) -> str:
+    return w["details"].format(test=drop.test, p=_p(drop.p), n=n, previous=drop.n_previous)
 
 
 def _mean_drop(
@@ -162,26 +247,34 @@ def _mean_drop(
     return _Drop(change(before), p < ALPHA, before - now >= watch - 1e-9, test, p, previous[0])
 
 
-def _rating(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric | None:
+def _mean_down(w: Mapping[str, str], period: str) -> Callable[[float], str]:
+    return lambda before: w["mean down"].format(before=_number(before, 1), period=period)
+
+
+def _rating(
+    current: Figures, previous: Figures | None, t: Thresholds, w: Mapping[str, str], period: str
+) -> _Metric | None:
     value = current.average_rating
     if value is None or current.ratings < t.min_responses:
         return None
     drop = None
     if previous is not None and previous.ratings >= t.min_responses:
         drop = _mean_drop(
-            "Welch's t",
+            w["welch"],
             (current.ratings, current.rating_sum, current.rating_squares),
             (previous.ratings, previous.rating_sum, previous.rating_squares),
             RATING_DROP_WATCH,
-            lambda before: f"down from {_number(before, 1)}",
+            _mean_down(w, period),
         )
-    shown = f"average rating {_apart(value, t.rating, 1)}"
+    shown = f"{w['rating']} {_apart(value, t.rating, 1)}"
     return _Metric(
         shown, value, current.ratings, t.rating, _threshold(t.rating), RATING_WATCH_MARGIN, drop
     )
 
 
-def _csat(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric | None:
+def _csat(
+    current: Figures, previous: Figures | None, t: Thresholds, w: Mapping[str, str], period: str
+) -> _Metric | None:
     value = current.csat
     if value is None or current.ratings < t.min_responses:
         return None
@@ -201,10 +294,10 @@ def _csat(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric 
         )
         points = round(100 * (before - value))
         drop = _Drop(
-            f"down {points} pts from",
+            w["share down"].format(points=points, period=period),
             significant,
             before - value >= CSAT_DROP_WATCH - 1e-9,
-            "two-proportion z-test",
+            w["two proportions"],
             p,
             previous.ratings,
         )
@@ -213,7 +306,9 @@ def _csat(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric 
     return _Metric(shown, value, current.ratings, t.csat, threshold, CSAT_WATCH_MARGIN, drop)
 
 
-def _nps(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric | None:
+def _nps(
+    current: Figures, previous: Figures | None, t: Thresholds, w: Mapping[str, str], period: str
+) -> _Metric | None:
     value, margin = current.nps, current.nps_margin
     if value is None or margin is None or current.nps_answers < t.min_responses:
         return None
@@ -223,10 +318,10 @@ def _nps(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric |
         if before is not None and before_margin is not None and value < before:
             z = nps_change_z(before, before_margin, value, margin)
             drop = _Drop(
-                f"down {round(before - value)} pts from",
+                w["nps down"].format(points=round(before - value), period=period),
                 nps_change_significant(before, before_margin, value, margin),
                 before - value >= NPS_DROP_WATCH - 1e-9,
-                "z-test on the NPS margins",
+                w["nps margins"],
                 normal_two_sided_p(z) if math.isfinite(z) else 0.0,
                 previous.nps_answers,
             )
@@ -236,7 +331,9 @@ def _nps(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric |
     )
 
 
-def _valence(current: Figures, previous: Figures | None, t: Thresholds) -> _Metric | None:
+def _valence(
+    current: Figures, previous: Figures | None, t: Thresholds, w: Mapping[str, str], period: str
+) -> _Metric | None:
     value = current.mean_valence
     if value is None or current.valence_answers < t.min_responses:
         return None
@@ -245,7 +342,7 @@ def _valence(current: Figures, previous: Figures | None, t: Thresholds) -> _Metr
         # No sum of squares is kept for valences: bound the variance instead (conservative).
         low, high = VALENCE_RANGE
         drop = _mean_drop(
-            "Welch's t with bounded variance",
+            w["welch bounded"],
             (
                 current.valence_answers,
                 current.valence_sum,
@@ -257,9 +354,9 @@ def _valence(current: Figures, previous: Figures | None, t: Thresholds) -> _Metr
                 bounded_squares(previous.valence_answers, previous.valence_sum, low, high),
             ),
             VALENCE_DROP_WATCH,
-            lambda before: f"down from {_number(before, 1)}",
+            _mean_down(w, period),
         )
-    shown = f"mood {_apart(value, t.valence, 1)}"
+    shown = f"{w['mood']} {_apart(value, t.valence, 1)}"
     return _Metric(
         shown,
         value,
@@ -271,46 +368,52 @@ def _valence(current: Figures, previous: Figures | None, t: Thresholds) -> _Metr
     )
 
 
-def _not_enough(current: Figures, needed: int) -> Flag:
+def _not_enough(current: Figures, needed: int, locale: str) -> Flag:
     counts = [
-        (current.ratings, "rating"),
-        (current.nps_answers, "NPS answer"),
-        (current.valence_answers, "mood answer"),
+        (current.ratings, _COUNTED["ratings"]),
+        (current.nps_answers, _COUNTED["nps"]),
+        (current.valence_answers, _COUNTED["mood"]),
     ]
-    have = ", ".join(_plural(n, noun) for n, noun in counts if n)
-    return Flag(
-        Level.NOT_ENOUGH_DATA,
-        (f"not enough data: {have or 'no scored answers'} ({needed} needed)",),
-    )
+    have = ", ".join(counted(n, locale, *nouns) for n, nouns in counts if n)
+    w = wording(locale)
+    if not have:
+        unscored = w["none scored"].format(answers=answers(current.answers, locale))
+        have = unscored if current.answers else w["nothing scored"]
+    sentence = w["not enough"].format(have=have, needed=needed)
+    return Flag(Level.NOT_ENOUGH_DATA, (sentence,))
 
 
 def flag(
     current: Figures,
     previous: Figures | None,
     thresholds: Thresholds,
-    period_name: str = "last week",
+    period_name: str | None = None,
+    locale: str = "en",
 ) -> Flag:
-    """The flag of one stage or touchpoint; `previous` is the previous period of the same
-    length, named by `period_name` in the reasons."""
-    rating = _rating(current, previous, thresholds)
-    csat = _csat(current, previous, thresholds)
-    nps = _nps(current, previous, thresholds)
-    valence = _valence(current, previous, thresholds)
+    """The flag of one stage or touchpoint, its reasons in `locale`'s language; `previous`
+    is the previous period of the same length, named by `period_name` in the reasons
+    (default: last week, in that language)."""
+    w = wording(locale)
+    period = period_name if period_name is not None else previous_period(7, locale)
+    rating = _rating(current, previous, thresholds, w, period)
+    csat = _csat(current, previous, thresholds, w, period)
+    nps = _nps(current, previous, thresholds, w, period)
+    valence = _valence(current, previous, thresholds, w, period)
     metrics = [m for m in (rating, csat, nps, valence) if m is not None]
     if not metrics:
-        return _not_enough(current, thresholds.min_responses)
+        return _not_enough(current, thresholds.min_responses, locale)
 
-    assessed = [_assess(metric, period_name) for metric in metrics]
+    assessed = [_assess(metric, w) for metric in metrics]
     level = max((lvl for lvl, _ in assessed), key=_SEVERITY.__getitem__)
     if level is not Level.OK:
         return Flag(level, tuple(reason for lvl, reason in assessed if lvl is level))
 
     summary: list[str] = []
     if rating is not None and csat is not None:
-        summary.append(f"{rating.shown}, {csat.shown}, n={rating.n}")
+        summary.append(w["base"].format(shown=f"{rating.shown}, {csat.shown}", n=rating.n))
     for metric in (nps, valence):
         if metric is not None:
-            summary.append(f"{metric.shown}, n={metric.n}")
+            summary.append(w["base"].format(shown=metric.shown, n=metric.n))
     return Flag(Level.OK, tuple(summary))
 
 
@@ -319,6 +422,7 @@ class KeyStage:
     stage: str
     n: int  # customers who answered both the stage's rating and the NPS question
     r: float | None  # Pearson's r between the stage rating and the NPS
+    locale: str = "en"  # of the sentence
 
     @property
     def too_few(self) -> bool:
@@ -326,18 +430,21 @@ class KeyStage:
 
     @property
     def sentence(self) -> str:
+        w = wording(self.locale)
         if self.r is None:
-            text = f"{self.stage}: r not available (answers do not vary), n = {self.n}"
+            text = w["key unknown"].format(stage=self.stage, n=self.n)
         else:
-            text = f"{self.stage}: r = {_number(self.r, 2)} with NPS, n = {self.n}"
-        return f"{text} — too few to tell" if self.too_few else text
+            text = w["key"].format(stage=self.stage, r=_number(self.r, 2), n=self.n)
+        return w["too few"].format(text=text) if self.too_few else text
 
 
-def key_stages(correlations: Mapping[str, tuple[int, float | None]]) -> list[KeyStage]:
+def key_stages(
+    correlations: Mapping[str, tuple[int, float | None]], locale: str = "en"
+) -> list[KeyStage]:
     """Stages ranked by |r| between their rating and the NPS, strongest first; stages with a
     correlation but fewer than MIN_KEY_STAGE_N customers come after those with enough, and
-    stages without a correlation come last."""
-    stages = [KeyStage(stage, n, r) for stage, (n, r) in correlations.items()]
+    stages without a correlation come last. Their sentences are in `locale`'s language."""
+    stages = [KeyStage(stage, n, r, locale) for stage, (n, r) in correlations.items()]
 
     def rank(stage: KeyStage) -> tuple[int, float]:
         if stage.r is None:

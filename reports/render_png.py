@@ -1,6 +1,7 @@
 """The PNG map (SPEC §4 "Reports", Outputs): stages as columns; lanes for touchpoints,
-average rating, CSAT, NPS (where asked), the emotion curve, answers and pain points; every
-column tinted by its stage's flag; period, segment and n in the title.
+average rating, CSAT, NPS (where asked), the emotion curve, answers, response rate (over the
+waves that ask about the stage) and pain points; every column tinted by its stage's flag;
+period, segment and n in the title.
 
 Sized for Telegram on a phone: 1600×1000 px, and no text smaller than 13 pt at 100 dpi
 (18 px), which stays ≥ 14 px when Telegram scales photos down to 1280 px.
@@ -29,6 +30,8 @@ from matplotlib.textpath import TextToPath
 from reports.aggregate import Comment, Period
 from reports.flags import Level
 from reports.report import Cell, Report, StageRow
+from reports.words import answers as counted_answers
+from reports.words import language
 
 WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
@@ -69,6 +72,7 @@ LABELS: dict[str, dict[str, str]] = {
         "emotion": "Emotion",
         "emotion_hint": "mean of −2…+2",
         "answers": "Answers",
+        "response_lane": "Response rate",
         "pain": "Pain points",
         "problem": "Problem",
         "watch": "Watch",
@@ -76,7 +80,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not enough data": "Not enough data",
         "segment": "segment",
         "everyone": "all customers",
-        "n": "n = {n} answers",
+        "n": "n = {answers}",
         "response": "Response rate {rate}",
         "of": "{answered} of {sent} waves",
         "worst": "Worst",
@@ -99,6 +103,7 @@ LABELS: dict[str, dict[str, str]] = {
         "emotion": "Эмоции",
         "emotion_hint": "среднее от −2 до +2",
         "answers": "Ответы",
+        "response_lane": "Отклик",
         "pain": "Боли",
         "problem": "Проблема",
         "watch": "Внимание",
@@ -106,7 +111,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not enough data": "Мало данных",
         "segment": "сегмент",
         "everyone": "все клиенты",
-        "n": "n = {n} ответов",
+        "n": "n = {answers}",
         "response": "Отклик {rate}",
         "of": "{answered} из {sent} волн",
         "worst": "Хуже всего",
@@ -151,7 +156,7 @@ class _Map:
         self.report = report
         self.figure = figure
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
-        self.labels = LABELS.get(report.locale.split("-")[0].lower(), LABELS["en"])
+        self.labels = LABELS[language(report.locale)]
         self.ax = figure.add_axes((0, 0, 1, 1))
         self.ax.set_xlim(0, WIDTH)
         self.ax.set_ylim(HEIGHT, 0)
@@ -237,9 +242,10 @@ class _Map:
             _Lane("rating", 78),
             _Lane("csat", 66),
             *([_Lane("nps", 66)] if self.has_nps else []),
-            _Lane("answers", 40),
         ]
-        available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - sum(lane.height for lane in fixed)
+        counts = [_Lane("answers", 40), _Lane("response", 40)]
+        taken = sum(lane.height for lane in (*fixed, *counts))
+        available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - taken
         emotion_min = 150.0
         flexible = available - emotion_min
         needed_touch = max((len(lines) for lines in touchpoint_lines), default=1) * LINE + 14
@@ -251,9 +257,9 @@ class _Map:
         lanes = [
             fixed[0],
             _Lane("touchpoints", touch),
-            *fixed[1:-1],
+            *fixed[1:],
             _Lane("emotion", emotion),
-            fixed[-1],
+            *counts,
             _Lane("pain", quotes),
         ]
         top = TITLE_HEIGHT
@@ -294,6 +300,7 @@ class _Map:
             "nps": (labels["nps"], labels["nps_hint"]),
             "emotion": (labels["emotion"], labels["emotion_hint"]),
             "answers": (labels["answers"], ""),
+            "response": (labels["response_lane"], ""),
             "pain": (labels["pain"], ""),
         }
         if lane.key in names:
@@ -313,6 +320,8 @@ class _Map:
             elif lane.key == "answers":
                 answers = row.stage.figures.answers
                 self.text(centre, top + 9, str(answers) if answers else MISSING, 15, ha="center")
+            elif lane.key == "response":
+                self.text(centre, top + 9, self.stage_response(row), 15, ha="center")
             elif lane.key == "pain":
                 self.quotes(x, top + 8, quote_lines[index], lane.height - 14)
 
@@ -339,7 +348,7 @@ class _Map:
         segment = report.segment or labels["everyone"]
         facts = [
             f"{labels['segment']}: {segment}",
-            labels["n"].format(n=report.answers),
+            labels["n"].format(answers=counted_answers(report.answers, report.locale)),
             self.response(),
         ]
         self.text(MARGIN, 52, self.fit(" · ".join(facts), WIDTH - 2 * MARGIN, 15), 15)
@@ -358,6 +367,11 @@ class _Map:
         if sent:
             shown += f" ({self.labels['of'].format(answered=answered, sent=sent)})"
         return shown
+
+    def stage_response(self, row: StageRow) -> str:
+        """72% (36/50): answered of sent waves that ask about the stage."""
+        answered, sent = row.response
+        return f"{_percent(row.response_rate)} ({answered}/{sent})" if sent else MISSING
 
     def worst(self) -> tuple[str, Level | None]:
         rows = self.report.stages

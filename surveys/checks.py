@@ -128,6 +128,8 @@ def _questions(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
                         (*loc, "touchpoint"),
                         f"unknown touchpoint {question.touchpoint!r} in stage {found[0].id!r}",
                     )
+                if found is not None and found[1] not in unsure:
+                    yield from _option_touchpoints(survey, question, found[0].id, loc)
                 yield from _options(survey, question, loc, unsure)
                 if question.ask_if is not None:
                     where = (*loc, "ask_if")
@@ -135,6 +137,28 @@ def _questions(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
                         question.ask_if, earlier, where, survey, unsure, placed, (w, q)
                     )
             earlier[question.id] = _Asked(question, loc)
+
+
+def _option_touchpoints(
+    survey: Survey, question: Question, stage_id: str, loc: Loc
+) -> Iterator[Problem]:
+    """An option's touchpoint must be one of its question's stage: the answer is stored
+    under that stage."""
+    owners = {t.id: s.id for s in survey.stages for t in s.touchpoints if s.id != stage_id}
+    own = {t.id for s in survey.stages if s.id == stage_id for t in s.touchpoints}
+    for o, option in enumerate(question.options):
+        touchpoint = option.touchpoint
+        if touchpoint is None or touchpoint in own:
+            continue
+        where = (*loc, "options", o, "touchpoint")
+        if touchpoint in owners:
+            yield (
+                where,
+                f"touchpoint {touchpoint!r} belongs to stage {owners[touchpoint]!r}, "
+                f"not to the question's stage {stage_id!r}",
+            )
+        else:
+            yield where, f"unknown touchpoint {touchpoint!r} in stage {stage_id!r}"
 
 
 def _options(

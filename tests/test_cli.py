@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
 from bot.cli import main
+from reports import export
 from storage.models import Customer, Order
 from tests.support.fake_bot_api import FakeBotAPI
 
@@ -122,3 +124,33 @@ def test_report_writes_the_files_for_a_period(
     ]
     assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
     assert "<html" in (out / "report.html").read_text()
+
+
+def test_report_shows_progress_as_plain_milestones_off_a_terminal(
+    demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    demo = Path(demo_url.removeprefix("sqlite+aiosqlite:///"))
+    copy = tmp_path / "demo.db"
+    shutil.copyfile(demo, copy)
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    monkeypatch.setenv("CJM_DATABASE_URL", f"sqlite+aiosqlite:///{copy}")
+    monkeypatch.setattr(export, "BATCH", 100)  # several batches: several milestones
+    out = tmp_path / "october"
+    command = ["report", "--from", "2026-10-01", "--to", "2026-11-14", "--out", str(out)]
+
+    assert main(command) == 0
+
+    printed = capsys.readouterr()
+    assert "\r" not in printed.err  # captured output is no terminal
+    milestones = [line for line in printed.err.splitlines() if " rows (" in line]
+    for name in ("answers.csv", "report.xlsx"):
+        mine = [line for line in milestones if line.startswith(f"{name}: ")]
+        assert [line.split("(")[1].split("%")[0] for line in mine][-1] == "100"
+        assert 2 <= len(mine) <= 4, mine
+    total = int(milestones[-1].split(" of ")[1].split()[0].replace(",", ""))
+    assert f"… {total} answers exported" in printed.err
+    assert printed.out.split() == [
+        str(out / name)
+        for name in ("map.png", "report.html", "map.csv", "answers.csv", "report.xlsx")
+    ]

@@ -30,10 +30,12 @@ from reports.export import (
     write_xlsx,
 )
 from reports.figures import Figures
+from reports.files import write_report_files
 from reports.flags import flag
 from reports.report import Cell, Report, StageRow
 from storage.db import make_engine, make_session_factory
 from storage.models import Answer
+from surveys.loader import load_survey
 from surveys.model import Thresholds
 from tests.support.demo_data import WHOLE_DEMO
 
@@ -315,3 +317,52 @@ def test_libreoffice_opens_the_workbook(tmp_path: Path) -> None:
         ["name", "n", "share"], ["Café <&>", "3", "0.25"], ["x", "", "TRUE"],
     ]  # fmt: skip
     assert list(csv.reader(io.StringIO(answers_sheet))) == [["id"], ["1"], ["2"]]
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+async def test_count_answers_counts_what_the_export_writes(demo: tuple[str, Report]) -> None:
+    url, _ = demo
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session:
+            for period, segment in ((WHOLE_DEMO, None), (PART, None), (WHOLE_DEMO, "nobody")):
+                counted = await export.count_answers(session, "cafe", period, segment)
+                assert counted == await count_answers(url, period, segment)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_report_files_count_their_rows_up_to_the_total(
+    demo: tuple[str, Report], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = demo
+    monkeypatch.setattr(export, "BATCH", 100)  # several progress calls per file
+    calls: list[tuple[str, int, int]] = []
+    steps: list[str] = []
+    engine = make_engine(url)
+    try:
+        written = await write_report_files(
+            make_session_factory(engine), load_survey("cafe"), WHOLE_DEMO, tmp_path,
+            datetime(2026, 11, 15, tzinfo=UTC), locale="en", progress=steps.append,
+            rows=lambda *call: calls.append(call),
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+    assert [path.name for path in written] == [
+        "map.png", "report.html", "map.csv", "answers.csv", "report.xlsx",
+    ]  # fmt: skip
+    total = await count_answers(url, WHOLE_DEMO)
+    assert total > 300
+    assert [name for name, _, _ in calls] == sorted(
+        (name for name, _, _ in calls), key=["answers.csv", "report.xlsx"].index
+    )
+    for name in ("answers.csv", "report.xlsx"):
+        counts = [done for file, done, _ in calls if file == name]
+        assert counts[0] == 0
+        assert counts == sorted(counts) and len(set(counts)) == len(counts) > 3
+        assert counts[-1] == total
+        assert {of for file, _, of in calls if file == name} == {total}
+    assert steps[-1] == f"{total} answers exported"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from reports.figures import Figures
-from reports.flags import Flag, KeyStage, Level, flag, key_stages
+from reports.flags import Flag, KeyStage, Level, flag, key_stages, previous_period
 from reports.stats import (
     bounded_squares,
     incomplete_beta,
@@ -22,6 +22,7 @@ from reports.stats import (
     welch_t,
     wilson_interval,
 )
+from reports.words import answers, language
 from surveys.model import Thresholds
 
 THRESHOLDS = Thresholds()  # rating 3.5, CSAT 70 %, NPS 0, valence 0, min_responses 5
@@ -304,3 +305,123 @@ def test_key_stages_rank_by_strength_with_sample_sizes() -> None:
     assert ranked[3].too_few
     assert not ranked[0].too_few
     assert key_stages({}) == []
+
+
+# --- in Russian --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "1 ответ"),
+        (2, "2 ответа"),
+        (4, "4 ответа"),
+        (5, "5 ответов"),
+        (11, "11 ответов"),
+        (12, "12 ответов"),
+        (21, "21 ответ"),
+        (22, "22 ответа"),
+        (111, "111 ответов"),
+        (0, "0 ответов"),
+    ],
+)
+def test_russian_plural_of_answers(n: int, expected: str) -> None:
+    assert answers(n, "ru") == expected
+    assert answers(n, "en") == (f"{n} answer" if n == 1 else f"{n} answers")
+
+
+def test_locales_read_in_their_language() -> None:
+    assert [language(code) for code in ("ru", "ru-RU", "ru_ru", "en", "de", "")] == [
+        "ru", "ru", "ru", "en", "en", "en",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("n", "counts"),
+    [
+        (1, "1 оценка, 1 ответ NPS, 1 ответ о настроении"),
+        (2, "2 оценки, 2 ответа NPS, 2 ответа о настроении"),
+        (5, "5 оценок, 5 ответов NPS, 5 ответов о настроении"),
+        (21, "21 оценка, 21 ответ NPS, 21 ответ о настроении"),
+    ],
+)
+def test_not_enough_data_in_russian_counts_with_plural_forms(n: int, counts: str) -> None:
+    strict = Thresholds(min_responses=50)
+    result = flag(figures([4] * n, nps=[9] * n, valences=[1] * n), None, strict, locale="ru")
+    assert result == Flag(Level.NOT_ENOUGH_DATA, (f"мало данных: {counts} (нужно 50)",))
+    assert flag(Figures(), None, THRESHOLDS, locale="ru").sentence == (
+        "мало данных: нет ответов с оценкой (нужно 5)"
+    )
+
+
+def test_problem_flag_in_russian() -> None:
+    result = flag(figures([5, 4, 4, 3, 3, 3, 3, 3, 2, 2]), None, THRESHOLDS, locale="ru")
+    assert result.sentence == "средняя оценка 3.2 < 3.5, n=10; CSAT 30% < 70%, n=10"
+
+
+def test_drop_sentences_in_russian() -> None:
+    # the same numbers as test_csat_below_threshold_and_significantly_down
+    csat = flag(
+        figures([5] * 22 + [3] * 19), figures([4] * 72 + [3] * 28), THRESHOLDS, locale="ru"
+    )
+    assert csat.reasons == (
+        "CSAT 54% < 70%, n=41, на 18 п.п. ниже, чем на прошлой неделе (значимо)",
+    )
+    # and as test_small_sample_drop_is_not_a_problem
+    rating = flag(figures([4, 5, 4, 4, 4]), figures([5, 5, 5, 5, 4]), THRESHOLDS, locale="ru")
+    assert rating == Flag(
+        Level.WATCH,
+        (
+            "средняя оценка 4.2, на прошлой неделе было 4.8 "
+            "(незначимо: t-критерий Уэлча, p=0.067, n=5 против 5)",
+        ),
+    )
+    month = flag(
+        figures(nps=[10] * 20 + [8] * 20), figures(nps=[10] * 40), THRESHOLDS,
+        period_name=previous_period(30, "ru"), locale="ru",
+    )  # fmt: skip
+    assert month.sentence.startswith(
+        "NPS 50 (±15), на 50 п. ниже, чем за предыдущие 30 дней (z-критерий по погрешностям NPS"
+    )
+
+
+def test_watch_and_ok_in_russian() -> None:
+    watch = flag(figures([4] * 8 + [3, 2]), None, THRESHOLDS, locale="ru")
+    assert watch.reasons == ("средняя оценка 3.7, близко к порогу 3.5, n=10",)
+    ok = flag(
+        figures([5] * 20 + [4] * 20, nps=[10] * 20 + [8] * 10), None, THRESHOLDS, locale="ru"
+    )
+    assert ok.sentence == "средняя оценка 4.5, CSAT 100%, n=40; NPS 67 (±17), n=30"
+
+
+def test_key_stages_in_russian() -> None:
+    ranked = key_stages(
+        {"Оплата": (6, 0.90), "Онбординг": (30, None), "Доставка": (50, -0.71)}, locale="ru"
+    )
+    assert [stage.sentence for stage in ranked] == [
+        "Доставка: r = −0.71 с NPS, n = 50",
+        "Оплата: r = 0.90 с NPS, n = 6 — слишком мало, чтобы судить",
+        "Онбординг: r не определён (ответы не различаются), n = 30",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("n", "english", "russian"),
+    [
+        (1, "1 answer", "1 ответ"),
+        (2, "2 answers", "2 ответа"),
+        (5, "5 answers", "5 ответов"),
+        (21, "21 answers", "21 ответ"),
+    ],
+)
+def test_answers_without_a_score_are_counted_in_not_enough_data(
+    n: int, english: str, russian: str
+) -> None:
+    # a touchpoint only a choice option maps to: answers, none of them scored
+    unscored = Figures(answers=n)
+    assert flag(unscored, None, THRESHOLDS).sentence == (
+        f"not enough data: {english} without a score (5 needed)"
+    )
+    assert flag(unscored, None, THRESHOLDS, locale="ru").sentence == (
+        f"мало данных: {russian} без оценки (нужно 5)"
+    )

@@ -5,6 +5,7 @@ escaped, empty reports, the PNG inline, the change arrows)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ from reports.render_html import render_html
 from reports.report import Cell, Report, StageRow
 from surveys.loader import load_survey
 from surveys.model import Thresholds
+from tests.support.demo_data import demo_report
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 SVG_EMPTY = {"line", "polyline", "circle", "path", "rect"}  # written self-closing
@@ -263,3 +265,37 @@ def test_a_report_without_answers_renders() -> None:
     assert "Not enough data" in page.texts
     assert "svg" not in page.names()
     assert nothing.flag.sentence in page.texts
+
+
+# --- in Russian ---------------------------------------------------------------------------
+
+ENGLISH_WORDS = re.compile(
+    r"\b(the|of|and|with|answers?|stage|touchpoint|rating|mood|period|flag|not|was|pts)\b",
+    re.IGNORECASE,
+)
+
+
+def test_a_russian_report_reads_in_russian(demo_url: str) -> None:
+    report = demo_report(demo_url, locale="ru")
+    page = check_page(render_html(report))
+    customer_text = {" ".join(c.text.split()) for row in report.stages for c in row.comments}
+    english = [t for t in page.texts if t not in customer_text and ENGLISH_WORDS.search(t)]
+    assert english == []
+    assert "Отчёт по карте пути клиента" in page.texts
+    assert "Как читать отчёт" in page.texts
+    assert f"{report.period.start.isoformat()} – 2026-11-14 (45 дней)" in page.texts
+    retention = next(row for row in report.stages if row.stage.id == "retention")
+    assert retention.stage.flag.sentence in page.texts
+    assert "Проблема" in page.texts
+
+
+def test_russian_changes_and_plural_days() -> None:
+    english = small_report()
+    russian = dataclasses.replace(
+        english, locale="ru", period=Period(date(2026, 11, 1), date(2026, 11, 22))
+    )
+    text = check_page(render_html(russian)).text
+    assert "▼ 60 п.п." in text
+    assert "(было 90%)" in text
+    assert "(21 день)" in text
+    assert "(12 из 20 волн)" in text
