@@ -33,3 +33,11 @@ class ForgetCb(CallbackData, prefix="f"):
 
 class ResumeCb(CallbackData, prefix="r"):
     pass
+
+
+class ReplyCb(CallbackData, prefix="ar"):
+    alert: RowId
+
+
+class CancelReplyCb(CallbackData, prefix="ax"):
+    pass

@@ -5,7 +5,15 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import AnswerCb, ConsentCb, ForgetCb, LanguageCb, ResumeCb
+from bot.callbacks import (
+    AnswerCb,
+    CancelReplyCb,
+    ConsentCb,
+    ForgetCb,
+    LanguageCb,
+    ReplyCb,
+    ResumeCb,
+)
 from bot.texts import LANGUAGE_NAMES, t
 from surveys.answers import SKIP
 from surveys.model import Question, QuestionKind, Survey
@@ -84,4 +92,16 @@ def language_keyboard(locales: list[str]) -> InlineKeyboardMarkup:
 
 def resume_keyboard(locale: str) -> InlineKeyboardMarkup:
     button = InlineKeyboardButton(text=t(locale, "resume_button"), callback_data=ResumeCb().pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def alert_keyboard(alert_id: int, locale: str) -> InlineKeyboardMarkup:
+    data = ReplyCb(alert=alert_id).pack()
+    button = InlineKeyboardButton(text=t(locale, "alert_reply_button"), callback_data=data)
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def cancel_reply_keyboard(locale: str) -> InlineKeyboardMarkup:
+    data = CancelReplyCb().pack()
+    button = InlineKeyboardButton(text=t(locale, "reply_cancel_button"), callback_data=data)
     return InlineKeyboardMarkup(inline_keyboard=[[button]])

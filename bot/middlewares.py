@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 
 DB_ATTEMPTS = 3
 OnSent = Callable[[Any], Awaitable[None]]
+AfterCommit = Callable[[Bot], Awaitable[None]]
+# Told each update's outcome (handled, unhandled, duplicate, failed) and the handler's
+# result, after the commit: the composition root counts them for /metrics.
+Observer = Callable[[str, Any], None]
+_REPLAYED = object()  # the update was handled before
+
+
+def _ignore(_outcome: str, _result: Any) -> None:
+    return None
 
 
 @dataclass
@@ -39,9 +48,15 @@ class Replies:
     """Bot API calls a handler wants made once its transaction has committed."""
 
     calls: list[tuple[TelegramMethod[Any], OnSent | None]] = field(default_factory=list)
+    # Work that needs more than a call and a callback (several sends, each failing on its
+    # own, settled in its own short transaction): run after the calls, also post-commit.
+    jobs: list[AfterCommit] = field(default_factory=list)
 
     def add(self, method: TelegramMethod[Any], on_sent: OnSent | None = None) -> None:
         self.calls.append((method, on_sent))
+
+    def after(self, job: AfterCommit) -> None:
+        self.jobs.append(job)
 
     @property
     def answers_callback(self) -> bool:
@@ -60,6 +75,11 @@ class Replies:
                 continue
             if on_sent is not None:
                 await on_sent(result)
+        for job in self.jobs:
+            try:
+                await job(bot)
+            except Exception:  # the update is committed: one job's bug must not stop others
+                log.exception("a job after the commit failed")
 
 
 class UpdateMiddleware(BaseMiddleware):
@@ -70,12 +90,14 @@ class UpdateMiddleware(BaseMiddleware):
         owner_ids: frozenset[int],
         staff_ids: frozenset[int],
         default_locale: str,
+        observe: Observer | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.owner_ids = owner_ids
         self.staff_ids = staff_ids
         self.default_locale = default_locale
+        self.observe = observe or _ignore
 
     async def __call__(
         self,
@@ -103,6 +125,10 @@ class UpdateMiddleware(BaseMiddleware):
         await replies.flush(bot)
         if event.callback_query is not None and not replies.answers_callback:
             await Replies([(event.callback_query.answer(), None)]).flush(bot)
+        if result is _REPLAYED:
+            self.observe("duplicate", None)
+            return UNHANDLED
+        self.observe("unhandled" if result is UNHANDLED else "handled", result)
         return result
 
     async def _in_transaction(
@@ -115,13 +141,14 @@ class UpdateMiddleware(BaseMiddleware):
         async with self.sessions() as session, session.begin():
             if not await claim_update(session, event.update_id, now):
                 log.info("update %s was handled before: ignored", event.update_id)
-                return UNHANDLED
+                return _REPLAYED
             data["session"] = session
             data["now"] = now
             return await handler(event, data)
 
     async def _failed(self, event: Update, data: dict[str, Any], error: Exception) -> Any:
         """Nothing was committed; log the whole update so it can be replayed after a fix."""
+        self.observe("failed", None)
         log.error(
             "update %s failed, nothing stored: %r\n%s",
             event.update_id, error, event.model_dump_json(exclude_none=True),

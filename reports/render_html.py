@@ -1,7 +1,8 @@
 """The self-contained HTML report (SPEC §4 "Outputs"): one file that opens offline in any
 browser — inline CSS and SVG, the PNG map (when given) as a data: URI, no scripts and no
 external requests. Numbers are formatted here; the Jinja2 template (autoescaped, so
-customer comments are always escaped) only lays them out."""
+customer comments are always escaped) only lays them out, with its words in the report's
+language (English or Russian: `TEXTS`, and the explanations written out per language)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reports.aggregate import Comment
+from reports.alerts import alerts_fact
 from reports.flags import Level
 from reports.report import Cell, Report, StageRow, period_name
+from reports.words import counted, language
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
@@ -36,6 +39,59 @@ LEVEL_LABEL = {
     Level.OK: "OK",
     Level.NOT_ENOUGH_DATA: "Not enough data",
 }
+LEVEL_LABEL_RU = {
+    Level.PROBLEM: "Проблема",
+    Level.WATCH: "Внимание",
+    Level.OK: "Норма",
+    Level.NOT_ENOUGH_DATA: "Мало данных",
+}  # as on the PNG map
+
+# The page's words; the longer explanations are in the template, per language.
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "kind": "Customer Journey Map report", "period": "Period", "segment": "Segment",
+        "everyone": "all customers", "answers": "Answers", "response": "Response rate",
+        "of_waves": "{answered} of {sent} waves", "generated": "Generated",
+        "by_wave": "Response rate by wave", "map": "The map",
+        "no_answers": "No answers in this period.",
+        "no_answers_segment": "No answers in this period for this segment.",
+        "legend": "Legend", "stage": "Stage", "flag": "Flag", "rating": "Average rating",
+        "mood_row": "Mood", "response_hint": "answered of sent waves that ask about the stage",
+        "curve": "Emotion curve", "curve_label": "Mean mood per stage, from −2 to +2",
+        "image": "The customer journey map", "image_caption": "The map as an image.",
+        "key": "Key stages", "stages": "Stage by stage", "change_against": "Change against",
+        "was": "was", "no_comparison": "No comparison with {previous}: one of the periods "
+        "has no scored answers.",
+        "touchpoint": "Touchpoint", "short_rating": "Rating", "change": "Change",
+        "why": "Why", "said": "What customers said", "rated": "rated {rating}/5",
+        "low": "low", "how": "How to read this",
+        "average rating": "average rating", "CSAT": "CSAT", "NPS": "NPS", "mood": "mood",
+        "pts": " pts",
+        **{level.value: label for level, label in LEVEL_LABEL.items()},
+    },
+    "ru": {
+        "kind": "Отчёт по карте пути клиента", "period": "Период", "segment": "Сегмент",
+        "everyone": "все клиенты", "answers": "Ответы", "response": "Отклик",
+        "of_waves": "{answered} из {sent} волн", "generated": "Сформирован",
+        "by_wave": "Отклик по волнам", "map": "Карта",
+        "no_answers": "За этот период ответов нет.",
+        "no_answers_segment": "За этот период ответов этого сегмента нет.",
+        "legend": "Обозначения", "stage": "Этап", "flag": "Оценка этапа",
+        "rating": "Средняя оценка", "mood_row": "Настроение",
+        "response_hint": "доля отвеченных волн из отправленных, что спрашивают об этапе",
+        "curve": "Кривая эмоций", "curve_label": "Среднее настроение по этапам, от −2 до +2",
+        "image": "Карта пути клиента", "image_caption": "Карта в виде изображения.",
+        "key": "Ключевые этапы", "stages": "По этапам", "change_against": "Изменение:",
+        "was": "было", "no_comparison": "Сравнить с тем, что было {previous}, нельзя: "
+        "в одном из периодов нет ответов с оценкой.",
+        "touchpoint": "Точка контакта", "short_rating": "Оценка", "change": "Изменение",
+        "why": "Почему", "said": "Что сказали клиенты", "rated": "оценка {rating}/5",
+        "low": "низкая", "how": "Как читать отчёт",
+        "average rating": "средняя оценка", "CSAT": "CSAT", "NPS": "NPS",
+        "mood": "настроение", "pts": " п.п.",
+        **{level.value: label for level, label in LEVEL_LABEL_RU.items()},
+    },
+}  # fmt: skip
 
 # The mood curve (inline SVG): valence −2…+2 drawn over this many pixels.
 CURVE_STEP = 120
@@ -106,6 +162,7 @@ class StageView:
     cell: CellView
     touchpoints: tuple[CellView, ...]
     comments: tuple[CommentView, ...]
+    response: str  # 72% (36/50): answered of sent waves that ask about the stage
 
 
 @dataclass(frozen=True)
@@ -113,18 +170,18 @@ class _Metric:
     name: str
     digits: int
     scale: float = 1.0
-    unit: str = ""  # of the change: CSAT and NPS change by points
+    points: bool = False  # CSAT and NPS change by (percentage) points
     before_unit: str = ""
     signed: bool = False  # NPS and mood are shown with their sign
 
 
 _RATING = _Metric("average rating", 1)
-_CSAT = _Metric("CSAT", 0, 100.0, " pts", "%")
-_NPS = _Metric("NPS", 0, unit=" pts", signed=True)
+_CSAT = _Metric("CSAT", 0, 100.0, points=True, before_unit="%")
+_NPS = _Metric("NPS", 0, points=True, signed=True)
 _MOOD = _Metric("mood", 1, signed=True)
 
 
-def _delta(metric: _Metric, now: float, before: float) -> Delta:
+def _delta(metric: _Metric, now: float, before: float, texts: dict[str, str]) -> Delta:
     diff = (now - before) * metric.scale
     shown = _fixed(abs(diff), metric.digits)
     if float(shown) == 0:
@@ -134,10 +191,10 @@ def _delta(metric: _Metric, now: float, before: float) -> Delta:
     else:
         arrow, direction = "▼", "down"
     was = _fixed(before * metric.scale, metric.digits, metric.signed) + metric.before_unit
-    return Delta(arrow, direction, shown + metric.unit, was)
+    return Delta(arrow, direction, shown + (texts["pts"] if metric.points else ""), was)
 
 
-def _changes(cell: Cell) -> tuple[tuple[str, Delta], ...]:
+def _changes(cell: Cell, texts: dict[str, str]) -> tuple[tuple[str, Delta], ...]:
     now, before = cell.figures, cell.previous
     pairs = [
         (_RATING, now.average_rating, before.average_rating),
@@ -146,13 +203,13 @@ def _changes(cell: Cell) -> tuple[tuple[str, Delta], ...]:
         (_MOOD, now.mean_valence, before.mean_valence),
     ]
     return tuple(
-        (metric.name, _delta(metric, a, b))
+        (texts[metric.name], _delta(metric, a, b, texts))
         for metric, a, b in pairs
         if a is not None and b is not None
     )
 
 
-def _cell(cell: Cell) -> CellView:
+def _cell(cell: Cell, texts: dict[str, str]) -> CellView:
     f = cell.figures
     nps = _or_dash(f.nps, 0, signed=True)
     if f.nps_margin is not None:
@@ -161,14 +218,14 @@ def _cell(cell: Cell) -> CellView:
     return CellView(
         name=cell.name,
         level=LEVEL_CLASS[cell.flag.level],
-        label=LEVEL_LABEL[cell.flag.level],
+        label=texts[cell.flag.level.value],
         sentence=cell.flag.sentence,
         answers=f.answers,
         rating=_or_dash(f.average_rating, 1),
         csat=csat if f.csat is None else csat + "%",
         nps=nps,
         mood=_or_dash(f.mean_valence, 1, signed=True),
-        changes=_changes(cell),
+        changes=_changes(cell, texts),
     )
 
 
@@ -183,14 +240,22 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
     )
 
 
-def _stage(row: StageRow) -> StageView:
+def _stage(row: StageRow, texts: dict[str, str]) -> StageView:
     names = {tp.id: tp.name for tp in row.touchpoints}
     return StageView(
         id=row.stage.id,
-        cell=_cell(row.stage),
-        touchpoints=tuple(_cell(tp) for tp in row.touchpoints),
+        cell=_cell(row.stage, texts),
+        touchpoints=tuple(_cell(tp, texts) for tp in row.touchpoints),
         comments=tuple(_comment(c, names) for c in row.comments[:COMMENTS_SHOWN]),
+        response=_response(row),
     )
+
+
+def _response(row: StageRow) -> str:
+    answered, sent = row.response
+    if not sent:
+        return "—"
+    return f"{_fixed(100 * answered / sent, 0)}% ({answered}/{sent})"
 
 
 @dataclass(frozen=True)
@@ -251,7 +316,9 @@ def _key_stages(report: Report) -> list[str]:
 
 
 def render_html(report: Report, map_png: bytes | None = None) -> str:
-    """The report as one self-contained HTML page."""
+    """The report as one self-contained HTML page, in the report's language."""
+    lang = language(report.locale)
+    texts = TEXTS[lang]
     period = report.period
     last_day = period.end - timedelta(days=1)
     shown_period = (
@@ -267,9 +334,11 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
     return template.render(
         title=report.title,
         locale=report.locale,
+        lang=lang,
+        t=texts,
         period=shown_period,
-        days=period.days,
-        previous=period_name(period),
+        days=counted(period.days, lang, ("day", "days"), ("день", "дня", "дней")),
+        previous=period_name(period, lang),
         segment=report.segment,
         answers=report.answers,
         response_rate=None if rate is None else f"{_fixed(rate * 100, 0)}%",
@@ -281,8 +350,9 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
             if s
         ],
         generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        stages=[_stage(row) for row in report.stages],
+        stages=[_stage(row, texts) for row in report.stages],
         curve=_curve(report),
         key_stages=_key_stages(report),
         map_png=png,
+        alerts=alerts_fact(report.alerts, report.locale),
     )

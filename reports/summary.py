@@ -1,12 +1,15 @@
-"""The report as one screen of Telegram text: the worst stages with their reasons first."""
+"""The report as one screen of Telegram text: the worst stages with their reasons (and their
+response rate) first."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from reports.alerts import alerts_line
 from reports.figures import Figures
 from reports.flags import Level
 from reports.report import Report, StageRow
+from reports.words import answers, language
 
 TELEGRAM_LIMIT = 4096
 WORST_SHOWN = 3
@@ -14,13 +17,13 @@ _ORDER = {Level.PROBLEM: 0, Level.WATCH: 1, Level.OK: 2, Level.NOT_ENOUGH_DATA: 
 _MARK = {Level.PROBLEM: "🔴", Level.WATCH: "🟠", Level.OK: "🟢", Level.NOT_ENOUGH_DATA: "⚪"}
 _LABELS = {
     "en": {
-        "answers": "answers", "response": "response rate", "nps": "NPS",
+        "response": "response rate", "nps": "NPS",
         "worst": "Needs attention", "fine": "No stage needs attention.",
         "key": "Moves NPS most", "files": "The map and the full report are attached.",
         "vs": "vs the previous period",
     },
     "ru": {
-        "answers": "ответов", "response": "отклик", "nps": "NPS",
+        "response": "отклик", "nps": "NPS",
         "worst": "Требует внимания", "fine": "Ни один этап не требует внимания.",
         "key": "Сильнее всего влияет на NPS", "files": "Карта и полный отчёт — во вложении.",
         "vs": "к прошлому периоду",
@@ -29,7 +32,7 @@ _LABELS = {
 
 
 def summary_text(report: Report) -> str:
-    labels = _LABELS.get(report.locale, _LABELS["en"])
+    labels = _LABELS[language(report.locale)]
     last_day = report.period.end - timedelta(days=1)
     lines = [
         report.title,
@@ -44,19 +47,21 @@ def summary_text(report: Report) -> str:
     )[:WORST_SHOWN]
     if worst:
         lines.append(f"{labels['worst']}:")
-        lines.extend(_stage_line(row) for row in worst)
+        lines.extend(_stage_line(row, labels) for row in worst)
     else:
         lines.append(labels["fine"])
     strongest = next((k for k in report.key_stages if k.r is not None and not k.too_few), None)
     if strongest is not None:
         name = _stage_name(report, strongest.stage)
         lines += ["", f"{labels['key']}: {name} (r = {strongest.r:+.2f}, n = {strongest.n})"]
+    if (alerts := alerts_line(report.alerts, report.locale)) is not None:
+        lines += ["", alerts]
     lines += ["", labels["files"]]
     return _fit("\n".join(lines))
 
 
 def _headline(report: Report, labels: dict[str, str]) -> str:
-    parts = [f"{report.answers} {labels['answers']}"]
+    parts = [answers(report.answers, report.locale)]
     if report.response_rate is not None:
         parts.append(f"{labels['response']} {report.response_rate:.0%}")
     total = _nps_total(report)
@@ -73,9 +78,11 @@ def _nps_total(report: Report) -> Figures:
     return Figures(nps_answers=n, promoters=promoters, detractors=detractors)
 
 
-def _stage_line(row: StageRow) -> str:
+def _stage_line(row: StageRow, labels: dict[str, str]) -> str:
     stage = row.stage
     line = f"{_MARK[stage.flag.level]} {stage.name}: {stage.flag.sentence}"
+    if row.response_rate is not None:
+        line += f" · {labels['response']} {row.response_rate:.0%}"
     low = next((c for c in row.comments if c.low), None)
     if low is not None:
         quote = low.text if len(low.text) <= 120 else low.text[:119].rstrip() + "…"

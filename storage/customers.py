@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer, Customer, CustomerStatus
+from storage.models import Alert, AlertReply, Answer, Customer, CustomerStatus
 
 
 async def by_ref(session: AsyncSession, ref: str) -> Customer | None:
@@ -22,18 +23,32 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
     return await session.get(Customer, customer_id)
 
 
-async def get_or_create(session: AsyncSession, ref: str, now: datetime) -> Customer:
-    customer = await by_ref(session, ref)
-    if customer is None:
-        customer = Customer(ref=ref, status=CustomerStatus.NEW, created_at=now)
-        session.add(customer)
-        await session.flush()
-    return customer
-
-
 async def erase(session: AsyncSession, customer_id: int) -> None:
     """Delete the person; their answers stay as anonymous figures, without their words."""
     await session.execute(
         update(Answer).where(Answer.customer_id == customer_id).values(comment=None)
     )
+    # What they and the staff wrote to each other about their alerts goes too.
+    their_alerts = select(Alert.id).where(Alert.customer_id == customer_id)
+    await session.execute(
+        update(AlertReply).where(AlertReply.alert_id.in_(their_alerts)).values(text=None)
+    )
     await session.execute(delete(Customer).where(Customer.id == customer_id))
+
+
+async def get_or_create_many(
+    session: AsyncSession, refs: Collection[str], now: datetime
+) -> dict[str, Customer]:
+    """ref → customer for each ref, the missing ones created: two statements for any number."""
+    found = await session.scalars(select(Customer).where(Customer.ref.in_(refs)))
+    by_ref = {customer.ref: customer for customer in found}
+    missing = [
+        Customer(ref=ref, status=CustomerStatus.NEW, created_at=now)
+        for ref in refs
+        if ref not in by_ref
+    ]
+    if missing:
+        session.add_all(missing)
+        await session.flush()
+        by_ref.update((customer.ref, customer) for customer in missing)
+    return by_ref

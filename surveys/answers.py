@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import answers
 from storage.answers import OpenWave
 from storage.dispatches import ANSWERABLE
+from surveys import alerts
+from surveys.alerts import AlertRules, AlertUpdate
 from surveys.conditions import Given
 from surveys.messenger import Ask
 from surveys.model import Question, QuestionKind, Survey, Wave
@@ -38,12 +40,14 @@ class Recorded:
     next: Ask | None = None
     finished: bool = False
     prompt_message_id: int | None = None  # a text prompt to close after its comment
+    alert: AlertUpdate | None = None  # staff to notify (SPEC §4 "Closing the loop")
 
 
 class AnswerService:
     def __init__(self, survey: Survey, default_locale: str) -> None:
         self.survey = survey
         self.default_locale = default_locale
+        self.alert_rules = AlertRules(survey)
 
     async def tap(
         self,
@@ -132,13 +136,14 @@ class AnswerService:
         stored = await answers.insert(session, {
             "dispatch_id": wave.id, "order_id": wave.order_id, "customer_id": wave.customer_id,
             "survey_id": wave.survey_id, "wave_id": wave.wave_id, "question_id": question.id,
-            "stage": question.stage, "touchpoint": question.touchpoint,
+            "stage": question.stage, "touchpoint": question.touchpoint_of(columns.get("choice")),
             "kind": question.kind.value, "segment": wave.segment, "answered_at": now,
             **columns,
         })  # fmt: skip
         if not stored:
             return Recorded(Outcome.ALREADY_ANSWERED, locale, question)
-        progress = {**wave.progress, question.id: _given(columns)}
+        given_now = _given(columns)
+        progress = {**wave.progress, question.id: given_now}
         given = {qid: Given(*values) for qid, values in progress.items()}
         following = next_question(definition, question.id, given)
         await answers.advance(
@@ -151,7 +156,21 @@ class AnswerService:
         return Recorded(
             Outcome.RECORDED, locale, question, self.shown(question, columns, locale), ask,
             finished=following is None, prompt_message_id=wave.message_id,
+            alert=await self._alert(session, wave, question, given_now, now),
         )  # fmt: skip
+
+    async def _alert(
+        self,
+        session: AsyncSession,
+        wave: OpenWave,
+        question: Question,
+        given: list[Any],
+        now: datetime,
+    ) -> AlertUpdate | None:
+        # A pure check first: an answer of a wave that never crossed costs no query.
+        if not self.alert_rules.concerns(wave.progress, question, given):
+            return None
+        return await alerts.record(session, self.alert_rules, wave, question, now)
 
     def shown(self, question: Question, columns: dict[str, Any], locale: str) -> str:
         if columns.get("skipped"):

@@ -77,6 +77,9 @@ class Thresholds(_Strict):
 class Alert(_Strict):
     rating_at_most: int = Field(2, ge=1, le=5)
     nps_at_most: int = Field(6, ge=0, le=10)
+    # A strongly negative emotion (disappointment, irritation) is a complaint even when
+    # the stars were kind; `null` turns it off.
+    valence_at_most: int | None = Field(-2, ge=-2, le=2)
 
 
 class Emotion(_Strict):
@@ -101,6 +104,9 @@ class Stage(_Strict):
 class Option(_Strict):
     id: Ident
     label: Label
+    # The touchpoint of the question's stage this choice is about ("where did you hear of
+    # us": social, friends…): the answer lands on it rather than on the question's.
+    touchpoint: Ident | None = None
 
 
 class Question(_Strict):
@@ -116,6 +122,14 @@ class Question(_Strict):
     @cached_property
     def condition(self) -> Condition | None:
         return parse_condition(self.ask_if) if self.ask_if else None
+
+    def touchpoint_of(self, choice: str | None) -> str | None:
+        """Where an answer lands on the map: the chosen option's touchpoint when it names
+        one, else the question's."""
+        option = next((o for o in self.options if o.id == choice), None)
+        if option is not None and option.touchpoint is not None:
+            return option.touchpoint
+        return self.touchpoint
 
 
 class Wave(_Strict):

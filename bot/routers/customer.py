@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts import AlertDesk
 from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb
 from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
 from bot.middlewares import Replies
@@ -16,7 +17,7 @@ from bot.roles import Role
 from bot.services import Services
 from bot.texts import CATALOG, t
 from storage.models import CustomerStatus, Journey
-from surveys import privacy
+from surveys import alerts, privacy
 from surveys.consent import ConsentState, LinkState, TelegramUser, answer_consent, open_link
 
 _LINK_TEXTS = {
@@ -147,6 +148,7 @@ async def on_forget_answer(
     query: CallbackQuery,
     callback_data: ForgetCb,
     session: AsyncSession,
+    alert_desk: AlertDesk,
     replies: Replies,
     now: datetime,
     locale: str,
@@ -154,8 +156,12 @@ async def on_forget_answer(
     profile = await privacy.profile(session, query.from_user.id)
     locale = profile.locale or locale
     if callback_data.yes:
+        their_alerts = await alerts.forgetting(session, query.from_user.id)
         done = await privacy.forget(session, query.from_user.id, now)
         text = t(locale, "forgotten" if done else "forget_stranger")
+        # Staff chats keep copies of the alerts: they lose the customer's words too.
+        for alert in await alerts.redrawn(session, their_alerts):
+            replies.after(alert_desk.publish(alert))
     else:
         text = t(locale, "forget_cancelled")
     replies.add(query.answer())

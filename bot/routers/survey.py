@@ -11,12 +11,14 @@ from aiogram.methods import EditMessageReplyMarkup, SendMessage
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts import AlertDesk
 from bot.callbacks import AnswerCb
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
 from bot.services import Services
 from bot.texts import t
 from storage import answers
+from surveys import alerts
 from surveys.answers import Outcome, Recorded
 from surveys.messenger import Ask
 from surveys.model import QuestionKind
@@ -38,17 +40,18 @@ async def on_tap(
     callback_data: AnswerCb,
     session: AsyncSession,
     services: Services,
+    alert_desk: AlertDesk,
     replies: Replies,
     now: datetime,
     locale: str,
-) -> None:
+) -> Outcome:
     result = await services.answers.tap(
         session, query.from_user.id, callback_data.d, callback_data.q, callback_data.v, now
     )
     if result.outcome is not Outcome.RECORDED:
         toast = t(result.locale if result.question else locale, _TOASTS[result.outcome])
         replies.add(query.answer(toast))
-        return
+        return result.outcome
     assert result.question is not None
     text = answered_text(services.survey, result.question, result.locale, result.shown)
     if query.message is not None:
@@ -59,25 +62,36 @@ async def on_tap(
         )
     replies.add(query.answer())
     _continue(result, replies, services, query.from_user.id)
+    if result.alert is not None:
+        replies.after(alert_desk.publish(result.alert.alert))
+    return result.outcome  # the update middleware's observer counts stored answers
 
 
 async def on_comment(
     message: Message,
     session: AsyncSession,
     services: Services,
+    alert_desk: AlertDesk,
     replies: Replies,
     now: datetime,
     locale: str,
-) -> None:
+) -> Outcome:
     assert message.text is not None and message.from_user is not None
     result = await services.answers.comment(session, message.from_user.id, message.text, now)
     if result.outcome is Outcome.NOT_WAITING:
+        # Not a survey answer: maybe the customer answers a staff reply about their alert.
+        back = await alerts.customer_message(session, message.from_user.id, message.text, now)
+        if back is not None:
+            replies.after(alert_desk.relay(back))
+            said = t(result.locale if result.question else locale, "customer_reply_passed")
+            replies.add(message.answer(said))
+            return result.outcome
         key = "tap_hint" if result.question is not None else "not_waiting"
         replies.add(message.answer(t(result.locale if result.question else locale, key)))
-        return
+        return result.outcome
     if result.outcome is not Outcome.RECORDED:
         replies.add(message.answer(t(result.locale, _TOASTS[result.outcome])))
-        return
+        return result.outcome
     if result.prompt_message_id is not None:
         replies.add(
             EditMessageReplyMarkup(
@@ -85,6 +99,9 @@ async def on_comment(
             )
         )
     _continue(result, replies, services, message.chat.id)
+    if result.alert is not None:
+        replies.after(alert_desk.publish(result.alert.alert))
+    return result.outcome
 
 
 def _continue(result: Recorded, replies: Replies, services: Services, chat_id: int) -> None:

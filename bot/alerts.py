@@ -1,0 +1,228 @@
+"""Closing the loop in Telegram: the alert notification every staff member and owner gets
+(edited in place as the wave goes on and once it is answered), and the delivery of the
+exchange between them and the customer.
+
+Everything here runs after the update's commit (`Replies.after`): the alert and the
+replies are rows first, so a failed send loses nothing, and one recipient's failure
+(a staff member who blocked the bot) neither blocks the others nor undoes the answer.
+
+A pushed notification has no update to take its recipient's language from: it is in the
+language their last update had (`bot.languages`), else in CJM_DEFAULT_LOCALE.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, tzinfo
+
+from aiogram import Bot
+from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.keyboards import alert_keyboard
+from bot.languages import TeamLanguages
+from bot.telegram_errors import classify, not_modified
+from bot.texts import t
+from storage import alerts as stored
+from storage.alerts import AlertAnswer, AlertDetails
+from surveys import alerts
+from surveys.alerts import AlertRules, Outgoing
+from surveys.messenger import MaybeDelivered, Unreachable
+from surveys.model import QuestionKind, Survey
+
+log = logging.getLogger(__name__)
+
+TELEGRAM_LIMIT = 4096
+COMMENT_SHOWN = 600  # a notification shows every comment of the wave, each cut to this
+Clock = Callable[[], datetime]
+Job = Callable[[Bot], Awaitable[None]]
+
+
+class AlertDesk:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        survey: Survey,
+        languages: TeamLanguages,
+        timezone: tzinfo,
+        clock: Clock,
+    ) -> None:
+        self.sessions = sessions
+        self.survey = survey
+        self.languages = languages
+        self.recipients = sorted(languages.user_ids)
+        self.locale = languages.default_locale  # for customers without a language of their own
+        self.timezone = timezone
+        self.clock = clock
+        self.rules = AlertRules(survey)
+
+    # -- the notification ---------------------------------------------------------------
+    def publish(self, alert: AlertDetails) -> Job:
+        """Show the alert to every recipient: edit the notification they have, send one
+        to those who have none yet (also when an earlier send to them failed)."""
+
+        async def job(bot: Bot) -> None:
+            shown = {}
+            for chat_id in self.recipients:
+                locale = self.languages.of(chat_id)
+                text, keyboard = self.text(alert, locale), alert_keyboard(alert.id, locale)
+                message_id = await self._show(bot, chat_id, alert, text, keyboard)
+                if message_id is not None and message_id != alert.messages.get(chat_id):
+                    shown[chat_id] = message_id
+            if shown:
+                async with self.sessions.begin() as session:
+                    await stored.remember_messages(session, alert.id, shown)
+
+        return job
+
+    async def _show(
+        self,
+        bot: Bot,
+        chat_id: int,
+        alert: AlertDetails,
+        text: str,
+        keyboard: InlineKeyboardMarkup,
+    ) -> int | None:
+        """The notification's message id in this chat, or None when it could not be shown."""
+        message_id = alert.messages.get(chat_id)
+        try:
+            if message_id is not None:
+                try:
+                    await bot.edit_message_text(
+                        text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
+                    )
+                except TelegramBadRequest as error:
+                    if not_modified(error):
+                        return message_id
+                    # Deleted by the staff member, or too old to edit: a fresh one instead.
+                    log.info("alert %s: editing in chat %s failed: %s", alert.id, chat_id, error)
+                else:
+                    return message_id
+            sent = await bot.send_message(chat_id, text, reply_markup=keyboard)
+        except TelegramForbiddenError:
+            log.warning("alert %s: staff chat %s has blocked the bot", alert.id, chat_id)
+            return None
+        except (AiogramError, TimeoutError) as error:
+            log.warning("alert %s: not shown in chat %s: %s", alert.id, chat_id, error)
+            return None
+        return sent.message_id
+
+    def text(self, alert: AlertDetails, locale: str) -> str:
+        who = alert.ref if alert.ref is not None else t(locale, "alert_forgotten")
+        head = [t(locale, "alert_title"), t(locale, "alert_customer", ref=who)]
+        if alert.segment:
+            head.append(t(locale, "alert_segment", segment=alert.segment))
+        lines = [line for a in alert.answers if (line := self._answer_line(a, locale))]
+        text = "\n".join(head) + "\n\n" + "\n".join(lines)
+        if alert.replied_at is not None:
+            when = alert.replied_at.astimezone(self.timezone).strftime("%d.%m %H:%M")
+            text += "\n\n" + t(locale, "alert_answered", name=alert.replied_by_name, when=when)
+        return text if len(text) <= TELEGRAM_LIMIT else text[: TELEGRAM_LIMIT - 1] + "…"
+
+    def _answer_line(self, answer: AlertAnswer, locale: str) -> str | None:
+        """`Purchase · Food and drinks: ★★☆☆☆ ❗` — the mark where a threshold was crossed."""
+        value, crossed = self._value(answer, locale)
+        if value is None:
+            return None
+        return f"{self._where(answer, locale)}: {value}" + (" ❗" if crossed else "")
+
+    def _value(self, answer: AlertAnswer, locale: str) -> tuple[str | None, bool]:
+        if answer.rating is not None:
+            crossed = self.rules.crosses(QuestionKind.RATING, answer.rating, None)
+            return "★" * answer.rating + "☆" * (5 - answer.rating), crossed
+        if answer.nps is not None:
+            return f"NPS {answer.nps}/10", self.rules.crosses(QuestionKind.NPS, answer.nps, None)
+        if answer.emotion is not None:
+            emotion = next((e for e in self.survey.emotions if e.id == answer.emotion), None)
+            if emotion is None:
+                return answer.emotion, False
+            label = f"{emotion.emoji} {self.survey.text(emotion.label, locale)}"
+            return label, self.rules.crosses(QuestionKind.EMOTION, None, emotion.valence)
+        if answer.comment:
+            comment = answer.comment
+            if len(comment) > COMMENT_SHOWN:
+                comment = comment[: COMMENT_SHOWN - 1].rstrip() + "…"
+            return f"«{comment}»", False
+        return None, False  # a choice or a skipped comment says nothing about the pain
+
+    def _where(self, answer: AlertAnswer, locale: str) -> str:
+        stage = self.survey.stage(answer.stage)
+        if stage is None:
+            return answer.stage
+        name = self.survey.text(stage.name, locale)
+        touchpoint = next((tp for tp in stage.touchpoints if tp.id == answer.touchpoint), None)
+        return f"{name} · {self.survey.text(touchpoint.name, locale)}" if touchpoint else name
+
+    # -- the staff member's reply ---------------------------------------------------------
+    def deliver(self, reply: Outgoing, staff_id: int, name: str, locale: str) -> Job:
+        """Send the reply to the customer, then tell the staff member how it went and, once
+        delivered, show every recipient who answered the alert."""
+
+        async def job(bot: Bot) -> None:
+            ref = reply.ref or "—"
+            theirs = reply.locale or self.locale
+            business = self.survey.text(self.survey.business or self.survey.title, theirs)
+            text = t(theirs, "reply_to_customer", business=business,
+                     text=reply.text)  # fmt: skip
+            try:
+                message = await bot.send_message(reply.chat_id, text)
+            except (AiogramError, TimeoutError) as error:
+                await self._not_delivered(bot, reply, error, staff_id, locale)
+                return
+            async with self.sessions.begin() as session:
+                alert = await alerts.delivered(
+                    session, reply, message.message_id, (staff_id, name), self.clock()
+                )
+            await _say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
+            if alert is not None:
+                await self.publish(alert)(bot)
+
+        return job
+
+    async def _not_delivered(
+        self, bot: Bot, reply: Outgoing, error: Exception, staff_id: int, locale: str
+    ) -> None:
+        failure = classify(error)
+        ref = reply.ref or "—"
+        if isinstance(failure, Unreachable):
+            status, said = "blocked", t(locale, "reply_blocked", ref=ref)
+        elif isinstance(failure, MaybeDelivered):
+            status, said = "unknown", t(locale, "reply_unknown", ref=ref, reason=failure.reason)
+        else:
+            status, said = "failed", t(locale, "reply_failed", ref=ref, reason=failure.reason)
+        log.warning("reply %s about alert %s: %s", reply.reply_id, reply.alert_id, failure.reason)
+        async with self.sessions.begin() as session:
+            await alerts.not_delivered(session, reply, status, failure.reason, self.clock())
+        await _say(bot, staff_id, said)
+
+    # -- the customer's answer back ---------------------------------------------------------
+    def relay(self, message: Outgoing) -> Job:
+        """The customer's message to the staff member who replied to them, with the button
+        to answer again."""
+
+        async def job(bot: Bot) -> None:
+            locale = self.languages.of(message.chat_id)
+            text = t(locale, "customer_reply", ref=message.ref or "—", text=message.text)
+            keyboard = alert_keyboard(message.alert_id, locale)
+            try:
+                sent = await bot.send_message(message.chat_id, text, reply_markup=keyboard)
+            except (AiogramError, TimeoutError) as error:
+                reason = classify(error).reason
+                log.warning("customer's message %s not relayed: %s", message.reply_id, reason)
+                async with self.sessions.begin() as session:
+                    await alerts.settle(session, message, None, "failed", reason)
+                return
+            async with self.sessions.begin() as session:
+                await alerts.settle(session, message, sent.message_id, "sent")
+
+        return job
+
+
+async def _say(bot: Bot, chat_id: int, text: str) -> None:
+    """A note to a staff member; losing one is logged, not fatal."""
+    try:
+        await bot.send_message(chat_id, text)
+    except (AiogramError, TimeoutError) as error:
+        log.warning("could not tell staff chat %s: %s", chat_id, error)

@@ -1,0 +1,103 @@
+"""Closing the loop in figures: how many unhappy customers there were in the period and
+how quickly staff answered them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from statistics import median
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reports.aggregate import Period
+from storage.models import Alert
+
+ANSWER_WITHIN = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFigures:
+    alerts: int = 0  # opened in the period
+    answered: int = 0  # a reply delivered at all
+    answered_in_time: int = 0  # a reply delivered within ANSWER_WITHIN
+    median_reply: timedelta | None = None  # over the answered ones
+
+    @property
+    def in_time_share(self) -> float | None:
+        return self.answered_in_time / self.alerts if self.alerts else None
+
+
+NO_ALERTS = AlertFigures()
+
+
+async def alert_figures(
+    session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
+) -> AlertFigures:
+    """Alerts opened in the period (and segment). An alert counts as answered in time
+    when its first delivered reply came within 24 hours, so one still waiting counts
+    against the share. Only the two timestamps per alert are read: alerts are rare."""
+    start, end = period.bounds()
+    statement = select(Alert.created_at, Alert.replied_at).where(
+        Alert.survey_id == survey_id, Alert.created_at >= start, Alert.created_at < end
+    )
+    if segment is not None:
+        statement = statement.where(Alert.segment == segment)
+    rows = (await session.execute(statement)).all()
+    waits = [replied - created for created, replied in rows if replied is not None]
+    return AlertFigures(
+        alerts=len(rows),
+        answered=len(waits),
+        answered_in_time=sum(1 for wait in waits if wait <= ANSWER_WITHIN),
+        median_reply=timedelta(seconds=median(w.total_seconds() for w in waits))
+        if waits
+        else None,
+    )
+
+
+_WORDS = {
+    "en": {
+        "alerts": "Unhappy customers", "in_time": "answered within 24 h",
+        "median": "median first reply", "h": "h", "min": "min", "d": "d",
+    },
+    "ru": {
+        "alerts": "Недовольные клиенты", "in_time": "ответ за 24 ч",
+        "median": "медиана до ответа", "h": "ч", "min": "мин", "d": "д",
+    },
+}  # fmt: skip
+
+
+def _words(locale: str) -> dict[str, str]:
+    return _WORDS.get(locale.replace("_", "-").split("-")[0].lower(), _WORDS["en"])
+
+
+def duration_text(wait: timedelta, locale: str) -> str:
+    """2 h 05 min; 45 min; 3 d 4 h — to the minute, in the report's language."""
+    words = _words(locale)
+    minutes = int(wait.total_seconds() // 60)
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        return f"{days} {words['d']} {hours} {words['h']}"
+    if hours:
+        return f"{hours} {words['h']} {minutes % 60:02d} {words['min']}"
+    return f"{minutes} {words['min']}"
+
+
+def alerts_fact(figures: AlertFigures, locale: str) -> tuple[str, str]:
+    """(label, value) for a report: `3 of 4 (75%) answered within 24 h · median …`."""
+    words = _words(locale)
+    if not figures.alerts:
+        return words["alerts"], "0"
+    share = figures.in_time_share or 0.0
+    value = f"{figures.alerts} · {words['in_time']}: {figures.answered_in_time} ({share:.0%})"
+    if figures.median_reply is not None:
+        value += f" · {words['median']} {duration_text(figures.median_reply, locale)}"
+    return words["alerts"], value
+
+
+def alerts_line(figures: AlertFigures, locale: str) -> str | None:
+    """The Telegram summary's line; None when nobody was unhappy in the period."""
+    if not figures.alerts:
+        return None
+    label, value = alerts_fact(figures, locale)
+    return f"{label}: {value}"
