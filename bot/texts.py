@@ -74,6 +74,8 @@ EN = {
     "report_usage": (
         "Usage: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment]\nExample: /report 30d downtown"
     ),
+    "report_building": "Building your report… the map and the HTML file follow in a moment.",
+    "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
     "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
@@ -85,6 +87,29 @@ EN = {
     "order_repeat": "This order was registered already.",
     "order_rejected": "Order not registered: {reason}",
     "order_no_link": "Order registered. {ref} has not connected yet; the link was used.",
+    # Closing the loop: what staff and owners see about an unhappy customer.
+    "alert_title": "⚠️ An unhappy customer",
+    "alert_customer": "Customer: {ref}",
+    "alert_segment": "Segment: {segment}",
+    "alert_forgotten": "(the customer deleted their data)",
+    "alert_answered": "✅ Answered by {name}, {when}",
+    "alert_reply_button": "↩️ Reply",
+    "reply_prompt": (
+        "Send your reply to {ref} in one message: I'll deliver it from the bot. Or press Cancel."
+    ),
+    "reply_cancel_button": "Cancel",
+    "reply_cancelled": "Reply cancelled.",
+    "reply_no_alert": "This alert no longer exists.",
+    "reply_staff_only": "This button is for the staff.",
+    "reply_forgotten": "The customer deleted their data (/forget): they can't be answered.",
+    "reply_too_long": "That's too long for one message ({limit} characters at most): shorten it.",
+    "reply_delivered": "Delivered to {ref} ✅",
+    "reply_blocked": "Not delivered: {ref} has blocked the bot.",
+    "reply_unknown": "{ref} may not have got your reply (Telegram did not answer): {reason}",
+    "reply_failed": "Not delivered to {ref}: {reason}",
+    "reply_to_customer": "💬 {business}, about your feedback:\n\n{text}",
+    "customer_reply": "💬 {ref} answered:\n\n{text}",
+    "customer_reply_passed": "Thank you — I've passed your message on to the team.",
     "now": "in a moment",
 }
 
@@ -156,6 +181,8 @@ RU = {
     "report_usage": (
         "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
     ),
+    "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
+    "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
     "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
@@ -169,6 +196,29 @@ RU = {
     "order_repeat": "Этот заказ уже был зарегистрирован.",
     "order_rejected": "Заказ не зарегистрирован: {reason}",
     "order_no_link": "Заказ зарегистрирован. {ref} ещё не подключился; ссылка уже использована.",
+    "alert_title": "⚠️ Недовольный клиент",
+    "alert_customer": "Клиент: {ref}",
+    "alert_segment": "Сегмент: {segment}",
+    "alert_forgotten": "(клиент удалил свои данные)",
+    "alert_answered": "✅ Ответ дал(а) {name}, {when}",
+    "alert_reply_button": "↩️ Ответить",
+    "reply_prompt": (
+        "Напишите ответ для {ref} одним сообщением — я передам его от имени бота. "
+        "Или нажмите «Отмена»."
+    ),
+    "reply_cancel_button": "Отмена",
+    "reply_cancelled": "Ответ отменён.",
+    "reply_no_alert": "Этого оповещения больше нет.",
+    "reply_staff_only": "Эта кнопка для сотрудников.",
+    "reply_forgotten": "Клиент удалил свои данные (/forget): ответить ему нельзя.",
+    "reply_too_long": "Слишком длинно для одного сообщения (до {limit} символов): сократите.",
+    "reply_delivered": "Доставлено: {ref} ✅",
+    "reply_blocked": "Не доставлено: {ref} заблокировал(а) бота.",
+    "reply_unknown": "{ref} мог(ла) не получить ответ (Telegram не ответил): {reason}",
+    "reply_failed": "Не доставлено для {ref}: {reason}",
+    "reply_to_customer": "💬 {business} — по вашему отзыву:\n\n{text}",
+    "customer_reply": "💬 {ref} ответил(а):\n\n{text}",
+    "customer_reply_passed": "Спасибо — я передал ваше сообщение команде.",
     "now": "через минуту",
 }
 

@@ -20,6 +20,7 @@ async def test_owner_gets_summary_map_and_html(harness: Harness) -> None:
         await harness.click(alice, harness.last_to(alice), answer)
 
     await harness.send(harness.user(OWNER_ID), "/report 7d")
+    await harness.app.background.wait()  # the report is built and sent by a task
 
     summary = harness.api.sent_texts(OWNER_ID)[-1]  # the photo has no caption
     assert summary.startswith("Cafe: the guest journey\n")

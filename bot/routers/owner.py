@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date, datetime, timedelta
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.methods import SendDocument, SendMessage, SendPhoto
-from aiogram.types import BufferedInputFile, Message
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiogram.types import Message
 
 from bot.middlewares import Replies
+from bot.reporting import OwnerReports
 from bot.roles import HasRole, Role
-from bot.services import Services
 from bot.texts import t
 from reports.aggregate import Period
-from reports.render_html import render_html
-from reports.render_png import render_png_async
-from reports.report import build_report
-from reports.summary import summary_text
 
 _DAYS = re.compile(r"^(\d{1,3})d$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
@@ -44,28 +37,27 @@ def parse_period(word: str | None, today: date) -> Period | None:
 async def on_report(
     message: Message,
     command: CommandObject,
-    session: AsyncSession,
-    services: Services,
+    owner_reports: OwnerReports,
     replies: Replies,
     now: datetime,
     locale: str,
 ) -> None:
+    """Only checks the words and says it is on it: the report is built and sent by a
+    background task, started once this update is committed, so the updates queued behind
+    this one (polling handles them in turn) are not kept waiting for the drawing."""
     words = (command.args or "").split()
     period = parse_period(words[0] if words else None, now.date())
     if period is None or len(words) > 2:
         replies.add(message.answer(t(locale, "report_usage")))
         return
     segment = words[1] if len(words) > 1 else None
-    report = await build_report(session, services.survey, period, now, segment, locale)
-    # Both renders in worker threads: the loop keeps serving other chats meanwhile.
-    png = await render_png_async(report)
-    html = await asyncio.to_thread(render_html, report, png)
-    chat = message.chat.id
-    name = f"report-{period.start}-{period.end - timedelta(days=1)}"
-    replies.add(SendMessage(chat_id=chat, text=summary_text(report)))
-    replies.add(SendPhoto(chat_id=chat, photo=BufferedInputFile(png, f"{name}.png")))
-    document = BufferedInputFile(html.encode(), f"{name}.html")
-    replies.add(SendDocument(chat_id=chat, document=document))
+    replies.add(message.answer(t(locale, "report_building")))
+    chat_id = message.chat.id
+
+    async def build_and_send(_: Bot) -> None:
+        owner_reports.start(chat_id, period, segment, locale)
+
+    replies.after(build_and_send)
 
 
 def setup() -> Router:

@@ -1,0 +1,72 @@
+"""The report as it goes to an owner in Telegram: the summary, the PNG map and the HTML file.
+
+Building takes a few hundred milliseconds to a second: the figures are read in a session
+of its own (never an update's transaction) and the drawing happens in worker threads, so
+the event loop keeps serving other chats meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reports.aggregate import Period
+from reports.render_html import render_html
+from reports.render_png import render_png_async
+from reports.report import build_report
+from reports.summary import summary_text
+from surveys.model import Survey
+
+
+class Part(IntEnum):
+    """What is sent, in this order; a delivery records how many went out."""
+
+    SUMMARY = 0
+    MAP = 1
+    HTML = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ReportBundle:
+    summary: str
+    png: bytes
+    html: bytes
+    name: str  # the files' name without the extension: report-FROM-TO
+
+    @property
+    def png_name(self) -> str:
+        return f"{self.name}.png"
+
+    @property
+    def html_name(self) -> str:
+        return f"{self.name}.html"
+
+
+class ReportSender(Protocol):
+    """bot/ sends the parts through Telegram."""
+
+    async def send_part(self, chat_id: int, bundle: ReportBundle, part: Part) -> None:
+        """Raises a `surveys.messenger.SendError` saying what Telegram's answer means."""
+        ...
+
+
+async def build_bundle(
+    sessions: async_sessionmaker[AsyncSession],
+    survey: Survey,
+    period: Period,
+    now: datetime,
+    segment: str | None = None,
+    locale: str | None = None,
+) -> ReportBundle:
+    async with sessions() as session:
+        report = await build_report(session, survey, period, now, segment, locale)
+    png = await render_png_async(report)
+    html = await asyncio.to_thread(render_html, report, png)
+    summary = await asyncio.to_thread(summary_text, report)
+    name = f"report-{period.start}-{period.end - timedelta(days=1)}"
+    return ReportBundle(summary, png, html.encode(), name)

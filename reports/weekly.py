@@ -1,0 +1,166 @@
+"""The weekly report (SPEC §4 "Reports"): every owner gets it once per week.
+
+Which week: the schedule (`CJM_REPORT_CRON`, crontab syntax in the business's time zone)
+fires; the week is the firing's date there, and the report covers the 7 whole days
+before it — fired Monday 2026-11-23 09:00, it covers Monday 16 to Sunday 22 November.
+Like every report, the days are counted on the answers' UTC dates (reports.aggregate).
+
+Once: before sending, each (owner, week) row in report_deliveries is claimed in a
+committed transaction of its own (storage.deliveries); a claim a crashed process left is
+retaken after the lease. Only the most recent firing at or before now is ever delivered,
+so a bot that was down for a month sends one report on start, not four; older unfinished
+weeks are given up.
+
+Telegram's answers: flood control, 5xx and network failures are retried with growing
+pauses; a blocked bot (403) or a refused request fails the delivery for good, with the
+reason. The parts already delivered are recorded, so a retry never repeats one — except
+a part whose request got no answer at all (it may have arrived): unlike a survey
+question, that part is sent again, since an owner is better served by a repeated file
+than by a missing week.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reports.aggregate import Period
+from reports.bundle import Part, ReportBundle, ReportSender, build_bundle
+from reports.schedule import latest_firing
+from storage import deliveries
+from storage.deliveries import Claim
+from storage.models import ReportDelivery
+from surveys.messenger import Outage, Rejected, RetryAfter, SendError, Unreachable
+from surveys.model import Survey
+
+log = logging.getLogger(__name__)
+
+WEEK_DAYS = 7
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+MAX_ATTEMPTS = 12  # about six hours of retries
+
+
+def week_period(week: date) -> Period:
+    """The 7 whole days before the firing's day."""
+    return Period(week - timedelta(days=WEEK_DAYS), week)
+
+
+def retry_delay(attempts: int, error: SendError) -> timedelta:
+    delay: timedelta = min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 16)), LONGEST_RETRY)
+    if isinstance(error, RetryAfter):
+        return max(delay, timedelta(seconds=error.seconds))
+    if isinstance(error, Outage):
+        return max(delay, timedelta(seconds=Outage.PAUSE))
+    return delay
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    week: date | None = None
+    sent: tuple[int, ...] = ()
+    retrying: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()
+
+
+@dataclass
+class WeeklyReports:
+    sessions: async_sessionmaker[AsyncSession]
+    survey: Survey
+    sender: ReportSender
+    trigger: CronTrigger
+    owners: frozenset[int]
+    clock: Callable[[], datetime]
+    default_locale: str
+    languages: Mapping[int, str]  # owners' Telegram languages, as last seen
+    lease: timedelta
+
+    async def deliver(self) -> Outcome:
+        """Send the latest week's report to every owner who has not had it. Safe to call
+        any time, as often as wanted, from any number of processes."""
+        fired = latest_firing(self.trigger, self.clock())
+        if fired is None or not self.owners:
+            return Outcome()
+        week = fired.astimezone(self.trigger.timezone).date()
+        rows, remembered = await self._look(week)
+        results: dict[str, list[int]] = {"sent": [], "retrying": [], "failed": []}
+        bundles: dict[str, ReportBundle] = {}
+        for owner in sorted(self.owners):
+            row = rows.get(owner)
+            if row is not None and row.status in deliveries.SETTLED:
+                continue
+            locale = self.languages.get(owner) or remembered.get(owner) or self.default_locale
+            # Claimed one at a time, just before sending: the lease covers one owner.
+            claim = await self._claim(owner, week, row, locale)
+            if claim is not None:
+                results[await self._deliver_one(claim, locale, bundles)].append(owner)
+        return Outcome(week, *(tuple(results[key]) for key in ("sent", "retrying", "failed")))
+
+    async def _look(self, week: date) -> tuple[dict[int, ReportDelivery], dict[int, str]]:
+        async with self.sessions.begin() as session:
+            reason = f"superseded by the report of {week}"
+            stale = self.clock() - self.lease
+            if given_up := await deliveries.supersede(session, week, stale, reason):
+                log.warning("weekly report: %d unfinished older deliveries given up", given_up)
+            rows = await deliveries.deliveries_of(session, week)
+            return rows, await deliveries.last_locales(session, self.owners)
+
+    async def _claim(
+        self, owner: int, week: date, row: ReportDelivery | None, locale: str
+    ) -> Claim | None:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            if row is None:
+                return await deliveries.claim_new(session, owner, week, now, locale)
+            return await deliveries.claim_again(session, row, now, now - self.lease)
+
+    async def _deliver_one(
+        self, claim: Claim, locale: str, bundles: dict[str, ReportBundle]
+    ) -> str:
+        try:
+            if locale not in bundles:
+                period = week_period(claim.week)
+                bundles[locale] = await build_bundle(
+                    self.sessions, self.survey, period, self.clock(), locale=locale
+                )
+            await self._send(claim, bundles[locale])
+        except SendError as error:
+            return await self._not_sent(claim, error)
+        except Exception as error:  # a bug or the database: logged, and retried later
+            log.exception("weekly report for owner %s could not be built", claim.owner_id)
+            return await self._not_sent(claim, SendError(f"{type(error).__name__}: {error}"))
+        async with self.sessions.begin() as session:
+            await deliveries.record_sent(session, claim, self.clock(), locale)
+        log.info("weekly report of %s sent to owner %s", claim.week, claim.owner_id)
+        return "sent"
+
+    async def _send(self, claim: Claim, bundle: ReportBundle) -> None:
+        for part in Part:
+            if part < claim.parts:
+                continue  # went out in an earlier attempt
+            await self.sender.send_part(claim.owner_id, bundle, part)
+            if part < max(Part):
+                async with self.sessions.begin() as session:
+                    await deliveries.record_part(session, claim, part + 1)
+
+    async def _not_sent(self, claim: Claim, error: SendError) -> str:
+        final = isinstance(error, (Unreachable, Rejected)) or claim.attempts >= MAX_ATTEMPTS
+        async with self.sessions.begin() as session:
+            if final:
+                reason = error.reason
+                if not isinstance(error, (Unreachable, Rejected)):
+                    reason = f"gave up after {claim.attempts} attempts: {reason}"
+                await deliveries.record_failed(session, claim, reason)
+            else:
+                retry_at = self.clock() + retry_delay(claim.attempts, error)
+                await deliveries.record_retry(session, claim, retry_at, error.reason)
+        log.warning(
+            "weekly report of %s to owner %s %s: %s", claim.week, claim.owner_id,
+            "failed" if final else "will be retried", error.reason,
+        )  # fmt: skip
+        return "failed" if final else "retrying"
