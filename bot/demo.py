@@ -136,7 +136,7 @@ async def run_demo(options: DemoOptions, out: TextIO) -> DemoResult:
         try:
             _intro(options, app, api, database, out)
             behaviour = Behaviour(app.survey, Random(options.seed))
-            async with serving(app, timer=False, polling_timeout=1):
+            async with serving(app, timer=False, polling_timeout=1, http=False):
                 await Simulation(app, api, clock, behaviour, out).run(options.customers)
             files = await _report_files(app, options, clock.now)
             result = await summarise(app, database, time.perf_counter() - started)

@@ -267,3 +267,12 @@ async def expire(session: AsyncSession, dispatch_id: int, now: datetime) -> None
 async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status))
     return {str(status): int(count) for status, count in rows}
+
+
+async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the longest-waiting due wave was due: one step down ix_dispatches_pending_due."""
+    return await session.scalar(
+        select(func.min(Dispatch.due_at)).where(
+            Dispatch.status == DispatchStatus.PENDING, Dispatch.due_at <= now
+        )
+    )

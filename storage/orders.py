@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -10,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Journey, LinkToken, Order
 
 
-async def by_external_id(session: AsyncSession, external_id: str) -> Order | None:
-    return await session.scalar(select(Order).where(Order.external_id == external_id))
+async def known_external_ids(session: AsyncSession, external_ids: Collection[str]) -> set[str]:
+    """Which of these external ids are registered already."""
+    found = await session.scalars(
+        select(Order.external_id).where(Order.external_id.in_(external_ids))
+    )
+    return set(found)
 
 
 async def get(session: AsyncSession, order_id: int) -> Order | None:
@@ -41,3 +46,10 @@ async def link_by_token(session: AsyncSession, token: str) -> LinkToken | None:
 
 async def link_by_id(session: AsyncSession, link_id: int) -> LinkToken | None:
     return await session.get(LinkToken, link_id)
+
+
+async def by_external_ids(
+    session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, Order]:
+    found = await session.scalars(select(Order).where(Order.external_id.in_(external_ids)))
+    return {order.external_id: order for order in found}

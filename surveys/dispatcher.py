@@ -79,6 +79,7 @@ class WaveDispatcher:
         default_locale: str,
         window: int = 64,
         lease: timedelta = timedelta(minutes=2),
+        on_drained: Callable[[DrainReport], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.survey = survey
@@ -89,6 +90,7 @@ class WaveDispatcher:
         self.default_locale = default_locale
         self.window = window
         self.lease = lease
+        self.on_drained = on_drained  # the composition root counts outcomes for /metrics
         self._lock = asyncio.Lock()
 
     async def drain(self, max_windows: int | None = None) -> DrainReport:
@@ -108,6 +110,8 @@ class WaveDispatcher:
                 windows += 1
                 if not await self._drain_window(report):
                     break
+        if self.on_drained is not None:
+            self.on_drained(report)
         return report
 
     async def _drain_window(self, report: DrainReport) -> bool:

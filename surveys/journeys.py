@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,26 +55,68 @@ class Journeys:
     async def register_order(
         self, session: AsyncSession, new: NewOrder, now: datetime
     ) -> OrderReceipt:
-        _validate(new, now)
-        known = await orders.by_external_id(session, new.external_id)
-        if known is not None:
-            return await self._receipt(session, known, created=False)
-        customer = await customers.get_or_create(session, new.customer_ref.strip(), now)
-        order = Order(
+        (receipt,) = await self.register_orders(session, [new], now)
+        return receipt
+
+    async def register_orders(
+        self, session: AsyncSession, news: Sequence[NewOrder], now: datetime
+    ) -> list[OrderReceipt]:
+        """Orders registered as if one after another, but with a statement per step for
+        all of them (the HTTP API's batches): a receipt per order, in order. An external id
+        registered before, or earlier in `news`, gets that order's receipt, unchanged."""
+        for new in news:
+            validate_order(new, now)
+        known = await orders.by_external_ids(session, {new.external_id for new in news})
+        fresh: dict[str, NewOrder] = {}
+        for new in news:
+            if new.external_id not in known:
+                fresh.setdefault(new.external_id, new)
+        refs = {new.customer_ref.strip() for new in fresh.values()}
+        people = await customers.get_or_create_many(session, refs, now) if refs else {}
+        created = {
+            key: self._new_order(new, people[new.customer_ref.strip()], now)
+            for key, new in fresh.items()
+        }
+        session.add_all(created.values())
+        await session.flush()
+        links = {}
+        for key, order in created.items():
+            customer = people[fresh[key].customer_ref.strip()]
+            if customer.status == CustomerStatus.ACTIVE:
+                order.journey = await self.start(session, customer, order, now)
+            elif customer.status in (CustomerStatus.STOPPED, CustomerStatus.UNREACHABLE):
+                order.journey = Journey.NOT_SURVEYED
+            else:
+                links[order.id] = self._new_link(customer, order, now)
+        session.add_all(links.values())
+        await session.flush()
+        return await self._receipts(session, news, known, created, links)
+
+    async def _receipts(
+        self,
+        session: AsyncSession,
+        news: Sequence[NewOrder],
+        known: dict[str, Order],
+        created: dict[str, Order],
+        links: dict[int, LinkToken],
+    ) -> list[OrderReceipt]:
+        receipts = []
+        first = dict(created)  # external id → its new order, until its first receipt
+        for new in news:
+            order = first.pop(new.external_id, None)
+            if order is not None:
+                receipts.append(await self._receipt(session, order, True, links.get(order.id)))
+            else:
+                order = known.get(new.external_id) or created[new.external_id]
+                receipts.append(await self._receipt(session, order, created=False))
+        return receipts
+
+    def _new_order(self, new: NewOrder, customer: Customer, now: datetime) -> Order:
+        return Order(
             external_id=new.external_id, customer_id=customer.id, survey_id=self.survey.id,
             segment=new.segment, source=new.source, journey=Journey.AWAITING_LINK,
             purchased_at=new.purchased_at or now, created_at=now,
         )  # fmt: skip
-        session.add(order)
-        await session.flush()
-        if customer.status == CustomerStatus.ACTIVE:
-            order.journey = await self.start(session, customer, order, now)
-        elif customer.status in (CustomerStatus.STOPPED, CustomerStatus.UNREACHABLE):
-            order.journey = Journey.NOT_SURVEYED
-        else:
-            session.add(self._new_link(customer, order, now))
-        await session.flush()
-        return await self._receipt(session, order, created=True)
 
     async def start(
         self, session: AsyncSession, customer: Customer, order: Order, now: datetime
@@ -104,9 +147,13 @@ class Journeys:
             order_id=order.id, created_at=now, expires_at=now + self.link_ttl,
         )  # fmt: skip
 
-    async def _receipt(self, session: AsyncSession, order: Order, created: bool) -> OrderReceipt:
+    async def _receipt(
+        self, session: AsyncSession, order: Order, created: bool, link: LinkToken | None = None
+    ) -> OrderReceipt:
+        """`link`: the one a new order just got (a new order has no other to look up)."""
         customer = await customers.get(session, order.customer_id) if order.customer_id else None
-        link = await orders.link_for_order(session, order.id)
+        if not created:
+            link = await orders.link_for_order(session, order.id)
         first = None
         cooldown_until = None
         if order.journey == Journey.SCHEDULED:
@@ -125,7 +172,8 @@ class Journeys:
         )  # fmt: skip
 
 
-def _validate(new: NewOrder, now: datetime) -> None:
+def validate_order(new: NewOrder, now: datetime) -> None:
+    """Raise OrderRejected as `register_order` would, without touching the database."""
     if not new.customer_ref.strip():
         raise OrderRejected("customer_ref: must not be empty")
     if len(new.customer_ref) > 128:

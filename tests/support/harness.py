@@ -25,7 +25,7 @@ def settings_for(api: FakeBotAPI, database_url: str, **overrides: Any) -> Settin
         "bot_token": "123456:TEST", "telegram_api_url": api.url, "database_url": database_url,
         "owner_ids": frozenset({OWNER_ID}), "staff_ids": frozenset({STAFF_ID}),
         "quiet_hours": "off", "timezone": "UTC", "send_rate": 0, "survey": "cafe",
-        "request_timeout": 2, "default_locale": "en",
+        "request_timeout": 2, "default_locale": "en", "http_port": 0,
     }  # fmt: skip
     values.update(overrides)
     return Settings.explicit(**values)

@@ -1,0 +1,235 @@
+"""What goes over the wire: validated requests and the shapes of the answers. The OpenAPI
+document is generated from these same models (api/openapi.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from reports.flags import Level
+from storage.models import Journey
+
+MAX_BATCH = 1000
+# Like `/order <ref> [segment]`: one word each, no control characters; lengths as the columns.
+_WORD = r"^[^\s\x00-\x1f\x7f]+$"
+# External ids are printable ASCII without spaces: CRM keys, "tg:…", "cli:…".
+_KEY = r"^[!-~]+$"
+
+ExternalId = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=128, pattern=_KEY,
+        description="The order's id in your system: the idempotency key.",
+    ),
+]  # fmt: skip
+CustomerRef = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=128, pattern=_WORD,
+        description="The customer's reference (phone, loyalty card, CRM id); an earlier "
+        "order with the same reference means the customer is already known.",
+    ),
+]  # fmt: skip
+Segment = Annotated[str, Field(min_length=1, max_length=64, pattern=_WORD)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrictIn(Strict):
+    """JSON types exactly as documented: no number taken for a time, no 1 for a string."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class OrderIn(StrictIn):
+    external_id: ExternalId
+    customer_ref: CustomerRef
+    segment: Segment | None = Field(None, description="Branch, channel or product line.")
+    purchased_at: AwareDatetime | None = Field(
+        None, description="ISO 8601 with a time zone; default: when the order arrives."
+    )
+
+
+class BatchIn(StrictIn):
+    orders: list[OrderIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class OrderOut(Strict):
+    order_id: int
+    external_id: str
+    customer_ref: str = Field(description="Empty when the customer asked to be forgotten.")
+    created: bool = Field(description="False: this external id was registered before.")
+    journey: Journey = Field(
+        description="scheduled: questions are planned; awaiting_link: the customer has to "
+        "open `link` first; cooldown: an earlier journey is too recent; not_surveyed: the "
+        "customer declined, stopped or blocked the bot."
+    )
+    link: str | None = Field(
+        None, description="t.me deep link for the customer, while it is unused."
+    )
+    link_expires_at: datetime | None = None
+    first_wave_at: datetime | None = Field(None, description="When the first questions go.")
+    cooldown_until: datetime | None = None
+
+
+class BatchOut(Strict):
+    orders: list[OrderOut] = Field(description="One result per order, in the request's order.")
+    created: int
+    known: int
+
+
+class ErrorItem(Strict):
+    field: str | None = Field(description="Where in the request, e.g. orders[3].external_id.")
+    message: str
+
+
+class ErrorOut(Strict):
+    errors: list[ErrorItem]
+
+
+# -- the report ------------------------------------------------------------------------
+
+
+def _whole_number(value: object) -> object:
+    """Digits only: no "1.0", "+7" or "1_0", which int() would take."""
+    if not isinstance(value, str):
+        return value
+    if not re.fullmatch(r"[0-9]{1,6}", value):
+        raise ValueError("expected a whole number of days, e.g. 7")
+    return int(value)
+
+
+class ReportQuery(Strict):
+    start: date | None = Field(None, alias="from", description="First day (UTC), inclusive.")
+    end: date | None = Field(None, alias="to", description="Last day, inclusive; default today.")
+    days: Annotated[int, BeforeValidator(_whole_number)] = Field(
+        7, ge=1, le=366, description="Without `from`: the last N days."
+    )
+    segment: Segment | None = None
+    locale: str | None = Field(None, pattern=r"^[a-z]{2}$")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FiguresOut(Strict):
+    answers: int
+    ratings: int
+    average_rating: float | None
+    csat: float | None = Field(description="Share of ratings 4–5, 0…1.")
+    nps_answers: int
+    promoters: int
+    detractors: int
+    nps: float | None = Field(description="% promoters − % detractors, −100…100.")
+    nps_margin: float | None = Field(description="95 % margin of error, in points.")
+    emotions: dict[str, int]
+    valence_answers: int
+    mean_valence: float | None
+    comments: int
+
+
+class ChangeOut(Strict):
+    """This period minus the previous one of the same length."""
+
+    average_rating: float | None
+    csat: float | None
+    nps: float | None
+    mean_valence: float | None
+    answers: int
+
+
+class FlagOut(Strict):
+    level: Level
+    reasons: list[str]
+
+
+class CellOut(Strict):
+    id: str
+    name: str
+    figures: FiguresOut
+    previous: FiguresOut
+    change: ChangeOut
+    flag: FlagOut
+
+
+class CommentOut(Strict):
+    text: str
+    answered_at: datetime
+    touchpoint: str | None
+    rating: int | None
+    low: bool
+
+
+class ResponseOut(Strict):
+    answered: int
+    sent: int
+    rate: float | None
+
+
+class StageOut(Strict):
+    stage: CellOut
+    touchpoints: list[CellOut]
+    comments: list[CommentOut]
+    response: ResponseOut = Field(description="Over the waves that ask about the stage.")
+
+
+class KeyStageOut(Strict):
+    stage: str
+    n: int
+    r: float | None = Field(description="Pearson's r of the stage rating with the NPS.")
+    too_few: bool
+    sentence: str
+
+
+class AlertsOut(Strict):
+    alerts: int
+    answered: int
+    answered_in_time: int
+    in_time_share: float | None
+    median_reply_seconds: float | None
+
+
+class PeriodOut(Strict):
+    start: date = Field(alias="from")
+    end: date = Field(alias="to", description="Inclusive.")
+    days: int
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ReportOut(Strict):
+    survey_id: str
+    title: str
+    locale: str
+    period: PeriodOut
+    segment: str | None
+    generated_at: datetime
+    answers: int
+    response_rate: float | None
+    response_rates: dict[str, ResponseOut] = Field(description="Per wave id.")
+    stages: list[StageOut]
+    key_stages: list[KeyStageOut]
+    alerts: AlertsOut
+
+
+# -- health ----------------------------------------------------------------------------
+
+
+class CheckOut(Strict):
+    ok: bool
+    detail: str
+
+
+class TelegramCheckOut(CheckOut):
+    last_success_at: datetime | None
+
+
+class HealthOut(Strict):
+    status: Literal["ok", "failing"]
+    database: CheckOut
+    scheduler: CheckOut
+    telegram: TelegramCheckOut
