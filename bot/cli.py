@@ -33,9 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cjm", description="Customer journey interview bot")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="apply migrations, then serve the bot").set_defaults(
-        handler=_run
-    )
+    commands.add_parser(
+        "run", help="apply migrations, then serve the bot and the HTTP API"
+    ).set_defaults(handler=_run)
     survey = commands.add_parser("survey", help="survey files").add_subparsers(
         dest="survey_command", required=True
     )
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--external-id", help="the order's id in your system (idempotency key)")
     add.add_argument("--purchased-at", type=_moment, help="ISO time with zone; default now")
     add.set_defaults(handler=_order_add)
+    _orders_parser(commands)
     db = commands.add_parser("db", help="database").add_subparsers(
         dest="db_command", required=True
     )
@@ -72,6 +73,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    orders = commands.add_parser("orders", help="orders in bulk").add_subparsers(
+        dest="orders_command", required=True
+    )
+    bulk = orders.add_parser(
+        "import",
+        help="register the orders of a CSV or XLSX file",
+        description="Columns: external_id, customer_ref, purchased_at (optional, ISO 8601; "
+        "no zone: CJM_TIMEZONE), segment (optional). Nothing is imported if a row is bad, "
+        "unless --skip-bad. Exit 0: all created or known; 1: rows rejected; 2: file unusable.",
+    )
+    bulk.add_argument("file", type=Path, help="a .csv (UTF-8; , ; or tab) or .xlsx file")
+    bulk.add_argument("--sheet", help="the XLSX sheet to read (default the first)")
+    bulk.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
+    bulk.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    bulk.add_argument(
+        "--links", type=Path, metavar="OUT.csv",
+        help="write the deep link of each new order still waiting for its customer",
+    )  # fmt: skip
+    bulk.set_defaults(handler=_orders_import)
+
+
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -84,12 +107,6 @@ def _run(_args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.token()
-    if settings.webhook_url:
-        # Silently polling instead would delete the operator's webhook at Telegram.
-        raise SettingsError(
-            "CJM_WEBHOOK_URL: webhook mode is not available in this version; "
-            "unset it to serve with long polling"
-        )
 
     async def serve() -> None:
         await run(await build_app(settings))
@@ -120,6 +137,28 @@ def _order_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _orders_import(args: argparse.Namespace) -> int:
+    from bot.commands import import_orders  # noqa: PLC0415
+    from bot.progress import ReportProgress  # noqa: PLC0415
+    from surveys.order_file import OrderFileError  # noqa: PLC0415
+
+    settings = load_settings()
+    # Progress on stderr; the rejected rows and the counts on stdout.
+    progress = ReportProgress(sys.stderr)
+    try:
+        summary = asyncio.run(import_orders(settings, args, progress))
+    except OrderFileError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        progress.close()
+    if text := summary.text():
+        print(text)
+    if summary.error:
+        print(summary.error, file=sys.stderr)
+    return summary.exit_code
+
+
 def _db_upgrade(_args: argparse.Namespace) -> int:
     from bot.commands import db_upgrade  # noqa: PLC0415
 
@@ -144,9 +183,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from bot.commands import write_report  # noqa: PLC0415
+    from bot.progress import ReportProgress  # noqa: PLC0415
 
     settings = load_settings()
-    for path in asyncio.run(write_report(settings, args)):
+    # Progress on stderr, the paths on stdout: `cjm report … | xargs` gets only the files.
+    progress = ReportProgress(sys.stderr)
+    try:
+        written = asyncio.run(write_report(settings, args, progress))
+    finally:
+        progress.close()
+    for path in written:
         print(path)
     return 0
 

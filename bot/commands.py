@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import make_bot, utc_now
+from bot.progress import ReportProgress
 from bot.settings import Settings
 from reports.aggregate import Period
 from reports.files import write_report_files
-from storage import dispatches
+from storage import deliveries, dispatches
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Journey
-from surveys.journeys import Journeys, NewOrder, OrderRejected
+from storage.models import Journey, ReportDelivery
+from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected
 from surveys.loader import load_survey
+from surveys.order_file import open_order_file
+from surveys.order_import import ImportSummary, OrderImport
 
 
 async def db_upgrade(settings: Settings) -> None:
@@ -64,16 +69,78 @@ async def _bot_username(settings: Settings) -> str:
         await bot.session.close()
 
 
+async def import_orders(
+    settings: Settings, args: argparse.Namespace, progress: ReportProgress
+) -> ImportSummary:
+    """`cjm orders import`: see surveys.order_import."""
+    with open_order_file(args.file, args.sheet):
+        pass  # a missing file or a bad header stops here, before the database is touched
+    survey = load_survey(settings.survey)
+    journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
+    links = await LinkFile.open(settings, args.links) if args.links and not args.dry_run else None
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        importer = OrderImport(
+            journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
+            step=progress.step, rows=progress.rows,
+            receipts=links.write if links else lambda _receipts: None,
+        )  # fmt: skip
+        return await importer.run(
+            args.file, args.sheet, skip_bad=args.skip_bad, dry_run=args.dry_run
+        )
+    finally:
+        await engine.dispose()
+        if links:
+            links.close()
+
+
+class LinkFile:
+    """`--links FILE`: the deep link of every imported order whose customer has not
+    opened the bot yet, to hand out by SMS, e-mail or receipt (one CSV row each)."""
+
+    HEADER = ("external_id", "customer_ref", "link", "valid_until")
+
+    def __init__(self, path: Path, username: str) -> None:
+        self.username = username
+        self.file = path.open("w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(self.HEADER)
+
+    @classmethod
+    async def open(cls, settings: Settings, path: Path) -> LinkFile:
+        username = settings.bot_username or await _bot_username(settings)
+        return cls(path, username)
+
+    def write(self, receipts: Sequence[OrderReceipt]) -> None:
+        for receipt in receipts:
+            if receipt.created and receipt.link_token and receipt.link_expires_at:
+                link = f"https://t.me/{self.username}?start={receipt.link_token}"
+                until = receipt.link_expires_at.isoformat(timespec="minutes")
+                self.writer.writerow((receipt.external_id, receipt.customer_ref, link, until))
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 async def status(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
+            weekly = await deliveries.latest_deliveries(session)
     finally:
         await engine.dispose()
-    if not counts:
-        return "no waves yet"
-    return "\n".join(f"{status:>10}: {count}" for status, count in sorted(counts.items()))
+    lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
+    lines = (lines or ["no waves yet"]) + [_weekly_line(row) for row in weekly]
+    return "\n".join(lines)
+
+
+def _weekly_line(row: ReportDelivery) -> str:
+    """Each owner's latest weekly report."""
+    why = f" ({row.error})" if row.error and row.status != "sent" else ""
+    return f"weekly report to {row.owner_id}, week of {row.week}: {row.status}{why}"
 
 
 def report_period(args: argparse.Namespace, today: datetime) -> Period:
@@ -84,7 +151,10 @@ def report_period(args: argparse.Namespace, today: datetime) -> Period:
     return Period(args.start, end + timedelta(days=1))
 
 
-async def write_report(settings: Settings, args: argparse.Namespace) -> list[Path]:
+async def write_report(
+    settings: Settings, args: argparse.Namespace, progress: ReportProgress | None = None
+) -> list[Path]:
+    shown = progress or ReportProgress(sys.stderr)
     now = utc_now()
     period = report_period(args, now)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
@@ -93,7 +163,7 @@ async def write_report(settings: Settings, args: argparse.Namespace) -> list[Pat
         await upgrade(engine)
         return await write_report_files(
             make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, args.locale, progress=lambda step: print(f"… {step}", file=sys.stderr),
+            args.segment, args.locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()
