@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,12 +18,23 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.metrics import Metrics
+from api.server import HttpServer
+from bot import webhook
+from bot.alerts import AlertDesk
+from bot.background import Background
+from bot.languages import TeamLanguages
 from bot.messenger import TelegramMessenger
-from bot.middlewares import UpdateMiddleware
-from bot.routers import customer, fallback, owner, staff, survey
+from bot.middlewares import Observer, UpdateMiddleware
+from bot.reporting import OwnerReports, TelegramReportSender
+from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
+from bot.telemetry import TelegramWatch
+from bot.web import build_http, update_observer
 from reports import rollups
+from reports.schedule import crontab
+from reports.weekly import WeeklyReports
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.shared_rate import SharedRateLimiter
@@ -37,6 +49,7 @@ from surveys.ratelimit import LocalRateLimiter, RateLimiter
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 UPDATE_MEMORY = timedelta(days=7)  # Telegram keeps unconfirmed updates for 24 hours
+WEEKLY_RECHECK = timedelta(minutes=1)  # retries and a missed week of the weekly report
 ROLLUP_DELAY = timedelta(seconds=30)  # let start-up and the first drain go first
 
 CUSTOMER_COMMANDS = {
@@ -75,12 +88,18 @@ class App:
     services: Services
     waves: WaveDispatcher
     scheduler: AsyncIOScheduler
+    weekly: WeeklyReports
+    background: Background  # /report's builds, the start-up catch-up: wait() in tests
+    metrics: Metrics
+    http: HttpServer  # the API, /healthz, /metrics: started by `serving`
 
     async def close(self) -> None:
+        await self.http.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if isinstance(self.waves.limiter, SharedRateLimiter):
             await self.waves.limiter.close()
+        await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -103,6 +122,9 @@ async def build_app(
         await upgrade(engine)
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
+    metrics = Metrics()
+    watch = TelegramWatch(clock, metrics.telegram_ok, metrics.count_telegram_error)
+    bot.session.middleware(watch)
     username = settings.bot_username or (await bot.me()).username or "bot"
     rules = settings.sending_rules
     services = Services(
@@ -114,22 +136,62 @@ async def build_app(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
         rate_limiter(settings, bot), rules, clock, settings.default_locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
+        on_drained=metrics.count_drain,
     )  # fmt: skip
-    dp = build_dispatcher(settings, services)
+    background = Background()
+    sender = TelegramReportSender(bot, settings.request_timeout)
+    languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
+    weekly = WeeklyReports(
+        sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
+        settings.owner_ids, clock, settings.default_locale, languages.seen, settings.send_lease,
+    )  # fmt: skip
+    owner_reports = OwnerReports(sessions, survey, sender, background, clock)
+    dp = build_dispatcher(
+        settings, services, owner_reports=owner_reports, languages=languages,
+        observe=update_observer(metrics),
+    )  # fmt: skip
     scheduler = build_scheduler(settings, waves, sessions, clock)
-    return App(settings, survey, engine, sessions, bot, dp, services, waves, scheduler)
+    add_weekly_jobs(scheduler, weekly, background)
+    # Webhook mode: Telegram posts updates to this same server.
+    extra = [webhook.webhook_route(settings, dp, bot)] if settings.webhook_url else []
+    http = build_http(settings, services, scheduler, metrics, watch, extra)
+    return App(
+        settings, survey, engine, sessions, bot, dp, services, waves, scheduler, weekly,
+        background, metrics, http,
+    )  # fmt: skip
 
 
-def build_dispatcher(settings: Settings, services: Services) -> Dispatcher:
-    dp = Dispatcher(services=services)
+def build_dispatcher(
+    settings: Settings,
+    services: Services,
+    *,
+    owner_reports: OwnerReports | None = None,
+    languages: TeamLanguages | None = None,
+    observe: Observer | None = None,
+) -> Dispatcher:
+    spoken = languages or TeamLanguages(
+        settings.staff_ids | settings.owner_ids, settings.default_locale
+    )
+    desk = AlertDesk(
+        services.sessions, services.survey, spoken, services.rules.timezone, services.clock
+    )
+    dp = Dispatcher(services=services, alert_desk=desk)
+    dp.update.outer_middleware(spoken)
     dp.update.outer_middleware(
         UpdateMiddleware(
             services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
-            settings.default_locale,
+            settings.default_locale, observe,
         )
     )  # fmt: skip
+    if owner_reports is not None:
+        dp["owner_reports"] = owner_reports
     dp.include_routers(
-        owner.setup(), staff.setup(), customer.setup(), survey.setup(), fallback.setup()
+        owner.setup(),
+        staff.setup(),
+        alerts.setup(),
+        customer.setup(),
+        survey.setup(),
+        fallback.setup(),
     )
     return dp
 
@@ -166,6 +228,29 @@ def build_scheduler(
     return scheduler
 
 
+def add_weekly_jobs(
+    scheduler: AsyncIOScheduler, weekly: WeeklyReports, background: Background
+) -> None:
+    """The weekly report at CJM_REPORT_CRON's times, in the business's time zone; and a
+    check every minute that retries what Telegram refused for now and sends a week the
+    bot missed (also run once on start: see `serving`). Deliveries are claimed in the
+    database, so overlapping runs, here or in other processes, send nothing twice."""
+
+    async def deliver() -> None:
+        # A background task, so that shutdown finishes or cancels it (App.close); its
+        # failure is logged there.
+        await asyncio.wait({background.spawn(weekly.deliver(), name="weekly report")})
+
+    scheduler.add_job(
+        deliver, weekly.trigger, id="weekly_report", max_instances=1, coalesce=True,
+        misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
+    )  # fmt: skip
+    scheduler.add_job(
+        deliver, "interval", seconds=WEEKLY_RECHECK.total_seconds(),
+        id="weekly_report_recheck", max_instances=1, coalesce=True,
+    )  # fmt: skip
+
+
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menu per role: customers see theirs, staff and owners see more."""
     for locale, commands in CUSTOMER_COMMANDS.items():
@@ -186,35 +271,68 @@ def _menu(commands: dict[str, str]) -> list[BotCommand]:
 
 @asynccontextmanager
 async def serving(
-    app: App, *, timer: bool = True, handle_signals: bool = False, polling_timeout: int = 10
+    app: App,
+    *,
+    timer: bool = True,
+    handle_signals: bool = False,
+    polling_timeout: int = 10,
+    http: bool = True,
 ) -> AsyncIterator[asyncio.Task[None]]:
-    """Long polling (and, with `timer`, the scheduler) for the duration of the block."""
+    """Long polling (and, with `timer`, the scheduler; with `http`, the HTTP server on
+    CJM_HTTP_HOST:CJM_HTTP_PORT) for the duration of the block."""
     await set_commands(app.bot, app.settings)
-    await app.bot.delete_webhook(drop_pending_updates=False)
+    hooked = app.settings.webhook_url is not None
+    if not hooked:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+    if http or hooked:
+        await app.http.start()
+        log.info("HTTP API on %s", app.http.url)
+    if hooked:  # only once our server answers on the webhook's path
+        await webhook.register(app.settings, app.dp, app.bot)
     if timer:
         app.scheduler.start()
-    # handle_as_tasks=False: the next getUpdates (which confirms this batch to Telegram)
-    # is only sent after every update of the batch has been committed.
-    polling = asyncio.create_task(
-        app.dp.start_polling(
-            app.bot, handle_as_tasks=False, close_bot_session=False,
-            handle_signals=handle_signals, polling_timeout=polling_timeout,
-        )
-    )  # fmt: skip
+        # A week missed while the bot was down goes out now, not at the next check.
+        app.background.spawn(app.weekly.deliver(), name="weekly report catch-up")
+    if hooked:
+        polling = asyncio.create_task(_until_stopped(handle_signals))
+    else:
+        # handle_as_tasks=False: the next getUpdates (which confirms this batch to
+        # Telegram) is only sent after every update of the batch has been committed.
+        polling = asyncio.create_task(
+            app.dp.start_polling(
+                app.bot, handle_as_tasks=False, close_bot_session=False,
+                handle_signals=handle_signals, polling_timeout=polling_timeout,
+            )
+        )  # fmt: skip
     try:
         yield polling
     finally:
-        if not polling.done():
+        if hooked:
+            polling.cancel()
+        elif not polling.done():
             try:
                 await app.dp.stop_polling()
             except RuntimeError:  # polling never got going
                 polling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
+        await app.http.stop()
+
+
+async def _until_stopped(handle_signals: bool) -> None:
+    """Webhook mode's stand-in for the polling task: runs until SIGINT/SIGTERM (with
+    `handle_signals`) or until cancelled."""
+    stop = asyncio.Event()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
 
 
 async def run(app: App) -> None:
-    """Serve until SIGINT/SIGTERM: polling, with the outbox drained on a timer."""
+    """Serve until SIGINT/SIGTERM: polling and the HTTP server, with the outbox drained
+    on a timer."""
     try:
         async with serving(app, handle_signals=True) as polling:
             await polling

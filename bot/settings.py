@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from reports.schedule import crontab
 from surveys.model import parse_duration
 from surveys.timing import QuietHours, SendingRules
 
 IdList = Annotated[frozenset[int], NoDecode]
+
+
+SECRETS = frozenset({"bot_token", "api_key", "webhook_secret"})  # never echoed in errors
 
 
 class SettingsError(Exception):
@@ -81,6 +87,46 @@ class Settings(BaseSettings):
         QuietHours.parse(value)
         return value
 
+    @field_validator("report_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            crontab(value, "UTC")
+        except ValueError as error:
+            raise ValueError(
+                f"not a crontab line: {error} (minute hour day month weekday, e.g. '0 9 * * mon')"
+            ) from None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("expected the public https:// URL Telegram should post updates to")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("1-256 characters: letters, digits, _ and - only")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "CJM_WEBHOOK_SECRET must be set with CJM_WEBHOOK_URL: without it anyone "
+                "could post updates to the bot"
+            )
+        return self
+
     @classmethod
     def explicit(cls, **values: Any) -> Settings:
         """Only these values and CJM_* variables: no .env file (tests, the demo)."""
@@ -103,9 +149,11 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        name = "CJM_" + "_".join(str(p) for p in first["loc"][:1]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across settings: its message names them
+            raise SettingsError(message) from None
+        field = str(first["loc"][0])
         got = repr(first.get("input"))
-        if got not in message:
+        if field not in SECRETS and got not in message:
             message += f" (got {got})"
-        raise SettingsError(f"{name}: {message}") from None
+        raise SettingsError(f"CJM_{field.upper()}: {message}") from None

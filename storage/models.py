@@ -116,7 +116,8 @@ class LinkToken(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Indexed: an order's link is looked up by the order (API repeats, the import).
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     # Who opened the link: the consent buttons answer only that Telegram user.
     opened_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
@@ -312,6 +313,8 @@ class Alert(Base):
     created_at: Mapped[datetime]
     replied_at: Mapped[datetime | None]  # the first staff reply delivered
     replied_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram user id
+    # Their first name then: the notifications say who answered, also when redrawn later.
+    replied_by_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class AlertMessage(Base):
@@ -337,6 +340,7 @@ class AlertReply(Base):
     direction: Mapped[str] = mapped_column(String(8))  # "staff" → customer, or "customer"
     text: Mapped[str | None] = mapped_column(Text)  # None once the customer /forgets
     status: Mapped[str] = mapped_column(String(16))  # sent, failed, …
+    error: Mapped[str | None] = mapped_column(String(500))  # why it was not delivered
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
 
@@ -360,11 +364,15 @@ class ReportDelivery(Base):
 
     owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     week: Mapped[date] = mapped_column(primary_key=True)  # the scheduled day, business tz
-    status: Mapped[str] = mapped_column(String(16))  # sending, sent, failed
+    status: Mapped[str] = mapped_column(String(16))  # sending, retry, sent, failed
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(500))
+    # Parts already delivered (summary, map, HTML): a retry resumes, never repeats one.
+    parts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    retry_at: Mapped[datetime | None]  # status retry: not before this
+    locale: Mapped[str | None] = mapped_column(String(8))  # the language it was sent in
 
 
 class ProcessedUpdate(Base):

@@ -13,6 +13,10 @@ import pytest
 from tests.support.databases import POSTGRES_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
+API_TOY = [
+    "--orders", "40", "--batch", "10", "--concurrency", "4", "--rate", "20", "--seconds", "1",
+    "--warmup", "4", "--repeat", "1", "--no-pin",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -37,8 +41,29 @@ ROOT = Path(__file__).resolve().parents[1]
                 not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} is not set"
             ),
         ),
+        ["bench.api", *API_TOY],
+        pytest.param(
+            ["bench.api", *API_TOY, "--database", "postgres"],
+            marks=pytest.mark.skipif(
+                not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} is not set"
+            ),
+        ),
+        pytest.param(
+            ["bench.dispatch_scale", "--waves", "300", "--processes", "2", "--repeat", "1"],
+            marks=pytest.mark.skipif(
+                not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} is not set"
+            ),
+        ),
     ],
-    ids=["answers", "dispatch", "report", "report-postgres"],
+    ids=[
+        "answers",
+        "dispatch",
+        "report",
+        "report-postgres",
+        "api",
+        "api-postgres",
+        "dispatch-scale-postgres",
+    ],
 )
 def test_benchmark_runs_at_toy_size(command: list[str], tmp_path: Path) -> None:
     result = subprocess.run(

@@ -3,12 +3,25 @@ stage is fine and whose retention stage is poor (bot/demo_guests.py plants both)
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import UTC, date, datetime
+
 import pytest
 
-from reports.flags import Level
-from reports.report import Report
+from reports.aggregate import Period, change
+from reports.export import map_csv
+from reports.figures import Figures
+from reports.flags import Level, flag
+from reports.render_html import render_html
+from reports.render_png import HEIGHT, WIDTH, render_png
+from reports.report import Cell, Report, StageRow, stage_response_rates
 from reports.summary import TELEGRAM_LIMIT, summary_text
+from reports.words import answers
 from surveys.loader import load_survey
+from surveys.model import Thresholds
+from tests.support.demo_data import demo_report
+from tests.test_render_png import png_size
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +79,90 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     assert not any("Purchase" in line for line in problems)
     assert "Moves NPS most:" in text
     assert len(text) <= TELEGRAM_LIMIT
+
+
+# --- in Russian ---------------------------------------------------------------------------
+
+
+def test_a_russian_report_has_russian_flags_key_stages_and_summary(demo_url: str) -> None:
+    report = demo_report(demo_url, locale="ru")
+    retention = next(row for row in report.stages if row.stage.id == "retention")
+    assert retention.stage.name == "Возвращение"
+    assert retention.stage.flag.sentence.startswith("средняя оценка ")
+    sentences = [row.stage.flag.sentence for row in report.stages]
+    sentences += [tp.flag.sentence for row in report.stages for tp in row.touchpoints]
+    assert not any(word in s for s in sentences for word in ("average", "not enough", "vs"))
+    assert all(k.locale == "ru" and " с NPS" in k.sentence for k in report.key_stages if k.r)
+
+    lines = summary_text(report).splitlines()
+    assert lines[2].startswith(f"{answers(report.answers, 'ru')} · отклик ")
+    assert any(line.startswith("🔴 Возвращение: средняя оценка") for line in lines)
+
+
+# --- response rate per stage --------------------------------------------------------------
+
+
+def test_stage_response_rates_sum_the_waves_that_ask_about_the_stage() -> None:
+    # cafe: after_purchase asks awareness, consideration, purchase; first_use asks
+    # retention, interest, consideration; loyalty asks retention and loyalty.
+    rates = {"after_purchase": (30, 40), "first_use": (12, 25), "loyalty": (5, 20)}
+    assert stage_response_rates(load_survey("cafe"), rates) == {
+        "awareness": (30, 40),
+        "interest": (12, 25),
+        "consideration": (42, 65),  # 30 + 12 of 40 + 25
+        "purchase": (30, 40),
+        "retention": (17, 45),  # 12 + 5 of 25 + 20
+        "loyalty": (5, 20),
+    }
+    # No wave sent yet, and a wave no longer in the survey: nothing to count.
+    only_old = stage_response_rates(load_survey("cafe"), {"old_wave": (3, 3)})
+    assert set(only_old.values()) == {(0, 0)}
+
+
+def test_the_report_carries_each_stage_response_rate(report: Report) -> None:
+    by_stage = {row.stage.id: row for row in report.stages}
+    first_use, loyalty = report.response_rates["first_use"], report.response_rates["loyalty"]
+    retention = by_stage["retention"]
+    assert retention.response == (first_use[0] + loyalty[0], first_use[1] + loyalty[1])
+    assert retention.response_rate == pytest.approx(
+        (first_use[0] + loyalty[0]) / (first_use[1] + loyalty[1])
+    )
+    assert by_stage["purchase"].response == report.response_rates["after_purchase"]
+
+
+def hand_made_report() -> Report:
+    """One problem stage asked by waves with 42 of 65 answered (64.6 %) and a stage no
+    wave asks about."""
+    worse = Figures(answers=20, ratings=20, rating_sum=60, rating_squares=200, satisfied=6)
+    visit = Cell("visit", "Visit", worse, Figures(), change(worse, None),
+                 flag(worse, None, Thresholds()))  # fmt: skip
+    idle = Cell("idle", "Idle", Figures(), Figures(), change(None, None),
+                flag(Figures(), None, Thresholds()))  # fmt: skip
+    return Report(
+        "tiny", "Tiny", "en", Period(date(2026, 11, 9), date(2026, 11, 16)), None,
+        datetime(2026, 11, 16, tzinfo=UTC),
+        (StageRow(visit, (idle,), (), (42, 65)), StageRow(idle, (), ())),
+        {"w1": (30, 40), "w2": (12, 25)}, (),
+    )  # fmt: skip
+
+
+def test_stage_response_rate_in_the_summary_csv_and_html() -> None:
+    report = hand_made_report()
+    lines = summary_text(report).splitlines()
+    assert lines[2] == "20 answers · response rate 65%"  # 42 of 65 waves, no NPS
+    assert lines[5] == (
+        "🔴 Visit: average rating 3.0 < 3.5, n=20; CSAT 30% < 70%, n=20 · response rate 65%"
+    )
+
+    rows = list(csv.DictReader(io.StringIO(map_csv(report), newline="")))
+    visit, touchpoint, idle = rows
+    assert (visit["waves_answered"], visit["waves_sent"], visit["response_rate"]) == (
+        "42", "65", "64.6",
+    )  # fmt: skip
+    assert touchpoint["response_rate"] == touchpoint["waves_sent"] == ""
+    assert (idle["waves_answered"], idle["waves_sent"], idle["response_rate"]) == ("0", "0", "")
+
+    html = render_html(report)
+    assert '<td class="problem">65% (42/65)</td>' in html
+    assert '<td class="nodata">—</td>' in html
+    assert png_size(render_png(report)) == (WIDTH, HEIGHT)

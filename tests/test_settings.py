@@ -196,7 +196,7 @@ def test_run_with_a_missing_survey_file(
     )
 
 
-def test_run_refuses_webhook_mode_it_cannot_serve_yet(
+def test_run_refuses_a_webhook_without_its_secret(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -204,4 +204,5 @@ def test_run_refuses_webhook_mode_it_cannot_serve_yet(
     monkeypatch.setenv("CJM_WEBHOOK_URL", "https://bot.example.com/telegram")
 
     assert main(["run"]) == 2
-    assert capsys.readouterr().err.startswith("CJM_WEBHOOK_URL: webhook mode is not available")
+    error = capsys.readouterr().err
+    assert error.startswith("CJM_WEBHOOK_SECRET must be set with CJM_WEBHOOK_URL")

@@ -71,6 +71,8 @@ def upgrade() -> None:
             "survey_id", "day", "segment", "stage", name=op.f("pk_driver_rollups")
         ),
     )
+    with op.batch_alter_table("link_tokens", schema=None) as batch_op:
+        batch_op.create_index("ix_link_tokens_order_id", ["order_id"], unique=False)
     with op.batch_alter_table("answers", schema=None) as batch_op:
         batch_op.create_index(
             "ix_answers_order_stage", ["order_id", "stage", "rating"], unique=False
@@ -91,6 +93,9 @@ def upgrade() -> None:
         sa.Column("claimed_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
+        sa.Column("parts", sa.SmallInteger(), nullable=False),
+        sa.Column("retry_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locale", sa.String(length=8), nullable=True),
         sa.PrimaryKeyConstraint("owner_id", "week", name=op.f("pk_report_deliveries")),
     )
     op.create_table(
@@ -117,6 +122,7 @@ def upgrade() -> None:
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("replied_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("replied_by", sa.BigInteger(), nullable=True),
+        sa.Column("replied_by_name", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -163,6 +169,7 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -206,6 +213,8 @@ def downgrade() -> None:
 
     op.drop_table("alerts")
     op.drop_table("rollup_days")
+    with op.batch_alter_table("link_tokens", schema=None) as batch_op:
+        batch_op.drop_index("ix_link_tokens_order_id")
     with op.batch_alter_table("answers", schema=None) as batch_op:
         batch_op.drop_index("ix_answers_comments")
         batch_op.drop_index("ix_answers_order_stage")

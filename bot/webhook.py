@@ -1,0 +1,51 @@
+"""Webhook mode (CJM_WEBHOOK_URL): Telegram POSTs each update to our HTTP server.
+
+Needed for several processes, since Telegram allows one long-polling consumer per token
+but any number of servers behind a webhook's load balancer. The request is answered
+only after the update's transaction has committed (aiogram's handler with
+`handle_in_background=False`), so an update whose processing failed is delivered again;
+a delivery repeated after a commit is recognised by its update_id and ignored
+(bot.middlewares, processed_updates). A request without the right
+X-Telegram-Bot-Api-Secret-Token header is refused with 401.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def webhook_path(url: str) -> str:
+    """The path our server answers on: the webhook URL's (a proxy may sit in front)."""
+    return urlsplit(url).path or "/"
+
+
+def webhook_route(settings: Settings, dp: Dispatcher, bot: Bot) -> web.RouteDef:
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    handler = SimpleRequestHandler(
+        dispatcher=dp,
+        bot=bot,
+        handle_in_background=False,
+        secret_token=settings.webhook_secret.get_secret_value(),
+    )
+    return web.post(webhook_path(settings.webhook_url), handler.handle)
+
+
+async def register(settings: Settings, dp: Dispatcher, bot: Bot) -> None:
+    """Point Telegram at our URL, with the secret it will send back in every request."""
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    await bot.set_webhook(
+        url=settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=dp.resolve_used_update_types(),
+        drop_pending_updates=False,
+    )
+    log.info("webhook registered at %s", settings.webhook_url)
