@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
+from bot.services import deep_link
 from bot.settings import Settings
 from reports.aggregate import Period
 from reports.files import write_report_files
@@ -56,7 +57,7 @@ async def add_order(
     if receipt.journey is not Journey.AWAITING_LINK or receipt.link_token is None:
         return head + receipt.journey.replace("_", " ")
     username = settings.bot_username or await _bot_username(settings)
-    link = f"https://t.me/{username}?start={receipt.link_token}"
+    link = deep_link(username, receipt.link_token)
     until = f"{receipt.link_expires_at:%Y-%m-%d %H:%M} UTC"
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
@@ -115,7 +116,7 @@ class LinkFile:
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
         for receipt in receipts:
             if receipt.created and receipt.link_token and receipt.link_expires_at:
-                link = f"https://t.me/{self.username}?start={receipt.link_token}"
+                link = deep_link(self.username, receipt.link_token)
                 until = receipt.link_expires_at.isoformat(timespec="minutes")
                 self.writer.writerow((receipt.external_id, receipt.customer_ref, link, until))
         self.file.flush()

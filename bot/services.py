@@ -14,6 +14,11 @@ from surveys.model import Survey
 from surveys.timing import SendingRules
 
 
+def deep_link(bot_username: str, token: str) -> str:
+    """The link a customer opens to start their journey with the bot."""
+    return f"https://t.me/{bot_username}?start={token}"
+
+
 @dataclass(frozen=True)
 class Services:
     survey: Survey
@@ -29,7 +34,7 @@ class Services:
         return self.survey.text(self.survey.business or self.survey.title, locale)
 
     def deep_link(self, token: str) -> str:
-        return f"https://t.me/{self.bot_username}?start={token}"
+        return deep_link(self.bot_username, token)
 
     def when(self, moment: datetime | None, locale: str) -> str:
         """A due time as the business's local date and time."""

@@ -180,8 +180,8 @@ async def test_segment_and_previous_period_from_the_rollup(sessions: Sessions) -
     assert nothing.stages == {} and nothing.touchpoints == {}
 
 
-async def test_rollup_days_are_found_without_a_full_walk(sessions: Sessions) -> None:
-    """Refresh after refresh only looks at days after the last built one."""
+async def test_a_later_refresh_builds_only_the_days_closed_since(sessions: Sessions) -> None:
+    """Days already built are not built again; the newly closed ones are."""
     await refresh(sessions, ["cafe"], utc(14, 2))  # builds up to the 13th
     assert max(await built(sessions)) == D(2026, 11, 13)
     done = await refresh(sessions, ["cafe"], utc(17, 2) + timedelta(days=1))
