@@ -54,6 +54,9 @@ SURVEY, WAVE, QUESTION, NEXT = "cafe", "after_purchase", "visit_rating", "visit_
 TARGET_RATIO = 0.15
 TG_BASE = 700_000_000  # Telegram user / chat ids of the bench customers
 CHUNK = 5000
+# Ratings 1-5 in turn: 40 % of the taps are ≤ 2 and open or update an alert (an unhappy
+# customer costs more: the alert row and the details for the staff notification).
+LOWEST_STAR = 1
 
 
 def settings_for(database: Path) -> Settings:
@@ -95,6 +98,11 @@ async def seed(app: App, n: int, now: datetime) -> None:
             ])  # fmt: skip
 
 
+def stars(i: int) -> int:
+    """Customer i's rating: 1-5 in turn, or 3-5 with --no-alerts (set in main)."""
+    return LOWEST_STAR + i % (6 - LOWEST_STAR)
+
+
 def tap_updates(survey: Survey, n: int, first_update_id: int) -> list[dict[str, Any]]:
     """What getUpdates would return: one tap per customer on the question they are on."""
     wave = survey.wave(WAVE)
@@ -105,7 +113,7 @@ def tap_updates(survey: Survey, n: int, first_update_id: int) -> list[dict[str, 
     for i in range(1, n + 1):
         user_id = TG_BASE + i
         text, keyboard = render(Ask(user_id, "en", i, survey, wave, question))
-        value = 1 + i % 5
+        value = stars(i)
         user = {"id": user_id, "is_bot": False, "first_name": f"C{i}", "language_code": "en"}
         message = {
             "message_id": 5_000_000 + i, "date": date, "text": text,
@@ -353,7 +361,7 @@ async def db_only(variant: str, n: int, warmup: int) -> float:
             with threaded.factory() as sync, sync.begin():
                 session: Any = InlineSession(sync)
                 run_inline(storage.updates.claim_update(session, 3_000_000 + i, now))
-                run_inline(service.tap(session, TG_BASE + i, i, QUESTION, 1 + i % 5, now))
+                run_inline(service.tap(session, TG_BASE + i, i, QUESTION, stars(i), now))
 
         async def one(i: int) -> None:
             if variant == "one-hop":
@@ -363,7 +371,7 @@ async def db_only(variant: str, n: int, warmup: int) -> float:
             factory: Any = threaded if threaded is not None else app.sessions
             async with factory() as session, session.begin():
                 await storage.updates.claim_update(session, 3_000_000 + i, now)
-                await service.tap(session, TG_BASE + i, i, QUESTION, 1 + i % 5, now)
+                await service.tap(session, TG_BASE + i, i, QUESTION, stars(i), now)
 
         try:
             for i in range(1, warmup + 1):
@@ -397,6 +405,10 @@ def main() -> None:
         action="store_true",
         help="fake session also JSON-encodes requests and decodes responses",
     )
+    parser.add_argument(
+        "--no-alerts", action="store_true",
+        help="ratings 3-5 only: the answer path without the alerts that low ratings open",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="cProfile the first bot round")
     parser.add_argument("--profile-top", type=int, default=40)
     parser.add_argument(
@@ -416,6 +428,8 @@ def main() -> None:
         " and DB-only variants (async / 1 hop per statement / per update)",
     )
     args = parser.parse_args()
+    global LOWEST_STAR  # noqa: PLW0603 (one setting for the whole run)
+    LOWEST_STAR = 3 if args.no_alerts else 1
     logging.basicConfig(level=logging.WARNING)
     args.prototypes = apply([p for p in args.prototype.split(",") if p])
 

@@ -60,9 +60,11 @@ async def open_alert(session: AsyncSession, values: dict[str, Any]) -> int:
     connection = await session.connection()
     statement = insert_ignoring_conflicts(connection.dialect.name, _ALERTS)
     await connection.execute(statement, values)
-    found = await connection.scalar(
-        select(_ALERTS.c.id).where(_ALERTS.c.dispatch_id == values["dispatch_id"])
-    )
+    found = (
+        await connection.execute(
+            select(_ALERTS.c.id).where(_ALERTS.c.dispatch_id == values["dispatch_id"])
+        )
+    ).scalar()
     assert found is not None  # inserted just now, or there already
     return int(found)
 
