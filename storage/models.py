@@ -275,6 +275,36 @@ class DriverRollup(Base):
     sxy: Mapped[float] = mapped_column(Float)
 
 
+class CustomerRollup(Base):
+    """One day's customer-level sums of one report cell (reports.customers): per
+    segment, stage and touchpoint ('' for the stage as a whole), the number of customers
+    and, per metric, how many customers had a score, its sum and its sum of squares."""
+
+    __tablename__ = "customer_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    r_n: Mapped[int] = mapped_column(Integer)
+    r_sum: Mapped[float] = mapped_column(Float)
+    r_sq: Mapped[float] = mapped_column(Float)
+    s_n: Mapped[int] = mapped_column(Integer)
+    s_sum: Mapped[float] = mapped_column(Float)
+    s_sq: Mapped[float] = mapped_column(Float)
+    p_n: Mapped[int] = mapped_column(Integer)
+    p_sum: Mapped[float] = mapped_column(Float)
+    p_sq: Mapped[float] = mapped_column(Float)
+    v_n: Mapped[int] = mapped_column(Integer)
+    v_sum: Mapped[float] = mapped_column(Float)
+    v_sq: Mapped[float] = mapped_column(Float)
+    d_n: Mapped[int] = mapped_column(Integer)
+    d_sum: Mapped[float] = mapped_column(Float)
+    d_sq: Mapped[float] = mapped_column(Float)
+
+
 class RollupDay(Base):
     """Which days of a survey `answer_rollups` holds. A row with `built_at` NULL is a
     day whose rollup is stale (answers changed after it was built): reports read that

@@ -14,12 +14,13 @@ import pytest
 
 from reports.aggregate import Comment, Period, change
 from reports.figures import Figures
-from reports.flags import KeyStage, flag
+from reports.flags import KeyStage
 from reports.render_html import render_html
 from reports.report import Cell, Report, StageRow
 from surveys.loader import load_survey
 from surveys.model import Thresholds
 from tests.support.demo_data import demo_report
+from tests.support.flags import judged
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 SVG_EMPTY = {"line", "polyline", "circle", "path", "rect"}  # written self-closing
@@ -186,9 +187,7 @@ PERIOD = Period(date(2026, 11, 9), date(2026, 11, 16))
 
 
 def cell(ident: str, name: str, now: Figures, before: Figures) -> Cell:
-    return Cell(
-        ident, name, now, before, change(now, before), flag(now, before, THRESHOLDS, "last week")
-    )
+    return Cell(ident, name, now, before, change(now, before), judged(now))
 
 
 def small_report(comments: tuple[Comment, ...] = (), segment: str | None = None) -> Report:
