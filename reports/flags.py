@@ -16,8 +16,6 @@ from reports.evidence import CellVerdict, Estimate, Finding, Rule, Settings
 from reports.words import counted, language
 from surveys.model import Thresholds
 
-MIN_KEY_STAGE_N = 10  # fewer customers with both answers: too few to tell
-
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "rating": "average rating",
@@ -43,9 +41,6 @@ WORDS: dict[str, dict[str, str]] = {
         "base": "{shown}, {customers}",
         "not enough": "not enough data: {have} ({needed} needed)",
         "nothing scored": "no scored answers",
-        "key": "{stage}: r = {r} with NPS, n = {n}",
-        "key unknown": "{stage}: r not available (answers do not vary), n = {n}",
-        "too few": "{text} — too few to tell",
     },
     "ru": {
         "rating": "средняя оценка",
@@ -74,9 +69,6 @@ WORDS: dict[str, dict[str, str]] = {
         "base": "{shown}, {customers}",
         "not enough": "мало данных: {have} (нужно {needed})",
         "nothing scored": "нет ответов с оценкой",
-        "key": "{stage}: r = {r} с NPS, n = {n}",
-        "key unknown": "{stage}: r не определён (ответы не различаются), n = {n}",
-        "too few": "{text} — слишком мало, чтобы судить",
     },
 }
 
@@ -179,6 +171,16 @@ def _limits(metric: str, low: float, high: float) -> tuple[float, float]:
     return max(floor, low), min(ceiling, high)
 
 
+def span(metric: str, estimate: Estimate, level: float = 0.90) -> str:
+    """An estimate's interval as the map prints it beside the figure: 3.9…4.4, 61…78 %,
+    −12…+30."""
+    low, high = _limits(metric, *estimate.interval(level))
+    first, last = shown(metric, low), shown(metric, high)
+    if metric == "csat":
+        first = first.removesuffix(" %")
+    return f"{first}…{last}"
+
+
 def _label(metric: str, w: Mapping[str, str]) -> str:
     return w[metric]
 
@@ -261,40 +263,3 @@ def settings_of(thresholds: Thresholds) -> Settings:
         },
         fdr=thresholds.fdr,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class KeyStage:
-    stage: str
-    n: int  # customers who answered both the stage's rating and the NPS question
-    r: float | None  # Pearson's r between the stage rating and the NPS
-    locale: str = "en"  # of the sentence
-
-    @property
-    def too_few(self) -> bool:
-        return self.n < MIN_KEY_STAGE_N
-
-    @property
-    def sentence(self) -> str:
-        w = wording(self.locale)
-        if self.r is None:
-            text = w["key unknown"].format(stage=self.stage, n=self.n)
-        else:
-            text = w["key"].format(stage=self.stage, r=_number(self.r, 2), n=self.n)
-        return w["too few"].format(text=text) if self.too_few else text
-
-
-def key_stages(
-    correlations: Mapping[str, tuple[int, float | None]], locale: str = "en"
-) -> list[KeyStage]:
-    """Stages ranked by |r| between their rating and the NPS, strongest first; stages with a
-    correlation but fewer than MIN_KEY_STAGE_N customers come after those with enough, and
-    stages without a correlation come last. Their sentences are in `locale`'s language."""
-    stages = [KeyStage(stage, n, r, locale) for stage, (n, r) in correlations.items()]
-
-    def rank(stage: KeyStage) -> tuple[int, float]:
-        if stage.r is None:
-            return 2, 0.0
-        return (1 if stage.too_few else 0), -abs(stage.r)
-
-    return sorted(stages, key=rank)

@@ -1,6 +1,6 @@
 """The report object every output is drawn from: the map's cells with their figures,
 flags and change, comments, response rates (per wave, and per stage over the waves that
-ask about it) and key stages, for a period and segment."""
+ask about it) and the priorities (what to fix first), for a period and segment."""
 
 from __future__ import annotations
 
@@ -14,17 +14,15 @@ from reports.aggregate import Change, Comment, Period, change, compare, response
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
 from reports.customers import customer_cells, follow_ups
-from reports.drivers import nps_correlations
 from reports.evidence import Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
-from reports.flags import (
-    Flag,
-    KeyStage,
-    baseline_name,
-    flag,
-    key_stages,
-    previous_period,
-    settings_of,
+from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
+from reports.priorities import (
+    NO_PRIORITIES,
+    Priorities,
+    gaps_to_target,
+    journey_scores,
+    priorities,
 )
 from surveys.model import Survey
 
@@ -68,7 +66,7 @@ class Report:
     generated_at: datetime
     stages: tuple[StageRow, ...]
     response_rates: dict[str, tuple[int, int]]  # wave id → (answered, sent)
-    key_stages: tuple[KeyStage, ...]
+    priorities: Priorities = NO_PRIORITIES  # what to fix first
     alerts: AlertFigures = NO_ALERTS  # unhappy customers and how soon staff answered
     min_customers: int = 5  # customers a cell needs before it is judged
 
@@ -175,10 +173,16 @@ async def build_report(
             compared.previous.stages.get(stage.id, Figures()),
         )  # fmt: skip
         rows.append(StageRow(cell, touchpoints, tuple(comments), by_stage[stage.id]))
-    drivers = await nps_correlations(session, survey.id, period, segment)
+    ratings = {
+        row.stage.id: row.stage.estimates["rating"].posterior
+        for row in rows
+        if "rating" in row.stage.estimates
+    }
+    scores = await journey_scores(session, survey.id, period, segment)
+    ranked = priorities(scores, gaps_to_target(ratings, survey.thresholds.rating))
     return Report(
         survey.id, survey.text(survey.title, locale), locale, period, segment, now,
-        tuple(rows), rates, tuple(key_stages(drivers, locale)),
+        tuple(rows), rates, ranked,
         await alert_figures(session, survey.id, period, segment),
         survey.thresholds.min_responses,
     )  # fmt: skip

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reports import customers, drivers
+from reports import customers
 from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
 from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
@@ -105,7 +105,6 @@ async def build_day(
             AnswerRollup.survey_id == survey_id, AnswerRollup.day == day
         )
     )
-    await drivers.build_day(session, survey_id, day)
     await _build_customers(session, survey_id, day, excluded)
     values = {"built_at": now, "answers": int(rows or 0), "last_answer_id": last_answer_id}
     changed = await session.execute(

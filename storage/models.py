@@ -191,7 +191,7 @@ class Answer(Base):
         # range) follows this key, and every column the aggregate reads is in it: SQLite
         # answers it with an index-only scan and no temporary B-tree for the grouping.
         Index(*REPORT_INDEX),
-        # A journey's ratings per stage (key stages), and order deletes (the FK).
+        # A journey's ratings per stage (priorities), and order deletes (the FK).
         Index("ix_answers_order_stage", "order_id", "stage", "rating"),
         # Comments only, newest first per stage: the report's quotes stop after a few.
         Index(
@@ -255,24 +255,6 @@ class AnswerRollup(Base):
     valence_answers: Mapped[int] = mapped_column(Integer)
     valence_sum: Mapped[int] = mapped_column(Integer)
     comments: Mapped[int] = mapped_column(Integer)
-
-
-class DriverRollup(Base):
-    """One day's sums for the key-stage correlation: over the journeys whose NPS was
-    answered that day (and segment), a stage's average rating x against the NPS y."""
-
-    __tablename__ = "driver_rollups"
-
-    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-    sx: Mapped[float] = mapped_column(Float)
-    sy: Mapped[float] = mapped_column(Float)
-    sxx: Mapped[float] = mapped_column(Float)
-    syy: Mapped[float] = mapped_column(Float)
-    sxy: Mapped[float] = mapped_column(Float)
 
 
 class CustomerRollup(Base):

@@ -4,24 +4,19 @@ of reports.evidence."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from reports.customers import CustomerCells, CustomerFigures, Moments
 from reports.evidence import CellVerdict, Estimate, Finding, Rule, assess
 from reports.flags import (
     Flag,
-    KeyStage,
     Level,
     baseline_name,
     flag,
-    key_stages,
     not_enough,
     settings_of,
     shown,
 )
-from reports.stats import pearson
 from reports.words import answers, language
 from surveys.model import Thresholds
 
@@ -147,48 +142,6 @@ def test_a_healthy_stage_is_ok_with_its_figures() -> None:
     assert result.sentence.endswith(", 40 customers")
 
 
-# --- key stages --------------------------------------------------------------------------
-
-
-def test_pearson_from_sums() -> None:
-    # x 1…5, y 2, 4, 5, 4, 5: Σx 15, Σy 20, Σx² 55, Σy² 86, Σxy 66
-    # r = (5·66 − 15·20) / √((5·55 − 225)(5·86 − 400)) = 30 / √(50 · 30) = √0.6 = 0.774597
-    assert pearson(5, 15, 20, 55, 86, 66) == pytest.approx(math.sqrt(0.6))
-    assert pearson(5, 15, 15, 55, 55, 35) == pytest.approx(-1.0)
-    assert pearson(3, 6, 9, 12, 29, 18) is None  # x is constant: 2, 2, 2
-    assert pearson(1, 3, 4, 9, 16, 12) is None
-
-
-def test_key_stages_rank_by_strength_with_sample_sizes() -> None:
-    ranked = key_stages(
-        {
-            "Support": (40, 0.10),
-            "Payment": (6, 0.90),
-            "Onboarding": (30, None),
-            "Retention": (48, 0.62),
-            "Delivery": (50, -0.71),
-        }
-    )
-    assert [stage.stage for stage in ranked] == [
-        "Delivery",
-        "Retention",
-        "Support",
-        "Payment",
-        "Onboarding",
-    ]
-    assert [stage.sentence for stage in ranked] == [
-        "Delivery: r = −0.71 with NPS, n = 50",
-        "Retention: r = 0.62 with NPS, n = 48",
-        "Support: r = 0.10 with NPS, n = 40",
-        "Payment: r = 0.90 with NPS, n = 6 — too few to tell",
-        "Onboarding: r not available (answers do not vary), n = 30",
-    ]
-    assert ranked[3] == KeyStage("Payment", 6, 0.90)
-    assert ranked[3].too_few
-    assert not ranked[0].too_few
-    assert key_stages({}) == []
-
-
 # --- in Russian --------------------------------------------------------------------------
 
 
@@ -216,14 +169,3 @@ def test_locales_read_in_their_language() -> None:
     assert [language(code) for code in ("ru", "ru-RU", "ru_ru", "en", "de", "")] == [
         "ru", "ru", "ru", "en", "en", "en",
     ]  # fmt: skip
-
-
-def test_key_stages_in_russian() -> None:
-    ranked = key_stages(
-        {"Оплата": (6, 0.90), "Онбординг": (30, None), "Доставка": (50, -0.71)}, locale="ru"
-    )
-    assert [stage.sentence for stage in ranked] == [
-        "Доставка: r = −0.71 с NPS, n = 50",
-        "Оплата: r = 0.90 с NPS, n = 6 — слишком мало, чтобы судить",
-        "Онбординг: r не определён (ответы не различаются), n = 30",
-    ]

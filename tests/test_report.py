@@ -13,6 +13,7 @@ from reports.aggregate import Period, change
 from reports.export import map_csv
 from reports.figures import Figures
 from reports.flags import Flag, Level, not_enough
+from reports.priority_words import headline
 from reports.render_html import render_html
 from reports.render_png import HEIGHT, WIDTH, render_png
 from reports.report import Cell, Report, StageRow, stage_response_rates
@@ -61,11 +62,13 @@ def test_comments_response_rates_and_key_stages(report: Report) -> None:
     assert set(report.response_rates) == {"after_purchase", "first_use", "loyalty"}
     assert all(0 < answered <= sent for answered, sent in report.response_rates.values())
     assert report.response_rate is not None and 0.5 < report.response_rate < 1
-    ranked = [k for k in report.key_stages if k.r is not None]
-    assert ranked and all(k.n > 0 for k in ranked)
-    assert [abs(k.r or 0) for k in ranked if not k.too_few] == sorted(
-        (abs(k.r or 0) for k in ranked if not k.too_few), reverse=True
-    )
+    ranked = report.priorities
+    assert ranked.journeys > 0 and ranked.enough
+    assert sum(p.importance for p in ranked.stages) == pytest.approx(1.0)
+    assert all(0 <= p.low <= p.high <= 1 for p in ranked.stages)
+    scores = [p.score for p in ranked.stages]
+    assert scores == sorted(scores, reverse=True)
+    assert all(p.gap > 0 for p in ranked.fix_first)
 
 
 def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> None:
@@ -79,7 +82,8 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Purchase" in line for line in problems)
-    assert "Moves NPS most:" in text
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    assert headline(report.priorities, names, "en") in lines
     assert len(text) <= TELEGRAM_LIMIT
 
 
@@ -94,7 +98,8 @@ def test_a_russian_report_has_russian_flags_key_stages_and_summary(demo_url: str
     sentences = [row.stage.flag.sentence for row in report.stages]
     sentences += [tp.flag.sentence for row in report.stages for tp in row.touchpoints]
     assert not any(word in s for s in sentences for word in ("average", "not enough", "vs"))
-    assert all(k.locale == "ru" and " с NPS" in k.sentence for k in report.key_stages if k.r)
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    assert headline(report.priorities, names, "ru") in summary_text(report).splitlines()
 
     lines = summary_text(report).splitlines()
     assert lines[2].startswith(f"{answers(report.answers, 'ru')} · отклик ")

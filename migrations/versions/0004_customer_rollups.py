@@ -3,6 +3,8 @@
 - customer_rollups: one day's customer-level sums per segment, stage and touchpoint
   (reports.customers), so the tests and intervals of a report over closed days read a
   few hundred rows.
+- driver_rollups dropped: the Pearson "key stages" gave way to priorities from the
+  journeys themselves (reports.priorities).
 
 Revision ID: 0004
 Revises: 0003
@@ -43,9 +45,27 @@ def upgrade() -> None:
             name=op.f("pk_customer_rollups"),
         ),
     )
+    op.drop_table("driver_rollups")
     # Days rolled up before this table existed have no customer sums: rebuild them.
     op.execute("UPDATE rollup_days SET built_at = NULL")
 
 
 def downgrade() -> None:
     op.drop_table("customer_rollups")
+    op.create_table(
+        "driver_rollups",
+        sa.Column("survey_id", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("segment", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=32), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("n",)),
+        *(
+            sa.Column(name, sa.Float(), nullable=False)
+            for name in ("sx", "sy", "sxx", "syy", "sxy")
+        ),
+        sa.PrimaryKeyConstraint(
+            "survey_id", "day", "segment", "stage", name=op.f("pk_driver_rollups")
+        ),
+    )
+    # Their sums are not rebuilt by downgrading: rebuild the days.
+    op.execute("UPDATE rollup_days SET built_at = NULL")
