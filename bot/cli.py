@@ -90,7 +90,7 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     bulk.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     bulk.add_argument(
         "--links", type=Path, metavar="OUT.csv",
-        help="write the deep link of each new order still waiting for its customer",
+        help="write the deep link of each order of the file still waiting for its customer",
     )  # fmt: skip
     bulk.set_defaults(handler=_orders_import)
 

@@ -85,7 +85,7 @@ async def import_orders(
         importer = OrderImport(
             journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
             step=progress.step, rows=progress.rows,
-            receipts=links.write if links else lambda _receipts: None,
+            receipts=links.write if links else lambda _receipts: None, known_links=bool(links),
         )  # fmt: skip
         return await importer.run(
             args.file, args.sheet, skip_bad=args.skip_bad, dry_run=args.dry_run
@@ -97,8 +97,10 @@ async def import_orders(
 
 
 class LinkFile:
-    """`--links FILE`: the deep link of every imported order whose customer has not
-    opened the bot yet, to hand out by SMS, e-mail or receipt (one CSV row each)."""
+    """`--links FILE`: the deep link of every order of the file whose customer has not
+    opened the bot yet, created by this run or an earlier one (a rerun after a crash lists
+    the links the crashed run never wrote out), to hand out by SMS, e-mail or receipt (one
+    CSV row each)."""
 
     HEADER = ("external_id", "customer_ref", "link", "valid_until")
 
@@ -115,7 +117,8 @@ class LinkFile:
 
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
         for receipt in receipts:
-            if receipt.created and receipt.link_token and receipt.link_expires_at:
+            waiting = receipt.journey is Journey.AWAITING_LINK
+            if waiting and receipt.link_token and receipt.link_expires_at:
                 link = deep_link(self.username, receipt.link_token)
                 until = receipt.link_expires_at.isoformat(timespec="minutes")
                 self.writer.writerow((receipt.external_id, receipt.customer_ref, link, until))
