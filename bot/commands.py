@@ -62,6 +62,28 @@ async def add_order(
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
 
+async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
+    """`cjm customer relink REF`: (exit code, what to print)."""
+    survey = load_survey(settings.survey)
+    journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with make_session_factory(engine).begin() as session:
+            made = await journeys.relink(session, ref, utc_now())
+    finally:
+        await engine.dispose()
+    if made.refused or made.token is None or made.expires_at is None:
+        return 1, f"no link made: {made.refused}"
+    username = settings.bot_username or await _bot_username(settings)
+    until = f"{made.expires_at:%Y-%m-%d %H:%M} UTC"
+    return 0, (
+        f"{ref.strip()} stays on their Telegram account until someone opens this link and "
+        f"agrees; that account then replaces it (valid until {until}, once):\n"
+        + deep_link(username, made.token)
+    )
+
+
 async def _bot_username(settings: Settings) -> str:
     bot = make_bot(settings)
     try:

@@ -73,3 +73,9 @@ async def waiting_links(
         .order_by(LinkToken.id)
     )
     return {external_id: (ref, link) for external_id, ref, link in rows}  # the newest wins
+
+
+async def latest_of(session: AsyncSession, customer_id: int) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(1)
+    )

@@ -25,6 +25,14 @@ _LINK_TEXTS = {
     LinkState.EXPIRED: "link_expired",
     LinkState.USED: "link_used",
     LinkState.ALREADY_LINKED: "already_linked",
+    LinkState.TAKEN: "link_taken",
+    LinkState.OTHER_ACCOUNT: "link_other_account",
+    LinkState.ACCOUNT_IN_USE: "link_account_in_use",
+}
+_CONSENT_REFUSALS = {
+    ConsentState.NOT_YOURS: "not_yours",
+    ConsentState.CLOSED: "link_used",
+    ConsentState.OTHER_ACCOUNT: "link_other_account",
 }
 
 
@@ -59,9 +67,8 @@ async def on_consent(
     result = await answer_consent(
         session, services.journeys, callback_data.link, user, callback_data.yes, now
     )
-    if result.state in (ConsentState.NOT_YOURS, ConsentState.CLOSED):
-        key = "not_yours" if result.state is ConsentState.NOT_YOURS else "link_used"
-        replies.add(query.answer(t(locale, key), show_alert=True))
+    if result.state in _CONSENT_REFUSALS:
+        replies.add(query.answer(t(locale, _CONSENT_REFUSALS[result.state]), show_alert=True))
         return
     if query.message is not None:
         replies.add(query.message.edit_reply_markup(reply_markup=None))  # type: ignore[union-attr]
