@@ -81,6 +81,7 @@ EN = {
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
     "not_yours": "This button isn't for you.",
+    "button_gone": "This button no longer works.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
     "report_usage": (
@@ -200,6 +201,7 @@ RU = {
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",
     "not_yours": "Эта кнопка не для вас.",
+    "button_gone": "Эта кнопка больше не работает.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
     "report_usage": (

@@ -168,6 +168,30 @@ async def test_forget_cancelled_keeps_everything(harness: Harness) -> None:
     assert [w.status for w in await harness.dispatches()][1:] == [DispatchStatus.PENDING] * 2
 
 
+async def test_forget_acts_only_on_its_own_prompt_while_it_is_on_screen(
+    harness: Harness,
+) -> None:
+    alice = harness.user(501, "ru")
+    question = await first_wave(harness, alice, "alice")
+    await harness.send(alice, "/forget")
+    prompt = harness.last_to(alice)
+    await harness.click(alice, prompt, "Отмена")
+    cancelled = harness.api.message(501, prompt["message_id"])
+
+    # "Delete my data" pressed on the cancelled prompt, and forged on the live question.
+    for message_id in (prompt["message_id"], question["message_id"]):
+        await harness.api.wait_acked(alice.click_data(message_id, "f:1"), timeout=10)
+        toast = harness.api.last("answerCallbackQuery").params["text"]
+        assert toast == "Эта кнопка больше не работает."
+
+    found = await customer(harness)
+    assert found is not None and (found.tg_user_id, found.status) == (501, CustomerStatus.ACTIVE)
+    assert harness.api.message(501, prompt["message_id"]) == cancelled
+    assert harness.api.message(501, question["message_id"]) == question  # buttons and all
+    await harness.click(alice, question, "В соцсетях")  # the question still works
+    assert [a.choice for a in await harness.answers()] == ["social"]
+
+
 async def test_forget_from_a_stranger(harness: Harness) -> None:
     await harness.send(harness.user(777), "/forget")
     assert harness.api.sent_texts(777) == ["I have no data about you."]

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import CancelReplyCb, ReplyCb
+from bot.callbacks import CancelReplyCb, ReplyCb, offered
 from bot.keyboards import cancel_reply_keyboard
 from bot.middlewares import Replies
 from bot.roles import Role
@@ -96,6 +96,6 @@ async def on_draft_text(
 def setup() -> Router:
     router = Router(name="alerts")
     router.callback_query.register(on_reply, ReplyCb.filter())
-    router.callback_query.register(on_cancel, CancelReplyCb.filter())
+    router.callback_query.register(on_cancel, CancelReplyCb.filter(), offered)
     router.message.register(on_draft_text, has_draft)
     return router

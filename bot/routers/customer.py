@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb
+from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb, offered
 from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
 from bot.middlewares import Replies
 from bot.roles import Role
@@ -209,8 +209,10 @@ def setup() -> Router:
     router.message.register(on_stop, Command("stop"))
     router.message.register(on_forget, Command("forget"))
     router.message.register(on_language, Command("language"))
-    router.callback_query.register(on_consent, ConsentCb.filter())
-    router.callback_query.register(on_resume, ResumeCb.filter())
-    router.callback_query.register(on_forget_answer, ForgetCb.filter())
-    router.callback_query.register(on_language_chosen, LanguageCb.filter())
+    # Only a button of the message it came from acts (bot.callbacks.offered); the fallback
+    # router answers any other.
+    router.callback_query.register(on_consent, ConsentCb.filter(), offered)
+    router.callback_query.register(on_resume, ResumeCb.filter(), offered)
+    router.callback_query.register(on_forget_answer, ForgetCb.filter(), offered)
+    router.callback_query.register(on_language_chosen, LanguageCb.filter(), offered)
     return router
