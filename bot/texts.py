@@ -105,6 +105,7 @@ EN = {
     "alert_customer": "Customer: {ref}",
     "alert_segment": "Segment: {segment}",
     "alert_forgotten": "(the customer deleted their data)",
+    "mention_forgotten": "🗑 The customer deleted their data (/forget): this message was cleared.",
     "alert_answered": "✅ Answered by {name}, {when}",
     "alert_reply_button": "↩️ Reply",
     "reply_prompt": (
@@ -226,6 +227,7 @@ RU = {
     "alert_customer": "Клиент: {ref}",
     "alert_segment": "Сегмент: {segment}",
     "alert_forgotten": "(клиент удалил свои данные)",
+    "mention_forgotten": "🗑 Клиент удалил свои данные (/forget): сообщение очищено.",
     "alert_answered": "✅ Ответ дал(а) {name}, {when}",
     "alert_reply_button": "↩️ Ответить",
     "reply_prompt": (

@@ -334,6 +334,17 @@ class AlertMessage(Base):
     message_id: Mapped[int] = mapped_column(BigInteger)
 
 
+class StaffMention(Base):
+    """A message in a staff chat that shows an alert's customer by reference or in their
+    own words (a reply prompt, a delivery notice, a relayed message): /forget edits it."""
+
+    __tablename__ = "staff_mentions"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+
+
 class AlertReply(Base):
     """One message of the exchange between staff and the customer about an alert."""
 

@@ -39,6 +39,7 @@ async def on_reply(
     query: CallbackQuery,
     callback_data: ReplyCb,
     session: AsyncSession,
+    alert_desk: AlertDesk,
     replies: Replies,
     now: datetime,
     locale: str,
@@ -57,7 +58,8 @@ async def on_reply(
     replies.add(query.answer())
     text = t(locale, "reply_prompt", ref=target.ref)
     keyboard = cancel_reply_keyboard(locale)
-    replies.add(SendMessage(chat_id=query.from_user.id, text=text, reply_markup=keyboard))
+    prompt = SendMessage(chat_id=query.from_user.id, text=text, reply_markup=keyboard)
+    replies.add(prompt, alert_desk.mentioned(target.alert_id, query.from_user.id))
 
 
 async def on_cancel(

@@ -164,11 +164,15 @@ async def on_forget_answer(
     locale = profile.locale or locale
     if callback_data.yes:
         their_alerts = await alerts.forgetting(session, query.from_user.id)
+        mentions = await alerts.forget_mentions(session, their_alerts)
         done = await privacy.forget(session, query.from_user.id, now)
         text = t(locale, "forgotten" if done else "forget_stranger")
-        # Staff chats keep copies of the alerts: they lose the customer's words too.
+        # Staff chats keep copies of the alerts: they lose the customer's words too, and
+        # the prompts, notices and relayed messages their reference and words.
         for alert in await alerts.redrawn(session, their_alerts):
             replies.after(alert_desk.publish(alert))
+        if mentions:
+            replies.after(alert_desk.forget(mentions))
     else:
         text = t(locale, "forget_cancelled")
     replies.add(query.answer())
