@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -118,8 +119,12 @@ class LinkToken(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     # Indexed: an order's link is looked up by the order (API repeats, the import).
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    # Who opened the link: the consent buttons answer only that Telegram user.
+    # Who opened the link first: the consent buttons answer only that Telegram user, and
+    # nobody else can open it after them.
     opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Made by the staff (`cjm customer relink`): it may move an already linked customer
+    # to the Telegram account that opens it. No other link ever does.
+    relink: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -339,6 +344,17 @@ class AlertMessage(Base):
     )
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class StaffMention(Base):
+    """A message in a staff chat that shows an alert's customer by reference or in their
+    own words (a reply prompt, a delivery notice, a relayed message): /forget edits it."""
+
+    __tablename__ = "staff_mentions"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
 
 
 class AlertReply(Base):
