@@ -4,8 +4,8 @@
 - staff_mentions: the staff-chat messages that show a customer's reference or words
   (reply prompts, delivery notices, relayed messages), so /forget can edit them.
 
-Revision ID: 0100_links_forget
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0100_links_forget"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
