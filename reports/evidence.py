@@ -23,8 +23,9 @@ mood) the customers of the period give a mean and a variance between customers
 4. **False discoveries**: every p-value of the report (cells × metrics × rules) goes
    through one Benjamini–Hochberg procedure at `fdr`, conditioned on p ≤ 0.5 (Zhao,
    Small & Su 2019: the many hypotheses far inside their null are uniformly
-   conservative); a cell is a *problem* when one of its tests is a discovery. A cell is *watch* when a rule's estimate says "maybe" (the
-   estimate is past the line, or the threshold is within reach) without the evidence.
+   conservative); a cell is a *problem* when one of its tests is a discovery. A cell is
+   *watch* when a rule's estimate says "maybe" (the estimate is past the line, or the
+   threshold is within reach) without the evidence.
 """
 
 from __future__ import annotations
