@@ -71,9 +71,15 @@ EN = {
     "not_yours": "This button isn't for you.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
+    "owner_only": "Sorry, this command is for the owners of {business}.",
     "report_usage": (
         "Usage: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment]\nExample: /report 30d downtown"
     ),
+    "report_days": "A report covers 1 to {limit} days, not {word}.\nExample: /report 30d",
+    "report_reversed": "The period starts after it ends: {word}. Put the earlier date first.",
+    "report_bad_date": "There is no such date: {word}. Dates are written as 2026-11-30.",
+    "report_unknown_segment": "No orders in the segment “{segment}”. Segments: {segments}.",
+    "report_no_segments": "No order has a segment yet, so there is no “{segment}” to report on.",
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
     "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
@@ -178,8 +184,18 @@ RU = {
     "not_yours": "Эта кнопка не для вас.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
+    "owner_only": "Извините, эта команда только для владельцев ({business}).",
     "report_usage": (
         "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
+    ),
+    "report_days": (
+        "Отчёт строится за срок от 1 до {limit} дней, а не {word}.\nПример: /report 30d"
+    ),
+    "report_reversed": "Начало периода позже конца: {word}. Сначала укажите более раннюю дату.",
+    "report_bad_date": "Такой даты нет: {word}. Даты пишутся так: 2026-11-30.",
+    "report_unknown_segment": "Заказов в сегменте «{segment}» нет. Сегменты: {segments}.",
+    "report_no_segments": (
+        "Ни у одного заказа пока нет сегмента, поэтому отчёта по «{segment}» нет."
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",

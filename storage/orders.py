@@ -53,3 +53,14 @@ async def by_external_ids(
 ) -> dict[str, Order]:
     found = await session.scalars(select(Order).where(Order.external_id.in_(external_ids)))
     return {order.external_id: order for order in found}
+
+
+async def segments(session: AsyncSession, survey_id: str) -> list[str]:
+    """The segments the survey's orders were registered with, sorted."""
+    found = await session.scalars(
+        select(Order.segment)
+        .where(Order.survey_id == survey_id, Order.segment.is_not(None))
+        .distinct()
+        .order_by(Order.segment)
+    )
+    return [segment for segment in found if segment]
