@@ -144,12 +144,31 @@ def _weekly_line(row: ReportDelivery) -> str:
     return f"weekly report to {row.owner_id}, week of {row.week}: {row.status}{why}"
 
 
+class ReportArgsError(ValueError):
+    """`cjm report` was given arguments that make no report; the message is one line."""
+
+
+REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
+
+
 def report_period(args: argparse.Namespace, today: datetime) -> Period:
-    """--from/--to (inclusive), or the last --days days up to today (UTC)."""
-    if args.start is None:
-        return Period.last_days(args.days, today.date())
+    """--from/--to (inclusive), or the last --days days up to --to or today (UTC)."""
+    if args.days < 1:
+        raise ReportArgsError(f"--days {args.days}: give 1 or more days")
     end = args.end or today.date()
+    if args.start is None:
+        return Period.last_days(args.days, end)
+    if args.start > end:
+        to = f"--to {args.end}" if args.end else f"today ({end})"
+        raise ReportArgsError(f"--from {args.start} is after {to}: put the earlier date first")
     return Period(args.start, end + timedelta(days=1))
+
+
+def report_locale(args: argparse.Namespace) -> str | None:
+    if args.locale is None or args.locale in REPORT_LOCALES:
+        return args.locale  # type: ignore[no-any-return]
+    supported = ", ".join(REPORT_LOCALES)
+    raise ReportArgsError(f"--locale {args.locale} is not supported; use one of: {supported}")
 
 
 async def write_report(
@@ -158,13 +177,14 @@ async def write_report(
     shown = progress or ReportProgress(sys.stderr)
     now = utc_now()
     period = report_period(args, now)
+    locale = report_locale(args)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
         return await write_report_files(
             make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, args.locale, progress=shown.step, rows=shown.rows,
+            args.segment, locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()

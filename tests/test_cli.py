@@ -154,3 +154,49 @@ def test_report_shows_progress_as_plain_milestones_off_a_terminal(
         str(out / name)
         for name in ("map.png", "report.html", "map.csv", "answers.csv", "report.xlsx")
     ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (
+            ["--from", "2026-12-05", "--to", "2026-12-01"],
+            "cjm report: --from 2026-12-05 is after --to 2026-12-01: put the earlier date first",
+        ),
+        (["--days", "0"], "cjm report: --days 0: give 1 or more days"),
+        (["--days", "-3"], "cjm report: --days -3: give 1 or more days"),
+        (
+            ["--days", "7", "--locale", "de"],
+            "cjm report: --locale de is not supported; use one of: en, ru",
+        ),
+    ],
+)
+def test_report_refuses_arguments_that_make_no_report_in_one_line(
+    database: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    error: str,
+) -> None:
+    out = tmp_path / "nothing"
+
+    assert main(["report", *arguments, "--out", str(out)]) == 2
+
+    printed = capsys.readouterr()
+    assert printed.err == error + "\n"
+    assert printed.out == ""
+    assert not out.exists() and not database.exists()
+
+
+def test_report_from_a_future_day_says_today(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--from", "2999-01-01"]) == 2
+    assert capsys.readouterr().err.startswith("cjm report: --from 2999-01-01 is after today (")
+
+
+def test_report_to_alone_ends_the_last_days_there(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--to", "2026-11-22", "--days", "7", "--locale", "ru"]) == 0
+    assert capsys.readouterr().out.split()[0] == "report-2026-11-16-2026-11-22/map.png"
