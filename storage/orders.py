@@ -64,3 +64,19 @@ async def segments(session: AsyncSession, survey_id: str) -> list[str]:
         .order_by(Order.segment)
     )
     return [segment for segment in found if segment]
+
+
+async def awaiting_links(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Orders whose customer has not opened the link yet: how many, and how many of them
+    have no link left that could still be opened."""
+    usable = (
+        select(LinkToken.id)
+        .where(
+            LinkToken.order_id == Order.id, LinkToken.used_at.is_(None), LinkToken.expires_at > now
+        )
+        .exists()
+    )
+    waiting = Order.journey == Journey.AWAITING_LINK
+    total = await session.scalar(select(func.count()).select_from(Order).where(waiting))
+    expired = await session.scalar(select(func.count()).select_from(Order).where(waiting, ~usable))
+    return int(total or 0), int(expired or 0)
