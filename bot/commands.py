@@ -162,6 +162,10 @@ def _weekly_line(row: ReportDelivery, zone: ZoneInfo) -> str:
     days = f"{period.start}..{period.end - timedelta(days=1)}"
     if row.status == "sent" and row.sent_at is not None:
         state = f"sent {_local(row.sent_at, zone)}"
+    elif row.status == "noted" and row.sent_at is not None:
+        state = f"no answers yet: the how-to-start note sent {_local(row.sent_at, zone)}"
+    elif row.status == "empty":
+        state = f"not sent, {row.error}"
     else:
         state = row.status + (f" ({row.error})" if row.error else "")
     return f"weekly report of {days} to owner {row.owner_id}: {state}"

@@ -54,6 +54,10 @@ class ReportSender(Protocol):
         """Raises a `surveys.messenger.SendError` saying what Telegram's answer means."""
         ...
 
+    async def send_text(self, chat_id: int, text: str) -> None:
+        """A message of its own (the "no answers yet" note); raises as `send_part`."""
+        ...
+
 
 async def build_bundle(
     sessions: async_sessionmaker[AsyncSession],

@@ -80,3 +80,17 @@ async def awaiting_links(session: AsyncSession, now: datetime) -> tuple[int, int
     total = await session.scalar(select(func.count()).select_from(Order).where(waiting))
     expired = await session.scalar(select(func.count()).select_from(Order).where(waiting, ~usable))
     return int(total or 0), int(expired or 0)
+
+
+async def first_registered(session: AsyncSession, survey_id: str) -> datetime | None:
+    """When the survey's first order was registered."""
+    return await session.scalar(
+        select(func.min(Order.created_at)).where(Order.survey_id == survey_id)
+    )
+
+
+async def count_orders(session: AsyncSession, survey_id: str) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Order).where(Order.survey_id == survey_id)
+    )
+    return int(found or 0)
