@@ -22,6 +22,7 @@ from reports.export import answers_csv, count_answers, map_csv, report_xlsx
 from reports.render_html import render_html
 from reports.render_png import render_png_async
 from reports.report import build_report
+from reports.words import wave_names
 from surveys.model import Survey
 
 Progress = Callable[[str], None]
@@ -49,8 +50,9 @@ async def write_report_files(
     async with sessions() as session:
         report = await build_report(session, survey, period, now, segment, locale)
     progress("drawing the map")
-    png = await render_png_async(report)
-    html = await asyncio.to_thread(render_html, report, png)
+    waves = wave_names(survey, report.locale)
+    png = await render_png_async(report, waves)
+    html = await asyncio.to_thread(render_html, report, png, waves)
     files = {"map.png": png, "report.html": html.encode(), "map.csv": map_csv(report).encode()}
     for name, content in files.items():
         await asyncio.to_thread((out / name).write_bytes, content)

@@ -16,9 +16,9 @@ import asyncio
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -27,11 +27,11 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
-from reports.aggregate import Comment, Period
+from reports.aggregate import Comment
 from reports.flags import Level
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
-from reports.words import language
+from reports.words import days, language, nps_link
 
 WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
@@ -90,6 +90,8 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Response by wave",
         "pts": " pts",
         "changes": "▲▼ change vs the previous {days} days",
+        "wave": "Wave {n}",
+        "made": "made {when}",
         "no_quotes": "no comments",
         "more": "+{n} more",
     },
@@ -121,26 +123,40 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Отклик по волнам",
         "pts": " п.п.",
         "changes": "▲▼ изменение к предыдущим {days} дн.",
+        "wave": "Волна {n}",
+        "made": "сформирован {when}",
         "no_quotes": "нет комментариев",
         "more": "ещё {n}",
     },
 }
 
 
-def render_png(report: Report) -> bytes:
+def render_png(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """The map as PNG bytes, WIDTH × HEIGHT pixels. Pure and synchronous: safe to call from
-    a worker thread (see render_png_async), never from the event loop."""
-    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
-    _Map(report, figure).draw()
+    a worker thread (see render_png_async), never from the event loop. `waves` names the
+    waves in the report's language (reports.words.wave_names); without it, "Wave 1"…"""
+    figure = _drawn(report, waves)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
-async def render_png_async(report: Report) -> bytes:
+async def render_png_async(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """render_png in a worker thread, so the event loop keeps handling updates."""
-    return await asyncio.to_thread(render_png, report)
+    return await asyncio.to_thread(render_png, report, waves)
+
+
+def map_texts(report: Report, waves: Mapping[str, str] | None = None) -> list[str]:
+    """Every text written on the map, top to bottom as drawn: what a reader sees."""
+    figure = _drawn(report, waves)
+    return [text.get_text() for axes in figure.axes for text in axes.texts]
+
+
+def _drawn(report: Report, waves: Mapping[str, str] | None) -> Figure:
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
+    _Map(report, figure, waves).draw()
+    return figure
 
 
 @dataclass(frozen=True)
@@ -152,9 +168,13 @@ class _Lane:
 class _Map:
     """Draws in pixel coordinates: x to the right, y downwards from the top-left corner."""
 
-    def __init__(self, report: Report, figure: Figure) -> None:
+    def __init__(
+        self, report: Report, figure: Figure, waves: Mapping[str, str] | None = None
+    ) -> None:
         self.report = report
         self.figure = figure
+        self.waves = waves
+        self.arrows = False  # whether a cell shows a change: the ▲▼ legend is for them
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
         self.labels = LABELS[language(report.locale)]
         self.ax = figure.add_axes((0, 0, 1, 1))
@@ -343,7 +363,8 @@ class _Map:
 
     def title(self) -> None:
         report, labels = self.report, self.labels
-        title = f"{report.title} — {_period(report.period)}"
+        last = report.period.end - timedelta(days=1)
+        title = f"{report.title} — {days(report.period.start, last)}"
         self.text(MARGIN, 14, self.fit(title, WIDTH - 2 * MARGIN, 22, "bold"), 22, weight="bold")
         segment = report.segment or labels["everyone"]
         facts = [
@@ -406,23 +427,41 @@ class _Map:
         rest = WIDTH - MARGIN - x
         names = {row.stage.id: row.stage.name for row in self.report.stages}
         drivers = [
-            f"{names.get(k.stage, k.stage)} r={_signed(k.r, 2)}"
+            f"{names.get(k.stage, k.stage)} ({nps_link(k.r, k.n, self.report.locale)})"
             for k in self.report.key_stages
             if k.r is not None and not k.too_few
         ][:3]
         if drivers and rest > 200:
             line = f"{self.labels['key']}: " + ", ".join(drivers)
             self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
-        when = self.report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = self.report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
         waves = " · ".join(
-            f"{wave} {_percent(a / s if s else None)}"
-            for wave, (a, s) in self.report.response_rates.items()
+            f"{name} {_percent(a / s if s else None)}" for name, (a, s) in self.wave_rates()
         )
         parts = [f"{self.labels['waves']}: {waves}"] if waves else []
-        parts.append(self.labels["changes"].format(days=self.report.period.days))
-        parts.append(when)
+        if self.arrows:
+            parts.append(self.labels["changes"].format(days=self.report.period.days))
+        parts.append(self.labels["made"].format(when=when))
         line = "   ·   ".join(parts)
         self.text(MARGIN, y + LINE + 6, self.fit(line, WIDTH - 2 * MARGIN), color=MUTED)
+
+    def wave_rates(self) -> list[tuple[str, tuple[int, int]]]:
+        """(name, (answered, sent)) per wave, in the survey's order; never the wave's id."""
+        rates = self.report.response_rates
+        names = self.waves or {
+            wave: self.labels["wave"].format(n=n) for n, wave in enumerate(sorted(rates), 1)
+        }
+        known = [(names[wave], rates[wave]) for wave in names if wave in rates]
+        others = [wave for wave in sorted(rates) if wave not in names]
+        return known + [
+            (self.labels["wave"].format(n=len(names) + n), rates[wave])
+            for n, wave in enumerate(others, 1)
+        ]
+
+    def arrow(self, change: float | None, digits: int, unit: str = "") -> str:
+        shown = _arrow(change, digits, unit)
+        self.arrows = self.arrows or bool(shown)
+        return shown
 
     # ---- cells ----------------------------------------------------------------------
 
@@ -495,7 +534,7 @@ class _Map:
         value = figures.average_rating
         if value is None:
             return MISSING, 24, ""
-        arrow = _arrow(cell.change.average_rating, 1)
+        arrow = self.arrow(cell.change.average_rating, 1)
         return f"{value:.1f} ★", 24, " ".join(filter(None, [f"n={figures.ratings}", arrow]))
 
     def csat(self, cell: Cell) -> tuple[str, float, str]:
@@ -503,7 +542,7 @@ class _Map:
         if value is None:
             return MISSING, 20, ""
         change = cell.change.csat
-        arrow = _arrow(None if change is None else 100 * change, 0, self.labels["pts"])
+        arrow = self.arrow(None if change is None else 100 * change, 0, self.labels["pts"])
         return _percent(value), 20, arrow
 
     def nps(self, cell: Cell) -> tuple[str, float, str]:
@@ -514,7 +553,7 @@ class _Map:
         if margin is not None:
             shown += f" ±{margin:.0f}"
         detail = " ".join(
-            filter(None, [f"n={cell.figures.nps_answers}", _arrow(cell.change.nps, 0)])
+            filter(None, [f"n={cell.figures.nps_answers}", self.arrow(cell.change.nps, 0)])
         )
         return shown, 20, detail
 
@@ -594,13 +633,6 @@ def _shorten(text: str, limit: int = QUOTE_CHARS) -> str:
         if " " in flat[:limit]
         else (flat[: limit - 1] + "…")
     )
-
-
-def _period(period: Period) -> str:
-    last = period.end - timedelta(days=1)
-    if last == period.start:
-        return period.start.isoformat()
-    return f"{period.start.isoformat()}…{last.isoformat()}"
 
 
 def _percent(value: float | None) -> str:

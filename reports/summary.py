@@ -9,7 +9,7 @@ from reports.alerts import alerts_line
 from reports.figures import Figures
 from reports.flags import Level
 from reports.report import Report, StageRow
-from reports.words import answers, language
+from reports.words import answers, language, nps_link
 
 TELEGRAM_LIMIT = 4096
 WORST_SHOWN = 3
@@ -51,9 +51,10 @@ def summary_text(report: Report) -> str:
     else:
         lines.append(labels["fine"])
     strongest = next((k for k in report.key_stages if k.r is not None and not k.too_few), None)
-    if strongest is not None:
+    if strongest is not None and strongest.r is not None:
         name = _stage_name(report, strongest.stage)
-        lines += ["", f"{labels['key']}: {name} (r = {strongest.r:+.2f}, n = {strongest.n})"]
+        link = nps_link(strongest.r, strongest.n, report.locale)
+        lines += ["", f"{labels['key']}: {name} ({link})"]
     if (alerts := alerts_line(report.alerts, report.locale)) is not None:
         lines += ["", alerts]
     lines += ["", labels["files"]]

@@ -3,6 +3,10 @@ forms ("1 answer, 2 answers"; "1 ответ, 2 ответа, 5 ответов, 2
 
 from __future__ import annotations
 
+from datetime import date
+
+from surveys.model import Survey
+
 LANGUAGES = ("en", "ru")
 
 
@@ -37,3 +41,49 @@ ANSWERS_RU = ("ответ", "ответа", "ответов")
 
 def answers(n: int, locale: str) -> str:
     return counted(n, locale, ANSWERS_EN, ANSWERS_RU)
+
+
+_WAVE = {"en": "Wave {n}", "ru": "Волна {n}"}
+
+
+def wave_names(survey: Survey, locale: str) -> dict[str, str]:
+    """wave id → how a report in `locale` names it: its title, else "Wave 2"; in the
+    survey's order."""
+    return {
+        wave.id: survey.text(wave.title, locale)
+        if wave.title
+        else _WAVE[language(locale)].format(n=number)
+        for number, wave in enumerate(survey.waves, start=1)
+    }
+
+
+def days(first: date, last: date) -> str:
+    """A period as Telegram shows it: 16.11.2026–22.11.2026, or one day: 16.11.2026."""
+    if first == last:
+        return f"{first:%d.%m.%Y}"
+    return f"{first:%d.%m.%Y}–{last:%d.%m.%Y}"
+
+
+def nps_link(r: float, n: int, locale: str) -> str:
+    """Pearson's r between a stage's rating and the NPS, in words an owner reads:
+    "strong link, 40 customers"."""
+    strength = 0 if abs(r) >= STRONG_LINK else 1 if abs(r) >= MODERATE_LINK else 2
+    lang = language(locale)
+    words = _LINK[lang][strength] if r >= 0 else _INVERSE_LINK[lang][strength]
+    people = counted(n, locale, ("customer", "customers"), ("клиент", "клиента", "клиентов"))
+    return f"{words}, {people}"
+
+
+STRONG_LINK, MODERATE_LINK = 0.5, 0.3  # |r|, as commonly read (Cohen)
+_LINK = {
+    "en": ("strong link", "moderate link", "weak link"),
+    "ru": ("сильная связь", "заметная связь", "слабая связь"),
+}
+_INVERSE_LINK = {
+    "en": ("strong inverse link", "moderate inverse link", "weak inverse link"),
+    "ru": (
+        "сильная отрицательная связь",
+        "заметная отрицательная связь",
+        "слабая отрицательная связь",
+    ),
+}

@@ -77,7 +77,7 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Purchase" in line for line in problems)
-    assert "Moves NPS most:" in text
+    assert "Moves NPS most: Awareness (moderate link, 59 customers)" in lines
     assert len(text) <= TELEGRAM_LIMIT
 
 
