@@ -44,6 +44,11 @@ EN = {
         "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
         "link or QR code for the customer."
     ),
+    "help_owner": (
+        "\nOwners: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment] sends the summary, the "
+        "map and the HTML report for a period (the last 7 days by default); the weekly "
+        "report comes on its own."
+    ),
     "stopped": "Done — no more questions. Planned surveys cancelled: {count}. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
     "forget_confirm": (
@@ -154,6 +159,11 @@ RU = {
     "help_staff": (
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
         "ссылку или QR-код для клиента."
+    ),
+    "help_owner": (
+        "\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] присылает "
+        "сводку, карту и HTML-отчёт за период (по умолчанию за последние 7 дней); "
+        "еженедельный отчёт приходит сам."
     ),
     "stopped": (
         "Готово — больше никаких вопросов. Отменено опросов: {count}. /start — возобновить."

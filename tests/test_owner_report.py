@@ -56,6 +56,18 @@ async def test_report_is_for_owners_only_and_explains_its_arguments(harness: Har
     assert harness.api.sent_texts(OWNER_ID)[-1].startswith("Usage: /report")
 
 
+async def test_help_tells_an_owner_about_report(harness: Harness) -> None:
+    await harness.send(harness.user(OWNER_ID, "ru"), "/help")
+    assert harness.api.sent_texts(OWNER_ID)[-1].endswith(
+        "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт ссылку "
+        "или QR-код для клиента.\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] "
+        "[сегмент] присылает сводку, карту и HTML-отчёт за период (по умолчанию за последние "
+        "7 дней); еженедельный отчёт приходит сам."
+    )
+    await harness.send(harness.staff, "/help")
+    assert "/report" not in harness.api.sent_texts(100)[-1]
+
+
 async def test_report_for_a_segment_without_a_period(harness: Harness) -> None:
     alice = harness.user(501)
     question = await first_wave_in(harness, alice, "alice", "downtown")
