@@ -85,6 +85,11 @@ EN = {
     "report_bad_date": "There is no such date: {word}. Dates are written as 2026-11-30.",
     "report_unknown_segment": "No orders in the segment “{segment}”. Segments: {segments}.",
     "report_no_segments": "No order has a segment yet, so there is no “{segment}” to report on.",
+    "report_empty": "No answers for {days} — nothing to draw yet. A longer period: /report 30d",
+    "report_empty_segment": (
+        "No answers in the segment “{segment}” for {days} — nothing to draw yet. "
+        "A longer period: /report 30d {segment}"
+    ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
     "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
@@ -206,6 +211,11 @@ RU = {
     "report_unknown_segment": "Заказов в сегменте «{segment}» нет. Сегменты: {segments}.",
     "report_no_segments": (
         "Ни у одного заказа пока нет сегмента, поэтому отчёта по «{segment}» нет."
+    ),
+    "report_empty": "За {days} ответов нет — рисовать пока нечего. За срок подольше: /report 30d",
+    "report_empty_segment": (
+        "В сегменте «{segment}» за {days} ответов нет — рисовать пока нечего. "
+        "За срок подольше: /report 30d {segment}"
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",

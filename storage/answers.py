@@ -133,10 +133,17 @@ async def set_message(session: AsyncSession, dispatch_id: int, message_id: int) 
 
 
 async def any_answered(
-    session: AsyncSession, survey_id: str, start: date | None = None, end: date | None = None
+    session: AsyncSession,
+    survey_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    segment: str | None = None,
 ) -> bool:
-    """Whether a customer answered (not skipped) a question on a UTC day in [start, end)."""
+    """Whether a customer (of the segment) answered, not skipped, a question on a UTC day
+    in [start, end)."""
     conditions = [Answer.survey_id == survey_id, Answer.skipped.is_(False)]
+    if segment is not None:
+        conditions.append(Answer.segment == segment)
     if start is not None:
         conditions.append(Answer.day >= start)
     if end is not None:

@@ -87,6 +87,22 @@ async def test_report_for_a_segment_without_a_period(harness: Harness) -> None:
     )
 
 
+async def test_a_period_without_answers_is_said_not_drawn(harness: Harness) -> None:
+    await harness.send(harness.user(OWNER_ID), "/report")
+    assert harness.api.sent_texts(OWNER_ID)[-1] == (
+        "No answers for 17.11.2026–23.11.2026 — nothing to draw yet. A longer period: /report 30d"
+    )
+    await register_order(harness, "bob", "mall")
+    await harness.send(harness.user(OWNER_ID, "ru"), "/report mall 2026-11-20..2026-11-20")
+    assert harness.api.sent_texts(OWNER_ID)[-1] == (
+        "В сегменте «mall» за 20.11.2026 ответов нет — рисовать пока нечего. "
+        "За срок подольше: /report 30d mall"
+    )
+    await harness.app.background.wait()
+    files = [c for c in harness.api.calls if c.method in ("sendPhoto", "sendDocument")]
+    assert [c for c in files if str(c.params["chat_id"]) == str(OWNER_ID)] == []
+
+
 async def test_report_without_segments_yet(harness: Harness) -> None:
     await harness.send(harness.user(OWNER_ID, "ru"), "/report yesterday")
     assert harness.api.sent_texts(OWNER_ID)[-1] == (

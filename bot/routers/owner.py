@@ -18,7 +18,7 @@ from bot.roles import HasRole, Role
 from bot.services import Services
 from bot.texts import t
 from reports.aggregate import Period
-from storage import orders
+from storage import answers, orders
 
 MAX_DAYS = 366
 _DAYS = re.compile(r"^(\d+)d$")
@@ -74,6 +74,22 @@ def parse_request(words: list[str], today: date) -> ReportRequest:
     return ReportRequest(period, others[0] if others else None)
 
 
+async def check_answers(session: AsyncSession, survey_id: str, request: ReportRequest) -> None:
+    """A period without answers would give an empty map: say so instead of drawing it."""
+    period, segment = request.period, request.segment
+    if await answers.any_answered(session, survey_id, period.start, period.end, segment):
+        return
+    last = period.end - timedelta(days=1)
+    shown = (
+        f"{period.start:%d.%m.%Y}"
+        if last == period.start
+        else (f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}")
+    )
+    raise BadRequest(
+        "report_empty_segment" if segment else "report_empty", days=shown, segment=segment
+    )
+
+
 async def check_segment(session: AsyncSession, survey_id: str, segment: str | None) -> None:
     """A segment no order has would give an empty map: say which ones there are instead."""
     if segment is None:
@@ -102,6 +118,7 @@ async def on_report(
     try:
         request = parse_request((command.args or "").split(), now.date())
         await check_segment(session, services.survey.id, request.segment)
+        await check_answers(session, services.survey.id, request)
     except BadRequest as bad:
         replies.add(message.answer(t(locale, bad.key, **bad.values)))
         return
