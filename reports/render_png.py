@@ -91,6 +91,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pts": " pts",
         "changes": "▲▼ change vs the previous {days} days",
         "wave": "Wave {n}",
+        "quotes": "“”",
         "made": "made {when}",
         "no_quotes": "no comments",
         "more": "+{n} more",
@@ -124,6 +125,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pts": " п.п.",
         "changes": "▲▼ изменение к предыдущим {days} дн.",
         "wave": "Волна {n}",
+        "quotes": "«»",
         "made": "сформирован {when}",
         "no_quotes": "нет комментариев",
         "more": "ещё {n}",
@@ -509,7 +511,8 @@ class _Map:
         for comment in _quotes(row.comments):
             if lines:
                 lines.append(("", comment.low))
-            text = "“" + _shorten(comment.text) + "”"
+            opening, closing = self.labels["quotes"]
+            text = opening + _shorten(comment.text) + closing
             lines.extend((line, comment.low) for line in self.wrap(text, width))
         return lines
 
@@ -521,7 +524,7 @@ class _Map:
         for number, (line, low) in enumerate(lines[:room]):
             shown = line
             if number == room - 1 and len(lines) > room and line:
-                shown = line.rstrip("”") + "…"
+                shown = line.rstrip(self.labels["quotes"][1]) + "…"
             self.text(x, top + number * LINE, shown, color=INK if low else MUTED)
 
     def metric(self, centre: float, top: float, value: str, size: float, detail: str) -> None:

@@ -67,7 +67,8 @@ def _headline(report: Report, labels: dict[str, str]) -> str:
         parts.append(f"{labels['response']} {report.response_rate:.0%}")
     total = _nps_total(report)
     if total.nps is not None and total.nps_margin is not None:
-        parts.append(f"{labels['nps']} {total.nps:+.0f} (±{total.nps_margin:.0f})")
+        nps = f"{total.nps:+.0f}".replace("-", "−")  # the minus sign, as everywhere else
+        parts.append(f"{labels['nps']} {nps} (±{total.nps_margin:.0f})")
     return " · ".join(parts)
 
 

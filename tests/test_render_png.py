@@ -170,6 +170,12 @@ def test_the_change_legend_only_when_the_map_shows_changes(demo_url: str) -> Non
     assert line(texts, "▲▼") == "▲▼ change vs the previous 22 days   ·   made 15.11.2026 00:00 UTC"
 
 
+def test_quotes_use_the_languages_marks(demo_url: str) -> None:
+    texts = map_texts(demo_report(demo_url, SECOND_HALF, locale="ru"))
+    assert "«Слишком далеко от" in texts and "моего офиса»" in texts
+    assert not any("“" in text or "”" in text for text in texts)
+
+
 def test_the_stages_that_move_nps_are_said_in_words(reports: dict[str, Report]) -> None:
     assert line(map_texts(reports["en"]), "Moves NPS most") == (
         "Moves NPS most: Awareness (moderate link, 59 customers), Retention (moderate link, "
