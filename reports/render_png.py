@@ -511,7 +511,7 @@ class _Map:
         for comment in _quotes(row.comments):
             if lines:
                 lines.append(("", comment.low))
-            opening, closing = self.labels["quotes"]
+            opening, closing = self.labels["quotes"][0], self.labels["quotes"][1]
             text = opening + _shorten(comment.text) + closing
             lines.extend((line, comment.low) for line in self.wrap(text, width))
         return lines
