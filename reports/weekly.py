@@ -75,17 +75,23 @@ _NOTE = {
         "How the first ones come: for each order, staff send the bot /order <the customer's "
         "phone or card number>, and the customer scans the QR code or opens the link it "
         "gives. The questions follow the purchase; the weekly report starts with the first "
-        "week that has answers.\n\n{orders} so far, {waiting} still waiting for the customer "
-        "to open the link."
+        "week that has answers.\n\n{tail}"
     ),
     "ru": (
         "За {days} ответов пока нет, поэтому еженедельного отчёта в этот раз не будет.\n\n"
         "Как появятся первые: на каждый заказ сотрудник отправляет боту /order <телефон или "
         "номер карты клиента>, а клиент сканирует QR-код или открывает ссылку из ответа бота. "
         "Вопросы приходят после покупки, а еженедельный отчёт начнётся с первой недели, в "
-        "которой есть ответы.\n\nПока {orders}; ещё ждут, когда клиент откроет ссылку: "
-        "{waiting}."
+        "которой есть ответы.\n\n{tail}"
     ),
+}
+_WAITING = {
+    "en": "{orders} so far, {waiting} still waiting for the customer to open the link.",
+    "ru": "Пока {orders}; ещё ждут, когда клиент откроет ссылку: {waiting}.",
+}
+_NONE_WAITING = {
+    "en": "{orders} so far; every customer has opened the link.",
+    "ru": "Пока {orders}; все клиенты открыли ссылку.",
 }
 
 
@@ -93,10 +99,12 @@ def note_text(week: Week, locale: str) -> str:
     """The "no answers yet" note: what to do, and the orders that are waiting."""
     period = week_period(week.day)
     last = period.end - timedelta(days=1)
-    return _NOTE[language(locale)].format(
+    lang = language(locale)
+    orders = counted(week.orders, locale, ("order", "orders"), ("заказ", "заказа", "заказов"))
+    tail = (_WAITING if week.waiting else _NONE_WAITING)[lang]
+    return _NOTE[lang].format(
         days=f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}",
-        orders=counted(week.orders, locale, ("order", "orders"), ("заказ", "заказа", "заказов")),
-        waiting=week.waiting,
+        tail=tail.format(orders=orders, waiting=week.waiting),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from bot.commands import status
+from reports.weekly import Content, Week, note_text
 from storage.models import ReportDelivery
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
@@ -87,6 +88,14 @@ async def test_a_fresh_install_sends_no_empty_report_and_one_note_in_the_surveys
         await harness.app.weekly.deliver()
         assert sent_to(api, OWNER_ID) == sent_to(api, SECOND_OWNER) == PARTS
         assert api.sent_texts(OWNER_ID)[0].startswith("Кафе: путь гостя\n07.12.2026–13.12.2026\n")
+
+
+def test_the_note_when_every_customer_has_opened_the_link() -> None:
+    week = Week(date(2026, 11, 30), Content.NOTE, orders=1, waiting=0)
+    assert note_text(week, "ru").endswith("\n\nПока 1 заказ; все клиенты открыли ссылку.")
+    assert note_text(week, "en").endswith(
+        "\n\n1 order so far; every customer has opened the link."
+    )
 
 
 async def test_a_week_without_answers_after_earlier_ones_sends_nothing(
