@@ -347,10 +347,12 @@ class _Names:
         self.touchpoints: dict[tuple[str, str], str] = {}
         self.choices: dict[tuple[str, str], str] = {}
         self.emotions: dict[str, str] = {}
+        self.surveys: dict[str, str] = {}
         if survey is not None:
             self._learn(survey, locale)
 
     def _learn(self, survey: Survey, locale: str) -> None:
+        self.surveys[survey.id] = survey.text(survey.title, locale)
         for stage in survey.stages:
             self.stages[stage.id] = survey.text(stage.name, locale)
             for tp in stage.touchpoints:
@@ -368,6 +370,7 @@ class _Names:
         values = dict(zip(ANSWER_COLUMNS, row, strict=True))
         question, stage = str(values["question_id"]), str(values["stage"])
         touchpoint, choice = values["touchpoint"], values["choice"]
+        values["survey_id"] = self.surveys.get(str(values["survey_id"]), values["survey_id"])
         values["wave_id"] = self.waves.get(str(values["wave_id"]), values["wave_id"])
         values["question_id"] = self.questions.get(question, question)
         values["stage"] = self.stages.get(stage, stage)

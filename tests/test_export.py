@@ -277,7 +277,7 @@ async def test_report_xlsx_in_russian(demo_url: str, russian: Report, tmp_path: 
     second = next(answers.iter_rows(min_row=2, max_row=2))
     assert second[1].number_format == "dd.mm.yyyy hh:mm"
     assert second[2].number_format == "dd.mm.yyyy"
-    assert second[4].value in {"После визита", "Через несколько дней", "Через три недели"}
+    assert (second[3].value, second[4].value) == ("Кафе: путь гостя", "После визита")
     assert second[8].value in {"Оценка", "NPS", "Эмоция", "Выбор", "Текст"}
     levels = {row[0].value for row in the_map.iter_rows(min_row=2)}
     flags = {row[15].value for row in the_map.iter_rows(min_row=2)}
