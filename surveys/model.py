@@ -143,6 +143,7 @@ class Question(_Strict):
 
 class Wave(_Strict):
     id: Ident
+    title: Localized | None = None  # how reports name the wave; "Wave 2" without it
     after: Duration
     remind_after: Duration | None = None
     expire_after: Duration = Field(default_factory=lambda: timedelta(days=3))
