@@ -30,6 +30,7 @@ from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
+from bot.startup import checked_token
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
@@ -73,8 +74,9 @@ def utc_now() -> datetime:
 
 
 def make_bot(settings: Settings) -> Bot:
+    token = checked_token(settings)  # a malformed one stops here, in one line
     server = TelegramAPIServer.from_base(settings.telegram_api_url)
-    return Bot(settings.token(), session=AiohttpSession(api=server))
+    return Bot(token, session=AiohttpSession(api=server))
 
 
 @dataclass

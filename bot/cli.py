@@ -126,14 +126,18 @@ def _survey_check(args: argparse.Namespace) -> int:
 
 
 def _order_add(args: argparse.Namespace) -> int:
-    from bot.commands import add_order  # noqa: PLC0415
+    from bot.commands import NotRegistered, add_order  # noqa: PLC0415
 
     settings = load_settings()
-    print(
-        asyncio.run(
-            add_order(settings, args.ref, args.segment, args.external_id, args.purchased_at)
+    try:
+        print(
+            asyncio.run(
+                add_order(settings, args.ref, args.segment, args.external_id, args.purchased_at)
+            )
         )
-    )
+    except NotRegistered as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
     return 0
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
 from bot.services import deep_link
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.startup import TelegramUnreachable, bot_user
 from reports.aggregate import Period
 from reports.files import write_report_files
 from storage import deliveries, dispatches
@@ -34,6 +35,14 @@ async def db_upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+class NotRegistered(Exception):
+    """`cjm order add` stored nothing; the message says why in one line."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(f"not registered: {message}")
+        self.exit_code = exit_code
+
+
 async def add_order(
     settings: Settings,
     ref: str,
@@ -43,6 +52,8 @@ async def add_order(
 ) -> str:
     survey = load_survey(settings.survey)
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
+    # The bot's name first: without it there is no link to print, so nothing is stored.
+    username = settings.bot_username or await _link_username(settings)
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
@@ -50,22 +61,38 @@ async def add_order(
         async with make_session_factory(engine).begin() as session:
             receipt = await journeys.register_order(session, new, utc_now())
     except OrderRejected as error:
-        return f"not registered: {error}"
+        raise NotRegistered(str(error), 1) from None
     finally:
         await engine.dispose()
     head = f"order {receipt.order_id} ({receipt.external_id}) for {receipt.customer_ref}: "
     if receipt.journey is not Journey.AWAITING_LINK or receipt.link_token is None:
         return head + receipt.journey.replace("_", " ")
-    username = settings.bot_username or await _bot_username(settings)
     link = deep_link(username, receipt.link_token)
     until = f"{receipt.link_expires_at:%Y-%m-%d %H:%M} UTC"
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
 
+async def _link_username(settings: Settings) -> str:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise NotRegistered(
+            "the customer's link needs the bot's name: set CJM_BOT_USERNAME, or "
+            "CJM_BOT_TOKEN (from @BotFather)",
+            2,
+        )
+    try:
+        return await _bot_username(settings)
+    except SettingsError as error:
+        raise NotRegistered(str(error), 2) from None
+    except TelegramUnreachable as error:
+        raise NotRegistered(
+            f"{error} (CJM_BOT_USERNAME makes links without asking it)", 1
+        ) from None
+
+
 async def _bot_username(settings: Settings) -> str:
     bot = make_bot(settings)
     try:
-        return (await bot.me()).username or "bot"
+        return (await bot_user(bot, settings)).username or "bot"
     finally:
         await bot.session.close()
 
