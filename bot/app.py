@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -213,10 +213,14 @@ def build_scheduler(
             await forget_updates_before(session, clock() - UPDATE_MEMORY)
 
     scheduler.add_job(
-        waves.drain, "interval", seconds=settings.dispatch_interval, id="drain",
-        max_instances=1, coalesce=True, next_run_time=clock(),
+        _stoppable(waves.drain, "the outbox drain"), "interval",
+        seconds=settings.dispatch_interval, id="drain", max_instances=1, coalesce=True,
+        next_run_time=clock(),
     )  # fmt: skip
-    scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
+    scheduler.add_job(
+        _stoppable(prune_updates, "pruning"), "interval", hours=6, id="prune_updates",
+        coalesce=True,
+    )  # fmt: skip
 
     async def refresh_rollups() -> None:
         await rollups.refresh(sessions, [waves.survey.id], clock())
@@ -224,10 +228,23 @@ def build_scheduler(
     # Closed days are rolled up soon after start (a first build over a large history
     # takes a while, one day per transaction) and then every quarter of an hour.
     scheduler.add_job(
-        refresh_rollups, "interval", minutes=15, id="rollups", max_instances=1,
-        coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
+        _stoppable(refresh_rollups, "the rollups"), "interval", minutes=15, id="rollups",
+        max_instances=1, coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
     )  # fmt: skip
     return scheduler
+
+
+def _stoppable(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Awaitable[None]]:
+    """A job cancelled by shutdown ends with one line: APScheduler would log a traceback
+    (whatever it was doing is retried after a restart: claims expire)."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            log.info("Shutting down: %s was interrupted", what)
+
+    return run
 
 
 def add_weekly_jobs(
@@ -244,12 +261,13 @@ def add_weekly_jobs(
         await asyncio.wait({background.spawn(weekly.deliver(), name="weekly report")})
 
     scheduler.add_job(
-        deliver, weekly.trigger, id="weekly_report", max_instances=1, coalesce=True,
-        misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
+        _stoppable(deliver, "the weekly report"), weekly.trigger, id="weekly_report",
+        max_instances=1, coalesce=True, misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
     )  # fmt: skip
     scheduler.add_job(
-        deliver, "interval", seconds=WEEKLY_RECHECK.total_seconds(),
-        id="weekly_report_recheck", max_instances=1, coalesce=True,
+        _stoppable(deliver, "the weekly report"), "interval",
+        seconds=WEEKLY_RECHECK.total_seconds(), id="weekly_report_recheck", max_instances=1,
+        coalesce=True,
     )  # fmt: skip
 
 
@@ -298,6 +316,7 @@ async def serving(
     if hooked:
         polling = asyncio.create_task(_until_stopped(handle_signals))
     else:
+        log.info("Polling Telegram as @%s", app.services.bot_username)
         # handle_as_tasks=False: the next getUpdates (which confirms this batch to
         # Telegram) is only sent after every update of the batch has been committed.
         polling = asyncio.create_task(

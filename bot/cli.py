@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
 from surveys.loader import SurveyError, load_survey
 
@@ -17,10 +17,7 @@ from surveys.loader import SurveyError, load_survey
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose=False)
     try:
         return int(args.handler(args) or 0)
     except (SettingsError, SurveyError) as error:
@@ -103,13 +100,23 @@ def _moment(text: str) -> datetime:
 
 
 def _run(_args: argparse.Namespace) -> int:
-    from bot.app import build_app, run  # noqa: PLC0415  (keeps `cjm survey check` light)
+    from bot.app import build_app, make_bot, run  # noqa: PLC0415  (keeps `cjm survey check` light)
+    from bot.startup import bot_user  # noqa: PLC0415
 
     settings = load_settings()
+    logs.configure(verbose=True, form=settings.log_format)
     settings.token()
+    load_survey(settings.survey)  # its problems are listed before anything else happens
 
     async def serve() -> None:
-        await run(await build_app(settings))
+        # The token is checked, and Telegram reached, before migrations create a database.
+        bot = make_bot(settings)
+        try:
+            await bot_user(bot, settings, retry=True)
+        except BaseException:
+            await bot.session.close()
+            raise
+        await run(await build_app(settings, bot=bot))
 
     asyncio.run(serve())
     return 0

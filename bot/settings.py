@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.logs import LogFormat
 from reports.schedule import crontab
 from surveys.model import parse_duration
 from surveys.timing import QuietHours, SendingRules
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    log_format: LogFormat = "text"
 
     @field_validator("owner_ids", "staff_ids", mode="before")
     @classmethod

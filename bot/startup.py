@@ -76,5 +76,10 @@ async def bot_user(
 
 
 def _reason(error: Exception) -> str:
-    text = str(error).strip().removeprefix("Telegram server says - ").strip()
+    """ "HTTP Client says - ClientConnectorError: Cannot connect to host …" → the part
+    after the exception's name."""
+    text = str(getattr(error, "message", "") or error).strip()
+    name, colon, rest = text.partition(": ")
+    if colon and name.isidentifier() and name.endswith("Error"):
+        text = rest
     return text.splitlines()[0] if text else type(error).__name__
