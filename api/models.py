@@ -11,12 +11,13 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from reports.flags import Level
 from storage.models import Journey
+from surveys import wording
 
 MAX_BATCH = 1000
 # Like `/order <ref> [segment]`: one word each, no control characters; lengths as the columns.
-_WORD = r"^[^\s\x00-\x1f\x7f]+$"
+_WORD = wording.ONE_WORD
 # External ids are printable ASCII without spaces: CRM keys, "tg:…", "cli:…".
-_KEY = r"^[!-~]+$"
+_KEY = wording.PRINTABLE
 
 ExternalId = Annotated[
     str,
@@ -111,7 +112,7 @@ class ReportQuery(Strict):
         7, ge=1, le=366, description="Without `from`: the last N days."
     )
     segment: Segment | None = None
-    locale: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    locale: str | None = Field(None, pattern=wording.LOCALE)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

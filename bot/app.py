@@ -118,7 +118,7 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
 async def build_app(
     settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
 ) -> App:
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     engine = make_engine(settings.database_url)
     if migrate:
         await upgrade(engine)

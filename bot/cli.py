@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
     report = commands.add_parser("report", help="write the report files for a period")
-    report.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
-    report.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD, inclusive")
+    report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
     report.add_argument("--days", type=int, default=7, help="without --from: the last N days")
     report.add_argument("--segment", help="only this segment")
     report.add_argument("--locale", help="ru or en; default the survey's")
@@ -93,10 +93,22 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601 with a zone, e.g. 2026-11-23T14:05+03:00)"
+        ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-11-23T14:05+03:00")
     return moment
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (YYYY-MM-DD)") from None
 
 
 def _run(_args: argparse.Namespace) -> int:
@@ -106,7 +118,7 @@ def _run(_args: argparse.Namespace) -> int:
     settings = load_settings()
     logs.configure(verbose=True, form=settings.log_format)
     settings.token()
-    load_survey(settings.survey)  # its problems are listed before anything else happens
+    load_survey(settings.survey, "CJM_SURVEY")  # its problems come before anything else
 
     async def serve() -> None:
         # The token is checked, and Telegram reached, before migrations create a database.

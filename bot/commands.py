@@ -50,7 +50,7 @@ async def add_order(
     external_id: str | None,
     purchased_at: datetime | None,
 ) -> str:
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     # The bot's name first: without it there is no link to print, so nothing is stored.
     username = settings.bot_username or await _link_username(settings)
@@ -103,7 +103,7 @@ async def import_orders(
     """`cjm orders import`: see surveys.order_import."""
     with open_order_file(args.file, args.sheet):
         pass  # a missing file or a bad header stops here, before the database is touched
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     links = await LinkFile.open(settings, args.links) if args.links and not args.dry_run else None
     engine = make_engine(settings.database_url)
@@ -190,8 +190,8 @@ async def write_report(
     try:
         await upgrade(engine)
         return await write_report_files(
-            make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, args.locale, progress=shown.step, rows=shown.rows,
+            make_session_factory(engine), load_survey(settings.survey, "CJM_SURVEY"), period,
+            out, now, args.segment, args.locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()

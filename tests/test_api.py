@@ -126,6 +126,8 @@ async def test_unknown_missing_and_invalid_fields_are_named(
     assert fields == ["customer_ref", "external_id", "purchased_at", "segment"]
     messages = {e["field"]: e["message"] for e in body["errors"]}
     assert "timezone" in messages["purchased_at"]
+    # Said in words, not as the regular expression it was checked with.
+    assert messages["external_id"] == "expected printable ASCII characters without spaces"
     assert await server.count(Order) == 0
 
 

@@ -163,6 +163,27 @@ def test_order_add_rejects_a_time_without_zone(
     assert "give a time zone" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["order", "add", "bob", "--purchased-at", "yesterday"],
+         "argument --purchased-at: not a time: 'yesterday' (ISO 8601 with a zone, "
+         "e.g. 2026-11-23T14:05+03:00)"),
+        (["report", "--from", "5.12.2026"],
+         "argument --from: not a date: '5.12.2026' (YYYY-MM-DD)"),
+    ],
+)  # fmt: skip
+def test_a_malformed_time_or_date_is_said_in_words(
+    database: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(command)
+
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: {message}")
+    assert not database.exists()
+
+
 def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     capsys.readouterr()
