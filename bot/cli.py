@@ -57,14 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the report files for a period")
     report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
-    report.add_argument("--days", type=int, default=7, help="without --from: the last N days")
+    report.add_argument("--days", type=_whole, default=7, help="without --from: the last N days")
     report.add_argument("--segment", help="only this segment")
     report.add_argument("--locale", help="ru or en; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
     report.set_defaults(handler=_report)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
-    demo.add_argument("--customers", type=int, default=200, help="how many (default 200)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--customers", type=_whole, default=200, help="how many (default 200)")
+    demo.add_argument("--seed", type=_whole, default=7, help="random seed (default 7)")
     demo.add_argument("--out", default="cjm-demo", help="directory for demo.db (./cjm-demo)")
     demo.set_defaults(handler=_demo)
     return parser
@@ -109,6 +109,13 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (YYYY-MM-DD)") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
 def _run(_args: argparse.Namespace) -> int:

@@ -23,6 +23,8 @@ EXPECTED = {
 
 def message(error: Mapping[str, Any]) -> str:
     """One pydantic error (an item of `ValidationError.errors()`) as a sentence."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
     if error["type"] == "string_pattern_mismatch":
         pattern = str((error.get("ctx") or {}).get("pattern", ""))
         expected = EXPECTED.get(pattern)

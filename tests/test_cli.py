@@ -171,6 +171,7 @@ def test_order_add_rejects_a_time_without_zone(
          "e.g. 2026-11-23T14:05+03:00)"),
         (["report", "--from", "5.12.2026"],
          "argument --from: not a date: '5.12.2026' (YYYY-MM-DD)"),
+        (["report", "--days", "week"], "argument --days: not a whole number: 'week'"),
     ],
 )  # fmt: skip
 def test_a_malformed_time_or_date_is_said_in_words(
