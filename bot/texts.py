@@ -83,6 +83,7 @@ EN = {
         "Order not registered: “{ref}” is not a customer reference. Give one word (a card "
         "number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown"
     ),
+    "order_bad_segment": "Order not registered: the segment can be at most {limit} characters.",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
@@ -196,6 +197,7 @@ RU = {
         "Заказ не зарегистрирован: «{ref}» не подходит как код клиента. Укажите одно слово "
         "(номер карты, код в CRM) или номер телефона, например: /order +7 999 123-45-67 центр"
     ),
+    "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
         "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "

@@ -20,6 +20,7 @@ from surveys.timing import SendingRules
 TOKEN_BYTES = 24
 MAX_CLOCK_SKEW = timedelta(days=1)
 MAX_REF = 128
+MAX_SEGMENT = 64
 # A phone as people write it: +7 (999) 123-45-67, 8 999 123 45 67, +44 20 7946 0958.
 PHONE = re.compile(r"\+?[\d(][\d\s().-]*\d")
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15  # E.164 allows at most 15
@@ -202,8 +203,8 @@ def validate_order(new: NewOrder, now: datetime) -> None:
     customer_ref(new.customer_ref)
     if not new.external_id.strip() or len(new.external_id) > 128:
         raise OrderRejected("external_id: 1 to 128 characters")
-    if new.segment is not None and len(new.segment) > 64:
-        raise OrderRejected("segment: at most 64 characters")
+    if new.segment is not None and len(new.segment) > MAX_SEGMENT:
+        raise OrderRejected(f"segment: at most {MAX_SEGMENT} characters")
     if new.purchased_at is not None:
         if new.purchased_at.tzinfo is None:
             raise OrderRejected("purchased_at: needs a time zone")

@@ -122,9 +122,11 @@ async def test_a_phone_with_spaces_is_one_customer_from_the_bot_the_cli_and_the_
 
 async def test_an_unusable_reference_is_explained_to_staff(harness: Harness) -> None:
     await harness.send(harness.staff, "/order " + "7" * 130)
+    await harness.send(harness.user(100, language="ru"), "/order alice " + "ц" * 65)
 
     assert harness.api.sent_texts(100) == [
         f"Order not registered: “{'7' * 130}” is not a customer reference. Give one word (a "
-        "card number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown"
+        "card number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown",
+        "Заказ не зарегистрирован: сегмент — не длиннее 64 символов.",
     ]
     assert await harness.count(Order) == 0

@@ -16,7 +16,13 @@ from bot.roles import HasRole, Role
 from bot.services import Services
 from bot.texts import t
 from storage.models import Journey
-from surveys.journeys import MIN_PHONE_DIGITS, NewOrder, OrderReceipt, OrderRejected
+from surveys.journeys import (
+    MAX_SEGMENT,
+    MIN_PHONE_DIGITS,
+    NewOrder,
+    OrderReceipt,
+    OrderRejected,
+)
 
 PHONE_WORD = re.compile(r"\+?[\d().-]+")
 PHONE_DIGITS = 10  # a phone's words are joined until it has this many digits
@@ -44,9 +50,7 @@ async def on_order(
     try:
         receipt = await services.journeys.register_order(session, new, now)
     except OrderRejected as error:
-        bad_ref = str(error).startswith("customer_ref:")
-        text = t(locale, "order_bad_ref", ref=ref) if bad_ref else None
-        replies.add(message.answer(text or t(locale, "order_rejected", reason=error)))
+        replies.add(message.answer(_refusal(str(error), ref, locale)))
         return
     _present(receipt, message, services, replies, locale)
 
@@ -66,6 +70,15 @@ def order_args(text: str) -> tuple[str, str | None] | None:
     if not words or len(words) > 2:
         return None
     return words[0], words[1] if len(words) > 1 else None
+
+
+def _refusal(reason: str, ref: str, locale: str) -> str:
+    """The service's reason, in the staff member's language for what /order can get wrong."""
+    if reason.startswith("customer_ref:"):
+        return t(locale, "order_bad_ref", ref=ref)
+    if reason.startswith("segment:"):
+        return t(locale, "order_bad_segment", limit=MAX_SEGMENT)
+    return t(locale, "order_rejected", reason=reason)
 
 
 def _present(
