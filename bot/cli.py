@@ -168,7 +168,7 @@ def _order_add(args: argparse.Namespace) -> int:
 
 
 def _orders_import(args: argparse.Namespace) -> int:
-    from bot.commands import import_orders  # noqa: PLC0415
+    from bot.commands import CommandFailed, import_orders  # noqa: PLC0415
     from bot.progress import ReportProgress  # noqa: PLC0415
     from surveys.order_file import OrderFileError  # noqa: PLC0415
 
@@ -180,6 +180,9 @@ def _orders_import(args: argparse.Namespace) -> int:
     except OrderFileError as error:
         print(error, file=sys.stderr)
         return 2
+    except CommandFailed as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
     finally:
         progress.close()
     if text := summary.text():

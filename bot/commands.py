@@ -35,12 +35,20 @@ async def db_upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
-class NotRegistered(Exception):
-    """`cjm order add` stored nothing; the message says why in one line."""
+class CommandFailed(Exception):
+    """The command stored nothing; the message says why in one line."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(f"not registered: {message}")
+        super().__init__(message)
         self.exit_code = exit_code
+
+
+class NotRegistered(CommandFailed):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(f"not registered: {message}", exit_code)
+
+
+NO_TELEGRAM = "(CJM_BOT_USERNAME makes links without asking it)"
 
 
 async def add_order(
@@ -84,9 +92,7 @@ async def _link_username(settings: Settings) -> str:
     except SettingsError as error:
         raise NotRegistered(str(error), 2) from None
     except TelegramUnreachable as error:
-        raise NotRegistered(
-            f"{error} (CJM_BOT_USERNAME makes links without asking it)", 1
-        ) from None
+        raise NotRegistered(f"{error} {NO_TELEGRAM}", 1) from None
 
 
 async def _bot_username(settings: Settings) -> str:
@@ -137,7 +143,10 @@ class LinkFile:
 
     @classmethod
     async def open(cls, settings: Settings, path: Path) -> LinkFile:
-        username = settings.bot_username or await _bot_username(settings)
+        try:
+            username = settings.bot_username or await _bot_username(settings)
+        except TelegramUnreachable as error:
+            raise CommandFailed(f"nothing imported: {error} {NO_TELEGRAM}", 1) from None
         return cls(path, username)
 
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
