@@ -30,14 +30,13 @@ from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
-from bot.startup import checked_token
+from bot.startup import checked_token, open_database
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
-from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from storage.db import make_session_factory
 from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
@@ -119,9 +118,7 @@ async def build_app(
     settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
 ) -> App:
     survey = load_survey(settings.survey, "CJM_SURVEY")
-    engine = make_engine(settings.database_url)
-    if migrate:
-        await upgrade(engine)
+    engine = await open_database(settings, migrate)
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
     metrics = Metrics()

@@ -14,25 +14,21 @@ from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
 from bot.services import deep_link
 from bot.settings import Settings, SettingsError
-from bot.startup import TelegramUnreachable, bot_user
+from bot.startup import TelegramUnreachable, bot_user, open_database
 from reports.aggregate import Period
 from reports.files import write_report_files
 from storage import deliveries, dispatches
-from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from storage.db import make_session_factory
 from storage.models import Journey, ReportDelivery
-from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected
+from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.loader import load_survey
 from surveys.order_file import open_order_file
 from surveys.order_import import ImportSummary, OrderImport
 
 
 async def db_upgrade(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    engine = await open_database(settings)
+    await engine.dispose()
 
 
 class CommandFailed(Exception):
@@ -61,11 +57,14 @@ async def add_order(
     survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     # The bot's name first: without it there is no link to print, so nothing is stored.
-    username = settings.bot_username or await _link_username(settings)
-    engine = make_engine(settings.database_url)
+    new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
     try:
-        await upgrade(engine)
-        new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
+        validate_order(new, utc_now())
+    except OrderRejected as error:
+        raise NotRegistered(str(error), 1) from None
+    username = settings.bot_username or await _link_username(settings)
+    engine = await open_database(settings)
+    try:
         async with make_session_factory(engine).begin() as session:
             receipt = await journeys.register_order(session, new, utc_now())
     except OrderRejected as error:
@@ -112,9 +111,8 @@ async def import_orders(
     survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     links = await LinkFile.open(settings, args.links) if args.links and not args.dry_run else None
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         importer = OrderImport(
             journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
             step=progress.step, rows=progress.rows,
@@ -162,7 +160,7 @@ class LinkFile:
 
 
 async def status(settings: Settings) -> str:
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
@@ -195,9 +193,8 @@ async def write_report(
     now = utc_now()
     period = report_period(args, now)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         return await write_report_files(
             make_session_factory(engine), load_survey(settings.survey, "CJM_SURVEY"), period,
             out, now, args.segment, args.locale, progress=shown.step, rows=shown.rows,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -19,8 +20,13 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 from aiogram.utils.token import TokenValidationError, validate_token
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings, SettingsError
+from storage.db import make_engine
+from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -73,6 +79,36 @@ async def bot_user(
             )  # fmt: skip
             await sleep(wait)
             pause = min(pause * 2, LAST_RETRY)
+
+
+async def open_database(settings: Settings, migrate: bool = True) -> AsyncEngine:
+    """The engine, once a connection works (then migrated): a database that cannot be
+    reached, or refuses us, stops the command with one line naming CJM_DATABASE_URL."""
+    url = make_url(settings.database_url)
+    shown = url.render_as_string(hide_password=True)
+    if folder := _missing_folder(url):
+        raise SettingsError(f"CJM_DATABASE_URL: cannot open {shown}: no folder {folder}")
+    engine = make_engine(settings.database_url)
+    try:
+        async with engine.connect():
+            pass
+    except (DBAPIError, OSError) as error:
+        await engine.dispose()
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        why = getattr(cause, "strerror", None) or str(cause).strip().splitlines()[0]
+        raise SettingsError(f"CJM_DATABASE_URL: cannot open {shown}: {why}") from None
+    if migrate:
+        await upgrade(engine)
+    return engine
+
+
+def _missing_folder(url: URL) -> str | None:
+    """SQLite creates the file, not its folder (checked here: aiosqlite's failure leaves
+    a thread behind)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    folder = Path(url.database).parent
+    return None if folder.is_dir() else str(folder)
 
 
 def _reason(error: Exception) -> str:

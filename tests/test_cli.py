@@ -163,6 +163,47 @@ def test_order_add_rejects_a_time_without_zone(
     assert "give a time zone" in capsys.readouterr().err
 
 
+def test_order_add_refuses_a_bad_reference_before_anything_else(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["order", "add", "ivan petrov"]) == 1
+
+    assert capsys.readouterr() == (
+        "",
+        "not registered: customer_ref: one word, or a phone number (spaces and dashes are "
+        "fine there)\n",
+    )
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "why"),
+    [
+        ("sqlite+aiosqlite:////nonexistent/dir/shop.db", "sqlite+aiosqlite:////nonexistent/dir/"
+         "shop.db", "no folder /nonexistent/dir"),
+        ("postgresql+asyncpg://cjm:secret@127.0.0.1:1/shop", "postgresql+asyncpg://cjm:***@"
+         "127.0.0.1:1/shop", "Connect call failed ('127.0.0.1', 1)"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"], ["report"]])
+def test_a_database_that_cannot_be_opened_is_one_line(
+    database: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    shown: str,
+    why: str,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+
+    assert main(command) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()[-1]) == ("", f"CJM_DATABASE_URL: cannot open {shown}: {why}")
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [
