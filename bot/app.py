@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from bot.middlewares import Observer, UpdateMiddleware
 from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.startup import checked_token, open_database
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
@@ -302,7 +303,12 @@ async def serving(
     if not hooked:
         await app.bot.delete_webhook(drop_pending_updates=False)
     if http or hooked:
-        await app.http.start()
+        try:
+            await app.http.start()
+        except OSError as error:
+            where = f"{app.settings.http_host}:{app.settings.http_port}"
+            why = os.strerror(error.errno) if error.errno else str(error)
+            raise SettingsError(f"CJM_HTTP_PORT: cannot listen on {where}: {why}") from None
         log.info("HTTP API on %s", app.http.url)
     if hooked:  # only once our server answers on the webhook's path
         await webhook.register(app.settings, app.dp, app.bot)

@@ -107,6 +107,19 @@ async def test_run_waits_for_telegram_and_logs_json_lines_of_its_own(
     assert [call.method for call in api.calls[:2]] == ["getMe", "getMe"]
 
 
+async def test_a_port_in_use_is_one_line(api: FakeBotAPI, tmp_path: Path) -> None:
+    busy = api.url.rsplit(":", 1)[1]  # the fake Telegram listens there
+    process = await cjm_run(api, tmp_path / "cjm.db", "123456:TEST", http_port=busy)
+
+    code, err = await finished(process)
+
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        f"CJM_HTTP_PORT: cannot listen on 127.0.0.1:{busy}: Address already in use"
+    )
+    assert "Traceback" not in err
+
+
 async def test_the_pause_between_tries_doubles_up_to_a_minute(
     api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
