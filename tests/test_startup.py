@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import make_bot
 from bot.cli import main
-from bot.logs import OURS
+from bot.logs import OURS, JsonFormatter
 from bot.settings import Settings
 from bot.startup import bot_user
 from tests.support.fake_bot_api import FakeBotAPI
@@ -141,4 +141,26 @@ async def test_the_pause_between_tries_doubles_up_to_a_minute(
     assert pauses == [1, 2, 4, 8, 16, 32, 60, 60]
     assert caplog.messages[0] == (
         f"Telegram is unreachable at {api.url} (Server disconnected); trying again in 1 s"
+    )
+
+
+def test_a_json_log_line_carries_its_exception_on_the_same_line() -> None:
+    try:
+        int("bad row")
+    except ValueError:
+        record = logging.LogRecord(
+            "surveys.dispatcher", logging.ERROR, __file__, 1, "wave %s failed", (7,),
+            sys.exc_info(),
+        )  # fmt: skip
+
+    line = JsonFormatter().format(record)
+
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert {key: entry[key] for key in ("level", "logger", "message")} == {
+        "level": "ERROR", "logger": "surveys.dispatcher", "message": "wave 7 failed",
+    }  # fmt: skip
+    assert entry["exception"].startswith("Traceback (most recent call last):")
+    assert entry["exception"].endswith(
+        "ValueError: invalid literal for int() with base 10: 'bad row'"
     )
