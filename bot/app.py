@@ -37,7 +37,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
-from storage.db import make_session_factory
+from storage.db import make_engine, make_session_factory
 from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
@@ -119,7 +119,8 @@ async def build_app(
     settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
 ) -> App:
     survey = load_survey(settings.survey, "CJM_SURVEY")
-    engine = await open_database(settings, migrate)
+    # Without `migrate` (tests) the database is not touched until it is used.
+    engine = await open_database(settings) if migrate else make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
     metrics = Metrics()

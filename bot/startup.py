@@ -81,9 +81,10 @@ async def bot_user(
             pause = min(pause * 2, LAST_RETRY)
 
 
-async def open_database(settings: Settings, migrate: bool = True) -> AsyncEngine:
-    """The engine, once a connection works (then migrated): a database that cannot be
-    reached, or refuses us, stops the command with one line naming CJM_DATABASE_URL."""
+async def open_database(settings: Settings) -> AsyncEngine:
+    """The engine, once a connection works and the migrations are applied: a database
+    that cannot be reached, or refuses us, stops the command with one line naming
+    CJM_DATABASE_URL."""
     url = make_url(settings.database_url)
     shown = url.render_as_string(hide_password=True)
     if folder := _missing_folder(url):
@@ -97,8 +98,7 @@ async def open_database(settings: Settings, migrate: bool = True) -> AsyncEngine
         cause = error.orig if isinstance(error, DBAPIError) else error
         why = getattr(cause, "strerror", None) or str(cause).strip().splitlines()[0]
         raise SettingsError(f"CJM_DATABASE_URL: cannot open {shown}: {why}") from None
-    if migrate:
-        await upgrade(engine)
+    await upgrade(engine)
     return engine
 
 
