@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,14 +30,14 @@ from bot.middlewares import Observer, UpdateMiddleware
 from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.startup import checked_token, open_database
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
 from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
@@ -73,8 +74,9 @@ def utc_now() -> datetime:
 
 
 def make_bot(settings: Settings) -> Bot:
+    token = checked_token(settings)  # a malformed one stops here, in one line
     server = TelegramAPIServer.from_base(settings.telegram_api_url)
-    return Bot(settings.token(), session=AiohttpSession(api=server))
+    return Bot(token, session=AiohttpSession(api=server))
 
 
 @dataclass
@@ -116,10 +118,9 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
 async def build_app(
     settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
 ) -> App:
-    survey = load_survey(settings.survey)
-    engine = make_engine(settings.database_url)
-    if migrate:
-        await upgrade(engine)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
+    # Without `migrate` (tests) the database is not touched until it is used.
+    engine = await open_database(settings) if migrate else make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
     metrics = Metrics()
@@ -211,10 +212,14 @@ def build_scheduler(
             await forget_updates_before(session, clock() - UPDATE_MEMORY)
 
     scheduler.add_job(
-        waves.drain, "interval", seconds=settings.dispatch_interval, id="drain",
-        max_instances=1, coalesce=True, next_run_time=clock(),
+        _stoppable(waves.drain, "the outbox drain"), "interval",
+        seconds=settings.dispatch_interval, id="drain", max_instances=1, coalesce=True,
+        next_run_time=clock(),
     )  # fmt: skip
-    scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
+    scheduler.add_job(
+        _stoppable(prune_updates, "pruning"), "interval", hours=6, id="prune_updates",
+        coalesce=True,
+    )  # fmt: skip
 
     async def refresh_rollups() -> None:
         await rollups.refresh_survey(sessions, waves.survey, clock())
@@ -222,10 +227,23 @@ def build_scheduler(
     # Closed days are rolled up soon after start (a first build over a large history
     # takes a while, one day per transaction) and then every quarter of an hour.
     scheduler.add_job(
-        refresh_rollups, "interval", minutes=15, id="rollups", max_instances=1,
-        coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
+        _stoppable(refresh_rollups, "the rollups"), "interval", minutes=15, id="rollups",
+        max_instances=1, coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
     )  # fmt: skip
     return scheduler
+
+
+def _stoppable(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Awaitable[None]]:
+    """A job cancelled by shutdown ends with one line: APScheduler would log a traceback
+    (whatever it was doing is retried after a restart: claims expire)."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            log.info("Shutting down: %s was interrupted", what)
+
+    return run
 
 
 def add_weekly_jobs(
@@ -242,12 +260,13 @@ def add_weekly_jobs(
         await asyncio.wait({background.spawn(weekly.deliver(), name="weekly report")})
 
     scheduler.add_job(
-        deliver, weekly.trigger, id="weekly_report", max_instances=1, coalesce=True,
-        misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
+        _stoppable(deliver, "the weekly report"), weekly.trigger, id="weekly_report",
+        max_instances=1, coalesce=True, misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
     )  # fmt: skip
     scheduler.add_job(
-        deliver, "interval", seconds=WEEKLY_RECHECK.total_seconds(),
-        id="weekly_report_recheck", max_instances=1, coalesce=True,
+        _stoppable(deliver, "the weekly report"), "interval",
+        seconds=WEEKLY_RECHECK.total_seconds(), id="weekly_report_recheck", max_instances=1,
+        coalesce=True,
     )  # fmt: skip
 
 
@@ -285,7 +304,12 @@ async def serving(
     if not hooked:
         await app.bot.delete_webhook(drop_pending_updates=False)
     if http or hooked:
-        await app.http.start()
+        try:
+            await app.http.start()
+        except OSError as error:
+            where = f"{app.settings.http_host}:{app.settings.http_port}"
+            why = os.strerror(error.errno) if error.errno else str(error)
+            raise SettingsError(f"CJM_HTTP_PORT: cannot listen on {where}: {why}") from None
         log.info("HTTP API on %s", app.http.url)
     if hooked:  # only once our server answers on the webhook's path
         await webhook.register(app.settings, app.dp, app.bot)
@@ -296,6 +320,7 @@ async def serving(
     if hooked:
         polling = asyncio.create_task(_until_stopped(handle_signals))
     else:
+        log.info("Polling Telegram as @%s", app.services.bot_username)
         # handle_as_tasks=False: the next getUpdates (which confirms this batch to
         # Telegram) is only sent after every update of the batch has been committed.
         polling = asyncio.create_task(

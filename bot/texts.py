@@ -105,7 +105,14 @@ EN = {
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
-    "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
+    "order_usage": (
+        "Usage: /order <customer ref> [segment]\nExample: /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_ref": (
+        "Order not registered: “{ref}” is not a customer reference. Give one word (a card "
+        "number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_segment": "Order not registered: the segment can be at most {limit} characters.",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
@@ -246,7 +253,14 @@ RU = {
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
-    "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
+    "order_usage": (
+        "Формат: /order <код клиента> [сегмент]\nПример: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_ref": (
+        "Заказ не зарегистрирован: «{ref}» не подходит как код клиента. Укажите одно слово "
+        "(номер карты, код в CRM) или номер телефона, например: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
         "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "
