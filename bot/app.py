@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
+from storage import dispatches
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.shared_rate import SharedRateLimiter
@@ -115,6 +116,18 @@ class App:
         await self.engine.dispose()
 
 
+def asking_again(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> Callable[[int, float], Awaitable[None]]:
+    """A question that never reached its customer is sent again by the outbox."""
+
+    async def ask_again(dispatch_id: int, after: float) -> None:
+        async with sessions.begin() as session:
+            await dispatches.ask_again_at(session, dispatch_id, clock() + timedelta(seconds=after))
+
+    return ask_again
+
+
 def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
     """With CJM_REDIS_URL, every process of this bot shares one send rate and one 429
     pause (Telegram's limits are per bot); without it, the limit is this process's."""
@@ -149,7 +162,7 @@ async def build_app(
         window=settings.dispatch_batch, lease=settings.send_lease,
         on_drained=metrics.count_drain,
     )  # fmt: skip
-    replies = ReplySender(waves.limiter)
+    replies = ReplySender(waves.limiter, ask_again=asking_again(sessions, clock))
     ledger = ReplyLedger()
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)

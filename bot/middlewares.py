@@ -34,7 +34,7 @@ from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.reply_sender import ReplySender
+from bot.reply_sender import Call, ReplySender
 from bot.roles import Role
 from bot.texts import pick_locale
 from storage.updates import claim_update, mark_replied, was_replied
@@ -86,20 +86,28 @@ def _ignore(_outcome: str, _result: Any) -> None:
 class Replies:
     """Bot API calls a handler wants made once its transaction has committed."""
 
-    calls: list[tuple[TelegramMethod[Any], OnSent | None]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     # Work that needs more than a call and a callback (several sends, each failing on its
     # own, settled in its own short transaction): run after the calls, also post-commit.
     jobs: list[AfterCommit] = field(default_factory=list)
 
-    def add(self, method: TelegramMethod[Any], on_sent: OnSent | None = None) -> None:
-        self.calls.append((method, on_sent))
+    def add(
+        self,
+        method: TelegramMethod[Any],
+        on_sent: OnSent | None = None,
+        *,
+        question_of: int | None = None,
+    ) -> None:
+        """`question_of`: the dispatch whose question this sends; should it never reach
+        the customer, the outbox asks it again."""
+        self.calls.append(Call(method, on_sent, question_of))
 
     def after(self, job: AfterCommit) -> None:
         self.jobs.append(job)
 
     @property
     def answers_callback(self) -> bool:
-        return any(isinstance(method, AnswerCallbackQuery) for method, _ in self.calls)
+        return any(isinstance(call.method, AnswerCallbackQuery) for call in self.calls)
 
     async def flush(self, bot: Bot, sender: ReplySender | None = None) -> None:
         await (sender or _DIRECT).send(bot, self.calls)
@@ -218,7 +226,7 @@ class UpdateMiddleware(BaseMiddleware):
         bot: Bot = data["bot"]
         await replies.flush(bot, self.sender)
         if event.callback_query is not None and not replies.answers_callback:
-            await Replies([(event.callback_query.answer(), None)]).flush(bot, self.sender)
+            await Replies([Call(event.callback_query.answer())]).flush(bot, self.sender)
         self.ledger.replied(event.update_id)
         if result is _REPLAYED:
             self.observe("duplicate", None)
@@ -260,7 +268,7 @@ class UpdateMiddleware(BaseMiddleware):
             exc_info=error,
         )  # fmt: skip
         if event.callback_query is not None:
-            answer = Replies([(event.callback_query.answer(), None)])
+            answer = Replies([Call(event.callback_query.answer())])
             await answer.flush(data["bot"], self.sender)
         return UNHANDLED
 

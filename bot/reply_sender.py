@@ -11,7 +11,9 @@ wave stays answerable and the customer can ask for the question again (/continue
 
 Replies that cannot go out within `patience` (a long 429 pause, an outage) are handed
 to a background task that keeps trying, so one chat's trouble does not hold up the
-updates of everyone else.
+updates of everyone else. A question that still does not go out (given up after
+`horizon`, dropped at shutdown) or may not have arrived is handed to `ask_again`, which
+has the outbox send it later: the wave stays resumable, never a dead end.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -52,7 +55,16 @@ from surveys.ratelimit import LocalRateLimiter, RateLimiter
 log = logging.getLogger(__name__)
 
 OnSent = Callable[[Any], Awaitable[None]]
-Call = tuple[TelegramMethod[Any], OnSent | None]
+# (dispatch id, seconds from now): have the outbox ask the wave's question again
+AskAgain = Callable[[int, float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: TelegramMethod[Any]
+    on_sent: OnSent | None = None
+    dispatch_id: int | None = None  # the question of this wave: asked again if lost
+
 
 PATIENCE = 8.0  # seconds an update's replies may take before going to the background
 HORIZON = 900.0  # seconds the background keeps trying (a Bot API outage of 15 min)
@@ -62,6 +74,9 @@ OUTAGE_PAUSE = 10.0  # 401/404 for the bot itself: the API URL or token is wrong
 CHAT_RATE = 1.0  # messages a second in one chat, after a burst of CHAT_BURST
 CHAT_BURST = 4
 SAFE_RATE = 25.0  # the local limiter's rate while the shared one (Redis) does not answer
+# A question whose request may have arrived is asked again (as a reminder) this much later
+# if the customer has not answered by then: rather a reminder than a dead end.
+MAYBE_ASK_AGAIN = 600.0
 
 # Repeating these changes nothing visible: an edit to the same content is "not modified",
 # a second callback answer is refused as too old.
@@ -101,6 +116,12 @@ def reply_failure(error: BaseException) -> ReplyFailure:
     return ReplyFailure.REFUSED
 
 
+class _Outcome(StrEnum):
+    DONE = "done"  # made, or refused for good
+    MAYBE = "maybe"  # may have been made: not repeated
+    LATE = "late"  # not made by the deadline
+
+
 class ChatPacer:
     """About one message a second per chat (after a short burst), in this process."""
 
@@ -135,69 +156,94 @@ class ReplySender:
         patience: float = PATIENCE,
         horizon: float = HORIZON,
         pacer: ChatPacer | None = None,
+        ask_again: AskAgain | None = None,
     ) -> None:
+        self.ask_again = ask_again
         self.limiter = limiter if limiter is not None else LocalRateLimiter(0)
         self.fallback = LocalRateLimiter(SAFE_RATE)
         self.patience = patience
         self.horizon = horizon
         self.pacer = pacer if pacer is not None else ChatPacer()
-        self._background: set[asyncio.Task[None]] = set()
+        # Background tasks and the calls each has still to make (first to last).
+        self._background: dict[asyncio.Task[None], list[Call]] = {}
 
     async def send(self, bot: Bot, calls: Sequence[Call]) -> None:
         """Make the calls in order; what is not done within `patience` goes on in the
         background (a later call to the same chat must not overtake an earlier one)."""
-        rest = await self._send(bot, list(calls), time.monotonic() + self.patience)
+        rest = list(calls)
+        await self._send(bot, rest, time.monotonic() + self.patience)
         if rest:
             task = asyncio.get_running_loop().create_task(self._later(bot, rest))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._background[task] = rest
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._background.pop(task, None)
 
     async def _later(self, bot: Bot, calls: list[Call]) -> None:
         log.warning("%d replies held up: still trying in the background", len(calls))
-        left = await self._send(bot, calls, time.monotonic() + self.horizon)
-        for method, _ in left:
-            log.error("%s not sent within %g s: given up", method.__api_method__, self.horizon)
+        await self._send(bot, calls, time.monotonic() + self.horizon)
+        for call in calls:
+            name = call.method.__api_method__
+            log.error("%s not sent within %g s: given up", name, self.horizon)
+        await self._lost(calls, 0.0)
+        calls.clear()
 
-    async def _send(self, bot: Bot, calls: list[Call], deadline: float) -> list[Call]:
-        """The calls not done by the deadline (empty when all were made or refused)."""
-        for index, (method, on_sent) in enumerate(calls):
-            done, result = await self._one(bot, method, deadline)
-            if not done:
-                return calls[index:]
-            if result is not None and on_sent is not None:
-                await on_sent(result)
-        return []
+    async def _send(self, bot: Bot, calls: list[Call], deadline: float) -> None:
+        """Makes the calls, removing each from `calls` once made or refused; what is
+        left there was not done by the deadline."""
+        while calls:
+            call = calls[0]
+            outcome, result = await self._one(bot, call.method, deadline)
+            if outcome is _Outcome.LATE:
+                return
+            calls.pop(0)
+            if outcome is _Outcome.MAYBE:
+                await self._lost([call], MAYBE_ASK_AGAIN)
+            elif result is not None and call.on_sent is not None:
+                await call.on_sent(result)
+
+    async def _lost(self, calls: list[Call], after: float) -> None:
+        """Questions that did not reach their customer: the outbox asks them again."""
+        for call in calls:
+            if call.dispatch_id is None or self.ask_again is None:
+                continue
+            try:
+                await self.ask_again(call.dispatch_id, after)
+            except Exception:  # the customer can still ask: /continue
+                log.exception("wave %s: could not have its question asked again", call.dispatch_id)
 
     async def _one(
         self, bot: Bot, method: TelegramMethod[Any], deadline: float
-    ) -> tuple[bool, Any]:
-        """(False, None) when the deadline came first; (True, result or None) otherwise."""
+    ) -> tuple[_Outcome, Any]:
+        """LATE when the deadline came first; otherwise DONE with the result (None when
+        refused) or MAYBE."""
         name = method.__api_method__
         chat = None if isinstance(method, AnswerCallbackQuery) else _message_chat(method)
         paced = False
         attempt = 0
         while True:
             if not await self._slot(deadline):
-                return False, None
+                return _Outcome.LATE, None
             if chat is not None and not paced:
                 await self.pacer.wait(chat)
                 paced = True
             try:
-                return True, await bot(method)
+                return _Outcome.DONE, await bot(method)
             except Exception as error:  # every failure is classified below
                 kind = reply_failure(error)
                 if kind is ReplyFailure.DONE:
-                    return True, None
+                    return _Outcome.DONE, None
                 if kind is ReplyFailure.REFUSED:
                     if isinstance(error, TelegramForbiddenError):
                         log.info("%s: the user blocked the bot", name)
                     elif not (isinstance(method, AnswerCallbackQuery)
                               and isinstance(error, TelegramBadRequest)):  # fmt: skip
                         log.warning("%s refused: %s", name, error)
-                    return True, None
+                    return _Outcome.DONE, None
                 if kind is ReplyFailure.MAYBE and not isinstance(method, _IDEMPOTENT):
                     log.warning("%s may not have arrived; not sent twice: %s", name, error)
-                    return True, None
+                    return _Outcome.MAYBE, None
                 if kind is ReplyFailure.PAUSE:
                     seconds = (
                         float(error.retry_after)
@@ -210,7 +256,7 @@ class ReplySender:
                 attempt += 1
                 delay = _backoff(attempt)
                 if time.monotonic() + delay > deadline:
-                    return False, None
+                    return _Outcome.LATE, None
                 log.info("%s failed (%s), again in %.2f s: %s", name, kind, delay, error)
                 await asyncio.sleep(delay)
 
@@ -240,15 +286,19 @@ class ReplySender:
             log.exception("could not share a %g s pause", seconds)
 
     async def close(self, grace: float = 5.0) -> None:
-        """Let the background replies finish for a moment, then stop them."""
+        """Let the background replies finish for a moment, then stop them: the questions
+        among them are left to the outbox."""
         if not self._background:
             return
-        _, pending = await asyncio.wait(set(self._background), timeout=grace)
+        held = dict(self._background)
+        _, pending = await asyncio.wait(set(held), timeout=grace)
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("%d held-up replies dropped at shutdown", len(pending))
             await asyncio.gather(*pending, return_exceptions=True)
+            left = [call for task in pending for call in held[task]]
+            log.warning("%d held-up replies dropped at shutdown", len(left))
+            await self._lost(left, 0.0)
 
 
 def _message_chat(method: TelegramMethod[Any]) -> int | str | None:

@@ -78,6 +78,42 @@ async def test_a_reply_lost_to_a_reset_is_not_sent_twice_and_continue_brings_it_
     assert answer.question_id == "heard_from"
 
 
+async def test_a_reply_lost_to_a_reset_is_asked_again_by_the_outbox_later(
+    harness: Harness,
+) -> None:
+    bob = harness.user(608)
+    question = await first_wave(harness, bob, "bob")
+    harness.api.reset_next("sendMessage")
+    await harness.click(bob, question, FIRST_ANSWER)
+    await harness.drain()
+    assert questions_seen(harness, bob, SECOND_QUESTION) == 0  # not at once: it may be there
+
+    harness.clock.advance(minutes=11)
+    report = await harness.drain()
+
+    assert report.outcomes["reminded"] == 1
+    assert questions_seen(harness, bob, SECOND_QUESTION) == 1
+    assert SECOND_QUESTION in on_screen(harness, bob)
+
+
+async def test_a_question_that_outlasts_the_retries_is_sent_by_the_outbox(
+    harness: Harness,
+) -> None:
+    hal = harness.user(609)
+    question = await first_wave(harness, hal, "hal")
+    harness.app.replies.patience, harness.app.replies.horizon = 0.2, 0.6
+    harness.api.fail_next("sendMessage", 502, "Bad Gateway", times=10_000)  # the API is down
+
+    await harness.click(hal, question, FIRST_ANSWER)
+    await harness.app.replies.close(grace=10)  # the background gives up
+    harness.api.heal()
+    report = await harness.drain()
+
+    assert report.outcomes["reminded"] == 1
+    assert questions_seen(harness, hal, SECOND_QUESTION) == 1
+    assert SECOND_QUESTION in on_screen(harness, hal)
+
+
 async def test_continue_without_a_waiting_question_says_so(harness: Harness) -> None:
     carol = harness.user(603)
     await harness.send(carol, "/continue")
