@@ -21,6 +21,7 @@ import errno
 import logging
 import random
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,9 +64,12 @@ def transient_db_error(error: BaseException) -> bool:
     """A database error that may pass (locked, refused, connection lost, timeout), as
     opposed to one that the same statement would meet again (a constraint, a bug)."""
     if isinstance(error, DBAPIError):
-        return bool(error.connection_invalidated) or isinstance(
-            error, (OperationalError, InterfaceError)
-        )
+        if error.connection_invalidated or isinstance(error, InterfaceError):
+            return True
+        if isinstance(error.orig, sqlite3.OperationalError):
+            # SQLite says OperationalError for a missing table too: only these pass.
+            return any(word in str(error.orig).lower() for word in _SQLITE_TRANSIENT)
+        return isinstance(error, OperationalError)
     if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
         return True
     # asyncpg's connect: "Multiple exceptions: [Errno 111] Connect call failed ..."
@@ -74,6 +78,7 @@ def transient_db_error(error: BaseException) -> bool:
     )
 
 
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 _NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH,
                    errno.ENETUNREACH, errno.ETIMEDOUT, errno.EPIPE}  # fmt: skip
 
@@ -123,12 +128,15 @@ _DIRECT = ReplySender()
 
 class ReplyLedger:
     """The updates whose replies were made. Remembered here at once and written to
-    `processed_updates.replied_at` with the next update's transaction (or `save` at
-    shutdown), so the happy path costs no transaction of its own; only a crash in the
-    moment between a reply and that write leaves a replay to ask a question twice."""
+    `processed_updates.replied_at` with a later update's transaction, once a second (or
+    by `save` at shutdown), so the happy path costs no transaction of its own; only a
+    crash within a second of a reply, before Telegram saw the offset move past its
+    update, leaves a replay to ask that question twice."""
 
-    def __init__(self, memory: int = 10_000) -> None:
+    def __init__(self, memory: int = 10_000, every: float = 1.0) -> None:
         self.memory = memory
+        self.every = every
+        self._next_write = 0.0
         self._recent: dict[int, None] = {}  # insertion-ordered: the oldest goes first
         self._unsaved: dict[int, None] = {}
 
@@ -142,6 +150,14 @@ class ReplyLedger:
         return update_id in self._recent
 
     def unsaved(self) -> list[int]:
+        return list(self._unsaved)
+
+    def due(self) -> list[int]:
+        """The updates to write now: at most once every `every` seconds, so that a busy
+        bot writes one statement a second, not one per update."""
+        if not self._unsaved or time.monotonic() < self._next_write:
+            return []
+        self._next_write = time.monotonic() + self.every
         return list(self._unsaved)
 
     def saved(self, update_ids: list[int]) -> None:
@@ -241,9 +257,10 @@ class UpdateMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         now = self.clock()
-        replied = self.ledger.unsaved()
+        replied = self.ledger.due()
         async with self.sessions() as session, session.begin():
-            await mark_replied(session, replied, now)
+            if replied:
+                await mark_replied(session, replied, now)
             if await claim_update(session, event.update_id, now):
                 data["session"] = session
                 data["now"] = now
