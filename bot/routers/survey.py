@@ -162,12 +162,10 @@ async def complete_replay(
         resumed = await services.answers.resume(session, query.from_user.id, tapped.d)
         if resumed is None or resumed.ask.question.id == tapped.q:
             return
-        if query.message is not None and resumed.answered is not None:
+        if isinstance(query.message, Message) and resumed.answered is not None:
             text = answered_text(services.survey, resumed.answered, resumed.locale, resumed.shown)
             replies.add(
-                query.message.edit_text(  # type: ignore[union-attr]
-                    text, parse_mode=ParseMode.HTML, reply_markup=None
-                )
+                query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
             )
         replies.add(query.answer())
         _ask_again(resumed, replies, services)
