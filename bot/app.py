@@ -118,12 +118,12 @@ class App:
 
 def asking_again(
     sessions: async_sessionmaker[AsyncSession], clock: Clock
-) -> Callable[[int, float], Awaitable[None]]:
+) -> Callable[[int, str], Awaitable[None]]:
     """A question that never reached its customer is sent again by the outbox."""
 
-    async def ask_again(dispatch_id: int, after: float) -> None:
+    async def ask_again(dispatch_id: int, question_id: str) -> None:
         async with sessions.begin() as session:
-            await dispatches.ask_again_at(session, dispatch_id, clock() + timedelta(seconds=after))
+            await dispatches.ask_again_at(session, dispatch_id, question_id, clock())
 
     return ask_again
 

@@ -101,10 +101,10 @@ class Replies:
         method: TelegramMethod[Any],
         on_sent: OnSent | None = None,
         *,
-        question_of: int | None = None,
+        question_of: tuple[int, str] | None = None,
     ) -> None:
-        """`question_of`: the dispatch whose question this sends; should it never reach
-        the customer, the outbox asks it again."""
+        """`question_of`: the (dispatch, question) this sends; should it never reach the
+        customer, the outbox asks it again."""
         self.calls.append(Call(method, on_sent, question_of))
 
     def after(self, job: AfterCommit) -> None:

@@ -55,15 +55,15 @@ from surveys.ratelimit import LocalRateLimiter, RateLimiter
 log = logging.getLogger(__name__)
 
 OnSent = Callable[[Any], Awaitable[None]]
-# (dispatch id, seconds from now): have the outbox ask the wave's question again
-AskAgain = Callable[[int, float], Awaitable[None]]
+# (dispatch id, question id): have the outbox ask that question again, if still current
+AskAgain = Callable[[int, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     method: TelegramMethod[Any]
     on_sent: OnSent | None = None
-    dispatch_id: int | None = None  # the question of this wave: asked again if lost
+    question: tuple[int, str] | None = None  # (dispatch, question) it asks: again if lost
 
 
 PATIENCE = 8.0  # seconds an update's replies may take before going to the background
@@ -75,8 +75,8 @@ CHAT_RATE = 1.0  # messages a second in one chat, after a burst of CHAT_BURST
 CHAT_BURST = 4
 SAFE_RATE = 25.0  # the local limiter's rate while the shared one (Redis) does not answer
 # A question whose request may have arrived is asked again (as a reminder) this much later
-# if the customer has not answered by then: rather a reminder than a dead end.
-MAYBE_ASK_AGAIN = 600.0
+# if the customer has not answered it by then: rather a reminder than a dead end.
+MAYBE_ASK_AGAIN = 120.0
 
 # Repeating these changes nothing visible: an edit to the same content is "not modified",
 # a second callback answer is refused as too old.
@@ -157,8 +157,10 @@ class ReplySender:
         horizon: float = HORIZON,
         pacer: ChatPacer | None = None,
         ask_again: AskAgain | None = None,
+        maybe_ask_again: float = MAYBE_ASK_AGAIN,
     ) -> None:
         self.ask_again = ask_again
+        self.maybe_ask_again = maybe_ask_again
         self.limiter = limiter if limiter is not None else LocalRateLimiter(0)
         self.fallback = LocalRateLimiter(SAFE_RATE)
         self.patience = patience
@@ -166,6 +168,7 @@ class ReplySender:
         self.pacer = pacer if pacer is not None else ChatPacer()
         # Background tasks and the calls each has still to make (first to last).
         self._background: dict[asyncio.Task[None], list[Call]] = {}
+        self._asks: set[asyncio.Task[None]] = set()  # questions to ask again a bit later
 
     async def send(self, bot: Bot, calls: Sequence[Call]) -> None:
         """Make the calls in order; what is not done within `patience` goes on in the
@@ -199,19 +202,31 @@ class ReplySender:
                 return
             calls.pop(0)
             if outcome is _Outcome.MAYBE:
-                await self._lost([call], MAYBE_ASK_AGAIN)
+                await self._lost([call], self.maybe_ask_again)
             elif result is not None and call.on_sent is not None:
                 await call.on_sent(result)
 
     async def _lost(self, calls: list[Call], after: float) -> None:
-        """Questions that did not reach their customer: the outbox asks them again."""
-        for call in calls:
-            if call.dispatch_id is None or self.ask_again is None:
-                continue
+        """Questions that did not reach their customer: the outbox asks them again, at
+        once or, for one that may have arrived, `after` seconds later if still unanswered."""
+        lost = [call for call in calls if call.question is not None]
+        if not lost or self.ask_again is None:
+            return
+        if after > 0:
+            task = asyncio.get_running_loop().create_task(self._ask_later(lost, after))
+            self._asks.add(task)  # dropped at shutdown: /continue and the reminder remain
+            task.add_done_callback(self._asks.discard)
+            return
+        for call in lost:
+            assert call.question is not None
             try:
-                await self.ask_again(call.dispatch_id, after)
+                await self.ask_again(*call.question)
             except Exception:  # the customer can still ask: /continue
-                log.exception("wave %s: could not have its question asked again", call.dispatch_id)
+                log.exception("wave %s: could not have its question asked again", call.question)
+
+    async def _ask_later(self, calls: list[Call], after: float) -> None:
+        await asyncio.sleep(after)
+        await self._lost(calls, 0.0)
 
     async def _one(
         self, bot: Bot, method: TelegramMethod[Any], deadline: float
@@ -285,9 +300,16 @@ class ReplySender:
         except Exception:  # the shared pause is best effort; this process pauses anyway
             log.exception("could not share a %g s pause", seconds)
 
+    async def idle(self) -> None:
+        """Until every background reply and delayed ask is done (tests)."""
+        while self._background or self._asks:
+            await asyncio.gather(*self._background, *self._asks, return_exceptions=True)
+
     async def close(self, grace: float = 5.0) -> None:
         """Let the background replies finish for a moment, then stop them: the questions
         among them are left to the outbox."""
+        for task in self._asks:
+            task.cancel()
         if not self._background:
             return
         held = dict(self._background)

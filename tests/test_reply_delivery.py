@@ -78,22 +78,27 @@ async def test_a_reply_lost_to_a_reset_is_not_sent_twice_and_continue_brings_it_
     assert answer.question_id == "heard_from"
 
 
-async def test_a_reply_lost_to_a_reset_is_asked_again_by_the_outbox_later(
+async def test_a_reply_lost_to_a_reset_is_asked_again_by_the_outbox_unless_answered(
     harness: Harness,
 ) -> None:
-    bob = harness.user(608)
-    question = await first_wave(harness, bob, "bob")
-    harness.api.reset_next("sendMessage")
-    await harness.click(bob, question, FIRST_ANSWER)
-    await harness.drain()
+    bob, cleo = harness.user(608), harness.user(610)
+    bobs, cleos = await first_wave(harness, bob, "bob"), await first_wave(harness, cleo, "cleo")
+    harness.app.replies.maybe_ask_again = 0.05  # seconds (2 minutes in production)
+    harness.api.reset_next("sendMessage")  # not performed: Bob never sees the question
+    await harness.click(bob, bobs, FIRST_ANSWER)
+    harness.api.drop_next("sendMessage")  # performed, the answer lost: Cleo sees it
+    await harness.click(cleo, cleos, FIRST_ANSWER)
     assert questions_seen(harness, bob, SECOND_QUESTION) == 0  # not at once: it may be there
+    assert questions_seen(harness, cleo, SECOND_QUESTION) == 1
+    await harness.click(cleo, harness.last_to(cleo), "5 ⭐")
 
-    harness.clock.advance(minutes=11)
+    await harness.app.replies.idle()  # the wait is over: Bob has not answered
     report = await harness.drain()
 
     assert report.outcomes["reminded"] == 1
     assert questions_seen(harness, bob, SECOND_QUESTION) == 1
     assert SECOND_QUESTION in on_screen(harness, bob)
+    assert questions_seen(harness, cleo, SECOND_QUESTION) == 1  # she answered: not again
 
 
 async def test_a_question_that_outlasts_the_retries_is_sent_by_the_outbox(
@@ -105,7 +110,7 @@ async def test_a_question_that_outlasts_the_retries_is_sent_by_the_outbox(
     harness.api.fail_next("sendMessage", 502, "Bad Gateway", times=10_000)  # the API is down
 
     await harness.click(hal, question, FIRST_ANSWER)
-    await harness.app.replies.close(grace=10)  # the background gives up
+    await harness.app.replies.idle()  # the background gives up
     harness.api.heal()
     report = await harness.drain()
 

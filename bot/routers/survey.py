@@ -118,7 +118,11 @@ def _continue(result: Recorded, replies: Replies, services: Services, chat_id: i
     on_sent = None
     if result.next.question.kind is QuestionKind.TEXT:
         on_sent = _remember_prompt(services, result.next)
-    replies.add(method, on_sent, question_of=result.next.dispatch_id)
+    replies.add(method, on_sent, question_of=_question_of(result.next))
+
+
+def _question_of(ask: Ask) -> tuple[int, str]:
+    return ask.dispatch_id, ask.question.id
 
 
 def _remember_prompt(services: Services, ask: Ask) -> Any:
@@ -185,7 +189,7 @@ def _ask_again(resumed: Resumed, replies: Replies, services: Services) -> None:
     on_sent = None
     if resumed.ask.question.kind is QuestionKind.TEXT:
         on_sent = _remember_prompt(services, resumed.ask)
-    replies.add(method, on_sent, question_of=resumed.ask.dispatch_id)
+    replies.add(method, on_sent, question_of=_question_of(resumed.ask))
 
 
 def setup() -> Router:
