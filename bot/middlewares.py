@@ -46,7 +46,7 @@ DB_FIRST_BACKOFF = 0.1  # seconds; doubled after each transient error, with jitt
 DB_MAX_BACKOFF = 15.0
 OnSent = Callable[[Any], Awaitable[None]]
 AfterCommit = Callable[[Bot], Awaitable[None]]
-# Told each update's outcome (handled, unhandled, duplicate, failed) and the handler's
+# Told each update's outcome (handled, unhandled, duplicate, failed, not_stored) and the
 # result, after the commit: the composition root counts them for /metrics.
 Observer = Callable[[str, Any], None]
 # Called, in a read-only transaction, for an update handled before: adds what its first

@@ -204,7 +204,10 @@ class ReplySender:
             if outcome is _Outcome.MAYBE:
                 await self._lost([call], self.maybe_ask_again)
             elif result is not None and call.on_sent is not None:
-                await call.on_sent(result)
+                try:
+                    await call.on_sent(result)
+                except Exception:  # the message went out; what follows it is not worth more
+                    log.exception("after %s", call.method.__api_method__)
 
     async def _lost(self, calls: list[Call], after: float) -> None:
         """Questions that did not reach their customer: the outbox asks them again, at
@@ -237,8 +240,10 @@ class ReplySender:
         chat = None if isinstance(method, AnswerCallbackQuery) else _message_chat(method)
         paced = False
         attempt = 0
+        # A toast is no message: it waits out a 429 pause but takes no send slot.
+        rated = not isinstance(method, AnswerCallbackQuery)
         while True:
-            if not await self._slot(deadline):
+            if not await self._slot(deadline, rated):
                 return _Outcome.LATE, None
             if chat is not None and not paced:
                 await self.pacer.wait(chat)
@@ -275,12 +280,14 @@ class ReplySender:
                 log.info("%s failed (%s), again in %.2f s: %s", name, kind, delay, error)
                 await asyncio.sleep(delay)
 
-    async def _slot(self, deadline: float) -> bool:
-        """A send slot from the bot's limiter, waiting out a 429 pause; False when the
-        pause outlasts the deadline."""
+    async def _slot(self, deadline: float, rated: bool = True) -> bool:
+        """A send slot from the bot's limiter (with `rated`; else only the end of a
+        pause), waiting out a 429 pause; False when the pause outlasts the deadline."""
         while True:
             try:
-                if await self.limiter.acquire():
+                if not rated and self.limiter.paused_for == 0:
+                    return True
+                if rated and await self.limiter.acquire():
                     return True
                 wait = self.limiter.paused_for
             except Exception as error:  # Redis down: a safe local rate, never a failure
