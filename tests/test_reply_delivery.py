@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 import bot.app
 import bot.middlewares
 import storage.answers
+from storage.shared_rate import SharedRateLimiter
 from tests.flows import first_wave
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI, TgUser
@@ -206,6 +207,22 @@ async def test_killed_between_the_commit_and_the_reply_the_replay_asks_the_next_
     async with Harness(api, sqlite_url, clock) as third:
         await third.app.dp.feed_raw_update(third.app.bot, replayed)
         assert questions_seen(third, erin, SECOND_QUESTION) == 1
+
+
+async def test_replies_go_out_at_a_local_rate_while_the_shared_limiter_is_down(
+    harness: Harness,
+) -> None:
+    ivy = harness.user(611)
+    question = await first_wave(harness, ivy, "ivy")
+    shared = SharedRateLimiter.from_url("redis://127.0.0.1:1/0", "cjm:test", 25)  # no Redis
+    harness.app.replies.limiter = shared
+    try:
+        await harness.click(ivy, question, FIRST_ANSWER)
+    finally:
+        await shared.close()
+
+    assert SECOND_QUESTION in on_screen(harness, ivy)
+    assert questions_seen(harness, ivy, SECOND_QUESTION) == 1
 
 
 async def test_healthz_reports_the_bot_api_unreachable_within_half_a_minute(
