@@ -26,9 +26,11 @@ from bot.alerts import AlertDesk
 from bot.background import Background
 from bot.languages import TeamLanguages
 from bot.messenger import TelegramMessenger
-from bot.middlewares import Observer, UpdateMiddleware
+from bot.middlewares import Observer, ReplyLedger, UpdateMiddleware
+from bot.reply_sender import ReplySender
 from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
+from bot.routers.survey import complete_replay
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.startup import checked_token, open_database
@@ -37,6 +39,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
+from storage import dispatches
 from storage.db import make_engine, make_session_factory
 from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
@@ -52,12 +55,17 @@ Clock = Callable[[], datetime]
 UPDATE_MEMORY = timedelta(days=7)  # Telegram keeps unconfirmed updates for 24 hours
 WEEKLY_RECHECK = timedelta(minutes=1)  # retries and a missed week of the weekly report
 ROLLUP_DELAY = timedelta(seconds=30)  # let start-up and the first drain go first
+# How long a webhook request retries a database error before answering 503 (Telegram
+# waits 60 s; aiogram answers 200 on its own after 55 s). Polling waits as long as it takes.
+WEBHOOK_DB_PATIENCE = 20.0
 
 CUSTOMER_COMMANDS = {
-    "en": {"help": "What this bot does", "stop": "No more questions",
-           "forget": "Delete my data", "language": "Change the language"},
-    "ru": {"help": "Что умеет этот бот", "stop": "Больше не присылать вопросы",
-           "forget": "Удалить мои данные", "language": "Сменить язык"},
+    "en": {"help": "What this bot does", "continue": "Show the question I'm on",
+           "stop": "No more questions", "forget": "Delete my data",
+           "language": "Change the language"},
+    "ru": {"help": "Что умеет этот бот", "continue": "Показать текущий вопрос",
+           "stop": "Больше не присылать вопросы", "forget": "Удалить мои данные",
+           "language": "Сменить язык"},
 }  # fmt: skip
 STAFF_COMMANDS = {
     "en": {"order": "Register an order: /order <ref> [segment]"},
@@ -94,9 +102,13 @@ class App:
     background: Background  # /report's builds, the start-up catch-up: wait() in tests
     metrics: Metrics
     http: HttpServer  # the API, /healthz, /metrics: started by `serving`
+    replies: ReplySender  # replies to updates: the outbox's limiter, retries
+    ledger: ReplyLedger  # which updates' replies were made
 
     async def close(self) -> None:
         await self.http.stop()
+        await self.replies.close()
+        await self.ledger.save(self.sessions, self.services.clock())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if isinstance(self.waves.limiter, SharedRateLimiter):
@@ -104,6 +116,18 @@ class App:
         await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
+
+
+def asking_again(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> Callable[[int, str], Awaitable[None]]:
+    """A question that never reached its customer is sent again by the outbox."""
+
+    async def ask_again(dispatch_id: int, question_id: str) -> None:
+        async with sessions.begin() as session:
+            await dispatches.ask_again_at(session, dispatch_id, question_id, clock())
+
+    return ask_again
 
 
 def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
@@ -139,6 +163,8 @@ async def build_app(
         window=settings.dispatch_batch, lease=settings.send_lease,
         on_drained=metrics.count_drain,
     )  # fmt: skip
+    replies = ReplySender(waves.limiter, ask_again=asking_again(sessions, clock))
+    ledger = ReplyLedger()
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
     languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
@@ -149,7 +175,7 @@ async def build_app(
     owner_reports = OwnerReports(sessions, survey, sender, background, clock)
     dp = build_dispatcher(
         settings, services, owner_reports=owner_reports, languages=languages,
-        observe=update_observer(metrics),
+        observe=update_observer(metrics), replies=replies, ledger=ledger,
     )  # fmt: skip
     scheduler = build_scheduler(settings, waves, sessions, clock)
     add_weekly_jobs(scheduler, weekly, background)
@@ -158,7 +184,7 @@ async def build_app(
     http = build_http(settings, services, scheduler, metrics, watch, extra)
     return App(
         settings, survey, engine, sessions, bot, dp, services, waves, scheduler, weekly,
-        background, metrics, http,
+        background, metrics, http, replies, ledger,
     )  # fmt: skip
 
 
@@ -169,6 +195,8 @@ def build_dispatcher(
     owner_reports: OwnerReports | None = None,
     languages: TeamLanguages | None = None,
     observe: Observer | None = None,
+    replies: ReplySender | None = None,
+    ledger: ReplyLedger | None = None,
 ) -> Dispatcher:
     spoken = languages or TeamLanguages(
         settings.staff_ids | settings.owner_ids, settings.default_locale
@@ -181,7 +209,9 @@ def build_dispatcher(
     dp.update.outer_middleware(
         UpdateMiddleware(
             services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
-            settings.default_locale, observe,
+            settings.default_locale, observe, replies,
+            db_patience=WEBHOOK_DB_PATIENCE if settings.webhook_url else None,
+            on_replay=complete_replay, ledger=ledger,
         )
     )  # fmt: skip
     if owner_reports is not None:

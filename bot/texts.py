@@ -49,6 +49,7 @@ EN = {
     "help": (
         "I ask a few one-tap questions after your purchases at {business}, so the team "
         "knows what to improve.\n\n"
+        "/continue — show the question I'm waiting on\n"
         "/stop — no more questions\n/forget — delete what I know about you\n"
         "/language — change the language\n/help — this message"
     ),
@@ -82,6 +83,7 @@ EN = {
     "skip": "Skip",
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
+    "nothing_to_continue": "No question is waiting for you right now. /help",
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
@@ -191,6 +193,7 @@ RU = {
     "help": (
         "Это {business}. После покупок я задаю несколько вопросов в одно касание, чтобы "
         "команда знала, что улучшить.\n\n"
+        "/continue — показать вопрос, который ждёт ответа\n"
         "/stop — больше не присылать вопросы\n/forget — удалить данные о вас\n"
         "/language — сменить язык\n/help — это сообщение"
     ),
@@ -226,6 +229,7 @@ RU = {
     "skip": "Пропустить",
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
+    "nothing_to_continue": "Сейчас нет вопросов, ожидающих ответа. /help",
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",

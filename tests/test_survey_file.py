@@ -467,8 +467,7 @@ LAUGHS = "".join(
         ),
         (
             b"id: photo\n" + bytes(range(256)),
-            "bad.yaml: not a UTF-8 text file (byte 0x80 at position 138); "
-            "save it as UTF-8 YAML",
+            "bad.yaml: not a UTF-8 text file (byte 0x80 at position 138); save it as UTF-8 YAML",
         ),
         (
             b"id: nul\ntitle: a\x00b\n",
