@@ -1,0 +1,88 @@
+"""Reading comments: themes by lemma and stem, and pain, praise and suggestions apart."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.themes import labelled, score
+from surveys.loader import load_survey
+from surveys.model import Intent
+from surveys.themes import find_themes, matchers, read, themes_of
+
+
+@pytest.fixture(scope="module")
+def cafe() -> tuple[object, ...]:
+    return matchers(load_survey("cafe").themes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["очередь", "Стоял в очереди", "очередюга до двери", "очерредь", "долго ждал",
+     "ждал очень долго", "ждали долго", "The queue", "queued for ages", "waited ages",
+     "I waited for ages"],
+)  # fmt: skip
+def test_inflections_word_order_and_typos_find_the_queue(text: str, cafe: tuple) -> None:
+    assert themes_of(text, cafe) == ["queue"]
+
+
+def test_a_denied_theme_is_praise_of_it_not_a_complaint(cafe: tuple) -> None:
+    for text in ("Очереди не было, спасибо", "No queue at all, great"):
+        found = find_themes(text, cafe)
+        reading = read(text, None, low=False, found=found)
+
+        assert found.themes == ()
+        assert (reading.intent, reading.pain, found.of(reading.intent)) == (
+            Intent.PRAISE, False, ("queue",),
+        )  # fmt: skip
+
+
+def test_an_absence_listed_as_a_phrase_is_a_complaint(cafe: tuple) -> None:
+    assert themes_of("Нет розеток", cafe) == ["wifi_sockets"]
+    assert themes_of("no sockets to charge", cafe) == ["wifi_sockets"]
+
+
+@pytest.mark.parametrize("low", [False, True])
+def test_an_answer_to_a_praise_question_is_never_pain(low: bool, cafe: tuple) -> None:
+    text = "The cinnamon buns and the playlist, but the queue was long"
+    reading = read(text, Intent.PRAISE, low, find_themes(text, cafe))
+
+    assert reading == read(text, Intent.PRAISE, low) and not reading.pain
+    assert reading.intent is Intent.PRAISE
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "low", "intent", "pain"),
+    [
+        ("Добавьте овсяное молоко", None, False, "suggestion", False),
+        ("Put a sign at the entrance", None, False, "suggestion", False),
+        ("Хорошо бы больше столиков", None, True, "suggestion", True),
+        ("Отличный сервис, ждал всего-то 40 минут", None, False, "pain", True),
+        ("не вкусно", None, False, "pain", True),
+        ("not expensive at all", None, False, "praise", False),
+        ("Всё хорошо", None, True, "praise", False),
+        ("нет", Intent.PAIN, True, None, False),
+        ("очередь", Intent.PAIN, False, "pain", True),
+        ("сделайте вторую кассу", Intent.PAIN, True, "suggestion", True),
+        ("больше кассиров", Intent.SUGGESTION, False, "suggestion", False),
+    ],
+)  # fmt: skip
+def test_pain_praise_and_suggestions(
+    text: str, asked: Intent | None, low: bool, intent: str | None, pain: bool
+) -> None:
+    reading = read(text, asked, low)
+
+    assert (reading.intent, reading.pain) == (intent, pain)
+
+
+def test_the_labelled_comments_are_read_well_enough() -> None:
+    rows = labelled()
+    russian = sum(bool(re.search("[а-яё]", r.text, re.IGNORECASE)) for r in rows)
+
+    result = score(rows)
+
+    assert len(rows) >= 300 and 100 <= russian <= len(rows) - 100
+    assert result.precision >= 0.90, result.misses
+    assert result.recall >= 0.85, result.misses
+    assert result.intent_accuracy >= 0.90, result.misses
