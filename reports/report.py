@@ -16,6 +16,7 @@ from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
 from reports.drivers import nps_correlations
 from reports.figures import Figures
 from reports.flags import Flag, KeyStage, flag, key_stages, previous_period
+from reports.themes import NO_VOICES, Voices, build_voices
 from surveys.model import Survey
 
 
@@ -57,6 +58,8 @@ class Report:
     response_rates: dict[str, tuple[int, int]]  # wave id → (answered, sent)
     key_stages: tuple[KeyStage, ...]
     alerts: AlertFigures = NO_ALERTS  # unhappy customers and how soon staff answered
+    # What customers say per stage: pain themes, praise, suggestions (reports.themes).
+    voices: Voices = NO_VOICES
 
     @property
     def answers(self) -> int:
@@ -123,6 +126,7 @@ async def build_report(
         survey.id, survey.text(survey.title, locale), locale, period, segment, now,
         tuple(rows), rates, tuple(key_stages(drivers, locale)),
         await alert_figures(session, survey.id, period, segment),
+        await build_voices(session, survey, period, segment, locale),
     )  # fmt: skip
 
 
