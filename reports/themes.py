@@ -17,7 +17,9 @@ customers and of choices are aggregated in the database.
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -435,3 +437,41 @@ async def uncovered_terms(
     """stage id → the recurring words and phrases of its complaints no theme covers."""
     voices = await build_voices(session, survey, period, segment)
     return {stage: voice.uncovered for stage, voice in voices.stages.items() if voice.uncovered}
+
+
+# -- `cjm themes suggest` ----------------------------------------------------------------
+
+_CYRILLIC_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+_LATIN_SOUNDS = "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya"
+_LATIN = dict(zip(_CYRILLIC_LETTERS, _LATIN_SOUNDS.split(), strict=True))
+
+
+def theme_id(text: str) -> str:
+    """A survey id for a suggested theme: transliterated, lowercase snake_case."""
+    latin = "".join(_LATIN.get(ch, ch) for ch in text.lower())
+    ident = "_".join(part for part in re.split(r"[^a-z0-9]+", latin.replace("_", " ")) if part)
+    if not ident or not ident[0].isalpha():
+        ident = f"theme_{ident}"
+    return ident[:32].rstrip("_")
+
+
+def suggested_themes(survey: Survey, terms: dict[str, tuple[Term, ...]]) -> str:
+    """`themes:` entries ready to paste into the survey file, one per uncovered term,
+    its label in every language of the survey (to be translated by the owner)."""
+    known = {t.id for t in survey.themes}
+    lines = ["themes:"]
+    for stage in survey.stages:
+        for term in terms.get(stage.id, ()):
+            ident = theme_id(term.text)
+            if ident in known:
+                continue
+            known.add(ident)
+            quoted = json.dumps(term.text, ensure_ascii=False)
+            label = ", ".join(f"{locale}: {quoted}" for locale in survey.locales)
+            lines += [
+                f"  # {stage.id}: {term.customers} customers",
+                f"  - id: {ident}",
+                f"    label: {{{label}}}",
+                f"    words: {{{term.language}: [{quoted}]}}",
+            ]
+    return "\n".join(lines) + "\n" if len(lines) > 1 else ""

@@ -20,20 +20,26 @@ Current period 2026-11-09..2026-11-16; the baseline is the four weeks before it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import surveys
+from bot.cli import main
 from reports.aggregate import Period
 from reports.themes import Voices, build_voices
 from storage import answers
 from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
 from storage.models import Customer, Dispatch, DispatchStatus, Order
-from surveys.loader import load_survey
+from surveys.loader import load_survey, parse_survey
+from surveys.themes import matchers, themes_of
 
 PERIOD = Period(date(2026, 11, 9), date(2026, 11, 16))
 PRAISE = "The cinnamon buns and the playlist"
@@ -72,10 +78,10 @@ ANSWERS: list[tuple[int, str, str, str | None, str, datetime, dict[str, Any]]] =
 ]  # fmt: skip
 
 
-async def populate(session: AsyncSession) -> None:
+async def populate(session: AsyncSession, rows: list[tuple[Any, ...]] = ANSWERS) -> None:
     now = at(10, 1)
     await session.execute(insert(Customer).values(id=1, ref="c1", status="active", created_at=now))
-    for journey in {row[0] for row in ANSWERS}:
+    for journey in {row[0] for row in rows}:
         await session.execute(
             insert(Order).values(
                 id=journey, external_id=f"o{journey}", customer_id=1, survey_id="cafe",
@@ -89,7 +95,7 @@ async def populate(session: AsyncSession) -> None:
                 attempts=1, progress={}, created_at=now,
             )
         )  # fmt: skip
-    for journey, question, stage, touchpoint, kind, when, values in ANSWERS:
+    for journey, question, stage, touchpoint, kind, when, values in rows:
         assert await answers.insert(session, {
             "dispatch_id": journey, "order_id": journey, "customer_id": 1,
             "survey_id": "cafe", "wave_id": "after_purchase", "question_id": question,
@@ -168,3 +174,54 @@ async def test_top_answers_of_choice_questions_are_in_their_stage(voices: Voices
     assert [(c.label, c.answers, c.share) for c in question.top] == [
         ("From friends or family", 3, 0.75), ("On social media", 1, 0.25),
     ]  # fmt: skip
+
+
+# -- cjm themes suggest ------------------------------------------------------------------
+
+
+async def test_themes_suggest_prints_entries_that_paste_into_the_survey(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CJM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cafe.db'}")
+    monkeypatch.delenv("CJM_SURVEY", raising=False)  # the bundled cafe template
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    rows = [(j, *rest[:4], yesterday, rest[5]) for j, *rest in ANSWERS if rest[4] >= at(11, 1)]
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'cafe.db'}")
+    await upgrade(engine)
+    async with make_session_factory(engine)() as session:
+        await populate(session, rows)
+        await session.commit()
+    await engine.dispose()
+
+    code = await asyncio.to_thread(main, ["themes", "suggest", "--days", "7"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  # purchase: 2 customers\n  - id: kofemolka" in out
+    template = (Path(surveys.__file__).parent / "templates" / "cafe.yaml").read_text("utf-8")
+    entries = out.split("themes:\n", 1)[1]
+    survey = parse_survey(template.replace("\nthemes:\n", "\nthemes:\n" + entries), "cafe")
+    added = matchers(t for t in survey.themes if t.id.startswith("kofemolka"))
+    assert themes_of("Кофемолки грохочут", added)
+
+
+async def test_themes_suggest_says_when_every_complaint_is_covered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CJM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.delenv("CJM_SURVEY", raising=False)
+
+    code = await asyncio.to_thread(main, ["themes", "suggest", "--days", "30"])
+
+    assert code == 0
+    assert capsys.readouterr().out == (
+        "no recurring words outside the survey's themes in the last 30 days\n"
+    )
+    with pytest.raises(SystemExit) as refused:
+        main(["themes", "suggest", "--days", "0"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: argument --days: a whole number of days, 1 or more: '0'\n"
+    )
