@@ -86,3 +86,34 @@ def test_the_labelled_comments_are_read_well_enough() -> None:
     assert result.precision >= 0.90, result.misses
     assert result.recall >= 0.85, result.misses
     assert result.intent_accuracy >= 0.90, result.misses
+
+
+# -- the bundled templates ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cafe", "online_shop", "lean"])
+def test_templates_ship_themes_lanes_and_intents_in_both_languages(name: str) -> None:
+    survey = load_survey(name)
+
+    assert len(survey.themes) >= 7
+    assert all(set(t.words) == {"ru", "en"} == set(t.label) for t in survey.themes)
+    assert all(s.doing and s.thinking and set(s.doing) == set(s.thinking) == {"ru", "en"}
+               for s in survey.stages)  # fmt: skip
+    texts = [q for w in survey.waves for q in w.questions if q.kind == "text"]
+    assert texts and all(q.comment_intent is not None for q in texts)
+    loved = [q for q in texts if "like most" in q.text["en"]]
+    assert loved and all(q.comment_intent is Intent.PRAISE for q in loved)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "theme"),
+    [("online_shop", "Курьер опоздал на три часа", "delivery_time"),
+     ("online_shop", "коробка была помята", "packaging"),
+     ("online_shop", "the app crashed at checkout", "site_usability"),
+     ("online_shop", "не могу дозвониться в поддержку", "support"),
+     ("lean", "менеджер так и не перезвонил", "response_time"),
+     ("lean", "They never called back", "response_time"),
+     ("lean", "Expensive for what it is", "prices")],
+)  # fmt: skip
+def test_template_themes_find_what_customers_write(name: str, text: str, theme: str) -> None:
+    assert themes_of(text, matchers(load_survey(name).themes))[0] == theme
