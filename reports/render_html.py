@@ -15,10 +15,12 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from reports import lanes
 from reports.aggregate import Comment
 from reports.alerts import alerts_fact
 from reports.flags import Level
 from reports.report import Cell, Report, StageRow, period_name
+from reports.themes import ThemeFigure
 from reports.words import counted, language
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -157,12 +159,43 @@ class CommentView:
 
 
 @dataclass(frozen=True)
+class ThemeView:
+    label: str
+    customers: int
+    share: str
+    change: Delta | None
+    where: str  # the touchpoints it was said about, with their counts
+    quotes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VoiceView:
+    """The stage's voice lanes (reports.lanes): for the map's rows and the stage section."""
+
+    doing: str | None
+    thinking: str | None
+    unhappy: int
+    pain: tuple[ThemeView, ...]
+    pain_quotes: tuple[str, ...]
+    uncovered: str
+    love: tuple[str, ...]  # the map row: themes, or a quote
+    love_quotes: tuple[str, ...]
+    ideas: tuple[str, ...]
+    choices: tuple[tuple[str, tuple[str, ...]], ...]  # question, its top answers
+    map_pain: tuple[str, ...]
+    map_love: tuple[str, ...]
+    map_ideas: tuple[str, ...]
+    map_choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StageView:
     id: str
     cell: CellView
     touchpoints: tuple[CellView, ...]
     comments: tuple[CommentView, ...]
     response: str  # 72% (36/50): answered of sent waves that ask about the stage
+    voice: VoiceView | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +273,7 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
     )
 
 
-def _stage(row: StageRow, texts: dict[str, str]) -> StageView:
+def _stage(row: StageRow, texts: dict[str, str], report: Report) -> StageView:
     names = {tp.id: tp.name for tp in row.touchpoints}
     return StageView(
         id=row.stage.id,
@@ -248,6 +281,55 @@ def _stage(row: StageRow, texts: dict[str, str]) -> StageView:
         touchpoints=tuple(_cell(tp, texts) for tp in row.touchpoints),
         comments=tuple(_comment(c, names) for c in row.comments[:COMMENTS_SHOWN]),
         response=_response(row),
+        voice=_voice(report, row, texts, names) if lanes.has_voices(report) else None,
+    )
+
+
+def _theme(figure: ThemeFigure, where: str, texts: dict[str, str], locale: str) -> ThemeView:
+    change = None
+    if figure.change is not None and figure.share is not None:
+        before = figure.share - figure.change
+        change = _delta(_CSAT, figure.share, before, texts)
+    quotes = tuple(lanes.quote(q, locale) for q in figure.quotes)
+    share = lanes.percent(figure.share)
+    return ThemeView(figure.label, figure.customers, share, change, where, quotes)
+
+
+def _voice(
+    report: Report, row: StageRow, texts: dict[str, str], names: dict[str, str]
+) -> VoiceView:
+    said, locale = lanes.voice_of(report, row), report.locale
+
+    def where(theme: str) -> str:
+        places = [
+            f"{names.get(tp, tp)} {f.customers}"
+            for tp, figures in said.touchpoints.items()
+            for f in figures
+            if f.id == theme
+        ]
+        return ", ".join(places)
+
+    def shown(lines: list[lanes.Line]) -> tuple[str, ...]:
+        return tuple(line.text for line in lines)
+
+    return VoiceView(
+        doing=said.doing,
+        thinking=said.thinking,
+        unhappy=said.unhappy,
+        pain=tuple(_theme(f, where(f.id), texts, locale) for f in said.pain),
+        pain_quotes=tuple(lanes.quote(q, locale) for q in said.pain_quotes),
+        uncovered=", ".join(f"{t.text} ({t.customers})" for t in said.uncovered),
+        love=tuple(lanes.theme_line(f, with_share=False) for f in said.praise),
+        love_quotes=tuple(lanes.quote(q, locale) for q in said.praise_quotes),
+        ideas=tuple(lanes.quote(q, locale) for q in said.suggestion_quotes),
+        choices=tuple(
+            (q.text, tuple(f"{c.label} — {lanes.percent(c.share)} ({c.answers})" for c in q.top))
+            for q in said.choices
+        ),
+        map_pain=shown(lanes.pain_lines(said, row, locale)),
+        map_love=shown(lanes.love_lines(said, locale)),
+        map_ideas=shown(lanes.idea_lines(said, locale)),
+        map_choices=shown(lanes.choice_lines(said.choices, locale)),
     )
 
 
@@ -350,7 +432,9 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
             if s
         ],
         generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        stages=[_stage(row, texts) for row in report.stages],
+        stages=[_stage(row, texts, report) for row in report.stages],
+        v=lanes.names(report.locale),
+        voices=lanes.has_voices(report),
         curve=_curve(report),
         key_stages=_key_stages(report),
         map_png=png,

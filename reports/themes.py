@@ -16,6 +16,7 @@ customers and of choices are aggregated in the database.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -86,6 +87,8 @@ class ChoiceQuestion:
 
 @dataclass(frozen=True, slots=True)
 class StageVoice:
+    doing: str | None = None  # the survey's actions lane for the stage
+    thinking: str | None = None  # and its thoughts lane
     unhappy: int = 0  # customers who answered the stage low or complained about it
     pain: tuple[ThemeFigure, ...] = ()
     # touchpoint id → its pain themes
@@ -99,8 +102,9 @@ class StageVoice:
     choices: tuple[ChoiceQuestion, ...] = ()
 
     @property
-    def quiet(self) -> bool:
-        return not (self.pain or self.pain_quotes or self.praise_quotes or self.suggestion_quotes)
+    def said(self) -> bool:
+        """Whether any comment of the period reached a lane."""
+        return bool(self.pain or self.pain_quotes or self.praise_quotes or self.suggestion_quotes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,10 +423,15 @@ async def build_voices(
     for stage in survey.stages:
         earlier = await _read_stage(session, survey, compiled, stage.id, before, segment)
         others = [r for ident, rs in reads.items() if ident != stage.id for r in rs]
-        stages[stage.id] = _voice(
+        voice = _voice(
             survey, locale, reads[stage.id], others, unhappy.get(stage.id, 0), earlier,
             unhappy_before.get(stage.id, 0), _choice_lane(survey, stage.id, counts, locale),
         )  # fmt: skip
+        stages[stage.id] = dataclasses.replace(
+            voice,
+            doing=survey.text(stage.doing, locale) if stage.doing else None,
+            thinking=survey.text(stage.thinking, locale) if stage.thinking else None,
+        )
     return Voices(stages)
 
 

@@ -46,7 +46,7 @@ def test_the_map_is_a_png_of_the_promised_size(reports: dict[str, Report]) -> No
     report = reports["en"]
     assert report.answers > 0  # the demo has answers: the map is not empty
     data = render_png(report)
-    assert png_size(data) == (WIDTH, HEIGHT) == (1600, 1000)
+    assert png_size(data) == (WIDTH, HEIGHT) == (1600, 1400)
     assert data.endswith(b"IEND\xaeB`\x82")
 
 
