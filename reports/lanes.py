@@ -26,6 +26,7 @@ NAMES: dict[str, dict[str, str]] = {
         "where": "Where", "quotes": "In their words",
         "uncovered": "Also mentioned, no theme yet",
         "uncovered_hint": "run `cjm themes suggest` to turn these into themes",
+        "baseline": "the share against the same share over the 4 periods before",
     },
     "ru": {
         "doing": "Что делает клиент", "thinking": "Что думает клиент", "pain": "Боли",
@@ -37,6 +38,7 @@ NAMES: dict[str, dict[str, str]] = {
         "where": "Где", "quotes": "Их словами",
         "uncovered": "Ещё упоминают, темы пока нет",
         "uncovered_hint": "`cjm themes suggest` превратит их в темы",
+        "baseline": "доля в сравнении с той же долей за 4 предыдущих периода",
     },
 }  # fmt: skip
 THEMES_SHOWN = 3

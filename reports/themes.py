@@ -316,8 +316,8 @@ def _terms_of(text: str) -> set[tuple[str, str]]:
     """(key, surface form) of the comment's content words and adjacent pairs of them."""
     content = [
         w for w in words(text)
-        if w.text not in STOPWORDS and w.text not in NEGATORS and w.text not in NOTHING
-        and len(w.text) >= 3 and not w.text.isdigit()
+        if w.content and w.text not in STOPWORDS and w.text not in NEGATORS
+        and w.text not in NOTHING and len(w.text) >= 3 and not w.text.isdigit()
     ]  # fmt: skip
     terms = {(w.stem, w.text) for w in content}
     pairs = itertools.pairwise(content)
@@ -351,10 +351,13 @@ def uncovered(
             phrase = " " in key
             scored.append((len(journeys) * math.log(ratio) * (1.5 if phrase else 1), key))
     result: list[Term] = []
+    chosen: list[set[int]] = []
     for _, key in sorted(scored, reverse=True):
         form = forms[key].most_common(1)[0][0]
-        if any(form in t.text.split(" ") or form in t.text for t in result):
+        # The same customers' words again: a piece of a phrase already listed.
+        if any(here[key] <= journeys for journeys in chosen):
             continue
+        chosen.append(here[key])
         language = "ru" if any("а" <= ch <= "я" or ch == "ё" for ch in form) else "en"
         result.append(Term(form, len(here[key]), language))
         if len(result) == limit:

@@ -37,6 +37,14 @@ STOPWORDS = _set(
     "there this that our your me us"
 )
 NEGATIONS = _set("нет без никакой никакая никакого никаких ни no without zero never")
+# Russian parts of speech that carry a complaint's subject (pymorphy3's OpenCorpora tags).
+_CONTENT = _set("NOUN ADJF ADJS COMP VERB INFN PRTF PRTS GRND ADVB")
+_FUNCTION_WORDS = _set(
+    "from with by about as into onto over under after before than then but or if because "
+    "just only also even still all any some such what which who whom whose when where why "
+    "how he she they them his her their its had has have do does did am are being will "
+    "would can could should may might must not no yes one ones get got"
+)
 NEAR = 2  # a phrase's words may lie this many words apart per word of the phrase
 MIN_STEM = 5  # shorter stems match exactly: "wait" must not match "waiter"
 
@@ -59,6 +67,7 @@ class Word:
     keys: frozenset[str]  # lemma and stems
     stem: str  # the longest-lived form: the stem of the lemma
     imperative: bool  # "добавьте", "сделайте": a Russian suggestion
+    content: bool = True  # a noun, verb, adjective or adverb: not "моего", "from", "the"
 
 
 @cache
@@ -70,9 +79,11 @@ def word(text: str) -> Word:
         stem = _stemmer("russian").stemWord(lemma)
         keys = {text, lemma, stem, _stemmer("russian").stemWord(text)}
         imperative = "impr" in parse.tag and _morph().word_is_known(text)
-        return Word(text, frozenset(keys), stem, imperative)
+        content = parse.tag.POS in _CONTENT and "Apro" not in parse.tag
+        return Word(text, frozenset(keys), stem, imperative, content)
     stem = _stemmer("english").stemWord(text)
-    return Word(text, frozenset({text, stem}), stem, imperative=False)
+    content = text not in STOPWORDS and text not in _FUNCTION_WORDS
+    return Word(text, frozenset({text, stem}), stem, imperative=False, content=content)
 
 
 def _hyphenated(text: str) -> Word:
@@ -82,7 +93,8 @@ def _hyphenated(text: str) -> Word:
     if len(parts) < 2:
         return whole
     keys = whole.keys.union(*(p.keys for p in parts))
-    return Word(whole.text, keys, whole.stem, any(p.imperative for p in parts))
+    imperative = any(p.imperative for p in parts)
+    return Word(whole.text, keys, whole.stem, imperative, any(p.content for p in parts))
 
 
 def words(text: str) -> list[Word]:

@@ -117,3 +117,23 @@ def test_templates_ship_themes_lanes_and_intents_in_both_languages(name: str) ->
 )  # fmt: skip
 def test_template_themes_find_what_customers_write(name: str, text: str, theme: str) -> None:
     assert themes_of(text, matchers(load_survey(name).themes))[0] == theme
+
+
+@pytest.mark.parametrize(
+    ("name", "with_emotion"),
+    [("lean", {"lead_generation", "first_purchase", "repeat_sales"}),
+     ("cafe", {"interest", "purchase", "retention", "loyalty"})],
+)  # fmt: skip
+def test_templates_ask_for_an_emotion_at_the_stages_of_their_waves(
+    name: str, with_emotion: set[str]
+) -> None:
+    survey = load_survey(name)
+
+    asked = {q.stage for w in survey.waves for q in w.questions if q.kind == "emotion"}
+    assert asked == with_emotion
+    for wave in survey.waves:
+        # At most six questions a customer sees: the unconditional ones and at most one
+        # follow-up per question they depend on.
+        plain = [q for q in wave.questions if q.condition is None]
+        sources = {q.condition.comparisons[0].question_id for q in wave.questions if q.condition}
+        assert len(plain) + len(sources) <= 6, wave.id
