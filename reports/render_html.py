@@ -350,6 +350,7 @@ class Curve:
     lines: tuple[str, ...]  # polyline points of the runs without gaps
     dots: tuple[tuple[float, float, str, str, float, float], ...]  # x, y, class, label, at
     labels: tuple[tuple[float, str], ...]  # x, stage name
+    bridges: tuple[str, ...] = ()  # dashed segments across stages without a mood
 
 
 def _curve(report: Report) -> Curve | None:
@@ -364,6 +365,8 @@ def _curve(report: Report) -> Curve | None:
     run: list[str] = []
     dots = []
     labels = []
+    bridges: list[str] = []
+    last: tuple[int, str] | None = None  # the latest stage with a mood: index, point
     for i, row in enumerate(report.stages):
         x = CURVE_STEP / 2 + i * CURVE_STEP
         labels.append((x, row.stage.name))
@@ -373,7 +376,11 @@ def _curve(report: Report) -> Curve | None:
                 lines.append(" ".join(run))
             run = []
             continue
-        run.append(f"{x},{y(valence)}")
+        point = f"{x},{y(valence)}"
+        if last is not None and last[0] < i - 1:
+            bridges.append(f"{last[1]} {point}")
+        last = (i, point)
+        run.append(point)
         at = y(valence)
         level = LEVEL_CLASS[row.stage.flag.level]
         dots.append((x, at, level, _fixed(valence, 1, True), x + 9, round(at - 8, 1)))
@@ -386,6 +393,7 @@ def _curve(report: Report) -> Curve | None:
         tuple(lines),
         tuple(dots),
         tuple(labels),
+        tuple(bridges),
     )
 
 

@@ -607,6 +607,13 @@ class _Map:
         values = [row.stage.figures.mean_valence for row in self.report.stages]
         ys = [math.nan if v is None else v for v in values]
         axes.plot(xs, ys, color="#37474f", lw=3, zorder=2, solid_capstyle="round")
+        # Across a stage without emotions, a thin dashed line: the curve stays one curve.
+        known = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+        if len(known) > 1:
+            axes.plot(
+                [x for x, _ in known], [v for _, v in known], color="#37474f", lw=1.5,
+                ls=(0, (2, 3)), zorder=2,
+            )  # fmt: skip
         for x, value, row in zip(xs, values, self.report.stages, strict=True):
             if value is None:
                 tint = COLOURS[row.stage.flag.level][0]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from reports.figures import Figures
 from reports.render_html import render_html
 from reports.render_png import map_texts
-from reports.report import Report
+from reports.report import Report, StageRow
 from reports.themes import NO_VOICES
 from surveys.loader import load_survey
 
@@ -83,3 +84,20 @@ def test_the_html_has_the_voice_lanes(cafe_report: Report) -> None:
     loyalty = html.split('id="stage-loyalty"', 1)[1].split("</section>", 1)[0]
     pains = loyalty.split("<h4>What they love</h4>", 1)[0]
     assert not any(loved in pains for loved in LOVED)
+
+
+def test_the_emotion_curve_joins_stages_across_one_without_emotions() -> None:
+    from tests.test_render_html import cell, small_report
+
+    moods = [Figures(answers=5, valence_answers=5, valence_sum=v) for v in (5, 0, -5)]
+    moods[1] = Figures(answers=5, ratings=5, rating_sum=20, rating_squares=80, satisfied=5)
+    base = small_report()
+    rows = tuple(
+        StageRow(cell(f"s{i}", f"Stage {i}", mood, Figures()), (), ())
+        for i, mood in enumerate(moods)
+    )
+    html = render_html(dataclasses.replace(base, stages=rows))
+
+    # Stage 0 (+1.0) and stage 2 (−1.0) around stage 1, which has no mood.
+    assert '<polyline class="curve bridge" points="60.0,40.0 300.0,80.0"/>' in html
+    assert html.count("<circle ") == 2

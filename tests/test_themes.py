@@ -122,7 +122,7 @@ def test_template_themes_find_what_customers_write(name: str, text: str, theme: 
 @pytest.mark.parametrize(
     ("name", "with_emotion"),
     [("lean", {"lead_generation", "first_purchase", "repeat_sales"}),
-     ("cafe", {"interest", "purchase", "retention", "loyalty"})],
+     ("cafe", {"interest", "consideration", "purchase", "retention", "loyalty"})],
 )  # fmt: skip
 def test_templates_ask_for_an_emotion_at_the_stages_of_their_waves(
     name: str, with_emotion: set[str]
