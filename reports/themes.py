@@ -37,7 +37,7 @@ from surveys.themes import (
     NEGATORS,
     NOTHING,
     STOPWORDS,
-    ThemeMatcher,
+    Matchers,
     find_themes,
     matchers,
     read,
@@ -222,7 +222,7 @@ def _questions(survey: Survey) -> dict[str, Question]:
 async def _read_stage(
     session: AsyncSession,
     survey: Survey,
-    compiled: Sequence[ThemeMatcher],
+    compiled: Matchers,
     stage: str,
     bounds: tuple[datetime, datetime],
     segment: str | None,

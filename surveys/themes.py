@@ -12,9 +12,9 @@ each other, in any order. A theme named right after a negation ("no queue at all
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import pymorphy3
 import razdel
@@ -133,7 +133,12 @@ def same(wanted: Word, seen: Word) -> bool:
     if len(stem) < shortest:
         return False
     limit = 1 if len(stem) < 9 else 2
-    return any(_distance(stem, key, limit) <= limit for key in seen.keys if len(key) >= 4)
+    # A typo keeps the first letter (and so skips most of the comparisons).
+    return any(
+        _distance(stem, key, limit) <= limit
+        for key in seen.keys
+        if len(key) >= 4 and key[0] == stem[0]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +147,11 @@ class Phrase:
     words: tuple[Word, ...]
     negated: bool  # the phrase itself says "no …": a negation before it is part of it
 
-    def found(self, comment: Sequence[Word]) -> bool | None:
+    def found(self, comment: Sequence[Word], positions: Mapping[Word, list[int]]) -> bool | None:
         """True where the comment names the phrase, False where it only denies it
-        ("no queue"), None where it does not name it."""
-        places = [[i for i, seen in enumerate(comment) if same(w, seen)] for w in self.words]
+        ("no queue"), None where it does not name it. `positions`: where each theme word
+        is in the comment."""
+        places = [positions.get(w, []) for w in self.words]
         if not all(places):
             return None
         window = NEAR * len(self.words)
@@ -182,17 +188,44 @@ class ThemeMatcher:
     id: str
     phrases: tuple[Phrase, ...]
 
-    def hits(self, comment: Sequence[Word]) -> tuple[int, int]:
+    def hits(
+        self, comment: Sequence[Word], positions: Mapping[Word, list[int]]
+    ) -> tuple[int, int]:
         """How many of the theme's phrases the comment names, and how many it denies."""
-        found = [p.found(comment) for p in self.phrases]
+        found = [p.found(comment, positions) for p in self.phrases]
         return sum(f is True for f in found), sum(f is False for f in found)
 
 
-def matchers(themes: Iterable[Theme]) -> tuple[ThemeMatcher, ...]:
-    return tuple(
+class _Vocabulary:
+    """Every word of a set of themes; hashed by identity, so a cache can key on it."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words: tuple[Word, ...]) -> None:
+        self.words = words
+
+
+class Matchers(tuple[ThemeMatcher, ...]):
+    """A survey's themes, ready to match: its vocabulary is compared with each distinct
+    comment word once (then cached), not once per phrase and comment."""
+
+    vocabulary: _Vocabulary
+
+
+def matchers(themes: Iterable[Theme]) -> Matchers:
+    compiled = Matchers(
         ThemeMatcher(t.id, tuple(phrase(p) for ps in t.words.values() for p in ps if words(p)))
         for t in themes
     )
+    every = (w for m in compiled for p in m.phrases for w in p.words)
+    compiled.vocabulary = _Vocabulary(tuple(dict.fromkeys(every)))
+    return compiled
+
+
+@lru_cache(maxsize=1 << 16)
+def _matched(seen: Word, vocabulary: _Vocabulary) -> tuple[Word, ...]:
+    """The theme words a comment word is (by lemma, stem, derivation or typo)."""
+    return tuple(w for w in vocabulary.words if same(w, seen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +239,19 @@ class Found:
         return self.themes + self.denied if intent is Intent.PRAISE else self.themes
 
 
-def find_themes(text: str, compiled: Sequence[ThemeMatcher]) -> Found:
+def find_themes(text: str, compiled: Matchers) -> Found:
     comment = words(text)
-    scored = [(*m.hits(comment), m.id) for m in compiled]
+    positions: dict[Word, list[int]] = {}
+    for i, seen in enumerate(comment):
+        for theme_word in _matched(seen, compiled.vocabulary):
+            positions.setdefault(theme_word, []).append(i)
+    scored = [(*m.hits(comment, positions), m.id) for m in compiled]
     named = [ident for hits, _, ident in sorted(scored, key=lambda s: -s[0]) if hits]
     denied = [ident for hits, denied, ident in scored if denied and not hits]
     return Found(tuple(named), tuple(denied))
 
 
-def themes_of(text: str, compiled: Sequence[ThemeMatcher]) -> list[str]:
+def themes_of(text: str, compiled: Matchers) -> list[str]:
     """The ids of the themes `text` is about, best matched first."""
     return list(find_themes(text, compiled).themes)
 
@@ -283,8 +320,13 @@ def _count(comment: Sequence[Word], lexicon: tuple[tuple[Word, ...], ...]) -> in
     return found
 
 
+@cache
+def _single_keys(lexicon: tuple[tuple[Word, ...], ...]) -> frozenset[str]:
+    return frozenset().union(*(entry[0].keys for entry in lexicon if len(entry) == 1))
+
+
 def _in(seen: Word, lexicon: tuple[tuple[Word, ...], ...]) -> bool:
-    return any(len(entry) == 1 and entry[0].keys & seen.keys for entry in lexicon)
+    return not _single_keys(lexicon).isdisjoint(seen.keys)
 
 
 def _tone(comment: Sequence[Word]) -> tuple[int, int, int]:
