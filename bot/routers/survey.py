@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import AnswerCb
+from bot.callbacks import AnswerCb, answer_offered
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
 from bot.services import Services
@@ -54,12 +54,8 @@ async def on_tap(
         return result.outcome
     assert result.question is not None
     text = answered_text(services.survey, result.question, result.locale, result.shown)
-    if query.message is not None:
-        replies.add(
-            query.message.edit_text(  # type: ignore[union-attr]
-                text, parse_mode=ParseMode.HTML, reply_markup=None
-            )
-        )
+    if isinstance(query.message, Message):  # not an old one Telegram no longer shows
+        replies.add(query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None))
     replies.add(query.answer())
     _continue(result, replies, services, query.from_user.id)
     if result.alert is not None:
@@ -132,6 +128,6 @@ def _remember_prompt(services: Services, ask: Ask) -> Any:
 
 def setup() -> Router:
     router = Router(name="survey")
-    router.callback_query.register(on_tap, AnswerCb.filter())
+    router.callback_query.register(on_tap, AnswerCb.filter(), answer_offered)
     router.message.register(on_comment, is_comment)
     return router
