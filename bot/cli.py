@@ -74,6 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--locale", help="en or ru; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
     report.set_defaults(handler=_report)
+    themes = commands.add_parser("themes", help="comment themes").add_subparsers(
+        dest="themes_command", required=True
+    )
+    suggest = themes.add_parser(
+        "suggest",
+        help="print `themes:` entries for recurring words no theme covers",
+        description="Reads the complaints of the last N days that no theme of the survey "
+        "covers and prints their recurring words and phrases as `themes:` entries for the "
+        "survey file (translate the labels, merge those that mean the same).",
+    )
+    suggest.add_argument("--days", type=_positive, default=30, help="the last N days (30)")
+    suggest.add_argument("--segment", help="only this segment")
+    suggest.set_defaults(handler=_themes_suggest)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
     demo.add_argument("--customers", type=_whole, default=200, help="how many (default 200)")
     demo.add_argument("--seed", type=_whole, default=7, help="random seed (default 7)")
@@ -102,6 +115,12 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="write the deep link of each order of the file still waiting for its customer",
     )  # fmt: skip
     bulk.set_defaults(handler=_orders_import)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 or more: {text!r}")
+    return int(text)
 
 
 def _moment(text: str) -> datetime:
@@ -225,6 +244,19 @@ def _status(_args: argparse.Namespace) -> int:
     from bot.commands import status  # noqa: PLC0415
 
     print(asyncio.run(status(load_settings())))
+    return 0
+
+
+def _themes_suggest(args: argparse.Namespace) -> int:
+    from bot.commands import suggest_themes  # noqa: PLC0415
+
+    text = asyncio.run(suggest_themes(load_settings(), args.days, args.segment))
+    if not text:
+        print(f"no recurring words outside the survey's themes in the last {args.days} days")
+        return 0
+    print(f"# Recurring words of complaints no theme covers, last {args.days} days.")
+    print("# Paste the entries under `themes:` in your survey file and translate the labels.")
+    print(text, end="")
     return 0
 
 

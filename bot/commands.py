@@ -272,3 +272,19 @@ async def write_report(
         )  # fmt: skip
     finally:
         await engine.dispose()
+
+
+async def suggest_themes(settings: Settings, days: int, segment: str | None = None) -> str:
+    """`themes:` entries from the recurring words of the last `days` days' complaints that
+    no theme of the survey covers; '' when there are none."""
+    from reports.themes import suggested_themes, uncovered_terms  # noqa: PLC0415
+
+    survey = load_survey(settings.survey, "CJM_SURVEY")
+    period = Period.last_days(days, utc_now().date())
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine)() as session:
+            terms = await uncovered_terms(session, survey, period, segment)
+    finally:
+        await engine.dispose()
+    return suggested_themes(survey, terms)
