@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,6 +29,7 @@ from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_errors import TelegramSession, jittered
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
@@ -74,7 +74,7 @@ def utc_now() -> datetime:
 
 def make_bot(settings: Settings) -> Bot:
     server = TelegramAPIServer.from_base(settings.telegram_api_url)
-    return Bot(settings.token(), session=AiohttpSession(api=server))
+    return Bot(settings.token(), session=TelegramSession(api=server))
 
 
 @dataclass
@@ -94,11 +94,18 @@ class App:
     http: HttpServer  # the API, /healthz, /metrics: started by `serving`
 
     async def close(self) -> None:
+        """A graceful stop (SIGTERM, SIGINT), within CJM_STOP_TIMEOUT: no new claims, the
+        sends in flight finish and their outcomes are recorded, the claimed waves not yet
+        started go back to pending; then the rest shuts down."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.stop_timeout
+        await self.waves.stop(self.settings.stop_timeout)
         await self.http.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if isinstance(self.waves.limiter, SharedRateLimiter):
             await self.waves.limiter.close()
+        self.background.grace = max(0.0, min(self.background.grace, deadline - loop.time()))
         await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
@@ -109,8 +116,18 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
     pause (Telegram's limits are per bot); without it, the limit is this process's."""
     if settings.redis_url:
         prefix = f"cjm:bot{bot.id}"
-        return SharedRateLimiter.from_url(settings.redis_url, prefix, settings.send_rate)
+        fallback = LocalRateLimiter(safe_rate(settings.send_rate))
+        return SharedRateLimiter.from_url(
+            settings.redis_url, prefix, settings.send_rate, fallback=fallback
+        )
     return LocalRateLimiter(settings.send_rate)
+
+
+def safe_rate(rate: float) -> float:
+    """Each process's limit while Redis is unreachable: a quarter of the shared rate (at
+    least one a second), so that a few processes together still stay under it."""
+    shared = rate if rate > 0 else 25.0
+    return max(1.0, shared / 4)
 
 
 async def build_app(
@@ -136,7 +153,7 @@ async def build_app(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
         rate_limiter(settings, bot), rules, clock, settings.default_locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
-        on_drained=metrics.count_drain,
+        on_drained=metrics.count_drain, jitter=jittered,
     )  # fmt: skip
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
