@@ -142,10 +142,15 @@ class SharedRateLimiter:
 
     @classmethod
     def from_url(
-        cls, url: str, prefix: str, rate: float, fallback: Fallback | None = None
+        cls,
+        url: str,
+        prefix: str,
+        rate: float,
+        fallback: Fallback | None = None,
+        burst: float | None = None,
     ) -> SharedRateLimiter:
         """A limiter that owns its Redis client (closed by `close`)."""
-        limiter = cls(Redis.from_url(url), prefix, rate, fallback=fallback)
+        limiter = cls(Redis.from_url(url), prefix, rate, burst, fallback)
         limiter._owns_client = True
         return limiter
 
