@@ -134,8 +134,36 @@ async def status(settings: Settings) -> str:
     finally:
         await engine.dispose()
     lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
+    unknown = counts.get("unknown", 0)
+    if unknown:
+        lines.append(
+            f"{unknown} sends may or may not have arrived (the answer was lost): "
+            "`cjm waves resend --unknown` lists them and sends them again"
+        )
     lines = (lines or ["no waves yet"]) + [_weekly_line(row) for row in weekly]
     return "\n".join(lines)
+
+
+UnknownWave = tuple[int, str | None, str, datetime | None, str | None]
+
+
+async def unknown_waves(settings: Settings, since: datetime | None) -> list[UnknownWave]:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.unknown_waves(session, since)
+    finally:
+        await engine.dispose()
+
+
+async def resend_waves(settings: Settings, ids: Sequence[int]) -> int:
+    """Back to the outbox, due now: `cjm run` sends them on its next drain."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.resend(session, ids, utc_now())
+    finally:
+        await engine.dispose()
 
 
 def _weekly_line(row: ReportDelivery) -> str:
