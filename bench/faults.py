@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,7 +162,7 @@ async def sends(api: FakeBotAPI, count: int) -> None:
     await api.wait_for(lambda call: call.method.lower() == "sendmessage", count, timeout=600)
 
 
-Faults = Callable[[FaultyBotAPI, int], Awaitable[None]]
+Faults = Callable[[FaultyBotAPI, int], Coroutine[Any, Any, None]]
 
 
 async def no_faults(api: FaultyBotAPI, waves: int) -> None:
