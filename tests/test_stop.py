@@ -8,6 +8,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import make_engine
@@ -47,13 +48,28 @@ def statuses(states: dict[int, tuple[str, str | None]]) -> Counter[str]:
     return Counter(status for status, _ in states.values())
 
 
+MODES: dict[str, dict[str, str]] = {
+    "polling": {},
+    "webhook": {"webhook_url": "https://bot.example/telegram", "webhook_secret": "s3cret"},
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_sigterm_mid_drain_finishes_the_sends_in_flight_and_gives_back_the_rest(
-    api: FakeBotAPI, database_url: str, tmp_path: Path
+    api: FakeBotAPI, database_url: str, tmp_path: Path, mode: str
 ) -> None:
     await seed_due_waves(database_url)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     try:
-        first = await start_bot(api, database_url, first_log, send_rate=RATE, dispatch_batch="64")
+        first = await start_bot(
+            api,
+            database_url,
+            first_log,
+            send_rate=RATE,
+            dispatch_batch="64",
+            stop_timeout="2",
+            **MODES[mode],
+        )
         try:
             await api.wait_for("sendMessage", count=KILL_AT - 1, timeout=60)
             api.hang_next("sendMessage")  # one request in flight when the stop comes
