@@ -225,7 +225,9 @@ async def run_scenario(
                 restarts += 1
                 process = await start(api, database_url, log, rate)
         async with asyncio.timeout(900):
-            while await open_waves(database_url):  # noqa: ASYNC110 - polls the database
+            while await open_waves(database_url):
+                if injecting.done():
+                    injecting.result()  # a fault that could not be injected: say so
                 await asyncio.sleep(0.25)
         drained = time.monotonic() - began
         process.send_signal(signal.SIGTERM)

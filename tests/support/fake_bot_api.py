@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -387,15 +387,13 @@ class FakeBotAPI(LoopbackServer):
         queue = self._actions.get(method.lower())
         return queue.popleft() if queue else None
 
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused) until `come_back`; state is kept."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    async def start(self) -> Self:
+        # As LoopbackServer, but with SO_REUSEADDR, so that `come_back` can listen again
+        # on the same port while the closed connections linger in TIME_WAIT.
+        await self._listen(0)
+        return self
 
-    async def come_back(self) -> None:
-        """Listen again on the same address."""
-        port = int(self.url.rsplit(":", 1)[1])
+    async def _listen(self, port: int) -> None:
         app = web.Application(client_max_size=self.max_body)
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -404,6 +402,17 @@ class FakeBotAPI(LoopbackServer):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         await web.SockSite(self._runner, sock).start()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def go_down(self) -> None:
+        """Stop listening (connections are refused) until `come_back`; state is kept."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def come_back(self) -> None:
+        """Listen again on the same address."""
+        await self._listen(int(self.url.rsplit(":", 1)[1]))
 
     # ----------------------------------------------------------------- call log
 
