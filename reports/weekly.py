@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.bundle import Part, ReportBundle, ReportSender, build_bundle
 from reports.schedule import latest_firing
-from storage import deliveries
+from reports.words import unknown_sends
+from storage import deliveries, dispatches
 from storage.deliveries import Claim
 from storage.models import ReportDelivery
 from surveys.messenger import Outage, Rejected, RetryAfter, SendError, Unreachable
@@ -125,9 +126,10 @@ class WeeklyReports:
         try:
             if locale not in bundles:
                 period = week_period(claim.week)
-                bundles[locale] = await build_bundle(
+                bundle = await build_bundle(
                     self.sessions, self.survey, period, self.clock(), locale=locale
                 )
+                bundles[locale] = await self._with_unknown_sends(bundle, period, locale)
             await self._send(claim, bundles[locale])
         except SendError as error:
             return await self._not_sent(claim, error)
@@ -138,6 +140,18 @@ class WeeklyReports:
             await deliveries.record_sent(session, claim, self.clock(), locale)
         log.info("weekly report of %s sent to owner %s", claim.week, claim.owner_id)
         return "sent"
+
+    async def _with_unknown_sends(
+        self, bundle: ReportBundle, period: Period, locale: str
+    ) -> ReportBundle:
+        """The summary says how many questions of the week may not have arrived."""
+        since = datetime.combine(period.start, time(), UTC)
+        until = datetime.combine(period.end, time(), UTC)
+        async with self.sessions() as session:
+            unknown = await dispatches.count_unknown(session, since, until)
+        if not unknown:
+            return bundle
+        return replace(bundle, summary=f"{bundle.summary}\n\n{unknown_sends(unknown, locale)}")
 
     async def _send(self, claim: Claim, bundle: ReportBundle) -> None:
         for part in Part:

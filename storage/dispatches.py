@@ -279,11 +279,16 @@ async def resend(session: AsyncSession, ids: Sequence[int], now: datetime) -> in
     return _rowcount(result)
 
 
-async def count_unknown(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(select(func.count()).where(Dispatch.status == DispatchStatus.UNKNOWN))
-        or 0
-    )
+async def count_unknown(
+    session: AsyncSession, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """Waves whose send is unknown; with `since`/`until`, those that became unknown then."""
+    statement = select(func.count()).where(Dispatch.status == DispatchStatus.UNKNOWN)
+    if since is not None:
+        statement = statement.where(Dispatch.closed_at >= since)
+    if until is not None:
+        statement = statement.where(Dispatch.closed_at < until)
+    return int(await session.scalar(statement) or 0)
 
 
 async def due_follow_ups(session: AsyncSession, now: datetime, limit: int) -> list[FollowUp]:
