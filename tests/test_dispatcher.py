@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.messenger import TelegramMessenger
 from bot.telegram_errors import TelegramSession
 from storage.models import Customer, CustomerStatus, Dispatch, DispatchStatus
+from storage.shared_rate import SharedRateLimiter
 from surveys.dispatcher import MAX_ATTEMPTS, WaveDispatcher
 from surveys.ratelimit import LocalRateLimiter
 from tests.flows import connect, first_wave
@@ -490,3 +491,28 @@ async def test_a_wave_overdue_past_its_expiry_is_skipped_not_sent_late(harness: 
     assert received(harness, 516) == 0
     assert report.outcomes["skipped"] == 1
     assert received(harness, 516, WAVE_2_INTRO) == 1  # wave 2 is due now and goes out
+
+
+# -- Redis, which shares the send rate, unreachable --------------------------------------
+async def test_waves_go_out_at_a_local_rate_while_redis_is_unreachable(
+    harness: Harness,
+) -> None:
+    for user_id, ref in ((530, "una"), (531, "vic"), (532, "wes")):
+        await connect(harness, harness.user(user_id), ref)
+    harness.clock.advance(hours=2, minutes=1)
+    cut = f"redis://127.0.0.1:{closed_port()}/0"
+    limiter = SharedRateLimiter.from_url(cut, "cjm:test", 25, fallback=LocalRateLimiter(50))
+    waves = WaveDispatcher(
+        harness.app.sessions, harness.app.survey, harness.app.waves.messenger, limiter,
+        harness.settings.sending_rules, harness.clock, "en",
+    )  # fmt: skip
+    try:
+        assert (await waves.drain()).outcomes == {"sent": 3}
+    finally:
+        await limiter.close()
+
+    for user_id in (530, 531, 532):
+        assert received(harness, user_id) == 1
+    assert {w.status for w in await harness.dispatches() if w.wave_id == "after_purchase"} == {
+        DispatchStatus.SENT
+    }
