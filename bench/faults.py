@@ -217,22 +217,26 @@ async def run_scenario(
         began = time.monotonic()
         process = await start(api, database_url, log, rate)
         injecting = asyncio.create_task(faults(api, waves))
-        if kill is not None:
-            for at in (waves // 4, waves // 2, 3 * waves // 4):
-                await sends(api, at)
-                process.send_signal(kill)
+        try:
+            if kill is not None:
+                for at in (waves // 4, waves // 2, 3 * waves // 4):
+                    await sends(api, at)
+                    process.send_signal(kill)
+                    await process.wait()
+                    restarts += 1
+                    process = await start(api, database_url, log, rate)
+            async with asyncio.timeout(900):
+                while await open_waves(database_url):
+                    if injecting.done():
+                        injecting.result()  # a fault that could not be injected: say so
+                    await asyncio.sleep(0.25)
+            drained = time.monotonic() - began
+            await injecting
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
                 await process.wait()
-                restarts += 1
-                process = await start(api, database_url, log, rate)
-        async with asyncio.timeout(900):
-            while await open_waves(database_url):
-                if injecting.done():
-                    injecting.result()  # a fault that could not be injected: say so
-                await asyncio.sleep(0.25)
-        drained = time.monotonic() - began
-        process.send_signal(signal.SIGTERM)
-        await process.wait()
-        await injecting
+            injecting.cancel()
         on_screen = Counter(
             int(m["chat"]["id"])
             for chat in range(FIRST_CHAT, FIRST_CHAT + waves)
