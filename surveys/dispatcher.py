@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 ERROR_LENGTH = 500  # dispatches.error is VARCHAR(500); PostgreSQL rejects longer reasons
 CLAIM_SECONDS = 2.0  # a claim holds what the send rate allows within this long
-OUTAGE_PAUSE = (1.0, 30.0)  # the Bot API unreachable: pause this long, doubling to the max
+OUTAGE_PAUSE = (1.0, 15.0)  # the Bot API unreachable: pause this long, doubling to the max
 Clock = Callable[[], datetime]
 Jitter = Callable[[float], float]
 
@@ -303,6 +303,8 @@ class WaveDispatcher:
         """A send slot; False while paused or once stopping (the wave is not started)."""
         if self._stopping.is_set():
             return False
+        if float(getattr(self.limiter, "rate", 1) or 0) <= 0:
+            return await self.limiter.acquire()  # no limit: nothing to wait for
         acquire = asyncio.ensure_future(self.limiter.acquire())
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
