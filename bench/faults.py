@@ -9,8 +9,8 @@ Per scenario it prints what the customers saw and what the database holds at the
   unknown             waves recorded as *unknown* (a request written, its answer lost)
   stranded            customers without the question whose wave is not *unknown*
                       either (lost for good, or still waiting)
-  drain               seconds from the process's start until no wave is pending or
-                      claimed (restarts included)
+  drain               seconds from the first question sent until no wave is pending or
+                      claimed (restarts included; the process's start-up is not)
 
 Scenarios (`--scenarios`, default all):
   baseline     no fault
@@ -230,7 +230,9 @@ async def run_scenario(
                     if injecting.done():
                         injecting.result()  # a fault that could not be injected: say so
                     await asyncio.sleep(0.25)
-            drained = time.monotonic() - began
+            drained = time.monotonic() - (
+                api.calls_of("sendMessage")[0].at if api.calls_of("sendMessage") else began
+            )
             await injecting
         finally:
             if process.returncode is None:

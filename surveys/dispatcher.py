@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import dispatches
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 ERROR_LENGTH = 500  # dispatches.error is VARCHAR(500); PostgreSQL rejects longer reasons
 CLAIM_SECONDS = 2.0  # a claim holds what the send rate allows within this long
+WRITE_RETRIES = (0.2, 1.0, 3.0)  # seconds before recording a batch of sends again
 OUTAGE_PAUSE = (1.0, 15.0)  # the Bot API unreachable: pause this long, doubling to the max
 Clock = Callable[[], datetime]
 Jitter = Callable[[float], float]
@@ -124,9 +126,7 @@ class _Ledger:
             batch, self.pending = self.pending, _Settlement()
             waiting, self._started = self._started, []
             try:
-                async with self.sessions.begin() as session:
-                    await dispatches.mark_started(session, batch.started, self.now)
-                    await self.settle(session, batch)
+                await self._commit(batch)
             except Exception as error:
                 for future in waiting:
                     if not future.done():
@@ -139,6 +139,22 @@ class _Ledger:
             for future in waiting:
                 if not future.done():
                     future.set_result(None)
+
+    async def _commit(self, batch: _Settlement) -> None:
+        """One transaction; tried again after a transient database error (a locked
+        SQLite file, a dropped connection): it was rolled back, so it can be repeated."""
+        for delay in (*WRITE_RETRIES, None):
+            try:
+                async with self.sessions.begin() as session:
+                    await dispatches.mark_started(session, batch.started, self.now)
+                    await self.settle(session, batch)
+            except DBAPIError as error:
+                if delay is None:
+                    raise
+                log.warning("recording sends failed (%s): again in %gs", error.orig, delay)
+                await asyncio.sleep(delay)
+            else:
+                return
 
     async def flush(self) -> None:
         """Until everything added is committed; raises what the writer met."""
