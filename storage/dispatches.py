@@ -326,6 +326,16 @@ async def schedule_follow_up(
     return _rowcount(result) == 1
 
 
+async def unbook_reminder(session: AsyncSession, dispatch_id: int, due_at: datetime) -> None:
+    """A booked reminder that was surely not sent (a pause, the Bot API unreachable):
+    booked again at the next drain after `due_at`."""
+    await session.execute(
+        update(Dispatch)
+        .where(Dispatch.id == dispatch_id, Dispatch.status == DispatchStatus.SENT)
+        .values(reminded_at=None, due_at=due_at)
+    )
+
+
 async def expire(session: AsyncSession, dispatch_id: int, now: datetime) -> None:
     await session.execute(
         update(Dispatch)

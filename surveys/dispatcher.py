@@ -409,6 +409,11 @@ class WaveDispatcher:
             log.info("the Bot API is reachable again")
             self.unavailable_since = None
 
+    async def _unbook(self, item: FollowUp) -> None:
+        """The reminder surely did not go out: it is booked again by a later drain."""
+        async with self.sessions.begin() as session:
+            await dispatches.unbook_reminder(session, item.id, self.clock())
+
     def _retry_or_fail(
         self, target: Target, now: datetime, reason: str, out: _Settlement, report: DrainReport
     ) -> None:
@@ -469,21 +474,26 @@ class WaveDispatcher:
         if wave is None or question is None or item.chat_id is None:
             return
         if not await self.limiter.acquire():
-            return  # the reminder is dropped rather than risk a flood; the wave still expires
+            await self._unbook(item)  # sending is paused: the reminder waits, not lost
+            return
         ask = Ask(
             item.chat_id, item.locale or self.default_locale, item.id, self.survey, wave,
             question, reminder=True,
         )  # fmt: skip
         try:
             await self.messenger.ask(ask)
+            self._reachable()
             report.count("reminded")
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
+            await self._unbook(item)
         except Outage as error:
             self.limiter.pause(Outage.PAUSE)
             log.error("sending paused for %gs: %s", Outage.PAUSE, error.reason)
+            await self._unbook(item)
         except Unavailable as error:
             self._unavailable(error, self.clock())
+            await self._unbook(item)
         except Unreachable:
             if item.customer_id is not None:
                 async with self.sessions.begin() as session:

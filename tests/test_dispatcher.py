@@ -436,6 +436,29 @@ async def test_one_reminder_then_the_wave_expires(harness: Harness) -> None:
 
 
 # -- a newer wave supersedes a half-answered one ---------------------------------------
+async def test_a_reminder_due_while_the_bot_api_is_down_goes_out_when_it_is_back(
+    harness: Harness,
+) -> None:
+    await first_wave(harness, harness.user(513), "mia")
+    sent = await wave(harness)
+    assert sent.due_at is not None
+    harness.clock.now = sent.due_at
+    await harness.api.go_down()
+
+    assert (await harness.drain()).outcomes == {}  # the reminder could not go out
+    waiting = await wave(harness)
+    assert (waiting.status, waiting.reminded_at) == (DispatchStatus.SENT, None)
+
+    await harness.api.come_back()
+    await asyncio.sleep(harness.app.waves.limiter.paused_for)  # the outage pause
+    harness.clock.advance(minutes=10)
+    assert (await harness.drain()).outcomes == {"reminded": 1}
+    reminders = [t for t in harness.api.sent_texts(513) if REMINDER in t]
+    assert len(reminders) == 1 and FIRST_QUESTION in reminders[0]
+    harness.clock.advance(hours=1)
+    assert (await harness.drain()).outcomes == {}  # once
+
+
 async def test_half_answered_wave_expires_when_the_next_wave_is_sent(harness: Harness) -> None:
     mia = harness.user(513)
     question = await first_wave(harness, mia, "mia")
