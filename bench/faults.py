@@ -162,6 +162,15 @@ async def sends(api: FakeBotAPI, count: int) -> None:
     await api.wait_for(lambda call: call.method.lower() == "sendmessage", count, timeout=600)
 
 
+async def sends_or_settled(api: FakeBotAPI, count: int, database_url: str) -> bool:
+    """Whether `count` questions were sent before no wave was left to send."""
+    while len(api.calls_of("sendMessage")) < count:
+        if not await open_waves(database_url):
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
 Faults = Callable[[FaultyBotAPI, int], Coroutine[Any, Any, None]]
 
 
@@ -220,7 +229,8 @@ async def run_scenario(
         try:
             if kill is not None:
                 for at in (waves // 4, waves // 2, 3 * waves // 4):
-                    await sends(api, at)
+                    if not await sends_or_settled(api, at, database_url):
+                        break  # nothing left to send (waves lost to earlier kills)
                     process.send_signal(kill)
                     await process.wait()
                     restarts += 1
