@@ -66,6 +66,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
+    waves = commands.add_parser("waves", help="the outbox").add_subparsers(
+        dest="waves_command", required=True
+    )
+    resend = waves.add_parser(
+        "resend",
+        help="send again waves whose send is unknown, after showing them",
+        description="A send is unknown when its request was written and the answer lost: "
+        "the customer may or may not have the question. Check (e.g. ask a few of them), "
+        "then resend: those who did get it will see it twice.",
+    )
+    resend.add_argument(
+        "--unknown", action="store_true", required=True, help="the waves whose send is unknown"
+    )
+    resend.add_argument(
+        "--since", type=_since, help="only those that became unknown since (YYYY-MM-DD or ISO)"
+    )
+    resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    resend.set_defaults(handler=_waves_resend)
     report = commands.add_parser("report", help="write the report files for a period")
     report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
@@ -147,6 +165,42 @@ def _whole(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _waves_resend(args: argparse.Namespace) -> int:
+    from bot.commands import resend_waves, unknown_waves  # noqa: PLC0415
+
+    settings = load_settings()
+    chosen = asyncio.run(unknown_waves(settings, args.since))
+    if not chosen:
+        print(
+            "no unknown sends" + (f" since {args.since:%Y-%m-%d %H:%M} UTC" if args.since else "")
+        )
+        return 0
+    for dispatch_id, ref, wave, when, why in chosen:
+        at = f"{when:%Y-%m-%d %H:%M}" if when else "?"
+        print(f"wave {dispatch_id} ({wave}) to {ref or '(forgotten)'}, unknown since {at}: {why}")
+    if not args.yes:
+        try:
+            answer = input(f"Send these {len(chosen)} waves again? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("nothing resent")
+            return 1
+    resent = asyncio.run(resend_waves(settings, [row[0] for row in chosen]))
+    print(f"{resent} waves back in the outbox: `cjm run` sends them on its next drain")
+    return 0
 
 
 def _run(_args: argparse.Namespace) -> int:

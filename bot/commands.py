@@ -198,6 +198,12 @@ async def status(settings: Settings, now: datetime | None = None) -> str:
         await engine.dispose()
     zone = settings.sending_rules.timezone
     lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
+    unknown = counts.get("unknown", 0)
+    if unknown:
+        lines.append(
+            f"{unknown} sends may or may not have arrived (the answer was lost): "
+            "`cjm waves resend --unknown` lists them and sends them again"
+        )
     if not lines:
         later = " (they are planned when a customer opens the link)" if waiting else ""
         lines = [f"no waves yet{later}"]
@@ -234,6 +240,28 @@ class ReportArgsError(ValueError):
 
 
 REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
+
+
+UnknownWave = tuple[int, str | None, str, datetime | None, str | None]
+
+
+async def unknown_waves(settings: Settings, since: datetime | None) -> list[UnknownWave]:
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.unknown_waves(session, since)
+    finally:
+        await engine.dispose()
+
+
+async def resend_waves(settings: Settings, ids: Sequence[int]) -> int:
+    """Back to the outbox, due now: `cjm run` sends them on its next drain."""
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.resend(session, ids, utc_now())
+    finally:
+        await engine.dispose()
 
 
 def report_period(args: argparse.Namespace, today: datetime) -> Period:

@@ -35,6 +35,7 @@ API_TOY = [
             "1",
         ],
         ["bench.report", "--answers", "2000", "--repeat", "1"],
+        ["bench.faults", "--waves", "20", "--scenarios", "baseline,lost"],
         pytest.param(
             ["bench.report", "--answers", "2000", "--repeat", "1", "--database", "postgres"],
             marks=pytest.mark.skipif(
@@ -59,6 +60,7 @@ API_TOY = [
         "answers",
         "dispatch",
         "report",
+        "faults",
         "report-postgres",
         "api",
         "api-postgres",
