@@ -42,6 +42,7 @@ API_TOY = [
             ),
         ),
         ["bench.api", *API_TOY],
+        ["bench.quality", "--seeds", "2", "--sizes", "30", "--effects", "0.5"],
         pytest.param(
             ["bench.api", *API_TOY, "--database", "postgres"],
             marks=pytest.mark.skipif(
@@ -61,6 +62,7 @@ API_TOY = [
         "report",
         "report-postgres",
         "api",
+        "quality",
         "api-postgres",
         "dispatch-scale-postgres",
     ],
