@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import multiprocessing
 import operator
@@ -50,8 +51,10 @@ from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.common import machine, write_result
+from reports import report as report_module
 from reports.aggregate import Period
 from reports.customers import follow_ups
 from reports.report import Report, build_report
@@ -534,16 +537,37 @@ async def _score(path: Path, plans: Sequence[Plan]) -> list[dict[str, Any]]:
         for p in plans:
             async with sessions() as session:
                 report = await build_report(session, p.survey, period, now)
+                evidence = await _evidence(session, p, period) if p.config.target else {}
             source, ranking = priorities(report)
             c = p.config
             records.append({
                 "kind": c.kind, "size": c.size, "effect": c.effect, "target": c.target,
                 "driver": p.driver, "ranking": ranking, "ranking_source": source,
-                "cells": cells_of(report), "customers": report.customers,
+                "cells": cells_of(report), "customers": report.customers, **evidence,
             })  # fmt: skip
     finally:
         await engine.dispose()
     return records
+
+
+async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
+    """Diagnostics from the verdicts behind the report (reports.report._judge, private and
+    free to change: skipped when it does): the planted cell's smallest p-value per rule
+    and the number of tests that went through the report's FDR procedure."""
+    judge = getattr(report_module, "_judge", None)
+    if judge is None:
+        return {}
+    try:
+        verdicts = (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
+        stage, _, touchpoint = p.config.target.partition("/")
+        verdict = verdicts.get((stage, touchpoint or None))
+    except (AttributeError, TypeError):
+        return {}
+    by_rule: dict[str, float] = {}
+    for finding in getattr(verdict, "findings", ()):
+        rule = f"{finding.rule}:{finding.metric}"
+        by_rule[rule] = min(by_rule.get(rule, 1.0), float(finding.p))
+    return {"target_p": by_rule, "tests": int(getattr(verdicts, "tests", 0))}
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -700,6 +724,60 @@ def print_tables(s: dict[str, Any], sizes: Sequence[int], effects: Sequence[floa
             )
 
 
+def print_why(records: Sequence[dict[str, Any]], sizes: Sequence[int],
+              effects: Sequence[float]) -> None:  # fmt: skip
+    """What lies behind the figures: the rules behind false problems, where they fell, and
+    the flag a missed planted problem got instead."""
+    print("\nWhy — false problem cells in healthy reports (cell: reports with it, its rules):")
+    for size in sizes:
+        healthy = [r for r in records if r["kind"] == "healthy" and r["size"] == size]
+        found: dict[str, list[str]] = {}
+        for r in healthy:
+            for cell, (level, rules) in r["cells"].items():
+                if level == PROBLEM:
+                    found.setdefault(cell, []).append("+".join(rules))
+        text = ", ".join(
+            f"{cell} {len(v)} ({', '.join(sorted(set(v)))})"
+            for cell, v in sorted(found.items(), key=lambda kv: -len(kv[1]))
+        )
+        print(f"  {size:>5}/week ({len(healthy)} reports): {text or 'none'}")
+    print("Why — the planted cell's flag (problem: its rules; else the level it got):")
+    for kind in ("stage", "touchpoint", "drop"):
+        for effect in (
+            effects
+            if kind != "drop"
+            else sorted({r["effect"] for r in records if r["kind"] == "drop"})
+        ):
+            parts = []
+            for size in sizes:
+                chosen = [
+                    r
+                    for r in records
+                    if r["kind"] == kind and r["size"] == size and r["effect"] == effect
+                ]
+                if not chosen:
+                    continue
+                tally: dict[str, int] = {}
+                for r in chosen:
+                    level, rules = r["cells"].get(r["target"], ("missing", []))
+                    key = "+".join(rules) if level == PROBLEM else level
+                    tally[key] = tally.get(key, 0) + 1
+                parts.append(f"{size}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items()))
+                             + _p_note(chosen))  # fmt: skip
+            if parts:
+                print(f"  {kind} {effect}: " + " | ".join(parts))  # fmt: skip
+
+
+def _p_note(chosen: Sequence[dict[str, Any]]) -> str:
+    """The planted cell's median smallest p-value (any rule) against the median line a lone
+    discovery must pass in Benjamini–Hochberg at q = 0.05 (0.05 / tests)."""
+    ps = [min(r["target_p"].values(), default=1.0) for r in chosen if "target_p" in r]
+    tests = [r["tests"] for r in chosen if r.get("tests")]
+    if not ps or not tests:
+        return ""
+    return f" [median p {np.median(ps):.2g} vs 0.05/{np.median(tests):.0f} tests]"
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -726,8 +804,16 @@ def main() -> None:
     parser.add_argument("--drop-effect", type=float, default=0.5)
     parser.add_argument("--survey", default=str(DEFAULT_SURVEY), help="template name or path")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--summarise", metavar="JSON", help="print the tables of a results file")
     args = parser.parse_args()
     sizes, effects = numbers(args.sizes, int), numbers(args.effects, float)
+    if args.summarise:
+        saved = json.loads(Path(args.summarise).read_text(encoding="utf-8"))
+        sizes = numbers(saved["args"]["sizes"], int)
+        effects = numbers(saved["args"]["effects"], float)
+        print_tables(summarise(saved["records"], sizes, effects), sizes, effects)
+        print_why(saved["records"], sizes, effects)
+        return
     drop_sizes = [n for n in numbers(args.drop_sizes, int) if n in sizes] or sizes[:1]
     chosen = configs(sizes, effects, drop_sizes, args.drop_effect)
     started = time.perf_counter()
@@ -749,6 +835,7 @@ def main() -> None:
     summary = summarise(records, sizes, effects)
     print(f"\n{args.seeds} seeds, survey {args.survey}, {time.perf_counter() - started:.0f} s")
     print_tables(summary, sizes, effects)
+    print_why(records, sizes, effects)
     path = write_result("quality", {
         "machine": machine(), "args": vars(args), "model": asdict(Model()),
         "summary": summary, "records": records,
