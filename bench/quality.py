@@ -44,7 +44,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -790,6 +790,22 @@ def configs(sizes: Sequence[int], effects: Sequence[float], drop_sizes: Sequence
     return tuple(result)
 
 
+def model_of(text: str) -> Model:
+    """The default model with `name=value` pairs changed: `level=3.9,mood_sd=0.9`."""
+    changes: dict[str, float] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = pair.partition("=")
+        if name not in Model.__dataclass_fields__:
+            raise SystemExit(
+                f"--model: no parameter {name!r} (one of {', '.join(asdict(Model()))})"
+            )
+        try:
+            changes[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--model: {name} needs a number, not {value!r}") from None
+    return replace(Model(), **changes)
+
+
 def numbers(text: str, kind: Callable[[str], Any]) -> list[Any]:
     return [kind(x) for x in text.split(",") if x.strip()]
 
@@ -804,6 +820,9 @@ def main() -> None:
     parser.add_argument("--drop-effect", type=float, default=0.5)
     parser.add_argument("--survey", default=str(DEFAULT_SURVEY), help="template name or path")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--model", default="", help="other assumptions: level=3.9,mood_sd=0.9,response_slope=1.5"
+    )
     parser.add_argument("--summarise", metavar="JSON", help="print the tables of a results file")
     args = parser.parse_args()
     sizes, effects = numbers(args.sizes, int), numbers(args.effects, float)
@@ -816,11 +835,12 @@ def main() -> None:
         return
     drop_sizes = [n for n in numbers(args.drop_sizes, int) if n in sizes] or sizes[:1]
     chosen = configs(sizes, effects, drop_sizes, args.drop_effect)
+    model = model_of(args.model)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cjm-quality-", dir=_fast_tmp()) as directory:
         template = Path(directory) / "template.db"
         asyncio.run(migrated(template))
-        jobs = [Job(seed, chosen, args.survey, str(template), directory)
+        jobs = [Job(seed, chosen, args.survey, str(template), directory, model)
                 for seed in range(args.first_seed, args.first_seed + args.seeds)]  # fmt: skip
         records: list[dict[str, Any]] = []
         if args.jobs > 1:
@@ -837,7 +857,7 @@ def main() -> None:
     print_tables(summary, sizes, effects)
     print_why(records, sizes, effects)
     path = write_result("quality", {
-        "machine": machine(), "args": vars(args), "model": asdict(Model()),
+        "machine": machine(), "args": vars(args), "model": asdict(model),
         "summary": summary, "records": records,
     })  # fmt: skip
     print(f"\nwritten {path}")
