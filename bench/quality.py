@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 from scipy import optimize, stats
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -497,11 +498,38 @@ class Job:
     template: str
     directory: str
     model: Model = field(default_factory=Model)
+    thresholds: Mapping[str, float] = field(default_factory=dict)  # survey keys changed
+
+
+def with_thresholds(survey: Survey, changes: Mapping[str, float]) -> Survey:
+    """The survey with some of its `thresholds` keys changed (validated like the file's)."""
+    if not changes:
+        return survey
+    data = survey.thresholds.model_dump() | dict(changes)
+    return survey.model_copy(update={"thresholds": type(survey.thresholds).model_validate(data)})
+
+
+def thresholds_of(text: str) -> dict[str, float]:
+    """`relative_rating=0.1,fdr=0.1` → the survey keys to change, checked on a survey."""
+    changes: dict[str, float] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = pair.partition("=")
+        try:
+            changes[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--thresholds: {name} needs a number, not {value!r}") from None
+    try:
+        with_thresholds(load_survey(DEFAULT_SURVEY), changes)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SystemExit(f"--thresholds: {where}: {first['msg']}") from None
+    return changes
 
 
 def run_seed(job: Job) -> list[dict[str, Any]]:
     rng = np.random.default_rng([job.seed, 0])
-    survey = load_survey(job.survey_path)
+    survey = with_thresholds(load_survey(job.survey_path), job.thresholds)
     stages, touchpoints = rated_stages(survey), rated_touchpoints(survey)
     driver = str(rng.choice(stages))
     rows = Rows()
@@ -821,6 +849,9 @@ def main() -> None:
     parser.add_argument("--survey", default=str(DEFAULT_SURVEY), help="template name or path")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument(
+        "--thresholds", default="", help="survey keys to change: relative_rating=0.1,fdr=0.1"
+    )
+    parser.add_argument(
         "--model", default="", help="other assumptions: level=3.9,mood_sd=0.9,response_slope=1.5"
     )
     parser.add_argument("--summarise", metavar="JSON", help="print the tables of a results file")
@@ -836,11 +867,12 @@ def main() -> None:
     drop_sizes = [n for n in numbers(args.drop_sizes, int) if n in sizes] or sizes[:1]
     chosen = configs(sizes, effects, drop_sizes, args.drop_effect)
     model = model_of(args.model)
+    thresholds = thresholds_of(args.thresholds)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cjm-quality-", dir=_fast_tmp()) as directory:
         template = Path(directory) / "template.db"
         asyncio.run(migrated(template))
-        jobs = [Job(seed, chosen, args.survey, str(template), directory, model)
+        jobs = [Job(seed, chosen, args.survey, str(template), directory, model, thresholds)
                 for seed in range(args.first_seed, args.first_seed + args.seeds)]  # fmt: skip
         records: list[dict[str, Any]] = []
         if args.jobs > 1:
