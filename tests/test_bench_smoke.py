@@ -43,6 +43,7 @@ API_TOY = [
             ),
         ),
         ["bench.api", *API_TOY],
+        ["bench.quality", "--seeds", "2", "--sizes", "30", "--effects", "0.5"],
         pytest.param(
             ["bench.api", *API_TOY, "--database", "postgres"],
             marks=pytest.mark.skipif(
@@ -63,6 +64,7 @@ API_TOY = [
         "faults",
         "report-postgres",
         "api",
+        "quality",
         "api-postgres",
         "dispatch-scale-postgres",
     ],
