@@ -58,6 +58,7 @@ from bench.common import machine, write_result
 from reports import report as report_module
 from reports.aggregate import Period
 from reports.customers import follow_ups
+from reports.priorities import ranked
 from reports.report import Report, build_report
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
@@ -467,17 +468,13 @@ async def migrated(path: Path) -> None:
 
 
 def priorities(report: Report) -> tuple[str, list[str]]:
-    """(where from, stage ids most important first): the report's `priorities` when it has
-    them (importance × performance), else its key stages."""
-    items = getattr(report, "priorities", None)
-    source = "priorities"
-    if items is None:
-        items, source = report.key_stages, "key_stages"
-    ids = []
-    for item in items:
-        stage = getattr(item, "stage_id", None) or getattr(item, "stage", None)
-        ids.append(str(getattr(stage, "id", stage)))
-    return source, ids
+    """(where from, stage ids most important for NPS first): the report's priorities by
+    importance (reports.priorities); none when the report says the drivers cannot be told
+    apart yet."""
+    found = report.priorities
+    if not found.enough:
+        return "priorities", []
+    return "priorities", ranked(found.stages)
 
 
 def cells_of(report: Report) -> dict[str, tuple[str, list[str]]]:
@@ -797,13 +794,13 @@ def print_why(records: Sequence[dict[str, Any]], sizes: Sequence[int],
 
 
 def _p_note(chosen: Sequence[dict[str, Any]]) -> str:
-    """The planted cell's median smallest p-value (any rule) against the median line a lone
-    discovery must pass in Benjamini–Hochberg at q = 0.05 (0.05 / tests)."""
+    """The planted cell's median smallest p-value (any rule), and the median number of
+    tests in its report (the conditional BH of reports.evidence tests those with p ≤ 0.5)."""
     ps = [min(r["target_p"].values(), default=1.0) for r in chosen if "target_p" in r]
     tests = [r["tests"] for r in chosen if r.get("tests")]
     if not ps or not tests:
         return ""
-    return f" [median p {np.median(ps):.2g} vs 0.05/{np.median(tests):.0f} tests]"
+    return f" [median p {np.median(ps):.2g}; {np.median(tests):.0f} tests in the report]"
 
 
 # --- main ---------------------------------------------------------------------------------
