@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.roles import Role
 from bot.telegram_errors import not_modified
 from bot.texts import pick_locale
+from storage.customers import chosen_locale
 from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,10 @@ class UpdateMiddleware(BaseMiddleware):
                 return _REPLAYED
             data["session"] = session
             data["now"] = now
+            user: User | None = data.get("event_from_user")
+            if user is not None:
+                # A language the person chose (/language) beats Telegram's language_code.
+                data["locale"] = await chosen_locale(session, user.id) or data["locale"]
             return await handler(event, data)
 
     async def _failed(self, event: Update, data: dict[str, Any], error: Exception) -> Any:
