@@ -59,6 +59,9 @@ async def on_consent(
     result = await answer_consent(
         session, services.journeys, callback_data.link, user, callback_data.yes, now
     )
+    if result.state is ConsentState.REPEATED:
+        replies.add(query.answer())
+        return
     if result.state in (ConsentState.NOT_YOURS, ConsentState.CLOSED):
         key = "not_yours" if result.state is ConsentState.NOT_YOURS else "link_used"
         replies.add(query.answer(t(locale, key), show_alert=True))
