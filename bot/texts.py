@@ -44,7 +44,7 @@ EN = {
         "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
         "link or QR code for the customer."
     ),
-    "stopped": "Done — no more questions. Planned surveys cancelled: {count}. /start to resume.",
+    "stopped": "Done — no more questions. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
     "forget_confirm": (
         "Delete everything I know about you? Your past ratings stay in the statistics, "
@@ -63,6 +63,7 @@ EN = {
     "nps_hint": "0 — not at all likely, 10 — extremely likely",
     "text_hint": "Write your answer in a message.",
     "skip": "Skip",
+    "skipped": "Skipped",
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
@@ -149,9 +150,7 @@ RU = {
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
         "ссылку или QR-код для клиента."
     ),
-    "stopped": (
-        "Готово — больше никаких вопросов. Отменено опросов: {count}. /start — возобновить."
-    ),
+    "stopped": "Готово — больше никаких вопросов. /start — возобновить.",
     "stop_stranger": "Я ничего вам не присылаю. /help",
     "forget_confirm": (
         "Удалить всё, что я о вас знаю? Ваши прошлые оценки останутся в статистике — "
@@ -170,6 +169,7 @@ RU = {
     "nps_hint": "0 — точно нет, 10 — обязательно",
     "text_hint": "Напишите ответ сообщением.",
     "skip": "Пропустить",
+    "skipped": "Пропущено",
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",

@@ -48,6 +48,7 @@ class FollowUp:
     current_question: str | None
     chat_id: int | None
     locale: str | None
+    message_id: int | None  # the open question's message, whose buttons a reminder replaces
 
 
 def _rowcount(result: Any) -> int:
@@ -233,13 +234,14 @@ async def due_follow_ups(session: AsyncSession, now: datetime, limit: int) -> li
             Dispatch.current_question,
             Customer.chat_id,
             Customer.locale,
+            Dispatch.message_id,
         )
         .outerjoin(Customer, Customer.id == Dispatch.customer_id)
         .where(Dispatch.status == DispatchStatus.SENT, Dispatch.due_at <= now)
         .order_by(Dispatch.due_at)
         .limit(limit)
     )
-    return [FollowUp(*row) for row in rows]
+    return [FollowUp(**row._asdict()) for row in rows]
 
 
 async def schedule_follow_up(

@@ -41,6 +41,7 @@ class Recorded:
     finished: bool = False
     prompt_message_id: int | None = None  # a text prompt to close after its comment
     alert: AlertUpdate | None = None  # staff to notify (SPEC §4 "Closing the loop")
+    skipped: bool = False  # an optional text question the customer skipped
 
 
 class AnswerService:
@@ -157,6 +158,7 @@ class AnswerService:
             Outcome.RECORDED, locale, question, self.shown(question, columns, locale), ask,
             finished=following is None, prompt_message_id=wave.message_id,
             alert=await self._alert(session, wave, question, given_now, now),
+            skipped=bool(columns.get("skipped")),
         )  # fmt: skip
 
     async def _alert(
@@ -174,7 +176,7 @@ class AnswerService:
 
     def shown(self, question: Question, columns: dict[str, Any], locale: str) -> str:
         if columns.get("skipped"):
-            return "—"
+            return ""
         if "rating" in columns:
             stars: int = columns["rating"]
             return "★" * stars + "☆" * (5 - stars)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import dispatches
+from storage import answers, dispatches
 from storage.dispatches import FollowUp, Target
 from storage.models import CustomerStatus, DispatchStatus
 from surveys.messenger import (
@@ -278,11 +278,13 @@ class WaveDispatcher:
             return  # the reminder is dropped rather than risk a flood; the wave still expires
         ask = Ask(
             item.chat_id, item.locale or self.default_locale, item.id, self.survey, wave,
-            question, reminder=True,
+            question, reminder=True, replaces=item.message_id,
         )  # fmt: skip
         try:
-            await self.messenger.ask(ask)
+            message_id = await self.messenger.ask(ask)
             report.count("reminded")
+            async with self.sessions.begin() as session:
+                await answers.set_message(session, item.id, message_id)
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
         except Outage as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.flows import buttons, connect, register_order
+from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.fake_bot_api import TgUser, find_button
 from tests.support.harness import Harness
 
@@ -93,3 +93,77 @@ async def test_a_declined_link_opened_again_asks_again(harness: Harness) -> None
     assert again["text"].endswith("Shall we?")
     await harness.click(alice, again, "Yes, let's do it")
     assert harness.api.sent_texts(605)[-1].startswith("Thank you! The first questions will come")
+
+
+# -- reminders, /stop, a skipped comment, the NPS scale ------------------------------------
+
+
+async def test_a_reminder_takes_over_the_buttons_of_the_question(harness: Harness) -> None:
+    mia = harness.user(610)
+    question = await first_wave(harness, mia, "mia")
+    await harness.click(mia, question, "I've been here before")
+    left_open = harness.last_to(mia)  # "What made you choose us today?"
+    assert buttons(left_open)
+
+    harness.clock.advance(hours=20)
+    assert (await harness.drain()).outcomes == {"reminded": 1}
+
+    reminder = harness.last_to(mia)
+    assert reminder["message_id"] != left_open["message_id"]
+    assert buttons(reminder) == buttons(left_open)
+    assert buttons(harness.api.message(610, left_open["message_id"])) == []
+    await harness.click(mia, reminder, "Something on the menu")
+    assert [a.question_id for a in await harness.answers()][-1] == "chose_because"
+
+
+async def test_a_reminder_of_the_first_question_closes_the_first_message(
+    harness: Harness,
+) -> None:
+    mia = harness.user(611)
+    question = await first_wave(harness, mia, "mia")
+    harness.clock.advance(hours=20)
+    assert (await harness.drain()).outcomes == {"reminded": 1}
+    assert buttons(harness.api.message(611, question["message_id"])) == []
+    assert buttons(harness.last_to(mia))[0] == "From friends or family"
+
+
+async def test_stop_says_nothing_about_planned_surveys(harness: Harness) -> None:
+    alice, ivan = harness.user(612), harness.user(613, language="ru")
+    await connect(harness, alice, "alice")
+    await connect(harness, ivan, "ivan")
+    await harness.send(alice, "/stop")
+    await harness.send(alice, "/stop")
+    await harness.send(ivan, "/stop")
+
+    assert harness.api.sent_texts(612)[-2:] == ["Done — no more questions. /start to resume."] * 2
+    assert harness.api.sent_texts(613)[-1] == (
+        "Готово — больше никаких вопросов. /start — возобновить."
+    )
+
+
+async def test_a_skipped_comment_reads_skipped(harness: Harness) -> None:
+    dave = harness.user(614)
+    question = await first_wave(harness, dave, "dave")
+    await harness.click(dave, question, "I've been here before")
+    for answer in ("Something on the menu", "1 ⭐", "😠 Irritation"):
+        await harness.click(dave, harness.last_to(dave), answer)
+    prompt = harness.last_to(dave)
+    await harness.click(dave, prompt, "Skip")
+
+    assert harness.api.message(614, prompt["message_id"])["text"] == (
+        "<b>What could we have done better? A few words help us fix it.</b>\n\n⏭ Skipped"
+    )
+
+
+async def test_the_nps_question_states_its_scale_once(harness: Harness) -> None:
+    ivan = harness.user(615, language="ru")
+    await connect(harness, ivan, "ivan")
+    harness.clock.advance(days=21, hours=3)
+    await harness.drain()
+    await harness.click(ivan, harness.last_to(ivan), "Да")
+    await harness.click(ivan, harness.last_to(ivan), "5 ⭐")
+
+    assert harness.api.sent_texts(615)[-1] == (
+        "<b>Насколько вероятно, что вы посоветуете нас друзьям или знакомым?</b>\n\n"
+        "0 — точно нет, 10 — обязательно"
+    )

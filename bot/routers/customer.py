@@ -132,7 +132,7 @@ async def on_stop(
     if cancelled is None:
         replies.add(message.answer(t(locale, "stop_stranger")))
     else:
-        replies.add(message.answer(t(locale, "stopped", count=cancelled)))
+        replies.add(message.answer(t(locale, "stopped")))
 
 
 async def on_forget(

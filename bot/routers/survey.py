@@ -21,7 +21,6 @@ from storage import answers
 from surveys import alerts
 from surveys.answers import Outcome, Recorded
 from surveys.messenger import Ask
-from surveys.model import QuestionKind
 
 _TOASTS = {
     Outcome.ALREADY_ANSWERED: "already_answered",
@@ -53,7 +52,9 @@ async def on_tap(
         replies.add(query.answer(toast))
         return result.outcome
     assert result.question is not None
-    text = answered_text(services.survey, result.question, result.locale, result.shown)
+    text = answered_text(
+        services.survey, result.question, result.locale, result.shown, result.skipped
+    )
     if query.message is not None:
         replies.add(
             query.message.edit_text(  # type: ignore[union-attr]
@@ -114,14 +115,12 @@ def _continue(result: Recorded, replies: Replies, services: Services, chat_id: i
     method = SendMessage(
         chat_id=result.next.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard
     )
-    on_sent = None
-    if result.next.question.kind is QuestionKind.TEXT:
-        on_sent = _remember_prompt(services, result.next)
-    replies.add(method, on_sent)
+    replies.add(method, _remember_message(services, result.next))
 
 
-def _remember_prompt(services: Services, ask: Ask) -> Any:
-    """A text prompt's message id, so its Skip button can be removed once answered."""
+def _remember_message(services: Services, ask: Ask) -> Any:
+    """The open question's message id: a text prompt's Skip button is removed once it is
+    answered, and a reminder takes over the buttons of the message it repeats."""
 
     async def remember(message: Message) -> None:
         async with services.sessions.begin() as session:
