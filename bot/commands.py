@@ -20,6 +20,7 @@ from storage import deliveries, dispatches
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Journey, ReportDelivery
+from surveys.formats import moment
 from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected
 from surveys.loader import load_survey
 from surveys.order_file import open_order_file
@@ -54,11 +55,18 @@ async def add_order(
     finally:
         await engine.dispose()
     head = f"order {receipt.order_id} ({receipt.external_id}) for {receipt.customer_ref}: "
-    if receipt.journey is not Journey.AWAITING_LINK or receipt.link_token is None:
+    zone = settings.sending_rules.timezone
+    if receipt.journey is Journey.SCHEDULED and receipt.first_wave_at is not None:
+        return head + f"scheduled: first questions {moment(receipt.first_wave_at, zone, 'en')}"
+    if (
+        receipt.journey is not Journey.AWAITING_LINK
+        or receipt.link_token is None
+        or receipt.link_expires_at is None
+    ):
         return head + receipt.journey.replace("_", " ")
     username = settings.bot_username or await _bot_username(settings)
     link = deep_link(username, receipt.link_token)
-    until = f"{receipt.link_expires_at:%Y-%m-%d %H:%M} UTC"
+    until = moment(receipt.link_expires_at, zone, "en")
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from surveys.answers import AnswerService
+from surveys.formats import moment
 from surveys.journeys import Journeys
 from surveys.model import Survey
 from surveys.timing import SendingRules
@@ -36,8 +37,8 @@ class Services:
     def deep_link(self, token: str) -> str:
         return deep_link(self.bot_username, token)
 
-    def when(self, moment: datetime | None, locale: str) -> str:
-        """A due time as the business's local date and time."""
-        if moment is None:
+    def when(self, at: datetime | None, locale: str) -> str:
+        """A due time as the business's local date and time, with the year and the zone."""
+        if at is None:
             return ""
-        return moment.astimezone(self.rules.timezone).strftime("%d.%m %H:%M")
+        return moment(at, self.rules.timezone, locale)

@@ -192,7 +192,7 @@ async def test_staff_reply_reaches_the_customer_and_the_exchange_is_stored(
     for chat in (STAFF_ID, OWNER_ID):
         [shown] = notifications(harness, chat)
         assert shown["text"].endswith(
-            f"\n\n✅ Answered by User100, {harness.clock.now:%d.%m %H:%M}"
+            f"\n\n✅ Answered by User100, {harness.clock.now:%-d %b %Y, %H:%M} (UTC)"
         )
     [(reply,)] = await harness.rows(select(AlertReply))
     assert (reply.direction, reply.status, reply.author_id, reply.text) == (

@@ -3,10 +3,17 @@ consent buttons, late orders, what they may send, reminders and dates."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.cli import main
 from tests.flows import buttons, connect, first_wave, register_order
-from tests.support.fake_bot_api import TgUser, find_button
+from tests.support.clock import FakeClock
+from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button
 from tests.support.harness import Harness
 
 # -- the language a customer chose beats Telegram's ----------------------------------------
@@ -167,3 +174,47 @@ async def test_the_nps_question_states_its_scale_once(harness: Harness) -> None:
         "<b>Насколько вероятно, что вы посоветуете нас друзьям или знакомым?</b>\n\n"
         "0 — точно нет, 10 — обязательно"
     )
+
+
+# -- dates with the year and the zone, in the bot and the CLI alike -------------------------
+
+
+@pytest.fixture
+async def moscow(api: FakeBotAPI, sqlite_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
+    async with Harness(api, sqlite_url, clock, timezone="Europe/Moscow") as running:
+        yield running
+
+
+async def test_consent_names_the_day_the_year_and_the_zone(moscow: Harness) -> None:
+    alice, ivan = moscow.user(620), moscow.user(621, language="ru")
+    await connect(moscow, alice, "alice")
+    await connect(moscow, ivan, "ivan")
+
+    # Registered at 12:00 UTC on 23 November: 15:00 in Moscow, the first wave two hours on.
+    assert moscow.api.sent_texts(620)[-1] == (
+        "Thank you! The first questions will come 23 Nov 2026, 17:00 (MSK)."
+    )
+    assert moscow.api.sent_texts(621)[-1] == (
+        "Спасибо! Первые вопросы придут 23 ноября 2026 г. в 17:00 (МСК)."
+    )
+
+
+async def test_the_order_link_is_valid_until_a_local_date(moscow: Harness) -> None:
+    await moscow.send(moscow.staff, "/order bob")
+
+    caption = moscow.api.last("sendPhoto").params["caption"]
+    assert "(valid until 30 Nov 2026, 15:00 (MSK)):" in caption
+
+
+def test_the_cli_prints_local_time_with_the_zone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CJM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    monkeypatch.setenv("CJM_BOT_USERNAME", "zerno_bot")
+    monkeypatch.setenv("CJM_TIMEZONE", "Europe/Moscow")
+
+    assert main(["order", "add", "bob"]) == 0
+
+    out = capsys.readouterr().out
+    assert re.search(r"link valid until \d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d \(MSK\):\n", out)
