@@ -66,6 +66,14 @@ EN = {
     "skipped": "Skipped",
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
+    "text_only": "I can only keep text: please write your answer in a message.",
+    "edits_unseen": (
+        "I don't see edits to messages: please send what you wanted to say as a new message."
+    ),
+    "comment_too_long": (
+        "That's {length}, and I can keep up to {limit} characters: please shorten it and "
+        "send it again."
+    ),
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
@@ -172,6 +180,15 @@ RU = {
     "skipped": "Пропущено",
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
+    "text_only": "Я сохраняю только текст: напишите, пожалуйста, ответ словами.",
+    "edits_unseen": (
+        "Исправления сообщений до меня не доходят: отправьте, пожалуйста, то, что хотели "
+        "сказать, новым сообщением."
+    ),
+    "comment_too_long": (
+        "Здесь {length}, а я могу сохранить не больше {limit} символов: сократите, "
+        "пожалуйста, и отправьте ещё раз."
+    ),
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",
@@ -229,6 +246,18 @@ def pick_locale(language_code: str | None, default: str) -> str:
     """Telegram's language_code ('ru', 'en-US', 'uk') → a supported locale."""
     code = (language_code or "").split("-")[0].lower()
     return code if code in CATALOG else default
+
+
+# Counted nouns by CLDR plural category (surveys.formats.plural).
+CHARACTERS = {
+    "en": {"one": "{n} character", "other": "{n} characters"},
+    "ru": {
+        "one": "{n} символ",
+        "few": "{n} символа",
+        "many": "{n} символов",
+        "other": "{n} символа",
+    },
+}
 
 
 def t(locale: str, key: str, **values: Any) -> str:

@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     CLOSED = "closed"  # the wave expired, was answered, or the survey changed
     FORGED = "forged"  # not this user's wave, or a value the question cannot take
     NOT_WAITING = "not_waiting"  # a message when no comment is expected
+    TOO_LONG = "too_long"  # a comment over MAX_COMMENT characters: refused, not cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,16 @@ class AnswerService:
             return Recorded(Outcome.FORGED, locale, question)
         return await self._record(session, wave, definition, question, columns, now)
 
+    async def waiting(self, session: AsyncSession, user_id: int) -> Recorded:
+        """What this customer's open wave waits for: NOT_WAITING, with the question (if
+        any) on their screen."""
+        wave = await answers.open_wave_of(session, user_id, ANSWERABLE)
+        if wave is None:
+            return Recorded(Outcome.NOT_WAITING)
+        found = self._question(wave, self._current_id(wave))
+        locale = wave.locale or self.default_locale
+        return Recorded(Outcome.NOT_WAITING, locale, found[1] if found else None)
+
     async def comment(
         self, session: AsyncSession, user_id: int, text: str, now: datetime
     ) -> Recorded:
@@ -88,7 +99,9 @@ class AnswerService:
             question = found[1] if found else None
             return Recorded(Outcome.NOT_WAITING, locale, question)
         definition, question = found
-        columns = {"comment": text.strip()[:MAX_COMMENT]}
+        if len(text.strip()) > MAX_COMMENT:
+            return Recorded(Outcome.TOO_LONG, locale, question)
+        columns = {"comment": text.strip()}
         return await self._record(session, wave, definition, question, columns, now)
 
     def _current_id(self, wave: OpenWave) -> str:

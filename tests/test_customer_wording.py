@@ -13,7 +13,7 @@ import pytest
 from bot.cli import main
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
-from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button
+from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button, make_message_update
 from tests.support.harness import Harness
 
 # -- the language a customer chose beats Telegram's ----------------------------------------
@@ -218,3 +218,92 @@ def test_the_cli_prints_local_time_with_the_zone(
 
     out = capsys.readouterr().out
     assert re.search(r"link valid until \d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d \(MSK\):\n", out)
+
+
+# -- what a customer may send while a comment is awaited ------------------------------------
+
+
+async def at_the_comment(h: Harness, user: TgUser, ref: str) -> dict[str, Any]:
+    """The first wave, answered down to its text question ("What could we have done…")."""
+    await first_wave(h, user, ref)
+    labels = ("I've been here before", "Something on the menu", "1 ⭐", "😠 Irritation")
+    if user.language_code == "ru":
+        labels = ("Я здесь не в первый раз", "Что-то из меню", "1 ⭐", "😠 Раздражение")
+    for answer in labels:
+        await h.click(user, h.last_to(user), answer)
+    return h.last_to(user)
+
+
+def without_text(h: Harness, user: TgUser, **content: Any) -> dict[str, Any]:
+    update = make_message_update(
+        user.as_dict(), "x", update_id=h.api.next_update_id(),
+        message_id=h.api.next_message_id(user.user_id),
+    )  # fmt: skip
+    del update["message"]["text"]
+    update["message"].update(content)
+    return update
+
+
+PHOTO = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+STICKER = {
+    "file_id": "s1", "file_unique_id": "u2", "type": "regular", "width": 512, "height": 512,
+    "is_animated": False, "is_video": False,
+}  # fmt: skip
+
+
+async def test_a_photo_or_a_sticker_gets_a_clear_reply(harness: Harness) -> None:
+    dave = harness.user(630)
+    await at_the_comment(harness, dave, "dave")
+
+    await harness.push(without_text(harness, dave, photo=PHOTO))
+    await harness.push(without_text(harness, dave, sticker=STICKER))
+
+    assert (
+        harness.api.sent_texts(630)[-2:]
+        == ["I can only keep text: please write your answer in a message."] * 2
+    )
+    assert [a.question_id for a in await harness.answers()][-1] == "visit_emotion"
+
+
+async def test_a_photo_while_a_button_question_waits(harness: Harness) -> None:
+    ivan = harness.user(631, language="ru")
+    await first_wave(harness, ivan, "ivan")
+    await harness.push(without_text(harness, ivan, photo=PHOTO))
+    assert harness.api.sent_texts(631)[-1] == "Пожалуйста, нажмите одну из кнопок выше ☝️"
+
+
+async def test_an_edited_message_gets_a_clear_reply(harness: Harness) -> None:
+    dave = harness.user(632)
+    await at_the_comment(harness, dave, "dave")
+    message = make_message_update(
+        dave.as_dict(), "The coffee was cold", update_id=harness.api.next_update_id(),
+        message_id=harness.api.next_message_id(632),
+    )["message"]  # fmt: skip
+    message["edit_date"] = message["date"] + 5
+
+    await harness.push({"update_id": harness.api.next_update_id(), "edited_message": message})
+
+    assert harness.api.sent_texts(632)[-1] == (
+        "I don't see edits to messages: please send what you wanted to say as a new message."
+    )
+
+
+async def test_a_comment_over_the_limit_is_refused_with_the_limit(harness: Harness) -> None:
+    dave, ivan = harness.user(633), harness.user(634, language="ru")
+    await at_the_comment(harness, dave, "dave")
+    await at_the_comment(harness, ivan, "ivan")
+
+    await harness.send(dave, "a" * 3001)
+    await harness.send(ivan, "б" * 5000)
+
+    assert harness.api.sent_texts(633)[-1] == (
+        "That's 3,001 characters, and I can keep up to 3,000 characters: please shorten it "
+        "and send it again."
+    )
+    assert harness.api.sent_texts(634)[-1] == (
+        "Здесь 5\xa0000 символов, а я могу сохранить не больше 3\xa0000 символов: сократите, "
+        "пожалуйста, и отправьте ещё раз."
+    )
+    assert [a.question_id for a in await harness.answers()][-1] == "visit_emotion"
+    await harness.send(dave, "a" * 3000)
+    assert (await harness.answers())[-1].comment == "a" * 3000

@@ -16,11 +16,13 @@ from bot.callbacks import AnswerCb
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
 from bot.services import Services
-from bot.texts import t
+from bot.texts import CHARACTERS, t
 from storage import answers
 from surveys import alerts
-from surveys.answers import Outcome, Recorded
+from surveys.answers import MAX_COMMENT, Outcome, Recorded
+from surveys.formats import number, plural
 from surveys.messenger import Ask
+from surveys.model import QuestionKind
 
 _TOASTS = {
     Outcome.ALREADY_ANSWERED: "already_answered",
@@ -90,6 +92,9 @@ async def on_comment(
         key = "tap_hint" if result.question is not None else "not_waiting"
         replies.add(message.answer(t(result.locale if result.question else locale, key)))
         return result.outcome
+    if result.outcome is Outcome.TOO_LONG:
+        replies.add(message.answer(_too_long(message.text, result.locale)))
+        return result.outcome
     if result.outcome is not Outcome.RECORDED:
         replies.add(message.answer(t(result.locale, _TOASTS[result.outcome])))
         return result.outcome
@@ -103,6 +108,36 @@ async def on_comment(
     if result.alert is not None:
         replies.after(alert_desk.publish(result.alert.alert))
     return result.outcome
+
+
+def _too_long(text: str, locale: str) -> str:
+    """The comment is refused, not cut: the customer still has it and can shorten it."""
+    length = plural(len(text.strip()), locale, CHARACTERS.get(locale, CHARACTERS["en"]))
+    return t(locale, "comment_too_long", length=length, limit=number(MAX_COMMENT, locale))
+
+
+async def is_not_text(message: Message) -> bool:
+    """A photo, a sticker, a voice message…: anything without text."""
+    return message.text is None
+
+
+async def on_not_text(
+    message: Message, session: AsyncSession, services: Services, replies: Replies, locale: str
+) -> None:
+    """Only words and taps are answers: say which one the open question needs."""
+    assert message.from_user is not None
+    waiting = await services.answers.waiting(session, message.from_user.id)
+    question = waiting.question
+    if question is None:
+        replies.add(message.answer(t(locale, "not_waiting")))
+        return
+    key = "text_only" if question.kind is QuestionKind.TEXT else "tap_hint"
+    replies.add(message.answer(t(waiting.locale, key)))
+
+
+async def on_edited(message: Message, replies: Replies, locale: str) -> None:
+    """An edit arrives as a separate update; what was kept is the first version."""
+    replies.add(message.answer(t(locale, "edits_unseen")))
 
 
 def _continue(result: Recorded, replies: Replies, services: Services, chat_id: int) -> None:
@@ -133,4 +168,6 @@ def setup() -> Router:
     router = Router(name="survey")
     router.callback_query.register(on_tap, AnswerCb.filter())
     router.message.register(on_comment, is_comment)
+    router.message.register(on_not_text, is_not_text)
+    router.edited_message.register(on_edited)
     return router
