@@ -127,23 +127,25 @@ async def build_app(
     bot.session.middleware(watch)
     username = settings.bot_username or (await bot.me()).username or "bot"
     rules = settings.sending_rules
+    locale = settings.locale_for(survey.default_locale)
     services = Services(
         survey=survey, journeys=Journeys(survey, rules, settings.link_ttl),
-        answers=AnswerService(survey, settings.default_locale), sessions=sessions,
-        rules=rules, clock=clock, bot_username=username, default_locale=settings.default_locale,
+        answers=AnswerService(survey, locale), sessions=sessions,
+        rules=rules, clock=clock, bot_username=username, default_locale=locale,
     )  # fmt: skip
     waves = WaveDispatcher(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
-        rate_limiter(settings, bot), rules, clock, settings.default_locale,
+        rate_limiter(settings, bot), rules, clock, locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
         on_drained=metrics.count_drain,
     )  # fmt: skip
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
-    languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
+    languages = TeamLanguages(settings.staff_ids | settings.owner_ids, locale, sessions)
+    await languages.load()
     weekly = WeeklyReports(
         sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
-        settings.owner_ids, clock, settings.default_locale, languages.seen, settings.send_lease,
+        settings.owner_ids, clock, locale, languages.seen, settings.send_lease,
     )  # fmt: skip
     owner_reports = OwnerReports(sessions, survey, sender, background, clock)
     dp = build_dispatcher(
@@ -170,17 +172,17 @@ def build_dispatcher(
     observe: Observer | None = None,
 ) -> Dispatcher:
     spoken = languages or TeamLanguages(
-        settings.staff_ids | settings.owner_ids, settings.default_locale
+        settings.staff_ids | settings.owner_ids, services.default_locale, services.sessions
     )
     desk = AlertDesk(
         services.sessions, services.survey, spoken, services.rules.timezone, services.clock
     )
-    dp = Dispatcher(services=services, alert_desk=desk)
+    dp = Dispatcher(services=services, alert_desk=desk, team_languages=spoken)
     dp.update.outer_middleware(spoken)
     dp.update.outer_middleware(
         UpdateMiddleware(
             services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
-            settings.default_locale, observe,
+            services.default_locale, observe,
         )
     )  # fmt: skip
     if owner_reports is not None:

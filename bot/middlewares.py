@@ -109,7 +109,9 @@ class UpdateMiddleware(BaseMiddleware):
         assert isinstance(event, Update)
         user: User | None = data.get("event_from_user")
         data["role"] = self._role(user)
-        data["locale"] = pick_locale(user.language_code if user else None, self.default_locale)
+        data["locale"] = data.get("team_locale") or pick_locale(
+            user.language_code if user else None, self.default_locale
+        )
         for attempt in range(1, DB_ATTEMPTS + 1):
             replies = Replies()
             data["replies"] = replies

@@ -57,6 +57,9 @@ EN = {
     "forget_stranger": "I have no data about you.",
     "language_choose": "Choose your language:",
     "language_set": "Done — I'll speak English.",
+    "language_stranger": (
+        "I'll remember your language once you join with the link from your order."
+    ),
     "wave_intro": "A few quick questions — one tap each.",
     "reminder": "A gentle reminder — your answer helps us a lot:",
     "rating_hint": "1 — very bad, 5 — excellent",
@@ -171,6 +174,7 @@ RU = {
     "forget_stranger": "У меня нет данных о вас.",
     "language_choose": "Выберите язык:",
     "language_set": "Готово — буду говорить по-русски.",
+    "language_stranger": "Я запомню ваш язык, когда вы подключитесь по ссылке из заказа.",
     "wave_intro": "Несколько коротких вопросов — по одному касанию.",
     "reminder": "Небольшое напоминание — ваш ответ нам очень поможет:",
     "rating_hint": "1 — очень плохо, 5 — отлично",

@@ -382,3 +382,14 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TeamLanguage(Base):
+    """A staff member's or owner's language: Telegram's, as last seen, or the one they
+    chose with /language. Alerts and weekly reports use it, also after a restart."""
+
+    __tablename__ = "team_languages"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    chosen: Mapped[bool] = mapped_column(default=False)

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.cli import main
+from storage.db import make_engine
+from storage.models import TeamLanguage
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button, make_message_update
-from tests.support.harness import Harness
+from tests.support.harness import OWNER_ID, STAFF_ID, Harness
 
 # -- the language a customer chose beats Telegram's ----------------------------------------
 
@@ -307,3 +310,76 @@ async def test_a_comment_over_the_limit_is_refused_with_the_limit(harness: Harne
     assert [a.question_id for a in await harness.answers()][-1] == "visit_emotion"
     await harness.send(dave, "a" * 3000)
     assert (await harness.answers())[-1].comment == "a" * 3000
+
+
+# -- staff and owners: the survey's language until they write, theirs kept across restarts ---
+
+ALERT_RU = "⚠️ Недовольный клиент"
+ALERT_EN = "⚠️ An unhappy customer"
+
+
+async def unhappy(h: Harness, user: TgUser, ref: str) -> None:
+    await first_wave(h, user, ref)
+    for answer in ("I've been here before", "Something on the menu", "2 ⭐"):
+        await h.click(user, h.last_to(user), answer)
+
+
+def alert_titles(h: Harness, chat_id: int) -> list[str]:
+    texts = [m.get("text", "") for m in h.api.messages_to(chat_id)]
+    return [text.split("\n")[0] for text in texts if text.startswith("⚠️")]
+
+
+async def test_without_a_default_locale_the_team_reads_the_surveys_language(
+    api: FakeBotAPI, sqlite_url: str, clock: FakeClock
+) -> None:
+    async with Harness(api, sqlite_url, clock, default_locale=None) as h:
+        await unhappy(h, h.user(640), "alice")  # the cafe survey's default_locale is ru
+        assert alert_titles(h, OWNER_ID) == [ALERT_RU]  # has not written yet
+        assert alert_titles(h, STAFF_ID) == [ALERT_EN]  # wrote /order in English
+
+
+async def test_the_teams_languages_survive_a_restart(
+    api: FakeBotAPI, sqlite_url: str, clock: FakeClock
+) -> None:
+    async with Harness(api, sqlite_url, clock, default_locale=None) as h:
+        await h.send(h.user(STAFF_ID, language="en"), "/help")  # Telegram's language
+        owner = h.user(OWNER_ID, language="ru")
+        await h.send(owner, "/language")
+        menu = h.last_to(owner)
+        await h.click(owner, menu, "English")  # chosen: beats Telegram's
+        assert h.api.message(OWNER_ID, menu["message_id"])["text"] == (
+            "Done — I'll speak English."
+        )
+    async with Harness(api, sqlite_url, clock, default_locale=None) as h:
+        await unhappy(h, h.user(641), "bob")
+        assert alert_titles(h, STAFF_ID) == [ALERT_EN]
+        assert alert_titles(h, OWNER_ID) == [ALERT_EN]
+        await h.send(h.user(OWNER_ID, language="ru"), "/help")
+        assert h.api.sent_texts(OWNER_ID)[-1].startswith("I ask a few one-tap questions")
+    rows = await _team_languages(sqlite_url)
+    assert rows == [(OWNER_ID, "en", True), (STAFF_ID, "en", False)]
+
+
+async def _team_languages(url: str) -> list[tuple[int, str, bool]]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(TeamLanguage.user_id, TeamLanguage.locale, TeamLanguage.chosen).order_by(
+                    TeamLanguage.user_id
+                )
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_stranger_choosing_a_language_is_told_it_is_not_kept(harness: Harness) -> None:
+    stranger = harness.user(642)
+    await harness.send(stranger, "/language")
+    await harness.click(stranger, harness.last_to(stranger), "Русский")
+
+    toast = harness.api.last("answerCallbackQuery").params
+    assert toast["text"] == (
+        "I'll remember your language once you join with the link from your order."
+    )

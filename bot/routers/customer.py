@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts import AlertDesk
 from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb
 from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
+from bot.languages import TeamLanguages
 from bot.middlewares import Replies
 from bot.roles import Role
 from bot.services import Services
@@ -184,13 +185,19 @@ async def on_language_chosen(
     callback_data: LanguageCb,
     session: AsyncSession,
     services: Services,
+    team_languages: TeamLanguages,
     replies: Replies,
     locale: str,
 ) -> None:
     if callback_data.code not in CATALOG or callback_data.code not in services.survey.locales:
         replies.add(query.answer(t(locale, "closed")))
         return
-    await privacy.set_locale(session, query.from_user.id, callback_data.code)
+    known = await privacy.set_locale(session, query.from_user.id, callback_data.code)
+    if query.from_user.id in team_languages.user_ids:
+        await team_languages.choose(session, query.from_user.id, callback_data.code)
+    elif not known:  # a stranger: nothing to keep the choice with
+        replies.add(query.answer(t(locale, "language_stranger"), show_alert=True))
+        return
     replies.add(query.answer())
     if query.message is not None:
         text = t(callback_data.code, "language_set")
