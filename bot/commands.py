@@ -133,15 +133,23 @@ class LinkFile:
         self.file.close()
 
 
+SKIP_REASONS = 10  # `cjm status` lists the commonest reasons a wave was skipped
+
+
 async def status(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
+            skipped = await dispatches.skipped_reasons(session, SKIP_REASONS)
             weekly = await deliveries.latest_deliveries(session)
     finally:
         await engine.dispose()
-    lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
+    lines = []
+    for state, count in sorted(counts.items()):
+        lines.append(f"{state:>10}: {count}")
+        if state == "skipped":  # why, under the count: each reason with its wave
+            lines += [f"{'':>12}{n} × {wave}: {why}" for wave, why, n in skipped]
     lines = (lines or ["no waves yet"]) + [_weekly_line(row) for row in weekly]
     return "\n".join(lines)
 

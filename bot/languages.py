@@ -42,8 +42,12 @@ class TeamLanguages(BaseMiddleware):
     async def load(self) -> None:
         if self.sessions is None or not self.user_ids:
             return
-        async with self.sessions() as session:
-            known = await team.languages(session, self.user_ids)
+        try:
+            async with self.sessions() as session:
+                known = await team.languages(session, self.user_ids)
+        except DBAPIError as error:  # start anyway: /healthz says what is wrong
+            log.warning("languages of staff and owners not loaded: %s", error)
+            return
         for user_id, (locale, chosen) in known.items():
             self.seen[user_id] = locale
             if chosen:

@@ -18,6 +18,10 @@ EN = {
     "consent_no": "No, thanks",
     "consent_accepted": "Thank you! The first questions will come {when}.",
     "consent_accepted_soon": "Thank you! I'll write after your next purchases.",
+    "consent_accepted_late": (
+        "Thank you! That purchase was a while ago, so I won't ask about it: I'll write after "
+        "your next one."
+    ),
     "consent_declined": (
         "Understood — I won't write to you. If you change your mind, ask for a new link "
         "with your next order."
@@ -136,6 +140,10 @@ RU = {
     "consent_no": "Нет, спасибо",
     "consent_accepted": "Спасибо! Первые вопросы придут {when}.",
     "consent_accepted_soon": "Спасибо! Я напишу после ваших следующих покупок.",
+    "consent_accepted_late": (
+        "Спасибо! Та покупка была давно, поэтому о ней спрашивать не буду — напишу после "
+        "следующей."
+    ),
     "consent_declined": (
         "Понятно — писать не буду. Если передумаете, попросите новую ссылку при следующем заказе."
     ),

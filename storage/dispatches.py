@@ -271,6 +271,19 @@ async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
+async def skipped_reasons(session: AsyncSession, limit: int) -> list[tuple[str, str, int]]:
+    """(wave id, why, how many) of the skipped waves, the commonest first."""
+    count = func.count().label("n")
+    rows = await session.execute(
+        select(Dispatch.wave_id, func.coalesce(Dispatch.error, ""), count)
+        .where(Dispatch.status == DispatchStatus.SKIPPED)
+        .group_by(Dispatch.wave_id, Dispatch.error)
+        .order_by(count.desc(), Dispatch.wave_id)
+        .limit(limit)
+    )
+    return [(str(wave), str(why), int(n)) for wave, why, n in rows]
+
+
 async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
     """When the longest-waiting due wave was due: one step down ix_dispatches_pending_due."""
     return await session.scalar(

@@ -32,7 +32,7 @@ from surveys.messenger import (
     Unreachable,
 )
 from surveys.model import Survey
-from surveys.planner import first_question
+from surveys.planner import first_question, short_duration
 from surveys.ratelimit import RateLimiter
 from surveys.timing import SendingRules
 
@@ -162,10 +162,8 @@ class WaveDispatcher:
             return DispatchStatus.FAILED, "wave not in survey"
         if target.due_at is not None and now - target.due_at > wave.expire_after:
             # After a long outage "how was your visit today?" would be asked days late.
-            return (
-                DispatchStatus.SKIPPED,
-                f"too late to ask: was due {target.due_at:%Y-%m-%d %H:%M} UTC",
-            )
+            late = short_duration(wave.expire_after)
+            return DispatchStatus.SKIPPED, f"too late to ask: overdue by more than {late}"
         return None
 
     async def _send(

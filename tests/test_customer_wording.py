@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.commands import status
 from storage.db import make_engine
 from storage.models import TeamLanguage
+from surveys.journeys import NewOrder
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button, make_message_update
@@ -112,7 +115,7 @@ async def test_a_reminder_takes_over_the_buttons_of_the_question(harness: Harnes
     mia = harness.user(610)
     question = await first_wave(harness, mia, "mia")
     await harness.click(mia, question, "I've been here before")
-    left_open = harness.last_to(mia)  # "What made you choose us today?"
+    left_open = harness.last_to(mia)  # "What made you choose us?"
     assert buttons(left_open)
 
     harness.clock.advance(hours=20)
@@ -382,4 +385,67 @@ async def test_a_stranger_choosing_a_language_is_told_it_is_not_kept(harness: Ha
     toast = harness.api.last("answerCallbackQuery").params
     assert toast["text"] == (
         "I'll remember your language once you join with the link from your order."
+    )
+
+
+# -- orders registered late -----------------------------------------------------------------
+
+
+async def late_order(h: Harness, user: TgUser, ref: str, days: float) -> None:
+    """An order whose purchase was `days` ago (as the API or an import registers it),
+    and the customer says yes."""
+    purchased = h.clock.now - timedelta(days=days)
+    async with h.app.sessions.begin() as session:
+        receipt = await h.app.services.journeys.register_order(
+            session, NewOrder(ref, f"late-{ref}", purchased, None, "api"), h.clock.now
+        )
+    await h.send(user, f"/start {receipt.link_token}")
+    yes = "Да, давайте" if user.language_code == "ru" else "Yes, let's do it"
+    await h.click(user, h.last_to(user), yes)
+
+
+async def test_a_day_old_purchase_is_asked_about_without_today(harness: Harness) -> None:
+    alice = harness.user(650)
+    await late_order(harness, alice, "alice", days=1)
+    assert (
+        harness.api.sent_texts(650)[-1] == "Thank you! The first questions will come in a moment."
+    )
+
+    assert (await harness.drain()).sent == 1
+    for answer in ("I've been here before", "Something on the menu", "4 ⭐", "😍 Delight"):
+        await harness.click(alice, harness.last_to(alice), answer)
+
+    said = "\n".join(harness.api.sent_texts(650))
+    assert "A few quick questions about your visit" in said
+    assert "today" not in said.lower(), said
+
+
+async def test_a_ten_day_old_purchase_skips_the_waves_whose_moment_passed(
+    harness: Harness,
+) -> None:
+    bob = harness.user(651)
+    await late_order(harness, bob, "bob", days=10)
+
+    assert harness.api.sent_texts(651)[-1] == (
+        "Thank you! The first questions will come 4 Dec 2026, 12:00 (UTC)."
+    )
+    shown = await status(harness.settings)
+    assert "   skipped: 2\n" in shown
+    assert (
+        "            1 × after_purchase: too late when the order arrived: asked 2h to 3d2h "
+        "after the purchase\n"
+        "            1 × first_use: too late when the order arrived: asked 3d to 7d after the "
+        "purchase"
+    ) in shown
+
+
+async def test_a_purchase_too_old_for_every_wave_is_not_promised_questions(
+    harness: Harness,
+) -> None:
+    ivan = harness.user(652, language="ru")
+    await late_order(harness, ivan, "ivan", days=40)
+
+    assert harness.api.sent_texts(652)[-1] == (
+        "Спасибо! Та покупка была давно, поэтому о ней спрашивать не буду — напишу после "
+        "следующей."
     )

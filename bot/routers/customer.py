@@ -73,8 +73,11 @@ async def on_consent(
     locale = result.locale or locale
     if result.state is ConsentState.DECLINED:
         text = t(locale, "consent_declined")
+    elif result.journey is Journey.SCHEDULED and result.first_wave_at is None:
+        text = t(locale, "consent_accepted_late")  # every wave's moment has passed
     elif result.journey is Journey.SCHEDULED:
-        when = services.when(result.first_wave_at, locale) or t(locale, "now")
+        first = result.first_wave_at
+        when = t(locale, "now") if first is None or first <= now else services.when(first, locale)
         text = t(locale, "consent_accepted", when=when)
     else:
         text = t(locale, "consent_accepted_soon")
