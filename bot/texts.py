@@ -23,8 +23,8 @@ EN = {
         "your next one."
     ),
     "consent_declined": (
-        "Understood — I won't write to you. If you change your mind, ask for a new link "
-        "with your next order."
+        "Understood — I won't write to you. If you change your mind, open the same link "
+        "again while it works, or ask for a new one with your next order."
     ),
     "link_unknown": "This link doesn't work. Please ask the staff for a new one.",
     "link_expired": "This link has expired. Please ask the staff for a new one.",
@@ -74,6 +74,7 @@ EN = {
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
     "text_only": "I can only keep text: please write your answer in a message.",
+    "text_only_team": "I only read text messages and commands. /help",
     "edits_unseen": (
         "I don't see edits to messages: please send what you wanted to say as a new message."
     ),
@@ -96,7 +97,7 @@ EN = {
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
-        "link (valid until {until}):\n{link}"
+        "link — it works until {until}:\n{link}"
     ),
     "order_cooldown": "Order registered. {ref} was surveyed recently: next survey after {until}.",
     "order_not_surveyed": "Order registered. {ref} has opted out of surveys.",
@@ -145,7 +146,8 @@ RU = {
         "следующей."
     ),
     "consent_declined": (
-        "Понятно — писать не буду. Если передумаете, попросите новую ссылку при следующем заказе."
+        "Понятно — писать не буду. Если передумаете, откройте ту же ссылку ещё раз, пока она "
+        "действует, или попросите новую при следующем заказе."
     ),
     "link_unknown": "Эта ссылка не работает. Попросите, пожалуйста, новую у сотрудника.",
     "link_expired": "Срок действия ссылки истёк. Попросите, пожалуйста, новую у сотрудника.",
@@ -193,6 +195,7 @@ RU = {
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
     "text_only": "Я сохраняю только текст: напишите, пожалуйста, ответ словами.",
+    "text_only_team": "Я читаю только текстовые сообщения и команды. /help",
     "edits_unseen": (
         "Исправления сообщений до меня не доходят: отправьте, пожалуйста, то, что хотели "
         "сказать, новым сообщением."
@@ -215,8 +218,8 @@ RU = {
     "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
-        "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "
-        "(действует до {until}):\n{link}"
+        "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку — "
+        "она действует до {until}:\n{link}"
     ),
     "order_cooldown": (
         "Заказ зарегистрирован. {ref} недавно проходил опрос: следующий после {until}."

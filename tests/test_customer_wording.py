@@ -209,7 +209,7 @@ async def test_the_order_link_is_valid_until_a_local_date(moscow: Harness) -> No
     await moscow.send(moscow.staff, "/order bob")
 
     caption = moscow.api.last("sendPhoto").params["caption"]
-    assert "(valid until 30 Nov 2026, 15:00 (MSK)):" in caption
+    assert "send them the link — it works until 30 Nov 2026, 15:00 (MSK):\n" in caption
 
 
 def test_the_cli_prints_local_time_with_the_zone(
@@ -448,4 +448,21 @@ async def test_a_purchase_too_old_for_every_wave_is_not_promised_questions(
     assert harness.api.sent_texts(652)[-1] == (
         "Спасибо! Та покупка была давно, поэтому о ней спрашивать не буду — напишу после "
         "следующей."
+    )
+
+
+async def test_a_photo_from_staff_is_not_answered_as_from_a_customer(harness: Harness) -> None:
+    await harness.push(without_text(harness, harness.staff, photo=PHOTO))
+    assert harness.api.sent_texts(STAFF_ID)[-1] == "I only read text messages and commands. /help"
+
+
+async def test_a_decline_says_how_to_change_ones_mind(harness: Harness) -> None:
+    ivan = harness.user(653, language="ru")
+    token = await register_order(harness, "ivan")
+    await harness.send(ivan, f"/start {token}")
+    await harness.click(ivan, harness.last_to(ivan), "Нет, спасибо")
+
+    assert harness.api.sent_texts(653)[-1] == (
+        "Понятно — писать не буду. Если передумаете, откройте ту же ссылку ещё раз, пока она "
+        "действует, или попросите новую при следующем заказе."
     )

@@ -15,6 +15,7 @@ from bot.alerts import AlertDesk
 from bot.callbacks import AnswerCb
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
+from bot.roles import Role
 from bot.services import Services
 from bot.texts import CHARACTERS, t
 from storage import answers
@@ -122,10 +123,18 @@ async def is_not_text(message: Message) -> bool:
 
 
 async def on_not_text(
-    message: Message, session: AsyncSession, services: Services, replies: Replies, locale: str
+    message: Message,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    locale: str,
+    role: Role,
 ) -> None:
     """Only words and taps are answers: say which one the open question needs."""
     assert message.from_user is not None
+    if role is not Role.CUSTOMER:  # e.g. a photo as the reply to an alert
+        replies.add(message.answer(t(locale, "text_only_team")))
+        return
     waiting = await services.answers.waiting(session, message.from_user.id)
     question = waiting.question
     if question is None:
