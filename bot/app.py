@@ -137,7 +137,7 @@ async def build_app(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
         rate_limiter(settings, bot), rules, clock, locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
-        on_drained=metrics.count_drain,
+        on_drained=metrics.count_drain, open_messages=services.open_messages,
     )  # fmt: skip
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)

@@ -148,8 +148,10 @@ class UpdateMiddleware(BaseMiddleware):
             data["session"] = session
             data["now"] = now
             user: User | None = data.get("event_from_user")
-            if user is not None:
+            if user is not None and event.callback_query is None:
                 # A language the person chose (/language) beats Telegram's language_code.
+                # Not looked up for a tap: its handler reads the customer's row anyway
+                # (a tap on a question is the busiest path).
                 data["locale"] = await chosen_locale(session, user.id) or data["locale"]
             return await handler(event, data)
 

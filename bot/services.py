@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +12,7 @@ from surveys.answers import AnswerService
 from surveys.formats import moment
 from surveys.journeys import Journeys
 from surveys.model import Survey
+from surveys.open_messages import OpenMessages
 from surveys.timing import SendingRules
 
 
@@ -30,6 +31,7 @@ class Services:
     clock: Callable[[], datetime]
     bot_username: str
     default_locale: str
+    open_messages: OpenMessages = field(default_factory=OpenMessages)
 
     def business(self, locale: str) -> str:
         return self.survey.text(self.survey.business or self.survey.title, locale)

@@ -32,6 +32,7 @@ from surveys.messenger import (
     Unreachable,
 )
 from surveys.model import Survey
+from surveys.open_messages import OpenMessages
 from surveys.planner import first_question, short_duration
 from surveys.ratelimit import RateLimiter
 from surveys.timing import SendingRules
@@ -80,6 +81,7 @@ class WaveDispatcher:
         window: int = 64,
         lease: timedelta = timedelta(minutes=2),
         on_drained: Callable[[DrainReport], None] | None = None,
+        open_messages: OpenMessages | None = None,
     ) -> None:
         self.sessions = sessions
         self.survey = survey
@@ -91,6 +93,7 @@ class WaveDispatcher:
         self.window = window
         self.lease = lease
         self.on_drained = on_drained  # the composition root counts outcomes for /metrics
+        self.open_messages = open_messages or OpenMessages()
         self._lock = asyncio.Lock()
 
     async def drain(self, max_windows: int | None = None) -> DrainReport:
@@ -240,6 +243,7 @@ class WaveDispatcher:
     async def _follow_ups(self, report: DrainReport) -> None:
         now = self.clock()
         async with self.sessions.begin() as session:
+            await self.open_messages.flush(session)
             due = await dispatches.due_follow_ups(session, now, 500)
             reminders = [f for f in due if await self._schedule_follow_up(session, f, now, report)]
         for follow_up in reminders:

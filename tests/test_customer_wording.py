@@ -466,3 +466,18 @@ async def test_a_decline_says_how_to_change_ones_mind(harness: Harness) -> None:
         "Понятно — писать не буду. Если передумаете, откройте ту же ссылку ещё раз, пока она "
         "действует, или попросите новую при следующем заказе."
     )
+
+
+async def test_resuming_speaks_the_chosen_language(harness: Harness) -> None:
+    ivan = harness.user(654, language="ru")
+    await connect(harness, ivan, "ivan")
+    await harness.send(ivan, "/language")
+    await harness.click(ivan, harness.last_to(ivan), "English")
+    await harness.send(ivan, "/stop")
+    await harness.send(ivan, "/start")
+    offer = harness.last_to(ivan)
+    await harness.click(ivan, offer, "Yes, resume")
+
+    assert harness.api.message(654, offer["message_id"])["text"] == (
+        "Welcome back! I'll write after your next purchase."
+    )

@@ -104,6 +104,7 @@ async def on_start(
 async def on_resume(
     query: CallbackQuery, session: AsyncSession, replies: Replies, locale: str
 ) -> None:
+    locale = (await privacy.profile(session, query.from_user.id)).locale or locale
     resumed = await privacy.resume(session, query.from_user.id)
     replies.add(query.answer())
     if resumed and query.message is not None:

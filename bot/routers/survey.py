@@ -164,11 +164,15 @@ def _continue(result: Recorded, replies: Replies, services: Services, chat_id: i
 
 def _remember_message(services: Services, ask: Ask) -> Any:
     """The open question's message id: a text prompt's Skip button is removed once it is
-    answered, and a reminder takes over the buttons of the message it repeats."""
+    answered (stored at once); a reminder takes over the buttons of the message it repeats
+    (noted, stored by the next drain: no transaction on the answer's path)."""
 
     async def remember(message: Message) -> None:
-        async with services.sessions.begin() as session:
-            await answers.set_message(session, ask.dispatch_id, message.message_id)
+        if ask.question.kind is QuestionKind.TEXT:
+            async with services.sessions.begin() as session:
+                await answers.set_message(session, ask.dispatch_id, message.message_id)
+        else:
+            services.open_messages.note(ask.dispatch_id, message.message_id)
 
     return remember
 
