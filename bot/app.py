@@ -35,6 +35,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
+from storage import orders
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.shared_rate import SharedRateLimiter
@@ -211,6 +212,7 @@ def build_scheduler(
     async def prune_updates() -> None:
         async with sessions.begin() as session:
             await forget_updates_before(session, clock() - UPDATE_MEMORY)
+            await orders.forget_link_openers(session, clock())
 
     scheduler.add_job(
         waves.drain, "interval", seconds=settings.dispatch_interval, id="drain",

@@ -107,8 +107,8 @@ async def _accepted_by(session: AsyncSession, link: LinkToken, user_id: int) -> 
 
 async def _decline(session: AsyncSession, link: LinkToken) -> ConsentResult:
     """Nothing is kept beyond the decline itself: no Telegram id or language on the
-    customer. The link remembers who opened it, until it expires, so that the same person
-    can still say "Yes"."""
+    customer. The link remembers who opened it while it works, so that the same person
+    can still say "Yes" (storage.orders.forget_link_openers clears it after)."""
     customer = await customers.get(session, link.customer_id)
     if customer is not None and customer.status == CustomerStatus.NEW:
         customer.status = CustomerStatus.DECLINED

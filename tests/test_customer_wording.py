@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.commands import status
 from storage.db import make_engine
-from storage.models import TeamLanguage
+from storage.models import LinkToken, TeamLanguage
 from surveys.journeys import NewOrder
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
@@ -481,3 +481,18 @@ async def test_resuming_speaks_the_chosen_language(harness: Harness) -> None:
     assert harness.api.message(654, offer["message_id"])["text"] == (
         "Welcome back! I'll write after your next purchase."
     )
+
+
+async def test_an_expired_link_forgets_who_declined_it(harness: Harness) -> None:
+    bob = harness.user(655)
+    token = await register_order(harness, "bob")
+    await harness.send(bob, f"/start {token}")
+    await harness.click(bob, harness.last_to(bob), "No, thanks")
+    assert await harness.scalar(select(LinkToken.opened_by)) == 655
+
+    harness.clock.advance(days=8)  # past the link's 7 days
+    prune = harness.app.scheduler.get_job("prune_updates")
+    assert prune is not None
+    await prune.func()
+
+    assert await harness.scalar(select(LinkToken.opened_by)) is None
