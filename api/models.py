@@ -147,9 +147,22 @@ class FlagOut(Strict):
     reasons: list[str]
 
 
+class EstimateOut(Strict):
+    customers: int
+    mean: float = Field(description="Over the customers (each customer's answers averaged).")
+    estimate: float = Field(description="Shrunk toward the journey's level (empirical Bayes).")
+    low: float = Field(description="90 % interval, lower end.")
+    high: float
+
+
 class CellOut(Strict):
     id: str
     name: str
+    customers: int = Field(description="Customers with a scored answer in the cell.")
+    estimates: dict[str, EstimateOut] = Field(
+        description="rating (1–5), csat (0–1), nps (−1…1, NPS/100), valence (−2…2); "
+        "only with enough customers."
+    )
     figures: FiguresOut
     previous: FiguresOut
     change: ChangeOut
@@ -177,12 +190,24 @@ class StageOut(Strict):
     response: ResponseOut = Field(description="Over the waves that ask about the stage.")
 
 
-class KeyStageOut(Strict):
+class PriorityOut(Strict):
     stage: str
-    n: int
-    r: float | None = Field(description="Pearson's r of the stage rating with the NPS.")
-    too_few: bool
+    importance: float = Field(description="Share of the explained NPS variance, 0–1.")
+    importance_low: float = Field(description="90 % bootstrap interval, lower end.")
+    importance_high: float
+    first: float = Field(description="Share of bootstrap resamples ranking the stage first.")
+    gap: float = Field(description="Stars below the higher of the threshold and the journey.")
+    fix_first: bool
     sentence: str
+
+
+class PrioritiesOut(Strict):
+    enough: bool = Field(description="Whether enough journeys answered NPS to rank stages.")
+    journeys: int = Field(description="Journeys with an NPS answer in the period.")
+    needed: int
+    r_squared: float | None = Field(description="Of NPS on the stage ratings.")
+    headline: str
+    stages: list[PriorityOut]
 
 
 class AlertsOut(Strict):
@@ -212,7 +237,7 @@ class ReportOut(Strict):
     response_rate: float | None
     response_rates: dict[str, ResponseOut] = Field(description="Per wave id.")
     stages: list[StageOut]
-    key_stages: list[KeyStageOut]
+    priorities: PrioritiesOut
     alerts: AlertsOut
 
 

@@ -15,10 +15,12 @@ from api.models import (
     CellOut,
     ChangeOut,
     CommentOut,
+    EstimateOut,
     FiguresOut,
     FlagOut,
-    KeyStageOut,
     PeriodOut,
+    PrioritiesOut,
+    PriorityOut,
     ReportOut,
     ReportQuery,
     ResponseOut,
@@ -26,6 +28,7 @@ from api.models import (
 )
 from reports.aggregate import Period
 from reports.figures import Figures
+from reports.priority_words import headline, sentence
 from reports.report import Cell, Report, StageRow, build_report
 
 # The report compares with the period before, so the calendar's ends are out of reach.
@@ -81,10 +84,7 @@ def report_out(report: Report) -> ReportOut:
         response_rate=report.response_rate,
         response_rates={wave: _response(pair) for wave, pair in report.response_rates.items()},
         stages=[_stage(row) for row in report.stages],
-        key_stages=[
-            KeyStageOut(stage=k.stage, n=k.n, r=k.r, too_few=k.too_few, sentence=k.sentence)
-            for k in report.key_stages
-        ],
+        priorities=_priorities(report),
         alerts=AlertsOut(
             alerts=alerts.alerts, answered=alerts.answered,
             answered_in_time=alerts.answered_in_time, in_time_share=alerts.in_time_share,
@@ -115,7 +115,15 @@ def _stage(row: StageRow) -> StageOut:
 def _cell(cell: Cell) -> CellOut:
     c = cell.change
     return CellOut(
-        id=cell.id, name=cell.name, figures=_figures(cell.figures),
+        id=cell.id, name=cell.name, customers=cell.customers,
+        estimates={
+            metric: EstimateOut(
+                customers=e.n, mean=e.mean, estimate=e.posterior, low=e.interval()[0],
+                high=e.interval()[1],
+            )
+            for metric, e in cell.estimates.items()
+        },
+        figures=_figures(cell.figures),
         previous=_figures(cell.previous),
         change=ChangeOut(
             average_rating=c.average_rating, csat=c.csat, nps=c.nps,
@@ -131,4 +139,21 @@ def _figures(f: Figures) -> FiguresOut:
         nps_answers=f.nps_answers, promoters=f.promoters, detractors=f.detractors,
         nps=f.nps, nps_margin=f.nps_margin, emotions=dict(f.emotions),
         valence_answers=f.valence_answers, mean_valence=f.mean_valence, comments=f.comments,
+    )  # fmt: skip
+
+
+def _priorities(report: Report) -> PrioritiesOut:
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    ranked = report.priorities
+    return PrioritiesOut(
+        enough=ranked.enough, journeys=ranked.journeys, needed=ranked.needed,
+        r_squared=ranked.r_squared, headline=headline(ranked, names, report.locale),
+        stages=[
+            PriorityOut(
+                stage=p.stage, importance=p.importance, importance_low=p.low,
+                importance_high=p.high, first=p.first, gap=p.gap, fix_first=p.fix_first,
+                sentence=sentence(p, names.get(p.stage, p.stage), report.locale),
+            )
+            for p in ranked.stages
+        ],
     )  # fmt: skip

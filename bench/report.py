@@ -263,7 +263,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "bare_scan": bare,
             "aggregate": one_aggregate,
             "aggregate_segment": lambda: one_aggregate("vip"),
-            # The whole report: both periods, comments of every stage, key stages.
+            # The whole report: both periods, comments of every stage, priorities.
             "build_report": lambda: with_session(lambda s: build_report(s, CAFE, PERIOD, NOW)),
         },
         args.repeat,

@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keyboards import alert_keyboard
@@ -156,6 +156,41 @@ class AlertDesk:
         touchpoint = next((tp for tp in stage.touchpoints if tp.id == answer.touchpoint), None)
         return f"{name} · {self.survey.text(touchpoint.name, locale)}" if touchpoint else name
 
+    # -- staff-chat messages that show the customer -----------------------------------------
+    def mentioned(self, alert_id: int, chat_id: int) -> Callable[[Message], Awaitable[None]]:
+        """After a send: remember the message, so /forget can clear it."""
+
+        async def remember(message: Message) -> None:
+            await self._remember(alert_id, chat_id, message.message_id)
+
+        return remember
+
+    async def _remember(self, alert_id: int, chat_id: int, message_id: int | None) -> None:
+        if message_id is None:
+            return
+        async with self.sessions.begin() as session:
+            await alerts.mentioned(session, alert_id, chat_id, message_id)
+
+    def forget(self, mentions: list[tuple[int, int]]) -> Job:
+        """/forget: the reply prompts, delivery notices and relayed messages that showed
+        the customer's reference or words say only that the customer deleted their data."""
+
+        async def job(bot: Bot) -> None:
+            for chat_id, message_id in mentions:
+                text = t(self.languages.of(chat_id), "mention_forgotten")
+                try:
+                    await bot.edit_message_text(
+                        text=text, chat_id=chat_id, message_id=message_id, reply_markup=None
+                    )
+                except (AiogramError, TimeoutError) as error:
+                    if not not_modified(error):
+                        log.warning(
+                            "forgotten customer: message %s in staff chat %s not cleared: %s",
+                            message_id, chat_id, type(error).__name__,
+                        )  # fmt: skip
+
+        return job
+
     # -- the staff member's reply ---------------------------------------------------------
     def deliver(self, reply: Outgoing, staff_id: int, name: str, locale: str) -> Job:
         """Send the reply to the customer, then tell the staff member how it went and, once
@@ -176,7 +211,8 @@ class AlertDesk:
                 alert = await alerts.delivered(
                     session, reply, message.message_id, (staff_id, name), self.clock()
                 )
-            await _say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
+            said = await _say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
+            await self._remember(reply.alert_id, staff_id, said)
             if alert is not None:
                 await self.publish(alert)(bot)
 
@@ -196,7 +232,7 @@ class AlertDesk:
         log.warning("reply %s about alert %s: %s", reply.reply_id, reply.alert_id, failure.reason)
         async with self.sessions.begin() as session:
             await alerts.not_delivered(session, reply, status, failure.reason, self.clock())
-        await _say(bot, staff_id, said)
+        await self._remember(reply.alert_id, staff_id, await _say(bot, staff_id, said))
 
     # -- the customer's answer back ---------------------------------------------------------
     def relay(self, message: Outgoing) -> Job:
@@ -217,13 +253,15 @@ class AlertDesk:
                 return
             async with self.sessions.begin() as session:
                 await alerts.settle(session, message, sent.message_id, "sent")
+                await alerts.mentioned(session, message.alert_id, message.chat_id, sent.message_id)
 
         return job
 
 
-async def _say(bot: Bot, chat_id: int, text: str) -> None:
-    """A note to a staff member; losing one is logged, not fatal."""
+async def _say(bot: Bot, chat_id: int, text: str) -> int | None:
+    """A note to a staff member, its message id; losing one is logged, not fatal."""
     try:
-        await bot.send_message(chat_id, text)
+        return (await bot.send_message(chat_id, text)).message_id
     except (AiogramError, TimeoutError) as error:
         log.warning("could not tell staff chat %s: %s", chat_id, error)
+        return None

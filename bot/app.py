@@ -221,7 +221,7 @@ def build_scheduler(
     scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
 
     async def refresh_rollups() -> None:
-        await rollups.refresh(sessions, [waves.survey.id], clock())
+        await rollups.refresh_survey(sessions, waves.survey, clock())
 
     # Closed days are rolled up soon after start (a first build over a large history
     # takes a while, one day per transaction) and then every quarter of an hour.

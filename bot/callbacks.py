@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from pydantic import Field
 
 # A database id (BIGINT): forged data outside this range never reaches a query.
@@ -41,3 +42,21 @@ class ReplyCb(CallbackData, prefix="ar"):
 
 class CancelReplyCb(CallbackData, prefix="ax"):
     pass
+
+
+async def offered(query: CallbackQuery) -> bool:
+    """The query's data is a button of the message it came from, as Telegram holds that
+    message now: a callback acts only on a screen that offered it. Forged data (any client
+    can send any data against any of its messages) and a button already taken away (a
+    question answered, a prompt closed) change nothing and edit nothing."""
+    message = query.message
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return False
+    buttons = message.reply_markup.inline_keyboard
+    return any(button.callback_data == query.data for row in buttons for button in row)
+
+
+async def answer_offered(query: CallbackQuery) -> bool:
+    """As `offered`; a question Telegram no longer shows the bot (an old message) may
+    still be answered: the answer service checks the dispatch and the question itself."""
+    return isinstance(query.message, InaccessibleMessage) or await offered(query)

@@ -52,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--purchased-at", type=_moment, help="ISO time with zone; default now")
     add.set_defaults(handler=_order_add)
     _orders_parser(commands)
+    customer = commands.add_parser("customer", help="customers").add_subparsers(
+        dest="customer_command", required=True
+    )
+    relink = customer.add_parser(
+        "relink",
+        help="move a linked customer to another Telegram account: prints a one-time link",
+        description="A customer linked to Telegram is never moved by an ordinary link. This "
+        "prints one that moves them, pending questions and staff replies included, to the "
+        "account that opens it and agrees. Exit 1: no such customer, or not linked yet.",
+    )
+    relink.add_argument("ref", help="the customer's reference")
+    relink.set_defaults(handler=_customer_relink)
     db = commands.add_parser("db", help="database").add_subparsers(
         dest="db_command", required=True
     )
@@ -90,7 +102,7 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     bulk.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     bulk.add_argument(
         "--links", type=Path, metavar="OUT.csv",
-        help="write the deep link of each new order still waiting for its customer",
+        help="write the deep link of each order of the file still waiting for its customer",
     )  # fmt: skip
     bulk.set_defaults(handler=_orders_import)
 
@@ -157,6 +169,14 @@ def _orders_import(args: argparse.Namespace) -> int:
     if summary.error:
         print(summary.error, file=sys.stderr)
     return summary.exit_code
+
+
+def _customer_relink(args: argparse.Namespace) -> int:
+    from bot.commands import relink_customer  # noqa: PLC0415
+
+    code, text = asyncio.run(relink_customer(load_settings(), args.ref))
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:

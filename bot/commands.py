@@ -70,6 +70,28 @@ async def add_order(
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
 
+async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
+    """`cjm customer relink REF`: (exit code, what to print)."""
+    survey = load_survey(settings.survey)
+    journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with make_session_factory(engine).begin() as session:
+            made = await journeys.relink(session, ref, utc_now())
+    finally:
+        await engine.dispose()
+    if made.refused or made.token is None or made.expires_at is None:
+        return 1, f"no link made: {made.refused}"
+    username = settings.bot_username or await _bot_username(settings)
+    until = f"{made.expires_at:%Y-%m-%d %H:%M} UTC"
+    return 0, (
+        f"{ref.strip()} stays on their Telegram account until someone opens this link and "
+        f"agrees; that account then replaces it (valid until {until}, once):\n"
+        + deep_link(username, made.token)
+    )
+
+
 async def _bot_username(settings: Settings) -> str:
     bot = make_bot(settings)
     try:
@@ -93,7 +115,7 @@ async def import_orders(
         importer = OrderImport(
             journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
             step=progress.step, rows=progress.rows,
-            receipts=links.write if links else lambda _receipts: None,
+            receipts=links.write if links else lambda _receipts: None, known_links=bool(links),
         )  # fmt: skip
         return await importer.run(
             args.file, args.sheet, skip_bad=args.skip_bad, dry_run=args.dry_run
@@ -105,8 +127,10 @@ async def import_orders(
 
 
 class LinkFile:
-    """`--links FILE`: the deep link of every imported order whose customer has not
-    opened the bot yet, to hand out by SMS, e-mail or receipt (one CSV row each)."""
+    """`--links FILE`: the deep link of every order of the file whose customer has not
+    opened the bot yet, created by this run or an earlier one (a rerun after a crash lists
+    the links the crashed run never wrote out), to hand out by SMS, e-mail or receipt (one
+    CSV row each)."""
 
     HEADER = ("external_id", "customer_ref", "link", "valid_until")
 
@@ -123,7 +147,8 @@ class LinkFile:
 
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
         for receipt in receipts:
-            if receipt.created and receipt.link_token and receipt.link_expires_at:
+            waiting = receipt.journey is Journey.AWAITING_LINK
+            if waiting and receipt.link_token and receipt.link_expires_at:
                 link = deep_link(self.username, receipt.link_token)
                 until = receipt.link_expires_at.isoformat(timespec="minutes")
                 self.writer.writerow((receipt.external_id, receipt.customer_ref, link, until))

@@ -152,7 +152,7 @@ async def _report_files(app: App, options: DemoOptions, now: datetime) -> list[P
     first = (options.start or default_start()).date()
     period = Period(first, now.date() + timedelta(days=1))
     # As the scheduler does every quarter hour: the closed days come from the rollup.
-    await rollups.refresh(app.sessions, [app.survey.id], now)
+    await rollups.refresh_survey(app.sessions, app.survey, now)
     return await write_report_files(
         app.sessions, app.survey, period, options.out.resolve() / "report", now, locale="en"
     )

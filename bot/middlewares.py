@@ -121,7 +121,9 @@ class UpdateMiddleware(BaseMiddleware):
             except DBAPIError as error:
                 if attempt == DB_ATTEMPTS:
                     return await self._failed(event, data, error)
-                log.warning("update %s: database error, retrying: %s", event.update_id, error)
+                log.warning(
+                    "update %s: database error, retrying: %s", event.update_id, _kind(error)
+                )
             except Exception as error:  # a bug must not leave a button spinning
                 return await self._failed(event, data, error)
         bot: Bot = data["bot"]
@@ -156,13 +158,24 @@ class UpdateMiddleware(BaseMiddleware):
             return await handler(event, data)
 
     async def _failed(self, event: Update, data: dict[str, Any], error: Exception) -> Any:
-        """Nothing was committed; log the whole update so it can be replayed after a fix."""
+        """Nothing was committed. The log says which update and why, never what it holds
+        (names, usernames, texts: a customer's /forget cannot reach into log files); a
+        database error's message carries the statement's values, so only its kind is
+        logged, while a bug keeps its traceback."""
         self.observe("failed", None)
-        log.error(
-            "update %s failed, nothing stored: %r\n%s",
-            event.update_id, error, event.model_dump_json(exclude_none=True),
-            exc_info=error,
-        )  # fmt: skip
+        try:
+            kind = event.event_type
+        except LookupError:  # a kind of update aiogram does not know
+            kind = "unknown"
+        if isinstance(error, DBAPIError):
+            log.error(
+                "update %s (%s) failed, nothing stored: %s", event.update_id, kind, _kind(error)
+            )
+        else:
+            log.error(
+                "update %s (%s) failed, nothing stored: %s",
+                event.update_id, kind, type(error).__name__, exc_info=error,
+            )  # fmt: skip
         if event.callback_query is not None:
             await Replies([(event.callback_query.answer(), None)]).flush(data["bot"])
         return UNHANDLED
@@ -175,3 +188,15 @@ class UpdateMiddleware(BaseMiddleware):
         if user.id in self.staff_ids:
             return Role.STAFF
         return Role.CUSTOMER
+
+
+def _kind(error: DBAPIError) -> str:
+    """`OperationalError (database is locked)`: the driver's error class, and its message
+    only when it is one of the few that carry no values."""
+    orig = error.orig
+    name = type(orig).__name__ if orig is not None else type(error).__name__
+    message = str(orig).splitlines()[0] if orig is not None else ""
+    return f"{name} ({message})" if message in _VALUELESS else name
+
+
+_VALUELESS = frozenset({"database is locked", "database table is locked", "disk I/O error"})

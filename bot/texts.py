@@ -30,6 +30,18 @@ EN = {
     "link_expired": "This link has expired. Please ask the staff for a new one.",
     "link_used": "This link has already been used. Please ask the staff for a new one.",
     "already_linked": "You're all set — I'll write when there's something to ask.",
+    "link_taken": (
+        "This link has already been opened in another Telegram account. If it's yours, "
+        "please ask the staff for a new one."
+    ),
+    "link_other_account": (
+        "This link belongs to a customer connected from another Telegram account. If that's "
+        "you, please ask the staff to move your account here."
+    ),
+    "link_account_in_use": (
+        "This Telegram account is already connected as another customer, so it can't take "
+        "this link. Please ask the staff."
+    ),
     "start_stranger": (
         "Hi! I ask customers of {business} about their experience. To join, open the link "
         "or scan the QR code you get with your order."
@@ -86,6 +98,7 @@ EN = {
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
     "not_yours": "This button isn't for you.",
+    "button_gone": "This button no longer works.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
     "report_usage": (
@@ -109,6 +122,7 @@ EN = {
     "alert_customer": "Customer: {ref}",
     "alert_segment": "Segment: {segment}",
     "alert_forgotten": "(the customer deleted their data)",
+    "mention_forgotten": "🗑 The customer deleted their data (/forget): this message was cleared.",
     "alert_answered": "✅ Answered by {name}, {when}",
     "alert_reply_button": "↩️ Reply",
     "reply_prompt": (
@@ -153,6 +167,18 @@ RU = {
     "link_expired": "Срок действия ссылки истёк. Попросите, пожалуйста, новую у сотрудника.",
     "link_used": "Этой ссылкой уже воспользовались. Попросите, пожалуйста, новую у сотрудника.",
     "already_linked": "Всё готово — я напишу, когда появятся вопросы.",
+    "link_taken": (
+        "Эту ссылку уже открыли в другом аккаунте Telegram. Если она ваша, попросите, "
+        "пожалуйста, у сотрудника новую."
+    ),
+    "link_other_account": (
+        "Эта ссылка принадлежит покупателю, подключённому с другого аккаунта Telegram. "
+        "Если это вы, попросите сотрудника перенести подключение сюда."
+    ),
+    "link_account_in_use": (
+        "Этот аккаунт Telegram уже подключён как другой покупатель, поэтому открыть эту "
+        "ссылку он не может. Обратитесь, пожалуйста, к сотруднику."
+    ),
     "start_stranger": (
         "Здравствуйте! Это {business}: я спрашиваю покупателей об их впечатлениях. Чтобы "
         "присоединиться, откройте ссылку или отсканируйте QR-код, который вы получили с заказом."
@@ -208,6 +234,7 @@ RU = {
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",
     "not_yours": "Эта кнопка не для вас.",
+    "button_gone": "Эта кнопка больше не работает.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
     "report_usage": (
@@ -232,6 +259,7 @@ RU = {
     "alert_customer": "Клиент: {ref}",
     "alert_segment": "Сегмент: {segment}",
     "alert_forgotten": "(клиент удалил свои данные)",
+    "mention_forgotten": "🗑 Клиент удалил свои данные (/forget): сообщение очищено.",
     "alert_answered": "✅ Ответ дал(а) {name}, {when}",
     "alert_reply_button": "↩️ Ответить",
     "reply_prompt": (

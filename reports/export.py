@@ -52,7 +52,12 @@ MAP_COLUMNS = (
     "change_answers", "change_average_rating", "change_csat", "change_nps",
     "change_mean_valence",
     "waves_answered", "waves_sent", "response_rate",
+    "customers", "rating_estimate", "rating_low", "rating_high", "csat_estimate", "csat_low",
+    "csat_high", "nps_estimate", "nps_low", "nps_high",
 )  # fmt: skip
+# The customer-level estimates (shrunk, reports.evidence) and their 90 % intervals, in the
+# units of the columns above: stars, % and NPS points.
+_ESTIMATES = (("rating", 1.0, 3), ("csat", 100.0, 1), ("nps", 100.0, 1))
 
 # Never customer_id, order_id or dispatch_id: an export leaves the building.
 ANSWER_COLUMNS = (
@@ -106,7 +111,22 @@ def _map_row(level: str, row: StageRow, touchpoint: Cell | None) -> list[object]
         answered,
         sent,
         None if touchpoint else _round(row.response_rate, 1, 100),
+        cell.customers,
+        *_estimates(cell),
     ]
+
+
+def _estimates(cell: Cell) -> list[float | None]:
+    values: list[float | None] = []
+    for metric, scale, digits in _ESTIMATES:
+        estimate = cell.estimates.get(metric)
+        if estimate is None:
+            values += [None, None, None]
+            continue
+        low, high = estimate.interval()
+        values += [_round(estimate.posterior, digits, scale), _round(low, digits, scale),
+                   _round(high, digits, scale)]  # fmt: skip
+    return values
 
 
 def map_rows(report: Report) -> list[list[object]]:

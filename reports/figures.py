@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+NPS_MARGIN_SHOWN = 30.0  # points: a wider 95 % margin is shown as "too few answers"
+
 
 @dataclass(frozen=True, slots=True)
 class Figures:
@@ -55,6 +57,13 @@ class Figures:
         p = self.promoters / self.nps_answers
         d = self.detractors / self.nps_answers
         return 100 * 1.96 * math.sqrt(max(0.0, p + d - (p - d) ** 2) / self.nps_answers)
+
+    @property
+    def nps_too_few(self) -> bool:
+        """An NPS whose margin is wider than ±NPS_MARGIN_SHOWN points is no figure to show:
+        it reads "too few answers" instead."""
+        margin = self.nps_margin
+        return margin is not None and margin > NPS_MARGIN_SHOWN
 
     @property
     def mean_valence(self) -> float | None:

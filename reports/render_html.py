@@ -7,7 +7,6 @@ language (English or Russian: `TEXTS`, and the explanations written out per lang
 from __future__ import annotations
 
 import base64
-import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -17,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from reports.aggregate import Comment
 from reports.alerts import alerts_fact
-from reports.flags import Level
+from reports.flags import Level, customers, span
+from reports.priority_words import explanation, headline, sentences
 from reports.report import Cell, Report, StageRow, period_name
 from reports.words import counted, language
 
@@ -59,7 +59,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "mood_row": "Mood", "response_hint": "answered of sent waves that ask about the stage",
         "curve": "Emotion curve", "curve_label": "Mean mood per stage, from −2 to +2",
         "image": "The customer journey map", "image_caption": "The map as an image.",
-        "key": "Key stages", "stages": "Stage by stage", "change_against": "Change against",
+        "key": "What to fix first", "customers": "Customers",
+        "too few": "too few answers",
+        "not yet": "Not enough answers yet to judge any stage: {have} ({needed} per stage "
+        "needed).",
+        "stages": "Stage by stage", "change_against": "Change against",
         "was": "was", "no_comparison": "No comparison with {previous}: one of the periods "
         "has no scored answers.",
         "touchpoint": "Touchpoint", "short_rating": "Rating", "change": "Change",
@@ -81,7 +85,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "response_hint": "доля отвеченных волн из отправленных, что спрашивают об этапе",
         "curve": "Кривая эмоций", "curve_label": "Среднее настроение по этапам, от −2 до +2",
         "image": "Карта пути клиента", "image_caption": "Карта в виде изображения.",
-        "key": "Ключевые этапы", "stages": "По этапам", "change_against": "Изменение:",
+        "key": "Что исправить в первую очередь", "customers": "Клиенты",
+        "too few": "слишком мало ответов",
+        "not yet": "Пока мало ответов, чтобы судить об этапах: {have} (нужно {needed} на "
+        "этап).",
+        "stages": "По этапам", "change_against": "Изменение:",
         "was": "было", "no_comparison": "Сравнить с тем, что было {previous}, нельзя: "
         "в одном из периодов нет ответов с оценкой.",
         "touchpoint": "Точка контакта", "short_rating": "Оценка", "change": "Изменение",
@@ -140,10 +148,11 @@ class CellView:
     label: str
     sentence: str
     answers: int
-    rating: str
+    rating: str  # with the 90 % interval of the customer-level estimate
     csat: str
     nps: str
     mood: str
+    customers: int
     changes: tuple[tuple[str, Delta], ...]  # (metric, change) where both periods have it
 
 
@@ -209,21 +218,30 @@ def _changes(cell: Cell, texts: dict[str, str]) -> tuple[tuple[str, Delta], ...]
     )
 
 
+def _interval(cell: Cell, metric: str) -> str:
+    """The estimate's 90 % interval, " (3.9…4.4)", or nothing below the customers needed."""
+    estimate = cell.estimates.get(metric)
+    return "" if estimate is None else f" ({span(metric, estimate)})"
+
+
 def _cell(cell: Cell, texts: dict[str, str]) -> CellView:
     f = cell.figures
-    nps = _or_dash(f.nps, 0, signed=True)
-    if f.nps_margin is not None:
-        nps += f" ±{_fixed(f.nps_margin, 0)}"
+    if f.nps_too_few:
+        nps = texts["too few"]
+    else:
+        nps = _or_dash(f.nps, 0, signed=True) + _interval(cell, "nps")
     csat = _or_dash(f.csat, 0, 100.0)
+    csat = csat if f.csat is None else csat + "%" + _interval(cell, "csat")
     return CellView(
         name=cell.name,
         level=LEVEL_CLASS[cell.flag.level],
         label=texts[cell.flag.level.value],
         sentence=cell.flag.sentence,
         answers=f.answers,
-        rating=_or_dash(f.average_rating, 1),
-        csat=csat if f.csat is None else csat + "%",
+        rating=_or_dash(f.average_rating, 1) + _interval(cell, "rating"),
+        csat=csat,
         nps=nps,
+        customers=cell.customers,
         mood=_or_dash(f.mean_valence, 1, signed=True),
         changes=_changes(cell, texts),
     )
@@ -307,12 +325,24 @@ def _curve(report: Report) -> Curve | None:
     )
 
 
-def _key_stages(report: Report) -> list[str]:
+def _priorities(report: Report) -> tuple[str, list[str], str]:
+    """The "what to fix first" line, each stage's sentence, and how to read them."""
     names = {row.stage.id: row.stage.name for row in report.stages}
-    return [
-        dataclasses.replace(key, stage=names.get(key.stage, key.stage)).sentence
-        for key in report.key_stages
-    ]
+    if not report.judged:
+        return "", [], ""
+    return (
+        headline(report.priorities, names, report.locale),
+        sentences(report.priorities, names, report.locale),
+        explanation(report.locale),
+    )
+
+
+def _verdict_line(report: Report, texts: dict[str, str]) -> str | None:
+    """Said when no stage could be judged: never an "all fine" without evidence."""
+    if report.judged or report.answers == 0:
+        return None
+    have = customers(report.customers, report.locale)
+    return texts["not yet"].format(have=have, needed=report.min_customers)
 
 
 def render_html(report: Report, map_png: bytes | None = None) -> str:
@@ -352,7 +382,8 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
         generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
         stages=[_stage(row, texts) for row in report.stages],
         curve=_curve(report),
-        key_stages=_key_stages(report),
+        priorities=_priorities(report),
+        not_yet=_verdict_line(report, texts),
         map_png=png,
         alerts=alerts_fact(report.alerts, report.locale),
     )

@@ -28,7 +28,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
 from reports.aggregate import Comment, Period
-from reports.flags import Level
+from reports.flags import Level, span
+from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
 from reports.words import language
@@ -86,7 +87,7 @@ LABELS: dict[str, dict[str, str]] = {
         "worst": "Worst",
         "all_ok": "no stage flagged",
         "no_data": "not enough data for any stage yet",
-        "key": "Moves NPS most",
+        "too few": "too few answers",
         "waves": "Response by wave",
         "pts": " pts",
         "changes": "▲▼ change vs the previous {days} days",
@@ -117,7 +118,7 @@ LABELS: dict[str, dict[str, str]] = {
         "worst": "Хуже всего",
         "all_ok": "проблем не найдено",
         "no_data": "пока мало данных по всем этапам",
-        "key": "Сильнее всего влияют на NPS",
+        "too few": "мало ответов",
         "waves": "Отклик по волнам",
         "pts": " п.п.",
         "changes": "▲▼ изменение к предыдущим {days} дн.",
@@ -405,13 +406,8 @@ class _Map:
             x += 34 + self.width(label) + 28
         rest = WIDTH - MARGIN - x
         names = {row.stage.id: row.stage.name for row in self.report.stages}
-        drivers = [
-            f"{names.get(k.stage, k.stage)} r={_signed(k.r, 2)}"
-            for k in self.report.key_stages
-            if k.r is not None and not k.too_few
-        ][:3]
-        if drivers and rest > 200:
-            line = f"{self.labels['key']}: " + ", ".join(drivers)
+        if self.report.judged and rest > 200:
+            line = headline(self.report.priorities, names, self.report.locale)
             self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
         when = self.report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
         waves = " · ".join(
@@ -496,7 +492,7 @@ class _Map:
         if value is None:
             return MISSING, 24, ""
         arrow = _arrow(cell.change.average_rating, 1)
-        return f"{value:.1f} ★", 24, " ".join(filter(None, [f"n={figures.ratings}", arrow]))
+        return f"{value:.1f} ★", 24, " ".join(filter(None, [_span(cell, "rating"), arrow]))
 
     def csat(self, cell: Cell) -> tuple[str, float, str]:
         value = cell.figures.csat
@@ -504,19 +500,16 @@ class _Map:
             return MISSING, 20, ""
         change = cell.change.csat
         arrow = _arrow(None if change is None else 100 * change, 0, self.labels["pts"])
-        return _percent(value), 20, arrow
+        return _percent(value), 20, " ".join(filter(None, [_span(cell, "csat"), arrow]))
 
     def nps(self, cell: Cell) -> tuple[str, float, str]:
-        value, margin = cell.figures.nps, cell.figures.nps_margin
+        value = cell.figures.nps
         if value is None:
             return MISSING, 20, ""
-        shown = _signed(value, 0)
-        if margin is not None:
-            shown += f" ±{margin:.0f}"
-        detail = " ".join(
-            filter(None, [f"n={cell.figures.nps_answers}", _arrow(cell.change.nps, 0)])
-        )
-        return shown, 20, detail
+        if cell.figures.nps_too_few:
+            return MISSING, 20, self.labels["too few"]
+        detail = " ".join(filter(None, [_span(cell, "nps"), _arrow(cell.change.nps, 0)]))
+        return _signed(value, 0), 20, detail
 
     def emotion(self, top: float, height: float) -> None:
         """The emotion curve: each stage's mean valence on −2…+2, a gap where a stage has
@@ -601,6 +594,11 @@ def _period(period: Period) -> str:
     if last == period.start:
         return period.start.isoformat()
     return f"{period.start.isoformat()}…{last.isoformat()}"
+
+
+def _span(cell: Cell, metric: str) -> str:
+    estimate = cell.estimates.get(metric)
+    return "" if estimate is None else span(metric, estimate)
 
 
 def _percent(value: float | None) -> str:

@@ -1,21 +1,29 @@
 """The report object every output is drawn from: the map's cells with their figures,
 flags and change, comments, response rates (per wave, and per stage over the waves that
-ask about it) and key stages, for a period and segment."""
+ask about it) and the priorities (what to fix first), for a period and segment."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Change, Comment, Period, change, compare, response_rates
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
-from reports.drivers import nps_correlations
+from reports.customers import customer_cells, follow_ups
+from reports.evidence import Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
-from reports.flags import Flag, KeyStage, flag, key_stages, previous_period
+from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
+from reports.priorities import (
+    NO_PRIORITIES,
+    Priorities,
+    gaps_to_target,
+    journey_scores,
+    priorities,
+)
 from surveys.model import Survey
 
 
@@ -29,6 +37,9 @@ class Cell:
     previous: Figures
     change: Change
     flag: Flag
+    # metric → the customer-level estimate with its interval (enough customers only)
+    estimates: Mapping[str, Estimate] = field(default_factory=dict)
+    customers: int = 0  # customers with a scored answer in the cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +66,19 @@ class Report:
     generated_at: datetime
     stages: tuple[StageRow, ...]
     response_rates: dict[str, tuple[int, int]]  # wave id → (answered, sent)
-    key_stages: tuple[KeyStage, ...]
+    priorities: Priorities = NO_PRIORITIES  # what to fix first
     alerts: AlertFigures = NO_ALERTS  # unhappy customers and how soon staff answered
+    min_customers: int = 5  # customers a cell needs before it is judged
+
+    @property
+    def customers(self) -> int:
+        """Customers who answered the most answered stage: at least this many answered."""
+        return max((row.stage.customers for row in self.stages), default=0)
+
+    @property
+    def judged(self) -> bool:
+        """Whether any stage had enough customers to be judged at all."""
+        return any(row.stage.estimates for row in self.stages)
 
     @property
     def answers(self) -> int:
@@ -88,6 +110,39 @@ def stage_response_rates(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    verdicts: Verdicts
+    settings: Settings
+    baseline: str
+    locale: str
+
+    def cell(
+        self, key: tuple[str, str | None], name: str, current: Figures, previous: Figures
+    ) -> Cell:
+        verdict = self.verdicts.get(key)
+        return Cell(
+            key[1] or key[0], name, current, previous, change(current, previous),
+            flag(verdict, self.settings, self.baseline, self.locale),
+            verdict.estimates if verdict is not None else {},
+            verdict.customers if verdict is not None else 0,
+        )  # fmt: skip
+
+
+async def _judge(
+    session: AsyncSession, survey: Survey, period: Period, segment: str | None, locale: str
+) -> _Judge:
+    """The customer-level verdicts of every cell: the period against its baseline."""
+    excluded = follow_ups(survey)
+    periods = survey.thresholds.baseline_periods
+    start = period.start - timedelta(days=period.days * periods)
+    current = await customer_cells(session, survey.id, period.start, period.end, segment, excluded)
+    baseline = await customer_cells(session, survey.id, start, period.start, segment, excluded)
+    settings = settings_of(survey.thresholds)
+    verdicts = assess(current, baseline, settings)
+    return _Judge(verdicts, settings, baseline_name(period.days, periods, locale), locale)
+
+
 async def build_report(
     session: AsyncSession,
     survey: Survey,
@@ -98,44 +153,36 @@ async def build_report(
 ) -> Report:
     locale = locale or survey.default_locale
     compared = await compare(session, survey.id, period, segment)
-    named = period_name(period, locale)
+    judge = await _judge(session, survey, period, segment, locale)
     rates = await response_rates(session, survey.id, period, segment)
     by_stage = stage_response_rates(survey, rates)
     rows = []
     for stage in survey.stages:
-        current = compared.current.stages.get(stage.id, Figures())
-        before = compared.previous.stages.get(stage.id, Figures())
         touchpoints = tuple(
-            _cell(
-                tp.id, survey.text(tp.name, locale),
+            judge.cell(
+                (stage.id, tp.id), survey.text(tp.name, locale),
                 compared.current.touchpoints.get((stage.id, tp.id), Figures()),
-                compared.previous.touchpoints.get((stage.id, tp.id), Figures()), survey,
-                named, locale,
+                compared.previous.touchpoints.get((stage.id, tp.id), Figures()),
             )
             for tp in stage.touchpoints
         )  # fmt: skip
         comments = await stage_comments(session, survey.id, period, segment, stage.id)
-        name = survey.text(stage.name, locale)
-        cell = _cell(stage.id, name, current, before, survey, named, locale)
+        cell = judge.cell(
+            (stage.id, None), survey.text(stage.name, locale),
+            compared.current.stages.get(stage.id, Figures()),
+            compared.previous.stages.get(stage.id, Figures()),
+        )  # fmt: skip
         rows.append(StageRow(cell, touchpoints, tuple(comments), by_stage[stage.id]))
-    drivers = await nps_correlations(session, survey.id, period, segment)
+    ratings = {
+        row.stage.id: row.stage.estimates["rating"].posterior
+        for row in rows
+        if "rating" in row.stage.estimates
+    }
+    scores = await journey_scores(session, survey.id, period, segment)
+    ranked = priorities(scores, gaps_to_target(ratings, survey.thresholds.rating))
     return Report(
         survey.id, survey.text(survey.title, locale), locale, period, segment, now,
-        tuple(rows), rates, tuple(key_stages(drivers, locale)),
+        tuple(rows), rates, ranked,
         await alert_figures(session, survey.id, period, segment),
-    )  # fmt: skip
-
-
-def _cell(
-    ident: str,
-    name: str,
-    current: Figures,
-    previous: Figures,
-    survey: Survey,
-    named: str,
-    locale: str,
-) -> Cell:
-    return Cell(
-        ident, name, current, previous, change(current, previous),
-        flag(current, previous, survey.thresholds, named, locale),
+        survey.thresholds.min_responses,
     )  # fmt: skip

@@ -15,7 +15,7 @@ range, cheap) for that. /forget removes comment texts only, which no rollup sum 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -32,14 +32,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reports import drivers
+from reports import customers
 from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
-from storage.models import Answer, AnswerRollup, RollupDay
+from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
+from surveys.model import Survey
 
 log = logging.getLogger(__name__)
 
 _ROLLUPS = cast(Table, AnswerRollup.__table__)
+_CUSTOMERS = cast(Table, CustomerRollup.__table__)
 _KEYS = ("survey_id", "day", "stage", "touchpoint", "emotion", "segment")
 
 
@@ -67,8 +69,28 @@ def _build_query(survey_id: str, day: date) -> Select[Any]:
     )
 
 
+async def _build_customers(
+    session: AsyncSession, survey_id: str, day: date, excluded: Collection[str]
+) -> None:
+    await session.execute(
+        delete(CustomerRollup).where(
+            CustomerRollup.survey_id == survey_id, CustomerRollup.day == day
+        )
+    )
+    columns = ["survey_id", "day", "segment", "stage", "touchpoint", *customers.SUM_COLUMNS]
+    for query in customers.cells_queries(survey_id, Answer.day == day, excluded, True):
+        sums = query.subquery()
+        rows = select(literal(survey_id), literal(day), *sums.c)
+        await session.execute(insert(_CUSTOMERS).from_select(columns, rows))
+
+
 async def build_day(
-    session: AsyncSession, survey_id: str, day: date, now: datetime, last_answer_id: int
+    session: AsyncSession,
+    survey_id: str,
+    day: date,
+    now: datetime,
+    last_answer_id: int,
+    excluded: Collection[str] = (),
 ) -> int:
     """Replace the day's rollup rows in the caller's transaction; returns its answer rows."""
     await session.execute(
@@ -83,7 +105,7 @@ async def build_day(
             AnswerRollup.survey_id == survey_id, AnswerRollup.day == day
         )
     )
-    await drivers.build_day(session, survey_id, day)
+    await _build_customers(session, survey_id, day, excluded)
     values = {"built_at": now, "answers": int(rows or 0), "last_answer_id": last_answer_id}
     changed = await session.execute(
         update(RollupDay)
@@ -175,18 +197,33 @@ async def _plan(
 
 
 async def refresh(
-    sessions: async_sessionmaker[AsyncSession], survey_ids: Iterable[str], now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    survey_ids: Iterable[str],
+    now: datetime,
+    follow_ups: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Refreshed]:
     """Bring the rollup up to date: each closed day not yet built (or stale) is built,
-    one day per transaction so that the database is never locked for long."""
+    one day per transaction so that the database is never locked for long.
+
+    `follow_ups` names, per survey, the questions asked only after a low answer
+    (reports.customers.follow_ups): left out of the customer-level sums."""
     done: dict[str, Refreshed] = {}
     for survey_id in survey_ids:
         async with sessions.begin() as session:
             days, stale, watermark = await _plan(session, survey_id, now)
         for day in days:
             async with sessions.begin() as session:
-                await build_day(session, survey_id, day, now, watermark)
+                excluded = (follow_ups or {}).get(survey_id, ())
+                await build_day(session, survey_id, day, now, watermark, excluded)
         if days or stale:
             log.info("rollup %s: built %d day(s), %d stale", survey_id, len(days), len(stale))
         done[survey_id] = Refreshed(days, stale)
     return done
+
+
+async def refresh_survey(
+    sessions: async_sessionmaker[AsyncSession], survey: Survey, now: datetime
+) -> Refreshed:
+    """`refresh` for one survey, its follow-up questions left out of the customer sums."""
+    done = await refresh(sessions, [survey.id], now, {survey.id: customers.follow_ups(survey)})
+    return done[survey.id]

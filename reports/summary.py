@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from reports.alerts import alerts_line
 from reports.figures import Figures
-from reports.flags import Level
+from reports.flags import Level, customers
+from reports.priority_words import headline
 from reports.report import Report, StageRow
 from reports.words import answers, language
 
@@ -19,13 +20,17 @@ _LABELS = {
     "en": {
         "response": "response rate", "nps": "NPS",
         "worst": "Needs attention", "fine": "No stage needs attention.",
-        "key": "Moves NPS most", "files": "The map and the full report are attached.",
+        "not yet": (
+            "Not enough answers yet to judge any stage: {have} ({needed} per stage needed)."
+        ),
+        "too few": "too few answers", "files": "The map and the full report are attached.",
         "vs": "vs the previous period",
     },
     "ru": {
         "response": "отклик", "nps": "NPS",
         "worst": "Требует внимания", "fine": "Ни один этап не требует внимания.",
-        "key": "Сильнее всего влияет на NPS", "files": "Карта и полный отчёт — во вложении.",
+        "not yet": "Пока мало ответов, чтобы судить об этапах: {have} (нужно {needed} на этап).",
+        "too few": "слишком мало ответов", "files": "Карта и полный отчёт — во вложении.",
         "vs": "к прошлому периоду",
     },
 }  # fmt: skip
@@ -48,12 +53,17 @@ def summary_text(report: Report) -> str:
     if worst:
         lines.append(f"{labels['worst']}:")
         lines.extend(_stage_line(row, labels) for row in worst)
-    else:
+    elif report.judged:
         lines.append(labels["fine"])
-    strongest = next((k for k in report.key_stages if k.r is not None and not k.too_few), None)
-    if strongest is not None:
-        name = _stage_name(report, strongest.stage)
-        lines += ["", f"{labels['key']}: {name} (r = {strongest.r:+.2f}, n = {strongest.n})"]
+    else:
+        lines.append(
+            labels["not yet"].format(
+                have=customers(report.customers, report.locale), needed=report.min_customers
+            )
+        )
+    if report.judged:
+        names = {row.stage.id: row.stage.name for row in report.stages}
+        lines += ["", headline(report.priorities, names, report.locale)]
     if (alerts := alerts_line(report.alerts, report.locale)) is not None:
         lines += ["", alerts]
     lines += ["", labels["files"]]
@@ -66,7 +76,10 @@ def _headline(report: Report, labels: dict[str, str]) -> str:
         parts.append(f"{labels['response']} {report.response_rate:.0%}")
     total = _nps_total(report)
     if total.nps is not None and total.nps_margin is not None:
-        parts.append(f"{labels['nps']} {total.nps:+.0f} (±{total.nps_margin:.0f})")
+        if total.nps_too_few:
+            parts.append(f"{labels['nps']}: {labels['too few']}")
+        else:
+            parts.append(f"{labels['nps']} {total.nps:+.0f} (±{total.nps_margin:.0f})")
     return " · ".join(parts)
 
 
@@ -88,10 +101,6 @@ def _stage_line(row: StageRow, labels: dict[str, str]) -> str:
         quote = low.text if len(low.text) <= 120 else low.text[:119].rstrip() + "…"
         line += f"\n   «{quote}»"
     return line
-
-
-def _stage_name(report: Report, stage_id: str) -> str:
-    return next((row.stage.name for row in report.stages if row.stage.id == stage_id), stage_id)
 
 
 def _fit(text: str) -> str:

@@ -10,12 +10,21 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, AlertMessage, AlertReply, Answer, Customer, ReplyDraft
+from storage.models import (
+    Alert,
+    AlertMessage,
+    AlertReply,
+    Answer,
+    Customer,
+    ReplyDraft,
+    StaffMention,
+)
 from storage.upsert import insert_ignoring_conflicts
 
 _ALERTS = cast(Table, Alert.__table__)
 _MESSAGES = cast(Table, AlertMessage.__table__)
 _DRAFTS = cast(Table, ReplyDraft.__table__)
+_MENTIONS = cast(Table, StaffMention.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,31 @@ async def of_tg_user(session: AsyncSession, tg_user_id: int) -> list[int]:
         .order_by(Alert.id)
     )
     return list(found)
+
+
+async def mention(session: AsyncSession, alert_id: int, chat_id: int, message_id: int) -> None:
+    """A staff-chat message that shows the alert's customer (reference or words)."""
+    connection = await session.connection()
+    statement = insert_ignoring_conflicts(connection.dialect.name, _MENTIONS)
+    await connection.execute(
+        statement, {"alert_id": alert_id, "chat_id": chat_id, "message_id": message_id}
+    )
+
+
+async def take_mentions(session: AsyncSession, alert_ids: list[int]) -> list[tuple[int, int]]:
+    """(chat, message) of every staff-chat message about these alerts' customer, forgotten
+    here: /forget edits them once, after its commit."""
+    if not alert_ids:
+        return []
+    where = StaffMention.alert_id.in_(alert_ids)
+    rows = await session.execute(
+        select(StaffMention.chat_id, StaffMention.message_id)
+        .where(where)
+        .order_by(StaffMention.chat_id, StaffMention.message_id)
+    )
+    found = [(int(chat), int(message)) for chat, message in rows.all()]
+    await session.execute(delete(StaffMention).where(where))
+    return found
 
 
 async def recipient(session: AsyncSession, alert_id: int) -> Recipient | None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -118,8 +119,12 @@ class LinkToken(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     # Indexed: an order's link is looked up by the order (API repeats, the import).
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    # Who opened the link: the consent buttons answer only that Telegram user.
+    # Who opened the link first: the consent buttons answer only that Telegram user, and
+    # nobody else can open it after them.
     opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Made by the staff (`cjm customer relink`): it may move an already linked customer
+    # to the Telegram account that opens it. No other link ever does.
+    relink: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -191,7 +196,7 @@ class Answer(Base):
         # range) follows this key, and every column the aggregate reads is in it: SQLite
         # answers it with an index-only scan and no temporary B-tree for the grouping.
         Index(*REPORT_INDEX),
-        # A journey's ratings per stage (key stages), and order deletes (the FK).
+        # A journey's ratings per stage (priorities), and order deletes (the FK).
         Index("ix_answers_order_stage", "order_id", "stage", "rating"),
         # Comments only, newest first per stage: the report's quotes stop after a few.
         Index(
@@ -257,22 +262,34 @@ class AnswerRollup(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
-class DriverRollup(Base):
-    """One day's sums for the key-stage correlation: over the journeys whose NPS was
-    answered that day (and segment), a stage's average rating x against the NPS y."""
+class CustomerRollup(Base):
+    """One day's customer-level sums of one report cell (reports.customers): per
+    segment, stage and touchpoint ('' for the stage as a whole), the number of customers
+    and, per metric, how many customers had a score, its sum and its sum of squares."""
 
-    __tablename__ = "driver_rollups"
+    __tablename__ = "customer_rollups"
 
     survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     segment: Mapped[str] = mapped_column(String(64), primary_key=True)
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-    sx: Mapped[float] = mapped_column(Float)
-    sy: Mapped[float] = mapped_column(Float)
-    sxx: Mapped[float] = mapped_column(Float)
-    syy: Mapped[float] = mapped_column(Float)
-    sxy: Mapped[float] = mapped_column(Float)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    r_n: Mapped[int] = mapped_column(Integer)
+    r_sum: Mapped[float] = mapped_column(Float)
+    r_sq: Mapped[float] = mapped_column(Float)
+    s_n: Mapped[int] = mapped_column(Integer)
+    s_sum: Mapped[float] = mapped_column(Float)
+    s_sq: Mapped[float] = mapped_column(Float)
+    p_n: Mapped[int] = mapped_column(Integer)
+    p_sum: Mapped[float] = mapped_column(Float)
+    p_sq: Mapped[float] = mapped_column(Float)
+    v_n: Mapped[int] = mapped_column(Integer)
+    v_sum: Mapped[float] = mapped_column(Float)
+    v_sq: Mapped[float] = mapped_column(Float)
+    d_n: Mapped[int] = mapped_column(Integer)
+    d_sum: Mapped[float] = mapped_column(Float)
+    d_sq: Mapped[float] = mapped_column(Float)
 
 
 class RollupDay(Base):
@@ -327,6 +344,17 @@ class AlertMessage(Base):
     )
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class StaffMention(Base):
+    """A message in a staff chat that shows an alert's customer by reference or in their
+    own words (a reply prompt, a delivery notice, a relayed message): /forget edits it."""
+
+    __tablename__ = "staff_mentions"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
 
 
 class AlertReply(Base):

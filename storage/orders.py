@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Journey, LinkToken, Order
+from storage.models import Customer, Journey, LinkToken, Order
 
 
 async def known_external_ids(session: AsyncSession, external_ids: Collection[str]) -> set[str]:
@@ -63,3 +63,29 @@ async def by_external_ids(
 ) -> dict[str, Order]:
     found = await session.scalars(select(Order).where(Order.external_id.in_(external_ids)))
     return {order.external_id: order for order in found}
+
+
+async def waiting_links(
+    session: AsyncSession, external_ids: Collection[str], now: datetime
+) -> dict[str, tuple[str, LinkToken]]:
+    """external id → (customer ref, live link) of these orders still waiting for their
+    customer to open the bot: an import rerun hands their links out again."""
+    rows = await session.execute(
+        select(Order.external_id, Customer.ref, LinkToken)
+        .join(Customer, Customer.id == Order.customer_id)
+        .join(LinkToken, LinkToken.order_id == Order.id)
+        .where(
+            Order.external_id.in_(external_ids),
+            Order.journey == Journey.AWAITING_LINK,
+            LinkToken.used_at.is_(None),
+            LinkToken.expires_at > now,
+        )
+        .order_by(LinkToken.id)
+    )
+    return {external_id: (ref, link) for external_id, ref, link in rows}  # the newest wins
+
+
+async def latest_of(session: AsyncSession, customer_id: int) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(1)
+    )

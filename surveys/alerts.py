@@ -151,6 +151,16 @@ async def forgetting(session: AsyncSession, tg_user_id: int) -> list[int]:
     return await alerts.of_tg_user(session, tg_user_id)
 
 
+async def forget_mentions(session: AsyncSession, alert_ids: list[int]) -> list[tuple[int, int]]:
+    """The staff-chat messages (chat, message) that show these alerts' customer: /forget
+    clears them after its commit. Their records go now, with the customer."""
+    return await alerts.take_mentions(session, alert_ids)
+
+
+async def mentioned(session: AsyncSession, alert_id: int, chat_id: int, message_id: int) -> None:
+    await alerts.mention(session, alert_id, chat_id, message_id)
+
+
 async def redrawn(session: AsyncSession, alert_ids: list[int]) -> list[AlertDetails]:
     found = [await alerts.details(session, alert_id) for alert_id in alert_ids]
     return [alert for alert in found if alert is not None]

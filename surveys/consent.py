@@ -19,6 +19,9 @@ class LinkState(StrEnum):
     EXPIRED = "expired"
     USED = "used"  # someone already answered this link
     ALREADY_LINKED = "already_linked"  # used by this very user: nothing to do
+    TAKEN = "taken"  # opened first by another Telegram account: theirs to answer
+    OTHER_ACCOUNT = "other_account"  # its customer is linked to another Telegram account
+    ACCOUNT_IN_USE = "account_in_use"  # a staff re-link opened by another customer's account
 
 
 class ConsentState(StrEnum):
@@ -27,6 +30,7 @@ class ConsentState(StrEnum):
     REPEATED = "repeated"  # the same answer again (a double tap): nothing to do
     NOT_YOURS = "not_yours"  # the buttons belong to whoever opened the link
     CLOSED = "closed"  # expired or already answered
+    OTHER_ACCOUNT = "other_account"  # the customer was linked to another account meanwhile
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +66,25 @@ async def open_link(session: AsyncSession, token: str, user_id: int, now: dateti
         # Whoever said "No" may change their mind while the link is valid.
         if link.opened_by != user_id or link.expires_at <= now:
             return LinkView(LinkState.USED)
+    if link.opened_by is not None and link.opened_by != user_id:
+        return LinkView(LinkState.TAKEN)  # the first opener keeps it
+    refused = await _refusal(session, link, user_id)
+    if refused is not None:
+        return LinkView(refused)
     link.opened_by = user_id
     return LinkView(LinkState.OK, link.id)
+
+
+async def _refusal(session: AsyncSession, link: LinkToken, user_id: int) -> LinkState | None:
+    """A link never moves a linked customer to another Telegram account, unless the staff
+    made it for that (`relink`); even then not onto an account that is another customer."""
+    customer = await customers.get(session, link.customer_id)
+    if customer is None or customer.tg_user_id in (None, user_id):
+        return None
+    if not link.relink:
+        return LinkState.OTHER_ACCOUNT
+    mine = await customers.by_tg_user(session, user_id)
+    return LinkState.ACCOUNT_IN_USE if mine is not None else None
 
 
 async def answer_consent(
@@ -85,14 +106,22 @@ async def answer_consent(
         return ConsentResult(ConsentState.REPEATED)
     if link.expires_at <= now:
         return ConsentResult(ConsentState.CLOSED)
+    if await _refusal(session, link, user.user_id) is not None:
+        return ConsentResult(ConsentState.OTHER_ACCOUNT)  # linked elsewhere since it opened
+    declined_before = link.used_at is not None
     link.used_at = now
+    if not accept and link.relink:
+        link.opened_by = None  # the customer stays where they were
+        return ConsentResult(ConsentState.DECLINED)
     if not accept:
         return await _decline(session, link)
     customer = await _link_customer(session, link, user, now)
     order = await orders.get(session, link.order_id)
     assert order is not None
     order.customer_id = customer.id
-    order.journey = await journeys.start(session, customer, order, now)
+    # A re-link's order may be under way; a "No" made this one's journey not surveyed.
+    if order.journey == Journey.AWAITING_LINK or declined_before:
+        order.journey = await journeys.start(session, customer, order, now)
     first = min(await dispatches.open_due_times(session, customer.id), default=None)
     return ConsentResult(ConsentState.ACCEPTED, order.journey, customer.locale, first)
 
@@ -120,10 +149,14 @@ async def _link_customer(
     session: AsyncSession, link: LinkToken, user: TelegramUser, now: datetime
 ) -> Customer:
     """The Telegram user becomes this link's customer; a user already known under another
-    reference keeps their record, and the order moves to it."""
+    reference keeps their record, and the order moves to it. A staff re-link moves the
+    customer, pending waves and all, from their old account to this one."""
     existing = await customers.by_tg_user(session, user.user_id)
     customer = existing or await customers.get(session, link.customer_id)
     assert customer is not None
+    if customer.tg_user_id is not None and customer.tg_user_id != user.user_id:
+        customer.tg_user_id = None  # a re-link (checked above): the old account lets go
+        await session.flush()
     customer.tg_user_id = user.user_id
     customer.chat_id = user.chat_id
     customer.locale = customer.locale or user.locale

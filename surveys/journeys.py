@@ -46,6 +46,13 @@ class OrderReceipt:
     cooldown_until: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Relink:
+    refused: str | None  # why no link was made
+    token: str | None = None
+    expires_at: datetime | None = None
+
+
 class Journeys:
     def __init__(self, survey: Survey, rules: SendingRules, link_ttl: timedelta) -> None:
         self.survey = survey
@@ -140,6 +147,24 @@ class Journeys:
         ])  # fmt: skip
         order.journey_started_at = now
         return Journey.SCHEDULED
+
+    async def relink(self, session: AsyncSession, ref: str, now: datetime) -> Relink:
+        """A staff member's explicit move of a linked customer to another Telegram account
+        (a new phone, a mistaken first link): a link that the next account to open it and
+        agree takes over, pending waves and staff replies with it. No other link can."""
+        customer = await customers.by_ref(session, ref.strip())
+        if customer is None:
+            return Relink(f"no customer with reference {ref!r}")
+        order = await orders.latest_of(session, customer.id)
+        if customer.tg_user_id is None or order is None:
+            return Relink(
+                f"{customer.ref} is not connected to Telegram: give them their order's link"
+            )
+        link = self._new_link(customer, order, now)
+        link.relink = True
+        session.add(link)
+        await session.flush()
+        return Relink(None, link.token, link.expires_at)
 
     def _new_link(self, customer: Customer, order: Order, now: datetime) -> LinkToken:
         return LinkToken(

@@ -29,6 +29,11 @@ from surveys.checks import Loc, check_survey
 from surveys.model import IDENT, Survey
 
 TEMPLATES = ("cafe", "online_shop", "lean")
+# Limits that stop a file which is no survey before it costs minutes and memory: the
+# bundled templates are about 14 KB, 8 levels deep and 950 values.
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 24  # nested mappings and lists
+MAX_VALUES = 50_000  # scalars, mappings and lists, each alias counted as what it repeats
 # Without these the rest of the file cannot be cross-checked in a useful way.
 _ESSENTIAL = frozenset({("stages",), ("waves",)})
 
@@ -70,21 +75,42 @@ def resolve(spec: str) -> Path:
 def load_survey(spec: str | Path) -> Survey:
     path = resolve(spec) if isinstance(spec, str) else spec
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # a FIFO or a device has no size to ask first
     except OSError as error:
         raise SurveyError(
             str(path), [SurveyProblem((), f"cannot read: {error.strerror}")]
         ) from None
-    return parse_survey(text, str(path))
+    return parse_survey(_decoded(raw, str(path)), str(path))
+
+
+def _decoded(raw: bytes, source: str) -> str:
+    if len(raw) > MAX_BYTES:
+        message = f"too large: a survey file is at most {MAX_BYTES // 1024:,} KB"
+        raise SurveyError(source, [SurveyProblem((), message)])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = (
+            f"not a UTF-8 text file (byte 0x{raw[error.start]:02x} at position {error.start:,}); "
+            "save it as UTF-8 YAML"
+        )
+        raise SurveyError(source, [SurveyProblem((), message)]) from None
 
 
 def parse_survey(text: str, source: str = "<survey>") -> Survey:
+    if len(text) > MAX_BYTES:  # characters: at least as many bytes
+        message = f"too large: a survey file is at most {MAX_BYTES // 1024:,} KB"
+        raise SurveyError(source, [SurveyProblem((), message)])
     try:
+        _within_limits(text, source)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
+        if isinstance(error, yaml.reader.ReaderError):
+            line = text.count("\n", 0, error.position) + 1
         raise SurveyError(source, [SurveyProblem((), _yaml_message(error), line)]) from None
     if not isinstance(data, dict):
         raise SurveyError(source, [SurveyProblem((), "expected a mapping of survey keys")])
@@ -97,6 +123,36 @@ def parse_survey(text: str, source: str = "<survey>") -> Survey:
     if located or duplicates:
         raise SurveyError(source, _by_line(located + duplicates))
     return survey
+
+
+def _within_limits(text: str, source: str) -> None:
+    """Nesting depth and values (aliases expanded) counted on YAML's event stream, which
+    keeps nothing and recurses nowhere: a file 10,000 levels deep or a "billion laughs"
+    of aliases stops here with one line instead of a RecursionError or minutes of work."""
+    sizes: dict[str, int] = {}  # anchor → values in its node
+    open_nodes: list[tuple[int, str | None]] = []  # (its first value's number, anchor)
+    values = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            values += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append((values, event.anchor))
+            values += 1
+            if len(open_nodes) > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                message = f"nested too deep: at most {MAX_DEPTH} levels of mappings and lists"
+                raise SurveyError(source, [SurveyProblem((), message, line)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            first, anchor = open_nodes.pop()
+            if anchor:
+                sizes[anchor] = values - first
+        if values > MAX_VALUES:
+            message = f"too large: more than {MAX_VALUES:,} values (aliases counted as expanded)"
+            raise SurveyError(source, [SurveyProblem((), message)])
 
 
 def _duplicate_keys(
@@ -126,8 +182,10 @@ def _duplicate_keys(
 
 def _yaml_message(error: yaml.YAMLError) -> str:
     """One line: what is wrong, and where the construct it breaks started."""
+    if isinstance(error, yaml.reader.ReaderError) and isinstance(error.character, int):
+        return f"not valid YAML: a control character (#x{error.character:04x}) is not allowed"
     if not isinstance(error, yaml.MarkedYAMLError) or not error.problem:
-        return f"not valid YAML: {error}"
+        return f"not valid YAML: {' '.join(str(error).split())}"
     message = f"not valid YAML: {error.problem}"
     if error.context and error.context_mark is not None:
         message += f" ({error.context} that starts on line {error.context_mark.line + 1})"

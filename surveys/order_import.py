@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import orders
+from storage.models import Journey
 from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.order_file import FileRow, OrderColumns, OrderFileError, OrderRows, open_order_file
 
@@ -107,6 +108,8 @@ class OrderImport:
         step: Callable[[str], None] = lambda _text: None,
         rows: Callable[[str, int, int], None] = lambda _name, _done, _total: None,
         receipts: Callable[[Sequence[OrderReceipt]], None] = lambda _receipts: None,
+        *,
+        known_links: bool = False,
     ) -> None:
         self.journeys = journeys
         self.sessions = sessions
@@ -115,6 +118,9 @@ class OrderImport:
         self.step = step
         self.rows = rows
         self.receipts = receipts  # each written chunk's, once committed
+        # Receipts for the orders known already too, those still waiting for their link:
+        # a rerun after a crash hands out the links the first run made but never listed.
+        self.known_links = known_links
 
     async def run(
         self,
@@ -225,11 +231,33 @@ class OrderImport:
             fresh = [new for new in chunk if new.external_id not in known]
             now = self.clock()
             receipts = await self.journeys.register_orders(session, fresh, now) if fresh else []
-        self.receipts(receipts)
+            waiting = await self._waiting(session, known, now)
         created = sum(receipt.created for receipt in receipts)
+        by_id = {receipt.external_id: receipt for receipt in [*receipts, *waiting]}
+        self.receipts([by_id[new.external_id] for new in chunk if new.external_id in by_id])
         # Counted once committed: after a failed chunk the summary says what was saved.
         summary.created += created
         summary.known += len(chunk) - created
+
+    async def _waiting(
+        self, session: AsyncSession, known: set[str], now: datetime
+    ) -> list[OrderReceipt]:
+        """Receipts of the known orders still waiting for their customer, with their link."""
+        if not self.known_links or not known:
+            return []
+        found = await orders.waiting_links(session, known, now)
+        return [
+            OrderReceipt(
+                order_id=link.order_id,
+                external_id=external_id,
+                customer_ref=ref,
+                created=False,
+                journey=Journey.AWAITING_LINK,
+                link_token=link.token,
+                link_expires_at=link.expires_at,
+            )
+            for external_id, (ref, link) in found.items()
+        ]
 
     def _progress(self, name: str, total: int | None, doing: str) -> Callable[[int, bool], None]:
         """Reports the rows read so far, and whether that is all of them."""

@@ -3,13 +3,18 @@ notification per wave kept up to date, and a staff reply reaches the customer an
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.callbacks import ReplyCb
 from storage.models import Alert, AlertMessage, AlertReply, Customer, CustomerStatus, ReplyDraft
+from surveys import privacy
 from surveys.alerts import AlertRules
 from surveys.loader import load_survey
 from surveys.model import Alert as AlertLimits
@@ -377,3 +382,59 @@ async def test_reply_too_long_keeps_the_draft(harness: Harness) -> None:
     harness.clock.advance(hours=25)  # a forgotten draft no longer catches messages
     await harness.send(harness.staff, "unrelated")
     assert "can't chat" in harness.api.sent_texts(STAFF_ID)[-1]
+
+
+CLEARED = "🗑 The customer deleted their data (/forget): this message was cleared."
+
+
+async def test_forget_clears_every_staff_message_that_shows_the_customer(
+    harness: Harness,
+) -> None:
+    alice, owner = harness.user(501), harness.user(OWNER_ID)
+    await unhappy_visit(harness, alice, "alice", "Cold coffee")
+    await reply_from_staff(harness, "Sorry about that")
+    assert harness.api.sent_texts(STAFF_ID)[-1] == "Delivered to alice ✅"
+    await harness.send(alice, "My order number is 4471")
+    assert harness.api.sent_texts(STAFF_ID)[-1] == "💬 alice answered:\n\nMy order number is 4471"
+    await harness.click(owner, notifications(harness, OWNER_ID)[-1], "↩️ Reply")  # pending
+    assert harness.last_to(owner)["text"].startswith("Send your reply to alice")
+
+    await harness.send(alice, "/forget")
+    await harness.click(alice, harness.last_to(alice), "Delete my data")
+
+    # The order's QR code (a photo) answered the staff's own "/order alice": it stays.
+    for chat in (STAFF_ID, OWNER_ID):
+        texts = [m["text"] for m in harness.api.messages_to(chat) if "text" in m]
+        assert not [text for text in texts if "alice" in text or "4471" in text], texts
+        assert not [text for text in texts if "Cold coffee" in text], texts
+    staff = [(m["text"], buttons(m)) for m in harness.api.messages_to(STAFF_ID) if "text" in m]
+    assert staff[1:] == [(CLEARED, [])] * 3  # the prompt, "Delivered", the relayed message
+    owners = [(m["text"], buttons(m)) for m in harness.api.messages_to(OWNER_ID) if "text" in m]
+    assert owners[1:] == [(CLEARED, [])]
+    await harness.send(owner, "Hello?")  # the pending reply finds nobody to go to
+    assert harness.api.sent_texts(OWNER_ID)[-1] == (
+        "The customer deleted their data (/forget): they can't be answered."
+    )
+
+
+async def test_a_failed_update_is_logged_by_id_without_its_contents(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = harness.user(501)
+    alice.username = "alice_private"
+    locked = sqlite3.OperationalError("database is locked")
+
+    async def fails(*_args: object) -> None:
+        raise OperationalError("UPDATE customers SET locale=?", ("My secret words",), locked)
+
+    monkeypatch.setattr(privacy, "profile", fails)
+    with caplog.at_level(logging.INFO, logger="bot.middlewares"):
+        update_id = alice.send_text("/help My secret words")
+        await harness.api.wait_acked(update_id, timeout=10)
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"update {update_id} (message) failed, nothing stored: OperationalError" in logged
+    assert "(database is locked)" in logged
+    for private in ("My secret words", "alice_private", "User501"):
+        assert private not in logged
+    assert re.search(r"\b501\b", logged) is None  # nor the user's id

@@ -290,7 +290,17 @@ async def test_the_report_json_has_the_reports_figures(
         "reasons": list(awareness.stage.flag.reasons),
     }
     assert [tp["id"] for tp in got["touchpoints"]] == [tp.id for tp in awareness.touchpoints]
-    assert [k["stage"] for k in body["key_stages"]] == [k.stage for k in expected.key_stages]
+    assert [p["stage"] for p in body["priorities"]["stages"]] == [
+        p.stage for p in expected.priorities.stages
+    ]
+    assert body["priorities"]["journeys"] == expected.priorities.journeys
+    rating = awareness.stage.estimates.get("rating")
+    if rating is not None:
+        low, high = rating.interval()
+        assert got["stage"]["estimates"]["rating"] == {
+            "customers": rating.n, "mean": rating.mean, "estimate": rating.posterior,
+            "low": low, "high": high,
+        }  # fmt: skip
 
 
 async def answered_first_question(

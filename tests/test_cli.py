@@ -154,3 +154,19 @@ def test_report_shows_progress_as_plain_milestones_off_a_terminal(
         str(out / name)
         for name in ("map.png", "report.html", "map.csv", "answers.csv", "report.xlsx")
     ]
+
+
+def test_customer_relink_of_an_unknown_or_unlinked_customer_makes_no_link(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_BOT_USERNAME", "zerno_bot")
+    assert main(["order", "add", "+79990001122"]) == 0
+    capsys.readouterr()
+
+    assert main(["customer", "relink", "+70000000000"]) == 1
+    assert capsys.readouterr() == ("", "no link made: no customer with reference '+70000000000'\n")
+    assert main(["customer", "relink", "+79990001122"]) == 1
+    assert capsys.readouterr() == (
+        "",
+        "no link made: +79990001122 is not connected to Telegram: give them their order's link\n",
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.commands import relink_customer
 from storage.models import (
     Answer,
     Customer,
@@ -165,6 +166,30 @@ async def test_forget_cancelled_keeps_everything(harness: Harness) -> None:
     comments = await harness.rows(select(Answer.comment, Answer.customer_id))
     assert ("The coffee was cold", found.id) in comments
     assert [w.status for w in await harness.dispatches()][1:] == [DispatchStatus.PENDING] * 2
+
+
+async def test_forget_acts_only_on_its_own_prompt_while_it_is_on_screen(
+    harness: Harness,
+) -> None:
+    alice = harness.user(501, "ru")
+    question = await first_wave(harness, alice, "alice")
+    await harness.send(alice, "/forget")
+    prompt = harness.last_to(alice)
+    await harness.click(alice, prompt, "Отмена")
+    cancelled = harness.api.message(501, prompt["message_id"])
+
+    # "Delete my data" pressed on the cancelled prompt, and forged on the live question.
+    for message_id in (prompt["message_id"], question["message_id"]):
+        await harness.api.wait_acked(alice.click_data(message_id, "f:1"), timeout=10)
+        toast = harness.api.last("answerCallbackQuery").params["text"]
+        assert toast == "Эта кнопка больше не работает."
+
+    found = await customer(harness)
+    assert found is not None and (found.tg_user_id, found.status) == (501, CustomerStatus.ACTIVE)
+    assert harness.api.message(501, prompt["message_id"]) == cancelled
+    assert harness.api.message(501, question["message_id"]) == question  # buttons and all
+    await harness.click(alice, question, "В соцсетях")  # the question still works
+    assert [a.choice for a in await harness.answers()] == ["social"]
 
 
 async def test_forget_from_a_stranger(harness: Harness) -> None:
@@ -342,3 +367,109 @@ async def test_text_while_a_rating_is_on_screen_asks_for_a_tap(harness: Harness)
     assert harness.api.message(501, rating["message_id"]) == rating
     await harness.click(alice, rating, "5 ⭐")  # still answerable
     assert [a.rating for a in await harness.answers()] == [None, 5]
+
+
+# -- deep links cannot move a customer to another person --------------------------------------
+
+TAKEN_RU = (
+    "Эту ссылку уже открыли в другом аккаунте Telegram. Если она ваша, попросите, "
+    "пожалуйста, у сотрудника новую."
+)
+OTHER_ACCOUNT = (
+    "This link belongs to a customer connected from another Telegram account. If that's "
+    "you, please ask the staff to move your account here."
+)
+ALL_SET = "You're all set — I'll write when there's something to ask."
+
+
+async def test_a_link_opened_by_two_people_stays_with_the_first(harness: Harness) -> None:
+    alice, bob = harness.user(501), harness.user(502, "ru")
+    token = await register_order(harness, "alice")
+    await harness.send(alice, f"/start {token}")
+    consent = harness.last_to(alice)
+
+    await harness.send(bob, f"/start {token}")
+
+    assert harness.api.sent_texts(502) == [TAKEN_RU]
+    await harness.click(alice, consent, "Yes, let's do it")
+    found = await customer(harness)
+    assert found is not None and (found.tg_user_id, found.status) == (501, CustomerStatus.ACTIVE)
+    assert len(await harness.dispatches()) == 3
+    await harness.send(bob, f"/start {token}")  # used now: refused as before
+    assert harness.api.sent_texts(502)[-1] == (
+        "Этой ссылкой уже воспользовались. Попросите, пожалуйста, новую у сотрудника."
+    )
+
+
+async def test_a_second_link_of_a_linked_customer_does_not_move_them(harness: Harness) -> None:
+    alice, bob = harness.user(501), harness.user(502)
+    first = await register_order(harness, "alice")
+    second = await register_order(harness, "alice")  # before she connected: a second link
+    await harness.send(alice, f"/start {first}")
+    await harness.click(alice, harness.last_to(alice), "Yes, let's do it")
+
+    await harness.send(bob, f"/start {second}")
+
+    assert harness.api.sent_texts(502) == [OTHER_ACCOUNT]
+    found = await customer(harness)
+    assert found is not None and found.tg_user_id == 501
+    await harness.send(alice, f"/start {second}")  # her own second link is hers to open
+    assert harness.api.sent_texts(501)[-1].startswith("Hi! I'm the feedback assistant")
+
+
+async def test_consent_on_a_link_whose_customer_got_linked_meanwhile_is_refused(
+    harness: Harness,
+) -> None:
+    alice, bob = harness.user(501), harness.user(502)
+    first = await register_order(harness, "alice")
+    second = await register_order(harness, "alice")
+    await harness.send(bob, f"/start {second}")  # alice is not linked yet: bob may open it
+    bobs_consent = harness.last_to(bob)
+    await harness.send(alice, f"/start {first}")
+    await harness.click(alice, harness.last_to(alice), "Yes, let's do it")
+    planned = [(d.id, d.customer_id, d.status) for d in await harness.dispatches()]
+
+    await harness.click(bob, bobs_consent, "Yes, let's do it")
+
+    refusal = harness.api.last("answerCallbackQuery")
+    assert (refusal.params["text"], refusal.params["show_alert"]) == (OTHER_ACCOUNT, True)
+    assert harness.api.message(502, bobs_consent["message_id"]) == bobs_consent
+    found = await customer(harness)
+    assert found is not None and found.tg_user_id == 501
+    assert [(d.id, d.customer_id, d.status) for d in await harness.dispatches()] == planned
+    assert harness.api.sent_texts(502) == [bobs_consent["text"]]
+
+
+async def test_staff_relink_moves_the_customer_with_their_pending_waves(
+    harness: Harness,
+) -> None:
+    alice, bob, carol = harness.user(501), harness.user(502), harness.user(503)
+    await connect(harness, alice, "alice")
+    await connect(harness, carol, "carol")
+    theirs = await harness.scalar(select(Customer.id).where(Customer.ref == "alice"))
+    planned = [(d.id, d.status) for d in await harness.dispatches() if d.customer_id == theirs]
+
+    code, printed = await relink_customer(harness.settings, "alice")
+
+    assert code == 0
+    token = printed.rsplit("?start=", 1)[1]
+    assert printed.startswith("alice stays on their Telegram account until someone opens")
+    await harness.send(carol, f"/start {token}")  # another customer's account cannot
+    assert harness.api.sent_texts(503)[-1] == (
+        "This Telegram account is already connected as another customer, so it can't take "
+        "this link. Please ask the staff."
+    )
+    await harness.send(bob, f"/start {token}")
+    await harness.click(bob, harness.last_to(bob), "Yes, let's do it")
+    assert harness.api.sent_texts(502)[-1] == (
+        "Thank you! The first questions will come 23 Nov 2026, 14:00 (UTC)."
+    )
+    found = await harness.scalar(select(Customer).where(Customer.ref == "alice"))
+    assert (found.tg_user_id, found.chat_id, found.status) == (502, 502, CustomerStatus.ACTIVE)
+    after = [(d.id, d.status) for d in await harness.dispatches() if d.customer_id == theirs]
+    assert after == planned  # the same waves, still pending: now bob's
+    await harness.send(alice, "/start")
+    assert harness.api.sent_texts(501)[-1].startswith("Hi! I ask customers of")
+    harness.clock.advance(hours=2, minutes=1)
+    await harness.drain()
+    assert "How did you first hear about us?" in harness.api.sent_texts(502)[-1]

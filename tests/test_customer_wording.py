@@ -19,7 +19,13 @@ from storage.models import LinkToken, TeamLanguage
 from surveys.journeys import NewOrder
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
-from tests.support.fake_bot_api import FakeBotAPI, TgUser, find_button, make_message_update
+from tests.support.fake_bot_api import (
+    FakeBotAPI,
+    TgUser,
+    find_button,
+    make_callback_update,
+    make_message_update,
+)
 from tests.support.harness import OWNER_ID, STAFF_ID, Harness
 
 # -- the language a customer chose beats Telegram's ----------------------------------------
@@ -57,10 +63,18 @@ async def test_the_language_prompt_speaks_the_chosen_language(harness: Harness) 
 
 
 async def tap_twice(h: Harness, user: TgUser, message: dict[str, Any], *labels: str) -> None:
-    """Two taps on the same keyboard, the second before the first's reply removed it."""
-    for label in labels:
-        data = find_button(message, label)["callback_data"]
-        await h.api.wait_acked(user.click_data(message["message_id"], data), timeout=10)
+    """Taps in quick succession: all reach the bot (in one batch of updates) before its
+    reply to the first took the keyboard away, so each carries the message with it."""
+    pushed = [
+        h.api.push_update(
+            make_callback_update(
+                user.as_dict(), message, find_button(message, label)["callback_data"],
+                update_id=h.api.next_update_id(),
+            )
+        )
+        for label in labels
+    ]  # fmt: skip
+    await h.api.wait_acked(pushed[-1], timeout=10)
 
 
 async def test_a_double_tap_on_yes_is_no_error(harness: Harness) -> None:

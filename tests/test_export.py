@@ -31,13 +31,12 @@ from reports.export import (
 )
 from reports.figures import Figures
 from reports.files import write_report_files
-from reports.flags import flag
 from reports.report import Cell, Report, StageRow
 from storage.db import make_engine, make_session_factory
 from storage.models import Answer
 from surveys.loader import load_survey
-from surveys.model import Thresholds
 from tests.support.demo_data import WHOLE_DEMO
+from tests.support.flags import judged
 
 PART = Period(date(2026, 10, 5), date(2026, 10, 19))
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -127,9 +126,7 @@ def test_map_csv_change_columns() -> None:
                   nps_answers=10, promoters=2, detractors=5)  # fmt: skip
     before = Figures(answers=25, ratings=20, rating_sum=90, rating_squares=410, satisfied=18,
                      nps_answers=10, promoters=6, detractors=1)  # fmt: skip
-    cell = Cell(
-        "visit", "Visit", now, before, change(now, before), flag(now, before, Thresholds())
-    )
+    cell = Cell("visit", "Visit", now, before, change(now, before), judged(now))
     report = Report(
         "tiny", "Tiny", "en", Period(date(2026, 11, 9), date(2026, 11, 16)), None,
         datetime(2026, 11, 16, tzinfo=UTC), (StageRow(cell, (), ()),), {}, (),

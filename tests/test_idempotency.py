@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.callbacks import AnswerCb
-from storage.models import Answer, Dispatch, DispatchStatus, Order, ProcessedUpdate
+from storage.models import (
+    Answer,
+    Customer,
+    CustomerStatus,
+    Dispatch,
+    DispatchStatus,
+    Order,
+    ProcessedUpdate,
+)
 from tests.flows import LINK, buttons, first_wave, register_order
 from tests.support.fake_bot_api import (
     Call,
@@ -24,6 +32,7 @@ FIRST_QUESTION = "How did you first hear about us?"
 SECOND_QUESTION = "How easy was it to find us?"
 CLOSED = "This question is closed."
 NOT_YOURS = "This button isn't for you."
+GONE = "This button no longer works."
 ALREADY = "Already answered — thank you!"
 
 
@@ -31,6 +40,10 @@ def tap_update(h: Harness, user: TgUser, message: dict[str, Any], button: str) -
     """The update a tap on `message` as the user sees it produces (possibly a stale copy)."""
     data = find_button(message, button)["callback_data"]
     return make_callback_update(user, message, data, update_id=h.api.next_update_id())
+
+
+def new_id(h: Harness) -> int:
+    return h.api.next_update_id()
 
 
 def callback_id(update: dict[str, Any]) -> str:
@@ -116,8 +129,13 @@ async def test_tap_with_another_customers_dispatch_is_refused(harness: Harness) 
     assert alice_data.d != bob_data.d
 
     update = await forged(harness, bob, bob_question["message_id"], alice_data.pack())
+    # Against a message Telegram no longer shows the bot, the data itself is checked.
+    old = {"message_id": bob_question["message_id"], "date": 0, "chat": bob.chat()}
+    inaccessible = make_callback_update(bob, old, alice_data.pack(), update_id=new_id(harness))
+    await harness.push(inaccessible)
 
-    assert toast(harness, update) == NOT_YOURS
+    assert toast(harness, update) == CLOSED  # not a button of bob's message
+    assert toast(harness, inaccessible) == NOT_YOURS
     assert await harness.answers() == []
     assert harness.api.message(501, alice_question["message_id"]) == alice_question
     assert harness.api.message(502, bob_question["message_id"]) == bob_question
@@ -132,19 +150,25 @@ async def test_tap_with_another_customers_dispatch_is_refused(harness: Harness) 
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ("a:{d}:heard_from:9", NOT_YOURS),  # the choice has six options
-        ("a:{d}:heard_from:-1", NOT_YOURS),  # Skip exists only under text questions
+        ("a:{d}:heard_from:9", CLOSED),  # the choice has six options
+        ("a:{d}:heard_from:-1", CLOSED),  # Skip exists only under text questions
         ("a:{d}:visit_rating:9", CLOSED),  # not the question on screen
         ("a:{d}:visit_rating:3", CLOSED),
         ("a:{d}:no_such_question:1", CLOSED),
-        ("a:999999:heard_from:1", NOT_YOURS),  # no such dispatch
+        ("a:999999:heard_from:1", CLOSED),  # no such dispatch
         ("a:99999999999999999999:heard_from:1", CLOSED),  # beyond any id column
         ("a:0:heard_from:1", CLOSED),
         ("a:{d}:heard_from", CLOSED),  # malformed: not an answer at all
         ("a:x:heard_from:1", CLOSED),
         ("zzz", CLOSED),
-        ("c:999:1", NOT_YOURS),  # a consent button for a link nobody opened
-        ("c:99999999999999999999:1", CLOSED),
+        # Buttons of other screens, none of them on this one: nothing done, nothing edited.
+        ("c:999:1", GONE),  # a consent button for a link nobody opened
+        ("c:99999999999999999999:1", GONE),
+        ("f:1", GONE),  # /forget's "Delete my data" with no /forget prompt
+        ("f:0", GONE),
+        ("ax", GONE),  # a staff member's "Cancel" of a reply ("Reply cancelled.")
+        ("r", GONE),  # "Yes, resume"
+        ("l:ru", GONE),
     ],
 )
 async def test_forged_callback_data_stores_nothing(
@@ -161,6 +185,8 @@ async def test_forged_callback_data_stores_nothing(
     assert await harness.answers() == []
     assert len(sends_to(harness, alice)) == before
     assert harness.api.message(501, question["message_id"]) == question
+    found = await harness.scalar(select(Customer))
+    assert (found.tg_user_id, found.status, found.locale) == (501, CustomerStatus.ACTIVE, "en")
     # The real button still works afterwards.
     await harness.click(alice, question, "On social media")
     assert [a.choice for a in await harness.answers()] == ["social"]
@@ -179,7 +205,7 @@ async def test_button_of_an_answered_question_changes_nothing(harness: Harness) 
 
     update = await forged(harness, alice, question["message_id"], stale_data)
 
-    assert toast(harness, update) == ALREADY
+    assert toast(harness, update) == CLOSED  # the edit took its buttons away
     answers = await harness.answers()
     assert [(a.question_id, a.choice, a.rating) for a in answers] == [
         ("heard_from", "friends", None),

@@ -128,11 +128,12 @@ def most_in_one_second(times: list[float]) -> int:
 async def test_three_processes_send_each_wave_once_within_one_rate(
     postgres_url: str, api: FakeBotAPI, redis_url: str
 ) -> None:
-    waves, rate = 240, 60
+    waves, rate, window = 240, 60, 8
     await seed_backlog(postgres_url, waves)
     prefix = f"cjm-test-{uuid.uuid4().hex[:8]}"
     processes = [
-        await start(postgres_url, api, redis_url, prefix, rate=rate, window=8) for _ in range(3)
+        await start(postgres_url, api, redis_url, prefix, rate=rate, window=window)
+        for _ in range(3)
     ]
     await go(processes)
     results = [await finish(process) for process in processes]
@@ -145,9 +146,11 @@ async def test_three_processes_send_each_wave_once_within_one_rate(
     assert await statuses(postgres_url) == Counter({"sent": waves})
     # One shared GCRA bucket (burst = rate): at most burst + rate in any second, and the
     # whole backlog takes at least (waves − burst) / rate seconds. Three unshared limits
-    # would allow three times as much.
+    # would allow three times as much. The times are when the fake API received the sends:
+    # a loaded machine may hold back a window granted in one second into the next, so
+    # each process's window in flight is allowed on top.
     times = [at for at, _ in delivered]
-    assert most_in_one_second(times) <= 2 * rate
+    assert most_in_one_second(times) <= 2 * rate + 3 * window
     assert times[-1] - times[0] >= (waves - rate) / rate * 0.95
 
 

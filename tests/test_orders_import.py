@@ -387,12 +387,48 @@ def test_links_of_new_orders_are_written_for_handing_out(
     assert [(r[0], r[1]) for r in rows[1:]] == [(o[0], o[1]) for o in SAVED]
     for external_id, _, link, _ in rows[1:]:
         assert link == f"https://t.me/cjm_shop_bot?start={tokens[external_id]}"
-    # A second import of the same file creates nothing, so it lists no links.
-    code, _, _ = run(capsys, str(path), "--links", str(links))
+    # A second import of the same file creates nothing, and lists the same links again:
+    # those customers have still not opened the bot.
+    first = links.read_text(encoding="utf-8")
+    code, out, _ = run(capsys, str(path), "--links", str(links))
     assert code == 0
-    assert links.read_text(encoding="utf-8").splitlines() == [
-        "external_id,customer_ref,link,valid_until"
-    ]
+    assert out.strip() == "orders.csv: 3 rows: 0 created, 3 already known, 0 rejected"
+    assert links.read_text(encoding="utf-8") == first
+
+
+def test_a_rerun_after_a_crash_lists_the_links_of_every_order_still_waiting(
+    shop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_BOT_USERNAME", "cjm_shop_bot")
+    monkeypatch.setattr(order_import, "CHUNK", 50)
+    path = big_file(tmp_path / "big.csv", 180)
+    links = tmp_path / "links.csv"
+    write = order_import.OrderImport._write
+    calls = 0
+
+    async def dies_at_the_third_chunk(
+        self: order_import.OrderImport, chunk: list[object], summary: object
+    ) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        await write(self, chunk, summary)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(order_import.OrderImport, "_write", dies_at_the_third_chunk)
+    assert run(capsys, str(path), "--links", str(links))[0] == 130
+    monkeypatch.setattr(order_import.OrderImport, "_write", write)
+
+    code, out, _ = run(capsys, str(path), "--links", str(links))
+
+    assert code == 0
+    assert out.strip() == "big.csv: 180 rows: 80 created, 100 already known, 0 rejected"
+    rows = list(csv.reader(links.read_text(encoding="utf-8").splitlines()))
+    tokens = stored_tokens(shop)
+    assert [row[0] for row in rows[1:]] == [f"N-{n:05d}" for n in range(180)]
+    for external_id, ref, link, _ in rows[1:]:
+        assert ref == "+7999" + external_id[2:].rjust(7, "0")
+        assert link == f"https://t.me/cjm_shop_bot?start={tokens[external_id]}"
 
 
 def stored_tokens(url: str) -> dict[str, str]:

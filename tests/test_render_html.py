@@ -1,4 +1,4 @@
-"""The self-contained HTML report: on the demo cafe (every stage, flag sentence, key stage
+"""The self-contained HTML report: on the demo cafe (every stage, flag sentence, priority
 and comment shown; no external request possible) and on hand-made reports (customer text
 escaped, empty reports, the PNG inline, the change arrows)."""
 
@@ -14,12 +14,15 @@ import pytest
 
 from reports.aggregate import Comment, Period, change
 from reports.figures import Figures
-from reports.flags import KeyStage, flag
+from reports.priorities import Priorities
+from reports.priority_words import headline
+from reports.priority_words import sentence as priority_sentence
 from reports.render_html import render_html
 from reports.report import Cell, Report, StageRow
 from surveys.loader import load_survey
 from surveys.model import Thresholds
 from tests.support.demo_data import demo_report
+from tests.support.flags import verdict
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 SVG_EMPTY = {"line", "polyline", "circle", "path", "rect"}  # written self-closing
@@ -141,12 +144,15 @@ def test_the_map_colours_cells_by_flag(report: Report, page: Page) -> None:
     assert len(sections) == len(report.stages)
 
 
-def test_key_stages_carry_stage_names(report: Report, page: Page) -> None:
+def test_priorities_carry_stage_names_and_intervals(report: Report, page: Page) -> None:
     names = {row.stage.id: row.stage.name for row in report.stages}
-    assert report.key_stages
-    for key in report.key_stages:
-        named = KeyStage(names[key.stage], key.n, key.r).sentence
-        assert named in page.texts
+    assert report.priorities.stages
+    assert headline(report.priorities, names, "en") in page.texts
+    for priority in report.priorities.stages:
+        said = priority_sentence(priority, names[priority.stage], "en")
+        assert said in page.texts
+        assert said.startswith(f"{names[priority.stage]}: ")
+        assert "of what moves NPS (90 %: " in said
 
 
 def test_comments_are_quoted_with_dates(report: Report, page: Page) -> None:
@@ -186,9 +192,7 @@ PERIOD = Period(date(2026, 11, 9), date(2026, 11, 16))
 
 
 def cell(ident: str, name: str, now: Figures, before: Figures) -> Cell:
-    return Cell(
-        ident, name, now, before, change(now, before), flag(now, before, THRESHOLDS, "last week")
-    )
+    return Cell(ident, name, now, before, change(now, before), *verdict(now))
 
 
 def small_report(comments: tuple[Comment, ...] = (), segment: str | None = None) -> Report:
@@ -201,7 +205,7 @@ def small_report(comments: tuple[Comment, ...] = (), segment: str | None = None)
     return Report(
         "tiny", "Tiny <café>", "en", PERIOD, segment, datetime(2026, 11, 16, 9, tzinfo=UTC),
         (StageRow(stage, (touchpoint,), comments), StageRow(other, (), ())),
-        {"w1": (12, 20)}, (KeyStage("visit", 4, 0.5), KeyStage("return", 30, None)),
+        {"w1": (12, 20)}, Priorities((), 4, 20),
     )  # fmt: skip
 
 
@@ -238,8 +242,10 @@ def test_changes_show_arrows_and_numbers() -> None:
     assert "60%" in page.texts  # the response rate, 12 of 20 waves
     assert "(12 of 20 waves)" in page.texts
     assert "Response rate by wave: w1 60% (12/20)" in page.texts
-    assert "Visit <b>&</b> pay: r = 0.50 with NPS, n = 4 — too few to tell" in page.texts
-    assert "Return: r not available (answers do not vary), n = 30" in page.texts
+    assert (
+        "What moves NPS cannot be told apart yet: 4 customers with an NPS answer (20 needed)."
+        in page.texts
+    )
 
 
 def test_an_empty_report_renders() -> None:

@@ -12,14 +12,14 @@ import pytest
 from reports.aggregate import Period, change
 from reports.export import map_csv
 from reports.figures import Figures
-from reports.flags import Level, flag
+from reports.flags import Flag, Level, not_enough
+from reports.priority_words import headline
 from reports.render_html import render_html
 from reports.render_png import HEIGHT, WIDTH, render_png
 from reports.report import Cell, Report, StageRow, stage_response_rates
 from reports.summary import TELEGRAM_LIMIT, summary_text
 from reports.words import answers
 from surveys.loader import load_survey
-from surveys.model import Thresholds
 from tests.support.demo_data import demo_report
 from tests.test_render_png import png_size
 
@@ -35,8 +35,11 @@ def test_the_planted_problem_stage_is_flagged_with_its_reason(report: Report) ->
     assert retention.stage.flag.level is Level.PROBLEM
     figures = retention.stage.figures
     assert figures.average_rating is not None and figures.average_rating < 3.5
-    assert f"n={figures.ratings}" in retention.stage.flag.sentence
-    assert "< 3.5" in retention.stage.flag.sentence
+    rating = retention.stage.estimates["rating"]
+    assert retention.stage.flag.reasons[0].startswith("average rating ")
+    assert f"< 3.5, {rating.n} customers" in retention.stage.flag.reasons[0]
+    low, high = rating.interval()
+    assert f"(90 %: {low:.1f} to {high:.1f})" in retention.stage.flag.reasons[0]
 
 
 def test_the_healthy_stage_is_not_flagged(report: Report) -> None:
@@ -59,11 +62,13 @@ def test_comments_response_rates_and_key_stages(report: Report) -> None:
     assert set(report.response_rates) == {"after_purchase", "first_use", "loyalty"}
     assert all(0 < answered <= sent for answered, sent in report.response_rates.values())
     assert report.response_rate is not None and 0.5 < report.response_rate < 1
-    ranked = [k for k in report.key_stages if k.r is not None]
-    assert ranked and all(k.n > 0 for k in ranked)
-    assert [abs(k.r or 0) for k in ranked if not k.too_few] == sorted(
-        (abs(k.r or 0) for k in ranked if not k.too_few), reverse=True
-    )
+    ranked = report.priorities
+    assert ranked.journeys > 0 and ranked.enough
+    assert sum(p.importance for p in ranked.stages) == pytest.approx(1.0)
+    assert all(0 <= p.low <= p.high <= 1 for p in ranked.stages)
+    scores = [p.score for p in ranked.stages]
+    assert scores == sorted(scores, reverse=True)
+    assert all(p.gap > 0 for p in ranked.fix_first)
 
 
 def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> None:
@@ -77,7 +82,8 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Purchase" in line for line in problems)
-    assert "Moves NPS most:" in text
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    assert headline(report.priorities, names, "en") in lines
     assert len(text) <= TELEGRAM_LIMIT
 
 
@@ -92,7 +98,8 @@ def test_a_russian_report_has_russian_flags_key_stages_and_summary(demo_url: str
     sentences = [row.stage.flag.sentence for row in report.stages]
     sentences += [tp.flag.sentence for row in report.stages for tp in row.touchpoints]
     assert not any(word in s for s in sentences for word in ("average", "not enough", "vs"))
-    assert all(k.locale == "ru" and " с NPS" in k.sentence for k in report.key_stages if k.r)
+    names = {row.stage.id: row.stage.name for row in report.stages}
+    assert headline(report.priorities, names, "ru") in summary_text(report).splitlines()
 
     lines = summary_text(report).splitlines()
     assert lines[2].startswith(f"{answers(report.answers, 'ru')} · отклик ")
@@ -130,14 +137,23 @@ def test_the_report_carries_each_stage_response_rate(report: Report) -> None:
     assert by_stage["purchase"].response == report.response_rates["after_purchase"]
 
 
+VISIT_FLAG = Flag(
+    Level.PROBLEM,
+    (
+        "average rating 3.0 (90 %: 2.7 to 3.3) < 3.5, 20 customers",
+        "CSAT 30 % (90 %: 15 % to 46 %) < 70 %, 20 customers",
+    ),
+    frozenset({"threshold"}),
+)
+
+
 def hand_made_report() -> Report:
     """One problem stage asked by waves with 42 of 65 answered (64.6 %) and a stage no
     wave asks about."""
     worse = Figures(answers=20, ratings=20, rating_sum=60, rating_squares=200, satisfied=6)
-    visit = Cell("visit", "Visit", worse, Figures(), change(worse, None),
-                 flag(worse, None, Thresholds()))  # fmt: skip
+    visit = Cell("visit", "Visit", worse, Figures(), change(worse, None), VISIT_FLAG)
     idle = Cell("idle", "Idle", Figures(), Figures(), change(None, None),
-                flag(Figures(), None, Thresholds()))  # fmt: skip
+                not_enough(0, 5, "en"))  # fmt: skip
     return Report(
         "tiny", "Tiny", "en", Period(date(2026, 11, 9), date(2026, 11, 16)), None,
         datetime(2026, 11, 16, tzinfo=UTC),
@@ -151,7 +167,8 @@ def test_stage_response_rate_in_the_summary_csv_and_html() -> None:
     lines = summary_text(report).splitlines()
     assert lines[2] == "20 answers · response rate 65%"  # 42 of 65 waves, no NPS
     assert lines[5] == (
-        "🔴 Visit: average rating 3.0 < 3.5, n=20; CSAT 30% < 70%, n=20 · response rate 65%"
+        "🔴 Visit: average rating 3.0 (90 %: 2.7 to 3.3) < 3.5, 20 customers; "
+        "CSAT 30 % (90 %: 15 % to 46 %) < 70 %, 20 customers · response rate 65%"
     )
 
     rows = list(csv.DictReader(io.StringIO(map_csv(report), newline="")))

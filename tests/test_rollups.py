@@ -4,6 +4,7 @@ day make it stale and the next refresh rebuilds it. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period, aggregate, compare, top_comments
 from reports.days import closed_before, gaps, runs
-from reports.drivers import nps_correlations
+from reports.priorities import journey_scores
 from reports.rollups import refresh
 from storage import answers
 from storage.db import make_engine, make_session_factory
@@ -188,28 +189,21 @@ async def test_a_later_refresh_builds_only_the_days_closed_since(sessions: Sessi
     assert done["cafe"].built == [D(2026, 11, day) for day in (14, 15, 16)]
 
 
-async def test_key_stage_sums_from_the_rollup_match_the_answers(sessions: Sessions) -> None:
-    """Journeys with an NPS in the period (orders 4-7): delivery x = courier ★1, ★4, ★5
-    against y = NPS 10, 9, 7; visit x = ★1 against NPS 3 (order 7) alone.
-    Delivery: x̄ = 10/3, ȳ = 26/3; Sxy = −17/3, Sxx = 26/3, Syy = 14/3;
-    r = −17/3 / √(26/3 · 14/3) = −17 / √364 = −0.8910."""
+async def test_journey_scores_for_priorities(sessions: Sessions) -> None:
+    """Journeys with an NPS in the period (orders 4-7): delivery = courier ★1, ★4, ★5
+    against NPS 10, 9, 7; visit ★1 against NPS 3 (order 7); read from the answers, the
+    rollup or not."""
     async with sessions() as session:
-        live = await nps_correlations(session, "cafe", PERIOD)
-        live_vip = await nps_correlations(session, "cafe", PERIOD, "vip")
-    assert live["delivery"][0] == 3
-    assert live["delivery"][1] == pytest.approx(-17 / 364**0.5)
-    assert live["visit"] == (1, None)  # one journey: no correlation
-    assert live_vip == {"delivery": (1, None)}  # order 5 only
-
-    await refresh(sessions, ["cafe"], utc(17, 2))
-    async with sessions() as session:
-        assert await nps_correlations(session, "cafe", PERIOD) == live
-        assert await nps_correlations(session, "cafe", PERIOD, "vip") == live_vip
-    # From the rollup alone: the answers are not read for closed days.
-    async with sessions.begin() as session:
-        await session.execute(delete(Answer).where(Answer.survey_id == "cafe"))
-    async with sessions() as session:
-        assert await nps_correlations(session, "cafe", PERIOD) == live
+        scores = await journey_scores(session, "cafe", PERIOD)
+        vip = await journey_scores(session, "cafe", PERIOD, "vip")
+    assert scores.journeys == 4
+    delivery = scores.x[:, scores.stages.index("delivery")]
+    pairs = zip(delivery.tolist(), scores.y.tolist(), strict=True)
+    rated = [(x, y) for x, y in pairs if not math.isnan(x)]  # NaN: did not rate delivery
+    assert sorted(rated) == [(1.0, 10.0), (4.0, 9.0), (5.0, 7.0)]
+    visit = scores.x[:, scores.stages.index("visit")]
+    assert [y for x, y in zip(visit.tolist(), scores.y.tolist(), strict=True) if x == 1.0] == [3.0]
+    assert vip.journeys == 1 and vip.stages == ("delivery",)
 
 
 async def test_low_comments_are_sought_among_the_most_recent(sessions: Sessions) -> None:

@@ -427,6 +427,51 @@ def test_cli_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "cannot read: No such file or directory" in capsys.readouterr().err
 
 
+LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join([f'*{last}' if last else 'x'] * 9)}]\n"
+    for last, name in zip(["", *"abcdefg"], "abcdefgh", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            ("id: deep\nwaves: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
+            "bad.yaml:2: (file): nested too deep: at most 24 levels of mappings and lists",
+        ),
+        (
+            b"id: photo\n" + bytes(range(256)),
+            "bad.yaml: (file): not a UTF-8 text file (byte 0x80 at position 138); "
+            "save it as UTF-8 YAML",
+        ),
+        (
+            b"id: nul\ntitle: a\x00b\n",
+            "bad.yaml:2: (file): not valid YAML: a control character (#x0000) is not allowed",
+        ),
+        (
+            LAUGHS.encode(),
+            "bad.yaml: (file): too large: more than 50,000 values (aliases counted as expanded)",
+        ),
+        (
+            b"id: huge\n" + b"# a comment line\n" * 40_000,
+            "bad.yaml: (file): too large: a survey file is at most 256 KB",
+        ),
+    ],
+    ids=["deep", "binary", "nul", "aliases", "huge"],
+)
+def test_cli_check_of_a_file_that_is_no_survey_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+
+    assert main(["survey", "check", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"{tmp_path}/{message}\n")
+
+
 # -- durations ---------------------------------------------------------------------------------
 
 

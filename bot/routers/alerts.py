@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import CancelReplyCb, ReplyCb
+from bot.callbacks import CancelReplyCb, ReplyCb, offered
 from bot.keyboards import cancel_reply_keyboard
 from bot.middlewares import Replies
 from bot.roles import Role
@@ -40,6 +40,7 @@ async def on_reply(
     query: CallbackQuery,
     callback_data: ReplyCb,
     session: AsyncSession,
+    alert_desk: AlertDesk,
     replies: Replies,
     now: datetime,
     locale: str,
@@ -58,7 +59,8 @@ async def on_reply(
     replies.add(query.answer())
     text = t(locale, "reply_prompt", ref=target.ref)
     keyboard = cancel_reply_keyboard(locale)
-    replies.add(SendMessage(chat_id=query.from_user.id, text=text, reply_markup=keyboard))
+    prompt = SendMessage(chat_id=query.from_user.id, text=text, reply_markup=keyboard)
+    replies.add(prompt, alert_desk.mentioned(target.alert_id, query.from_user.id))
 
 
 async def on_cancel(
@@ -98,6 +100,6 @@ async def on_draft_text(
 def setup() -> Router:
     router = Router(name="alerts")
     router.callback_query.register(on_reply, ReplyCb.filter())
-    router.callback_query.register(on_cancel, CancelReplyCb.filter())
+    router.callback_query.register(on_cancel, CancelReplyCb.filter(), offered)
     router.message.register(on_draft_text, has_draft)
     return router

@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb
+from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb, offered
 from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
 from bot.languages import TeamLanguages
 from bot.middlewares import Replies
@@ -26,6 +26,14 @@ _LINK_TEXTS = {
     LinkState.EXPIRED: "link_expired",
     LinkState.USED: "link_used",
     LinkState.ALREADY_LINKED: "already_linked",
+    LinkState.TAKEN: "link_taken",
+    LinkState.OTHER_ACCOUNT: "link_other_account",
+    LinkState.ACCOUNT_IN_USE: "link_account_in_use",
+}
+_CONSENT_REFUSALS = {
+    ConsentState.NOT_YOURS: "not_yours",
+    ConsentState.CLOSED: "link_used",
+    ConsentState.OTHER_ACCOUNT: "link_other_account",
 }
 
 
@@ -63,9 +71,8 @@ async def on_consent(
     if result.state is ConsentState.REPEATED:
         replies.add(query.answer())
         return
-    if result.state in (ConsentState.NOT_YOURS, ConsentState.CLOSED):
-        key = "not_yours" if result.state is ConsentState.NOT_YOURS else "link_used"
-        replies.add(query.answer(t(locale, key), show_alert=True))
+    if result.state in _CONSENT_REFUSALS:
+        replies.add(query.answer(t(locale, _CONSENT_REFUSALS[result.state]), show_alert=True))
         return
     if query.message is not None:
         replies.add(query.message.edit_reply_markup(reply_markup=None))  # type: ignore[union-attr]
@@ -165,11 +172,15 @@ async def on_forget_answer(
     locale = profile.locale or locale
     if callback_data.yes:
         their_alerts = await alerts.forgetting(session, query.from_user.id)
+        mentions = await alerts.forget_mentions(session, their_alerts)
         done = await privacy.forget(session, query.from_user.id, now)
         text = t(locale, "forgotten" if done else "forget_stranger")
-        # Staff chats keep copies of the alerts: they lose the customer's words too.
+        # Staff chats keep copies of the alerts: they lose the customer's words too, and
+        # the prompts, notices and relayed messages their reference and words.
         for alert in await alerts.redrawn(session, their_alerts):
             replies.after(alert_desk.publish(alert))
+        if mentions:
+            replies.after(alert_desk.forget(mentions))
     else:
         text = t(locale, "forget_cancelled")
     replies.add(query.answer())
@@ -216,8 +227,10 @@ def setup() -> Router:
     router.message.register(on_stop, Command("stop"))
     router.message.register(on_forget, Command("forget"))
     router.message.register(on_language, Command("language"))
-    router.callback_query.register(on_consent, ConsentCb.filter())
-    router.callback_query.register(on_resume, ResumeCb.filter())
-    router.callback_query.register(on_forget_answer, ForgetCb.filter())
-    router.callback_query.register(on_language_chosen, LanguageCb.filter())
+    # Only a button of the message it came from acts (bot.callbacks.offered); the fallback
+    # router answers any other.
+    router.callback_query.register(on_consent, ConsentCb.filter(), offered)
+    router.callback_query.register(on_resume, ResumeCb.filter(), offered)
+    router.callback_query.register(on_forget_answer, ForgetCb.filter(), offered)
+    router.callback_query.register(on_language_chosen, LanguageCb.filter(), offered)
     return router

@@ -6,9 +6,14 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from bot.callbacks import CancelReplyCb, ConsentCb, ForgetCb, LanguageCb, ResumeCb
 from bot.middlewares import Replies
 from bot.services import Services
 from bot.texts import t
+
+_OTHER_BUTTONS = {
+    cb.__prefix__ for cb in (ConsentCb, ForgetCb, LanguageCb, ResumeCb, CancelReplyCb)
+}
 
 
 async def is_command(message: Message) -> bool:
@@ -26,7 +31,9 @@ async def on_unknown_command(message: Message, replies: Replies, locale: str) ->
 
 
 async def on_unknown_callback(query: CallbackQuery, replies: Replies, locale: str) -> None:
-    replies.add(query.answer(t(locale, "closed")))
+    """Data no handler took: unknown, forged, or a button its message no longer offers."""
+    known = (query.data or "").split(":", 1)[0] in _OTHER_BUTTONS
+    replies.add(query.answer(t(locale, "button_gone" if known else "closed")))
 
 
 def setup() -> Router:

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
-from bot.callbacks import AnswerCb
+from bot.callbacks import AnswerCb, answer_offered
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
 from bot.roles import Role
@@ -58,12 +58,8 @@ async def on_tap(
     text = answered_text(
         services.survey, result.question, result.locale, result.shown, result.skipped
     )
-    if query.message is not None:
-        replies.add(
-            query.message.edit_text(  # type: ignore[union-attr]
-                text, parse_mode=ParseMode.HTML, reply_markup=None
-            )
-        )
+    if isinstance(query.message, Message):  # not an old one Telegram no longer shows
+        replies.add(query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None))
     replies.add(query.answer())
     _continue(result, replies, services, query.from_user.id)
     if result.alert is not None:
@@ -179,7 +175,7 @@ def _remember_message(services: Services, ask: Ask) -> Any:
 
 def setup() -> Router:
     router = Router(name="survey")
-    router.callback_query.register(on_tap, AnswerCb.filter())
+    router.callback_query.register(on_tap, AnswerCb.filter(), answer_offered)
     router.message.register(on_comment, is_comment)
     router.message.register(on_not_text, is_not_text)
     router.edited_message.register(on_edited)

@@ -1,0 +1,355 @@
+"""The map's verdicts from customer-level sums: estimates with intervals, small cells shrunk,
+three rules per metric, and the false discovery rate controlled over the whole report.
+
+For every cell (a stage, or a touchpoint of a stage) and metric (mean rating, CSAT, NPS,
+mood) the customers of the period give a mean and a variance between customers
+(reports.customers). Then:
+
+1. **Moderated variance** (Smyth 2004): each cell's variance is pooled with the variance
+   of all cells of the report for that metric, as if `PRIOR_DF` customers of prior
+   evidence — so five identical answers never mean "no uncertainty".
+2. **Shrinkage** (normal–normal empirical Bayes): the cell's mean is pulled toward the
+   journey-wide mean of that metric by the share of its variance that the spread between
+   cells does not explain (DerSimonian–Laird estimate of that spread, with the
+   uncertainty of the journey-wide mean carried into the posterior). A big cell keeps its
+   own mean; a cell of five customers moves most of the way to the journey.
+3. **Rules**, each a one-sided test whose p-value is the posterior probability of the
+   opposite:
+   - *threshold*: the metric is below the survey's threshold;
+   - *relative*: the customers' mean rating of the cell is lower than their own other
+     ratings by more than the minimum important difference (`relative_rating`);
+   - *drop*: the metric is lower than in the baseline (the `baseline_periods` periods of the
+     same length before) by more than the minimum drop.
+4. **False discoveries**: every p-value of the report (cells × metrics × rules) goes
+   through one Benjamini–Hochberg procedure at `fdr`; a cell is a *problem* when one of
+   its tests is a discovery. A cell is *watch* when a rule's estimate says "maybe" (the
+   estimate is past the line, or the threshold is within reach) without the evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from scipy import stats
+
+from reports.customers import CustomerCells, CustomerFigures, Moments
+
+PRIOR_DF = 4.0  # customers' worth of the pooled variance in each cell's variance
+INTERVAL = 0.90  # the intervals shown to owners
+
+# The metrics tested, with a default variance between customers for a report that has no
+# cell to pool from, and the watch margin: "close to the threshold" when the estimate is
+# less than this above it and the threshold is inside the interval.
+METRICS = ("rating", "csat", "nps", "valence")
+DEFAULT_VARIANCE = {"rating": 1.0, "csat": 0.25, "nps": 0.6, "valence": 1.5, "relative": 1.0}
+WATCH_MARGIN = {"rating": 0.3, "csat": 0.05, "nps": 0.10, "valence": 0.25}
+# The journey-wide level counts as this many customers against a cell's own: the smallest
+# spread between cells assumed is the between-customer variance over it. A cell of five
+# customers keeps a third of its difference from the journey, a cell of a hundred 91 %.
+PRIOR_CUSTOMERS = 10.0
+
+
+class Rule(StrEnum):
+    THRESHOLD = "threshold"
+    RELATIVE = "relative"
+    DROP = "drop"
+
+
+CellKey = tuple[str, str | None]  # (stage, touchpoint or None for the stage itself)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The survey's thresholds and decision keys, in the metrics' internal units: CSAT a
+    share 0–1, NPS coded −1…1 (NPS / 100), mood −2…2."""
+
+    thresholds: Mapping[str, float]
+    min_customers: int = 5
+    relative_rating: float = 0.2  # stars below the customers' other ratings
+    drops: Mapping[str, float] = field(
+        default_factory=lambda: {"rating": 0.15, "csat": 0.05, "nps": 0.08, "valence": 0.2}
+    )
+    fdr: float = 0.05
+    interval: float = INTERVAL
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One metric of one cell over its customers: the raw mean, and the shrunk posterior
+    with its standard deviation (normal approximation, Student-t tails)."""
+
+    n: int
+    mean: float
+    posterior: float
+    sd: float
+    df: float
+
+    def interval(self, level: float = INTERVAL) -> tuple[float, float]:
+        half = float(stats.t.ppf(0.5 + level / 2, self.df)) * self.sd
+        return self.posterior - half, self.posterior + half
+
+    def below(self, line: float) -> float:
+        """Posterior probability that the true value is below `line`."""
+        if self.sd <= 0:
+            return 1.0 if self.posterior < line else 0.0
+        return float(stats.t.cdf((line - self.posterior) / self.sd, self.df))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    key: CellKey
+    metric: str
+    rule: Rule
+    p: float  # posterior probability that the rule does not hold
+    value: float  # the estimate the rule looked at (mean, difference or change)
+    low: float  # its interval at the report's level
+    high: float
+    n: int  # customers in the period
+    line: float  # the threshold, −MID or the baseline level the value is compared with
+    baseline: float | None = None  # drop: the baseline mean
+    n_baseline: int = 0
+    discovered: bool = False  # a discovery of the report's FDR procedure
+    suggestive: bool = False  # the estimate says "maybe", the evidence does not yet
+
+
+@dataclass(frozen=True, slots=True)
+class CellVerdict:
+    estimates: Mapping[str, Estimate]  # metric → estimate (enough customers only)
+    findings: tuple[Finding, ...]  # problem or watch findings, most certain first
+    customers: int
+
+    @property
+    def problem(self) -> bool:
+        return any(f.discovered for f in self.findings)
+
+    @property
+    def watch(self) -> bool:
+        return not self.problem and any(f.suggestive for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdicts:
+    cells: Mapping[CellKey, CellVerdict]
+    tests: int  # p-values that went through the FDR procedure
+    settings: Settings
+
+    def get(self, key: CellKey) -> CellVerdict | None:
+        return self.cells.get(key)
+
+
+def moderated_variance(moments: Moments, prior: float) -> tuple[float, float]:
+    """(variance, degrees of freedom) with PRIOR_DF customers' worth of `prior`, and never
+    below `prior`: five customers who all answered alike are not evidence of certainty."""
+    own = moments.variance
+    n_minus_1 = max(moments.n - 1, 0)
+    if own is None:
+        return prior, PRIOR_DF
+    moderated = (PRIOR_DF * prior + n_minus_1 * own) / (PRIOR_DF + n_minus_1)
+    return max(moderated, prior), PRIOR_DF + n_minus_1
+
+
+def pooled_variance(cells: Iterable[Moments], default: float, floored: bool = False) -> float:
+    """The variance between customers pooled over cells (weighted by n − 1); `floored`:
+    at least a tenth of `default`, since a week where every customer answered alike
+    (all satisfied, say) does not make the next customer certain."""
+    weight = total = 0.0
+    for moments in cells:
+        variance = moments.variance
+        if variance is not None:
+            weight += moments.n - 1
+            total += (moments.n - 1) * variance
+    pooled = total / weight if weight > 0 else default
+    return max(pooled, default / 10) if floored else pooled
+
+
+@dataclass(frozen=True, slots=True)
+class _Prior:
+    mean: float
+    mean_variance: float  # the uncertainty of the journey-wide mean
+    spread: float  # τ², the variance of true cell means around it
+
+
+def _prior(means: np.ndarray, variances: np.ndarray, floor: float) -> _Prior:
+    """DerSimonian–Laird: the between-cell variance (at least `floor`), then the
+    random-effects mean of the cells."""
+    y = np.asarray(means, dtype=float)
+    v = np.maximum(np.asarray(variances, dtype=float), 1e-12)
+    w = 1 / v
+    centre = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - centre) ** 2))
+    scale = float(np.sum(w) - np.sum(w * w) / np.sum(w))
+    spread = max(floor, (q - (len(y) - 1)) / scale) if scale > 0 else floor
+    # With the spread known, the journey mean and its variance under the random-effects model.
+    weights = 1 / (v + spread)
+    mean = float(np.sum(weights * y) / np.sum(weights))
+    return _Prior(mean, float(1 / np.sum(weights)), spread)
+
+
+def shrink(cells: Mapping[CellKey, Moments], default_variance: float) -> dict[CellKey, Estimate]:
+    """Posterior estimates of every cell with at least one customer.
+
+    Each cell's prior comes from the *other* cells (leave one out), so a small cell far from
+    the rest cannot widen its own prior and escape shrinkage; the spread between cells is
+    at least the between-customer variance over PRIOR_CUSTOMERS, so the journey's level
+    counts as that many customers against the cell's own."""
+    present = {key: m for key, m in cells.items() if m.n > 0}
+    if not present:
+        return {}
+    prior_variance = pooled_variance(present.values(), default_variance, floored=True)
+    moderated = {key: moderated_variance(m, prior_variance) for key, m in present.items()}
+    keys = list(present)
+    means = np.asarray([float(present[k].mean or 0.0) for k in keys])
+    variances = np.asarray([moderated[k][0] / present[k].n for k in keys])
+    floor = prior_variance / PRIOR_CUSTOMERS
+    result = {}
+    for i, key in enumerate(keys):
+        others = np.arange(len(keys)) != i
+        if not others.any():
+            result[key] = Estimate(
+                present[key].n, float(means[i]), float(means[i]), math.sqrt(variances[i]),
+                moderated[key][1],
+            )  # fmt: skip
+            continue
+        prior = _prior(means[others], variances[others], floor)
+        variance = float(variances[i])
+        weight = prior.spread / (prior.spread + variance)
+        posterior = prior.mean + weight * (float(means[i]) - prior.mean)
+        sd = math.sqrt(weight * variance + (1 - weight) ** 2 * prior.mean_variance)
+        result[key] = Estimate(present[key].n, float(means[i]), posterior, sd, moderated[key][1])
+    return result
+
+
+def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:
+    """Which hypotheses the Benjamini–Hochberg step-up procedure rejects at FDR `q`
+    (valid for the positively dependent tests of a stage and its touchpoints, PRDS)."""
+    if not p_values:
+        return []
+    adjusted = stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")
+    return [bool(x <= q) for x in np.atleast_1d(adjusted)]
+
+
+def _metric_cells(cells: CustomerCells, metric: str) -> dict[CellKey, Moments]:
+    result: dict[CellKey, Moments] = {
+        (stage, None): figures.metric(metric) for stage, figures in cells.stages.items()
+    }
+    for (stage, touchpoint), figures in cells.touchpoints.items():
+        result[stage, touchpoint] = figures.metric(metric)
+    return result
+
+
+def _by_level(cells: Mapping[CellKey, Moments]) -> list[dict[CellKey, Moments]]:
+    """Stages and touchpoints are shrunk apart: a touchpoint toward the touchpoints."""
+    stages = {k: m for k, m in cells.items() if k[1] is None}
+    touchpoints = {k: m for k, m in cells.items() if k[1] is not None}
+    return [stages, touchpoints]
+
+
+def _estimates(cells: CustomerCells, metric: str) -> dict[CellKey, Estimate]:
+    result: dict[CellKey, Estimate] = {}
+    for level in _by_level(_metric_cells(cells, metric)):
+        result.update(shrink(level, DEFAULT_VARIANCE[metric]))
+    return result
+
+
+def _threshold(key: CellKey, metric: str, e: Estimate, s: Settings) -> Finding:
+    line = s.thresholds[metric]
+    low, high = e.interval(s.interval)
+    p = 1 - e.below(line)  # P(at or above the threshold)
+    maybe = e.posterior < line or (e.posterior < line + WATCH_MARGIN[metric] and low < line)
+    return Finding(key, metric, Rule.THRESHOLD, p, e.posterior, low, high, e.n, line,
+                   suggestive=maybe)  # fmt: skip
+
+
+def _relative(key: CellKey, e: Estimate, s: Settings) -> Finding:
+    line = -s.relative_rating
+    low, high = e.interval(s.interval)
+    p = 1 - e.below(line)
+    return Finding(key, "rating", Rule.RELATIVE, p, e.posterior, low, high, e.n, line,
+                   suggestive=e.posterior < line)  # fmt: skip
+
+
+def _drop(
+    key: CellKey, metric: str, now: Moments, before: Moments, s: Settings, prior_var: float
+) -> Finding:
+    var_now, df_now = moderated_variance(now, prior_var)
+    var_before, df_before = moderated_variance(before, prior_var)
+    a, b = var_now / now.n, var_before / before.n
+    se = math.sqrt(a + b)
+    df = (a + b) ** 2 / (a * a / df_now + b * b / df_before)  # Welch–Satterthwaite
+    change = float(now.mean or 0.0) - float(before.mean or 0.0)
+    line = -s.drops[metric]
+    p = float(stats.t.sf((line - change) / se, df))  # P(no drop past the line)
+    half = float(stats.t.ppf(0.5 + s.interval / 2, df)) * se
+    return Finding(key, metric, Rule.DROP, p, change, change - half, change + half, now.n,
+                   line, before.mean, before.n, suggestive=change < line)  # fmt: skip
+
+
+def _drops(
+    current: CustomerCells, baseline: CustomerCells, metric: str, s: Settings
+) -> list[Finding]:
+    now_cells = _metric_cells(current, metric)
+    before_cells = _metric_cells(baseline, metric)
+    prior_var = pooled_variance(
+        [*now_cells.values(), *before_cells.values()], DEFAULT_VARIANCE[metric], floored=True
+    )
+    findings = []
+    for key, now in now_cells.items():
+        before = before_cells.get(key)
+        if before is None or min(now.n, before.n) < s.min_customers:
+            continue
+        findings.append(_drop(key, metric, now, before, s, prior_var))
+    return findings
+
+
+def assess(current: CustomerCells, baseline: CustomerCells, settings: Settings) -> Verdicts:
+    """Every cell's estimates and findings, with one FDR procedure over the whole report."""
+    enough = settings.min_customers
+    estimates: dict[CellKey, dict[str, Estimate]] = {}
+    findings: list[Finding] = []
+    for metric in METRICS:
+        for key, estimate in _estimates(current, metric).items():
+            if estimate.n < enough:
+                continue
+            estimates.setdefault(key, {})[metric] = estimate
+            findings.append(_threshold(key, metric, estimate, settings))
+        findings += _drops(current, baseline, metric, settings)
+    for key, estimate in _estimates(current, "relative").items():
+        if estimate.n >= enough:
+            findings.append(_relative(key, estimate, settings))
+    rejected = benjamini_hochberg([f.p for f in findings], settings.fdr)
+    decided = [_decided(f, discovered) for f, discovered in zip(findings, rejected, strict=True)]
+    return Verdicts(_cells(current, estimates, decided), len(findings), settings)
+
+
+def _decided(finding: Finding, discovered: bool) -> Finding:
+    return Finding(
+        finding.key, finding.metric, finding.rule, finding.p, finding.value, finding.low,
+        finding.high, finding.n, finding.line, finding.baseline, finding.n_baseline,
+        discovered, finding.suggestive and not discovered,
+    )  # fmt: skip
+
+
+def _cells(
+    current: CustomerCells,
+    estimates: Mapping[CellKey, Mapping[str, Estimate]],
+    findings: Sequence[Finding],
+) -> dict[CellKey, CellVerdict]:
+    customers: dict[CellKey, CustomerFigures] = {(k, None): f for k, f in current.stages.items()}
+    for touchpoint_key, figures in current.touchpoints.items():
+        customers[touchpoint_key] = figures
+    by_cell: dict[CellKey, list[Finding]] = {}
+    for finding in findings:
+        if finding.discovered or finding.suggestive:
+            by_cell.setdefault(finding.key, []).append(finding)
+    return {
+        key: CellVerdict(
+            estimates.get(key, {}),
+            tuple(sorted(by_cell.get(key, []), key=lambda f: (not f.discovered, f.p))),
+            figures.customers,
+        )
+        for key, figures in customers.items()
+    }

@@ -1,0 +1,222 @@
+"""The statistics behind the map's verdicts (reports.evidence): reference values from scipy
+and published examples, and the behaviour owners rely on — five answers never turn a cell
+red, a clear problem does, noise across many cells stays quiet, drops are measured against
+a baseline."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from reports.customers import CustomerCells, CustomerFigures, Moments
+from reports.evidence import (
+    PRIOR_CUSTOMERS,
+    PRIOR_DF,
+    Estimate,
+    Rule,
+    Settings,
+    assess,
+    benjamini_hochberg,
+    moderated_variance,
+    pooled_variance,
+    shrink,
+)
+
+SETTINGS = Settings(thresholds={"rating": 3.5, "csat": 0.7, "nps": 0.0, "valence": 0.0})
+
+
+def moments(scores: Sequence[float]) -> Moments:
+    return Moments(len(scores), float(sum(scores)), float(sum(s * s for s in scores)))
+
+
+def customers(ratings: Sequence[float], relative: Sequence[float] = ()) -> CustomerFigures:
+    """A cell whose customers gave these mean ratings (one score per customer)."""
+    return CustomerFigures(
+        customers=len(ratings),
+        rating=moments(ratings),
+        csat=moments([1.0 if r >= 4 else 0.0 for r in ratings]),
+        relative=moments(relative),
+    )
+
+
+def ratings(rng: np.random.Generator, mean: float, sd: float, n: int) -> list[float]:
+    """Whole-star ratings of n customers around `mean`."""
+    return np.clip(np.round(rng.normal(mean, sd, n)), 1, 5).tolist()
+
+
+def journey(stages: dict[str, Sequence[float]]) -> CustomerCells:
+    return CustomerCells({name: customers(r) for name, r in stages.items()}, {})
+
+
+# --- reference values ---------------------------------------------------------------------
+
+
+def test_moments_give_the_sample_variance_between_customers() -> None:
+    scores = [5.0, 4.0, 4.0, 3.0, 2.5]
+    m = moments(scores)
+    assert m.mean == pytest.approx(np.mean(scores))
+    assert m.variance == pytest.approx(np.var(scores, ddof=1))
+    assert Moments(1, 4.0, 16.0).variance is None
+
+
+def test_moderated_variance_adds_prior_customers() -> None:
+    # a wide cell: the prior's 1.0 is worth PRIOR_DF customers against its 4 degrees of freedom
+    wide = [1.0, 5.0, 1.0, 5.0, 3.0]
+    variance, df = moderated_variance(moments(wide), prior=1.0)
+    assert variance == pytest.approx((PRIOR_DF * 1.0 + 4 * np.var(wide, ddof=1)) / (PRIOR_DF + 4))
+    assert df == PRIOR_DF + 4
+    # five identical answers are not certainty: never below the prior
+    assert moderated_variance(moments([4.0] * 5), prior=1.0) == (1.0, PRIOR_DF + 4)
+    assert moderated_variance(Moments(1, 3.0, 9.0), prior=0.8) == (0.8, PRIOR_DF)
+
+
+def test_pooled_variance_weights_by_degrees_of_freedom() -> None:
+    a, b = [1.0, 2.0, 3.0], [4.0, 4.0, 5.0, 5.0, 6.0]
+    expected = (2 * np.var(a, ddof=1) + 4 * np.var(b, ddof=1)) / 6
+    assert pooled_variance([moments(a), moments(b), Moments(1, 2.0, 4.0)], 9.9) == (
+        pytest.approx(expected)
+    )
+    assert pooled_variance([], 9.9) == 9.9
+
+
+def test_estimate_tails_are_student_t() -> None:
+    e = Estimate(n=20, mean=3.2, posterior=3.3, sd=0.2, df=23.0)
+    assert e.below(3.5) == pytest.approx(stats.t.cdf(1.0, 23.0))
+    low, high = e.interval(0.90)
+    assert high - 3.3 == pytest.approx(stats.t.ppf(0.95, 23.0) * 0.2)
+    assert 3.3 - low == pytest.approx(high - 3.3)
+
+
+def test_benjamini_hochberg_on_the_published_example() -> None:
+    # Benjamini & Hochberg (1995), the 15 p-values of their example: at q = 0.05 the
+    # step-up procedure rejects the four smallest.
+    p = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240,
+         0.4262, 0.5719, 0.6528, 0.7590, 1.0]  # fmt: skip
+    rejected = benjamini_hochberg(p, 0.05)
+    assert rejected == [True] * 4 + [False] * 11
+    # order does not matter
+    assert benjamini_hochberg(p[::-1], 0.05) == rejected[::-1]
+    assert benjamini_hochberg([], 0.05) == []
+
+
+def test_shrinkage_is_the_normal_normal_posterior() -> None:
+    # Two cells with known variances: the posterior mean is the precision-weighted
+    # compromise between the cell and the journey, the weight τ² / (τ² + v).
+    cells = {
+        ("big", None): moments([4.0, 5.0] * 100),
+        ("small", None): moments([2.0, 3.0, 2.0]),
+    }
+    result = shrink(cells, default_variance=1.0)
+    big, small = result["big", None], result["small", None]
+    # each cell's prior is the other cell, its spread at the floor σ² / PRIOR_CUSTOMERS,
+    # so a cell keeps n / (n + PRIOR_CUSTOMERS) of its distance from the prior
+    sigma2 = pooled_variance(cells.values(), 1.0)
+    v_big = moderated_variance(cells["big", None], sigma2)[0] / 200
+    weight = (sigma2 / PRIOR_CUSTOMERS) / (sigma2 / PRIOR_CUSTOMERS + v_big)
+    assert weight == pytest.approx(200 / (200 + PRIOR_CUSTOMERS), abs=0.01)
+    assert big.posterior == pytest.approx(7 / 3 + weight * (4.5 - 7 / 3))
+    assert 7 / 3 < small.posterior < 4.5  # three customers: pulled toward the journey
+    assert small.posterior - 7 / 3 > 4.5 - big.posterior
+    assert small.sd > big.sd
+
+
+# --- behaviour ------------------------------------------------------------------------------
+
+
+def test_five_low_answers_among_healthy_stages_do_not_make_a_problem() -> None:
+    rng = np.random.default_rng(1)
+    healthy = {f"s{i}": ratings(rng, 4.3, 0.8, 60) for i in range(6)}
+    verdicts = assess(journey({**healthy, "tiny": [2, 2, 3, 2, 2]}), CustomerCells(), SETTINGS)
+    tiny = verdicts.get(("tiny", None))
+    assert tiny is not None and tiny.customers == 5
+    assert not tiny.problem
+    assert tiny.estimates["rating"].posterior > 2.2  # shrunk toward the journey
+
+
+def test_a_clear_problem_is_a_problem_with_its_interval() -> None:
+    rng = np.random.default_rng(2)
+    stages = {f"s{i}": ratings(rng, 4.3, 0.8, 80) for i in range(5)}
+    stages["queue"] = ratings(rng, 2.8, 0.8, 80)
+    verdicts = assess(journey(stages), CustomerCells(), SETTINGS)
+    queue = verdicts.get(("queue", None))
+    assert queue is not None and queue.problem
+    finding = next(f for f in queue.findings if f.metric == "rating")
+    assert finding.rule is Rule.THRESHOLD and finding.discovered
+    assert finding.low < finding.value < finding.high < 3.5
+    assert not any(verdicts.cells[f"s{i}", None].problem for i in range(5))
+
+
+def test_noise_over_many_cells_stays_quiet() -> None:
+    # 200 healthy reports of 20 stages at 4.3 ± 1 with 30 customers each: the FDR
+    # procedure keeps the share with any false problem cell near zero
+    rng = np.random.default_rng(3)
+    false = 0
+    for _ in range(200):
+        stages = {f"s{i}": ratings(rng, 4.3, 1.0, 30) for i in range(20)}
+        verdicts = assess(journey(stages), CustomerCells(), SETTINGS)
+        false += any(v.problem for v in verdicts.cells.values())
+    assert false <= 10
+
+
+def test_a_stage_worse_than_the_same_customers_other_answers_is_flagged() -> None:
+    # above every absolute threshold, but 0.6 stars below the same customers' other answers
+    rng = np.random.default_rng(4)
+    cells = CustomerCells(
+        {
+            "visit": customers(
+                ratings(rng, 4.0, 0.5, 300),
+                relative=rng.normal(-0.6, 0.6, 300).tolist(),
+            ),
+            "pay": customers(
+                ratings(rng, 4.5, 0.5, 300),
+                relative=rng.normal(0.3, 0.6, 300).tolist(),
+            ),
+        },
+        {},
+    )
+    verdicts = assess(cells, CustomerCells(), SETTINGS)
+    visit = verdicts.cells["visit", None]
+    assert visit.problem
+    assert {f.rule for f in visit.findings if f.discovered} == {Rule.RELATIVE}
+    assert not verdicts.cells["pay", None].problem
+
+
+def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None:
+    rng = np.random.default_rng(5)
+
+    def week(mean: float, n: int) -> list[float]:
+        return ratings(rng, mean, 0.7, n)
+
+    baseline = journey({"visit": week(4.6, 600), "pay": week(4.5, 600)})
+    dropped = assess(journey({"visit": week(3.9, 150), "pay": week(4.5, 150)}), baseline,
+                     SETTINGS)  # fmt: skip
+    visit = dropped.cells["visit", None]
+    drop = next(f for f in visit.findings if f.rule is Rule.DROP and f.metric == "rating")
+    assert drop.discovered and drop.baseline == pytest.approx(4.5, abs=0.1)
+    assert not any(f.rule is Rule.DROP for f in dropped.cells["pay", None].findings)
+    # a change smaller than the minimum drop is not a problem, however many customers
+    tiny = assess(journey({"visit": week(4.5, 5000)}), journey({"visit": week(4.6, 5000)}),
+                  SETTINGS)  # fmt: skip
+    assert not tiny.cells["visit", None].problem
+
+
+def test_drop_p_value_is_welchs_test_with_a_margin_for_large_samples() -> None:
+    # with thousands of customers the moderated variance is the sample variance, so the
+    # drop's p-value is Welch's one-sided test of "change ≥ −minimum drop"
+    rng = np.random.default_rng(6)
+    now = rng.normal(4.0, 0.85, 3000)
+    before = rng.normal(4.2, 0.85, 4000)
+    verdicts = assess(journey({"a": now.tolist()}), journey({"a": before.tolist()}), SETTINGS)
+    finding = next(
+        f
+        for f in verdicts.cells["a", None].findings
+        if f.rule is Rule.DROP and f.metric == "rating"
+    )
+    shifted = before - SETTINGS.drops["rating"]
+    reference = stats.ttest_ind(now, shifted, equal_var=False, alternative="less").pvalue
+    assert finding.p == pytest.approx(float(reference), rel=0.02)
+    assert math.isclose(finding.value, now.mean() - before.mean())
