@@ -510,3 +510,25 @@ async def test_an_expired_link_forgets_who_declined_it(harness: Harness) -> None
     await prune.func()
 
     assert await harness.scalar(select(LinkToken.opened_by)) is None
+
+
+async def test_the_acknowledgement_of_a_message_to_staff_speaks_the_chosen_language(
+    harness: Harness,
+) -> None:
+    ivan = harness.user(656, language="ru")
+    await first_wave(harness, ivan, "ivan")
+    await harness.send(ivan, "/language")
+    await harness.click(ivan, harness.last_to(ivan), "English")
+    await harness.click(ivan, harness.api.messages_to(656)[-2], "Я здесь не в первый раз")
+    for answer in ("Something on the menu", "2 ⭐", "😞 Disappointment", "Skip"):
+        await harness.click(ivan, harness.last_to(ivan), answer)
+    assert harness.api.sent_texts(656)[-1] == "Thank you! That's all for now 🙏"
+    alert = [m for m in harness.api.messages_to(STAFF_ID) if m.get("text", "").startswith("⚠️")]
+    await harness.click(harness.staff, alert[-1], "↩️ Reply")
+    await harness.send(harness.staff, "Sorry! Come back for a free coffee.")
+
+    await harness.send(ivan, "Thank you, I will")
+
+    assert harness.api.sent_texts(656)[-1] == (
+        "Thank you — I've passed your message on to the team."
+    )
