@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD, inclusive")
     report.add_argument("--days", type=int, default=7, help="without --from: the last N days")
     report.add_argument("--segment", help="only this segment")
-    report.add_argument("--locale", help="ru or en; default the survey's")
+    report.add_argument("--locale", help="en or ru; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
     report.set_defaults(handler=_report)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
@@ -202,9 +202,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bot.commands import write_report  # noqa: PLC0415
+    from bot.commands import (  # noqa: PLC0415
+        ReportArgsError,
+        report_locale,
+        report_period,
+        write_report,
+    )
     from bot.progress import ReportProgress  # noqa: PLC0415
 
+    try:  # before the settings and the database: a wrong argument says only that
+        report_period(args, datetime.now(UTC))
+        report_locale(args)
+    except ReportArgsError as error:
+        print(f"cjm report: {error}", file=sys.stderr)
+        return 2
     settings = load_settings()
     # Progress on stderr, the paths on stdout: `cjm report … | xargs` gets only the files.
     progress = ReportProgress(sys.stderr)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
@@ -16,7 +17,8 @@ from bot.services import deep_link
 from bot.settings import Settings
 from reports.aggregate import Period
 from reports.files import write_report_files
-from storage import deliveries, dispatches
+from reports.weekly import week_period
+from storage import deliveries, dispatches, orders
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Journey, ReportDelivery
@@ -161,36 +163,80 @@ class LinkFile:
 SKIP_REASONS = 10  # `cjm status` lists the commonest reasons a wave was skipped
 
 
-async def status(settings: Settings) -> str:
+async def status(settings: Settings, now: datetime | None = None) -> str:
+    now = now or utc_now()
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
             skipped = await dispatches.skipped_reasons(session, SKIP_REASONS)
+            due = await dispatches.next_due(session)
+            waiting, expired = await orders.awaiting_links(session, now)
             weekly = await deliveries.latest_deliveries(session)
     finally:
         await engine.dispose()
+    zone = settings.sending_rules.timezone
     lines = []
     for state, count in sorted(counts.items()):
         lines.append(f"{state:>10}: {count}")
         if state == "skipped":  # why, under the count: each reason with its wave
             lines += [f"{'':>12}{n} × {wave}: {why}" for wave, why, n in skipped]
-    lines = (lines or ["no waves yet"]) + [_weekly_line(row) for row in weekly]
-    return "\n".join(lines)
+    if not lines:
+        later = " (they are planned when a customer opens the link)" if waiting else ""
+        lines = [f"no waves yet{later}"]
+    if due is not None:
+        lines.append(f"next wave: {_local(due, zone)}")
+    if waiting:
+        stale = f" ({expired} with the link expired)" if expired else ""
+        lines.append(f"orders waiting for the customer to open the link: {waiting}{stale}")
+    return "\n".join(lines + [_weekly_line(row, zone) for row in weekly])
 
 
-def _weekly_line(row: ReportDelivery) -> str:
-    """Each owner's latest weekly report."""
-    why = f" ({row.error})" if row.error and row.status != "sent" else ""
-    return f"weekly report to {row.owner_id}, week of {row.week}: {row.status}{why}"
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """The business's local time, as the bot shows it, with the zone named."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def _weekly_line(row: ReportDelivery, zone: ZoneInfo) -> str:
+    """Each owner's latest weekly report, named by the days it covers."""
+    period = week_period(row.week)
+    days = f"{period.start}..{period.end - timedelta(days=1)}"
+    if row.status == "sent" and row.sent_at is not None:
+        state = f"sent {_local(row.sent_at, zone)}"
+    elif row.status == "noted" and row.sent_at is not None:
+        state = f"no answers yet: the how-to-start note sent {_local(row.sent_at, zone)}"
+    elif row.status == "empty":
+        state = f"not sent, {row.error}"
+    else:
+        state = row.status + (f" ({row.error})" if row.error else "")
+    return f"weekly report of {days} to owner {row.owner_id}: {state}"
+
+
+class ReportArgsError(ValueError):
+    """`cjm report` was given arguments that make no report; the message is one line."""
+
+
+REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
 
 
 def report_period(args: argparse.Namespace, today: datetime) -> Period:
-    """--from/--to (inclusive), or the last --days days up to today (UTC)."""
-    if args.start is None:
-        return Period.last_days(args.days, today.date())
+    """--from/--to (inclusive), or the last --days days up to --to or today (UTC)."""
+    if args.days < 1:
+        raise ReportArgsError(f"--days {args.days}: give 1 or more days")
     end = args.end or today.date()
+    if args.start is None:
+        return Period.last_days(args.days, end)
+    if args.start > end:
+        to = f"--to {args.end}" if args.end else f"today ({end})"
+        raise ReportArgsError(f"--from {args.start} is after {to}: put the earlier date first")
     return Period(args.start, end + timedelta(days=1))
+
+
+def report_locale(args: argparse.Namespace) -> str | None:
+    if args.locale is None or args.locale in REPORT_LOCALES:
+        return args.locale  # type: ignore[no-any-return]
+    supported = ", ".join(REPORT_LOCALES)
+    raise ReportArgsError(f"--locale {args.locale} is not supported; use one of: {supported}")
 
 
 async def write_report(
@@ -199,13 +245,14 @@ async def write_report(
     shown = progress or ReportProgress(sys.stderr)
     now = utc_now()
     period = report_period(args, now)
+    locale = report_locale(args)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
         return await write_report_files(
             make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, args.locale, progress=shown.step, rows=shown.rows,
+            args.segment, locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()

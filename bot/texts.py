@@ -60,6 +60,11 @@ EN = {
         "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
         "link or QR code for the customer."
     ),
+    "help_owner": (
+        "\nOwners: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment] sends the summary, the "
+        "map and the HTML report for a period (the last 7 days by default); the weekly "
+        "report comes on its own."
+    ),
     "stopped": "Done — no more questions. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
     "forget_confirm": (
@@ -101,8 +106,19 @@ EN = {
     "button_gone": "This button no longer works.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
+    "owner_only": "Sorry, this command is for the owners of {business}.",
     "report_usage": (
         "Usage: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment]\nExample: /report 30d downtown"
+    ),
+    "report_days": "A report covers 1 to {limit} days, not {word}.\nExample: /report 30d",
+    "report_reversed": "The period starts after it ends: {word}. Put the earlier date first.",
+    "report_bad_date": "There is no such date: {word}. Dates are written as 2026-11-30.",
+    "report_unknown_segment": "No orders in the segment “{segment}”. Segments: {segments}.",
+    "report_no_segments": "No order has a segment yet, so there is no “{segment}” to report on.",
+    "report_empty": "No answers for {days} — nothing to draw yet. A longer period: /report 30d",
+    "report_empty_segment": (
+        "No answers in the segment “{segment}” for {days} — nothing to draw yet. "
+        "A longer period: /report 30d {segment}"
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
@@ -197,6 +213,11 @@ RU = {
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
         "ссылку или QR-код для клиента."
     ),
+    "help_owner": (
+        "\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] присылает "
+        "сводку, карту и HTML-отчёт за период (по умолчанию за последние 7 дней); "
+        "еженедельный отчёт приходит сам."
+    ),
     "stopped": "Готово — больше никаких вопросов. /start — возобновить.",
     "stop_stranger": "Я ничего вам не присылаю. /help",
     "forget_confirm": (
@@ -237,8 +258,23 @@ RU = {
     "button_gone": "Эта кнопка больше не работает.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
+    "owner_only": "Извините, эта команда только для владельцев ({business}).",
     "report_usage": (
         "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
+    ),
+    "report_days": (
+        "Отчёт строится за срок от 1 до {limit} дней, а не {word}.\nПример: /report 30d"
+    ),
+    "report_reversed": "Начало периода позже конца: {word}. Сначала укажите более раннюю дату.",
+    "report_bad_date": "Такой даты нет: {word}. Даты пишутся так: 2026-11-30.",
+    "report_unknown_segment": "Заказов в сегменте «{segment}» нет. Сегменты: {segments}.",
+    "report_no_segments": (
+        "Ни у одного заказа пока нет сегмента, поэтому отчёта по «{segment}» нет."
+    ),
+    "report_empty": "За {days} ответов нет — рисовать пока нечего. За срок подольше: /report 30d",
+    "report_empty_segment": (
+        "В сегменте «{segment}» за {days} ответов нет — рисовать пока нечего. "
+        "За срок подольше: /report 30d {segment}"
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",

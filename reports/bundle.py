@@ -20,6 +20,7 @@ from reports.render_html import render_html
 from reports.render_png import render_png_async
 from reports.report import build_report
 from reports.summary import summary_text
+from reports.words import wave_names
 from surveys.model import Survey
 
 
@@ -54,6 +55,10 @@ class ReportSender(Protocol):
         """Raises a `surveys.messenger.SendError` saying what Telegram's answer means."""
         ...
 
+    async def send_text(self, chat_id: int, text: str) -> None:
+        """A message of its own (the "no answers yet" note); raises as `send_part`."""
+        ...
+
 
 async def build_bundle(
     sessions: async_sessionmaker[AsyncSession],
@@ -65,8 +70,9 @@ async def build_bundle(
 ) -> ReportBundle:
     async with sessions() as session:
         report = await build_report(session, survey, period, now, segment, locale)
-    png = await render_png_async(report)
-    html = await asyncio.to_thread(render_html, report, png)
+    waves = wave_names(survey, report.locale)
+    png = await render_png_async(report, waves)
+    html = await asyncio.to_thread(render_html, report, png, waves)
     summary = await asyncio.to_thread(summary_text, report)
     name = f"report-{period.start}-{period.end - timedelta(days=1)}"
     return ReportBundle(summary, png, html.encode(), name)

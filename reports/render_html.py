@@ -7,8 +7,9 @@ language (English or Russian: `TEXTS`, and the explanations written out per lang
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from reports.alerts import alerts_fact
 from reports.flags import Level, customers, span
 from reports.priority_words import explanation, headline, sentences
 from reports.report import Cell, Report, StageRow, period_name
-from reports.words import counted, language
+from reports.words import counted, days, language
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
@@ -70,7 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why": "Why", "said": "What customers said", "rated": "rated {rating}/5",
         "low": "low", "how": "How to read this",
         "average rating": "average rating", "CSAT": "CSAT", "NPS": "NPS", "mood": "mood",
-        "pts": " pts",
+        "pts": " pts", "wave": "Wave {n}",
         **{level.value: label for level, label in LEVEL_LABEL.items()},
     },
     "ru": {
@@ -96,7 +97,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why": "Почему", "said": "Что сказали клиенты", "rated": "оценка {rating}/5",
         "low": "низкая", "how": "Как читать отчёт",
         "average rating": "средняя оценка", "CSAT": "CSAT", "NPS": "NPS",
-        "mood": "настроение", "pts": " п.п.",
+        "mood": "настроение", "pts": " п.п.", "wave": "Волна {n}",
         **{level.value: label for level, label in LEVEL_LABEL_RU.items()},
     },
 }  # fmt: skip
@@ -251,7 +252,7 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
     where = comment.touchpoint
     return CommentView(
         text=comment.text,
-        date=comment.answered_at.date().isoformat(),
+        date=f"{comment.answered_at:%d.%m.%Y}",
         touchpoint=touchpoints.get(where, where) if where is not None else None,
         rating=comment.rating,
         low=comment.low,
@@ -345,21 +346,36 @@ def _verdict_line(report: Report, texts: dict[str, str]) -> str | None:
     return texts["not yet"].format(have=have, needed=report.min_customers)
 
 
-def render_html(report: Report, map_png: bytes | None = None) -> str:
-    """The report as one self-contained HTML page, in the report's language."""
+def _waves(
+    report: Report, names: Mapping[str, str] | None, texts: dict[str, str]
+) -> list[tuple[str, str, int, int]]:
+    """(name, rate, answered, sent) per wave that was sent, in the survey's order."""
+    rates = report.response_rates
+    named = dict(names or {})
+    for wave in sorted(rates):
+        named.setdefault(wave, texts["wave"].format(n=len(named) + 1))
+    shown = []
+    for wave, name in named.items():
+        answered, sent = rates.get(wave, (0, 0))
+        if sent:
+            shown.append((name, f"{_fixed(100 * answered / sent, 0)}%", answered, sent))
+    return shown
+
+
+def render_html(
+    report: Report, map_png: bytes | None = None, waves: Mapping[str, str] | None = None
+) -> str:
+    """The report as one self-contained HTML page, in the report's language; `waves` names
+    the waves (reports.words.wave_names), "Wave 1"… without it."""
     lang = language(report.locale)
     texts = TEXTS[lang]
     period = report.period
-    last_day = period.end - timedelta(days=1)
-    shown_period = (
-        period.start.isoformat()
-        if last_day == period.start
-        else f"{period.start.isoformat()} – {last_day.isoformat()}"
-    )
+    shown_period = days(period.start, period.end - timedelta(days=1))
     rate = report.response_rate
     answered = sum(a for a, _ in report.response_rates.values())
     sent = sum(s for _, s in report.response_rates.values())
     png = base64.b64encode(map_png).decode("ascii") if map_png else None
+    stages = [_stage(row, texts) for row in report.stages]
     template = _environment().get_template(TEMPLATE)
     return template.render(
         title=report.title,
@@ -374,13 +390,10 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
         response_rate=None if rate is None else f"{_fixed(rate * 100, 0)}%",
         waves_answered=answered,
         waves_sent=sent,
-        waves=[
-            (wave, f"{_fixed(100 * a / s, 0)}%", a, s)
-            for wave, (a, s) in sorted(report.response_rates.items())
-            if s
-        ],
-        generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        stages=[_stage(row, texts) for row in report.stages],
+        waves=_waves(report, waves, texts),
+        generated_at=report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC"),
+        stages=stages,
+        has_changes=any(s.cell.changes or any(tp.changes for tp in s.touchpoints) for s in stages),
         curve=_curve(report),
         priorities=_priorities(report),
         not_yet=_verdict_line(report, texts),

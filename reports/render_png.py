@@ -16,9 +16,9 @@ import asyncio
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,7 +32,7 @@ from reports.flags import Level, span
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
-from reports.words import language
+from reports.words import days, language
 
 WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
@@ -91,6 +91,9 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Response by wave",
         "pts": " pts",
         "changes": "▲▼ change vs the previous {days} days",
+        "wave": "Wave {n}",
+        "quotes": "“”",
+        "made": "made {when}",
         "no_quotes": "no comments",
         "more": "+{n} more",
     },
@@ -122,26 +125,41 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Отклик по волнам",
         "pts": " п.п.",
         "changes": "▲▼ изменение к предыдущим {days} дн.",
+        "wave": "Волна {n}",
+        "quotes": "«»",
+        "made": "сформирован {when}",
         "no_quotes": "нет комментариев",
         "more": "ещё {n}",
     },
 }
 
 
-def render_png(report: Report) -> bytes:
+def render_png(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """The map as PNG bytes, WIDTH × HEIGHT pixels. Pure and synchronous: safe to call from
-    a worker thread (see render_png_async), never from the event loop."""
-    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
-    _Map(report, figure).draw()
+    a worker thread (see render_png_async), never from the event loop. `waves` names the
+    waves in the report's language (reports.words.wave_names); without it, "Wave 1"…"""
+    figure = _drawn(report, waves)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
-async def render_png_async(report: Report) -> bytes:
+async def render_png_async(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """render_png in a worker thread, so the event loop keeps handling updates."""
-    return await asyncio.to_thread(render_png, report)
+    return await asyncio.to_thread(render_png, report, waves)
+
+
+def map_texts(report: Report, waves: Mapping[str, str] | None = None) -> list[str]:
+    """Every text written on the map, top to bottom as drawn: what a reader sees."""
+    figure = _drawn(report, waves)
+    return [text.get_text() for axes in figure.axes for text in axes.texts]
+
+
+def _drawn(report: Report, waves: Mapping[str, str] | None) -> Figure:
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
+    _Map(report, figure, waves).draw()
+    return figure
 
 
 @dataclass(frozen=True)
@@ -153,9 +171,13 @@ class _Lane:
 class _Map:
     """Draws in pixel coordinates: x to the right, y downwards from the top-left corner."""
 
-    def __init__(self, report: Report, figure: Figure) -> None:
+    def __init__(
+        self, report: Report, figure: Figure, waves: Mapping[str, str] | None = None
+    ) -> None:
         self.report = report
         self.figure = figure
+        self.waves = waves
+        self.arrows = False  # whether a cell shows a change: the ▲▼ legend is for them
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
         self.labels = LABELS[language(report.locale)]
         self.ax = figure.add_axes((0, 0, 1, 1))
@@ -344,7 +366,8 @@ class _Map:
 
     def title(self) -> None:
         report, labels = self.report, self.labels
-        title = f"{report.title} — {_period(report.period)}"
+        last = report.period.end - timedelta(days=1)
+        title = f"{report.title} — {days(report.period.start, last)}"
         self.text(MARGIN, 14, self.fit(title, WIDTH - 2 * MARGIN, 22, "bold"), 22, weight="bold")
         segment = report.segment or labels["everyone"]
         facts = [
@@ -409,16 +432,34 @@ class _Map:
         if self.report.judged and rest > 200:
             line = headline(self.report.priorities, names, self.report.locale)
             self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
-        when = self.report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = self.report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
         waves = " · ".join(
-            f"{wave} {_percent(a / s if s else None)}"
-            for wave, (a, s) in self.report.response_rates.items()
+            f"{name} {_percent(a / s if s else None)}" for name, (a, s) in self.wave_rates()
         )
         parts = [f"{self.labels['waves']}: {waves}"] if waves else []
-        parts.append(self.labels["changes"].format(days=self.report.period.days))
-        parts.append(when)
+        if self.arrows:
+            parts.append(self.labels["changes"].format(days=self.report.period.days))
+        parts.append(self.labels["made"].format(when=when))
         line = "   ·   ".join(parts)
         self.text(MARGIN, y + LINE + 6, self.fit(line, WIDTH - 2 * MARGIN), color=MUTED)
+
+    def wave_rates(self) -> list[tuple[str, tuple[int, int]]]:
+        """(name, (answered, sent)) per wave, in the survey's order; never the wave's id."""
+        rates = self.report.response_rates
+        names = self.waves or {
+            wave: self.labels["wave"].format(n=n) for n, wave in enumerate(sorted(rates), 1)
+        }
+        known = [(names[wave], rates[wave]) for wave in names if wave in rates]
+        others = [wave for wave in sorted(rates) if wave not in names]
+        return known + [
+            (self.labels["wave"].format(n=len(names) + n), rates[wave])
+            for n, wave in enumerate(others, 1)
+        ]
+
+    def arrow(self, change: float | None, digits: int, unit: str = "") -> str:
+        shown = _arrow(change, digits, unit)
+        self.arrows = self.arrows or bool(shown)
+        return shown
 
     # ---- cells ----------------------------------------------------------------------
 
@@ -466,7 +507,8 @@ class _Map:
         for comment in _quotes(row.comments):
             if lines:
                 lines.append(("", comment.low))
-            text = "“" + _shorten(comment.text) + "”"
+            opening, closing = self.labels["quotes"][0], self.labels["quotes"][1]
+            text = opening + _shorten(comment.text) + closing
             lines.extend((line, comment.low) for line in self.wrap(text, width))
         return lines
 
@@ -478,7 +520,7 @@ class _Map:
         for number, (line, low) in enumerate(lines[:room]):
             shown = line
             if number == room - 1 and len(lines) > room and line:
-                shown = line.rstrip("”") + "…"
+                shown = line.rstrip(self.labels["quotes"][1]) + "…"
             self.text(x, top + number * LINE, shown, color=INK if low else MUTED)
 
     def metric(self, centre: float, top: float, value: str, size: float, detail: str) -> None:
@@ -491,7 +533,7 @@ class _Map:
         value = figures.average_rating
         if value is None:
             return MISSING, 24, ""
-        arrow = _arrow(cell.change.average_rating, 1)
+        arrow = self.arrow(cell.change.average_rating, 1)
         return f"{value:.1f} ★", 24, " ".join(filter(None, [_span(cell, "rating"), arrow]))
 
     def csat(self, cell: Cell) -> tuple[str, float, str]:
@@ -499,7 +541,7 @@ class _Map:
         if value is None:
             return MISSING, 20, ""
         change = cell.change.csat
-        arrow = _arrow(None if change is None else 100 * change, 0, self.labels["pts"])
+        arrow = self.arrow(None if change is None else 100 * change, 0, self.labels["pts"])
         return _percent(value), 20, " ".join(filter(None, [_span(cell, "csat"), arrow]))
 
     def nps(self, cell: Cell) -> tuple[str, float, str]:
@@ -508,7 +550,7 @@ class _Map:
             return MISSING, 20, ""
         if cell.figures.nps_too_few:
             return MISSING, 20, self.labels["too few"]
-        detail = " ".join(filter(None, [_span(cell, "nps"), _arrow(cell.change.nps, 0)]))
+        detail = " ".join(filter(None, [_span(cell, "nps"), self.arrow(cell.change.nps, 0)]))
         return _signed(value, 0), 20, detail
 
     def emotion(self, top: float, height: float) -> None:

@@ -291,3 +291,10 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
             Dispatch.status == DispatchStatus.PENDING, Dispatch.due_at <= now
         )
     )
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the next planned wave is due (one step down ix_dispatches_pending_due)."""
+    return await session.scalar(
+        select(func.min(Dispatch.due_at)).where(Dispatch.status == DispatchStatus.PENDING)
+    )

@@ -74,11 +74,11 @@ class Thresholds(_Strict):
     min_responses: int = Field(5, ge=1)  # customers, not answers
     # How the map decides (README "How the map decides"): the smallest differences that
     # matter and the false discovery rate over a report's tests.
-    relative_rating: float = Field(0.2, ge=0, le=2)  # stars below the customers' other ratings
-    drop_rating: float = Field(0.15, ge=0, le=2)  # stars below the baseline
-    drop_csat: float = Field(0.05, ge=0, le=1)  # share below the baseline
-    drop_nps: float = Field(8, ge=0, le=100)  # NPS points below the baseline
-    drop_valence: float = Field(0.2, ge=0, le=2)  # mood below the baseline
+    relative_rating: float = Field(0.15, ge=0, le=2)  # stars below the customers' other ratings
+    drop_rating: float = Field(0.1, ge=0, le=2)  # stars below the baseline
+    drop_csat: float = Field(0.03, ge=0, le=1)  # share below the baseline
+    drop_nps: float = Field(5, ge=0, le=100)  # NPS points below the baseline
+    drop_valence: float = Field(0.15, ge=0, le=2)  # mood below the baseline
     baseline_periods: int = Field(4, ge=1, le=12)  # periods of the same length before
     fdr: float = Field(0.05, gt=0, le=0.5)  # false discovery rate over the report's tests
 
@@ -143,6 +143,7 @@ class Question(_Strict):
 
 class Wave(_Strict):
     id: Ident
+    title: Localized | None = None  # how reports name the wave; "Wave 2" without it
     after: Duration
     remind_after: Duration | None = None
     expire_after: Duration = Field(default_factory=lambda: timedelta(days=3))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select, update
 from sqlalchemy.orm import Session
 
 from bot.cli import main
 from reports import export
-from storage.models import Customer, Order
+from storage.models import Customer, Dispatch, LinkToken, Order, ReportDelivery
 from tests.support.fake_bot_api import FakeBotAPI
 
+PAST = datetime(2020, 1, 1, tzinfo=UTC)
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]{20,64})")
 
 
@@ -103,6 +105,49 @@ def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.strip() == "no waves yet"
 
 
+def test_status_counts_orders_waiting_names_the_week_and_the_next_wave(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_BOT_USERNAME", "zerno_bot")
+    monkeypatch.setenv("CJM_TIMEZONE", "Europe/Moscow")
+    for ref in ("+79990001122", "+79990001133", "+79990001144"):
+        assert main(["order", "add", ref]) == 0
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "no waves yet (they are planned when a customer opens the link)",
+        "orders waiting for the customer to open the link: 3",
+    ]
+
+    engine = create_engine(f"sqlite:///{database}")
+    with Session(engine) as session, session.begin():
+        session.execute(update(LinkToken).where(LinkToken.id == 1).values(expires_at=PAST))
+        session.add(Dispatch(
+            order_id=2, survey_id="cafe", wave_id="after_purchase", status="pending",
+            due_at=datetime(2026, 12, 5, 7, 0, tzinfo=UTC), attempts=0, progress={},
+            created_at=PAST,
+        ))  # fmt: skip
+        session.add(ReportDelivery(
+            owner_id=1, week=date(2026, 11, 30), status="sent", attempts=1, parts=3,
+            claimed_at=datetime(2026, 11, 30, 6, 0, tzinfo=UTC),
+            sent_at=datetime(2026, 11, 30, 6, 0, 5, tzinfo=UTC),
+        ))  # fmt: skip
+        session.add(ReportDelivery(
+            owner_id=2, week=date(2026, 11, 30), status="failed", attempts=1, parts=0,
+            claimed_at=PAST, error="Forbidden: bot was blocked by the user",
+        ))  # fmt: skip
+    engine.dispose()
+
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "   pending: 1",
+        "next wave: 2026-12-05 10:00 Europe/Moscow",
+        "orders waiting for the customer to open the link: 3 (1 with the link expired)",
+        "weekly report of 2026-11-23..2026-11-29 to owner 1: sent 2026-11-30 09:00 Europe/Moscow",
+        "weekly report of 2026-11-23..2026-11-29 to owner 2: failed (Forbidden: bot was blocked"
+        " by the user)",
+    ]
+
+
 def test_report_writes_the_files_for_a_period(
     database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,3 +215,49 @@ def test_customer_relink_of_an_unknown_or_unlinked_customer_makes_no_link(
         "",
         "no link made: +79990001122 is not connected to Telegram: give them their order's link\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (
+            ["--from", "2026-12-05", "--to", "2026-12-01"],
+            "cjm report: --from 2026-12-05 is after --to 2026-12-01: put the earlier date first",
+        ),
+        (["--days", "0"], "cjm report: --days 0: give 1 or more days"),
+        (["--days", "-3"], "cjm report: --days -3: give 1 or more days"),
+        (
+            ["--days", "7", "--locale", "de"],
+            "cjm report: --locale de is not supported; use one of: en, ru",
+        ),
+    ],
+)
+def test_report_refuses_arguments_that_make_no_report_in_one_line(
+    database: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    error: str,
+) -> None:
+    out = tmp_path / "nothing"
+
+    assert main(["report", *arguments, "--out", str(out)]) == 2
+
+    printed = capsys.readouterr()
+    assert printed.err == error + "\n"
+    assert printed.out == ""
+    assert not out.exists() and not database.exists()
+
+
+def test_report_from_a_future_day_says_today(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--from", "2999-01-01"]) == 2
+    assert capsys.readouterr().err.startswith("cjm report: --from 2999-01-01 is after today (")
+
+
+def test_report_to_alone_ends_the_last_days_there(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--to", "2026-11-22", "--days", "7", "--locale", "ru"]) == 0
+    assert capsys.readouterr().out.split()[0] == "report-2026-11-16-2026-11-22/map.png"

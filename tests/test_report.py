@@ -78,7 +78,7 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     assert lines[0] == "Cafe: the guest journey"
     assert lines[1] == "01.10.2026–14.11.2026"
     assert lines[2].startswith(f"{report.answers} answers · response rate ")
-    assert "NPS " in lines[2]
+    assert "NPS −59 (±16)" in lines[2]  # the minus sign, as on the map
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Purchase" in line for line in problems)
