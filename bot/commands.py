@@ -14,27 +14,40 @@ from zoneinfo import ZoneInfo
 from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
 from bot.services import deep_link
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.startup import TelegramUnreachable, bot_user, open_database
 from reports.aggregate import Period
 from reports.files import write_report_files
 from reports.weekly import week_period
 from storage import deliveries, dispatches, orders
-from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from storage.db import make_session_factory
 from storage.models import Journey, ReportDelivery
 from surveys.formats import moment
-from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected
+from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.loader import load_survey
 from surveys.order_file import open_order_file
 from surveys.order_import import ImportSummary, OrderImport
 
 
 async def db_upgrade(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    engine = await open_database(settings)
+    await engine.dispose()
+
+
+class CommandFailed(Exception):
+    """The command stored nothing; the message says why in one line."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NotRegistered(CommandFailed):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(f"not registered: {message}", exit_code)
+
+
+NO_TELEGRAM = "(CJM_BOT_USERNAME makes links without asking it)"
 
 
 async def add_order(
@@ -44,16 +57,21 @@ async def add_order(
     external_id: str | None,
     purchased_at: datetime | None,
 ) -> str:
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
-    engine = make_engine(settings.database_url)
+    # The bot's name first: without it there is no link to print, so nothing is stored.
+    new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
     try:
-        await upgrade(engine)
-        new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
+        validate_order(new, utc_now())
+    except OrderRejected as error:
+        raise NotRegistered(str(error), 1) from None
+    username = settings.bot_username or await _link_username(settings)
+    engine = await open_database(settings)
+    try:
         async with make_session_factory(engine).begin() as session:
             receipt = await journeys.register_order(session, new, utc_now())
     except OrderRejected as error:
-        return f"not registered: {error}"
+        raise NotRegistered(str(error), 1) from None
     finally:
         await engine.dispose()
     head = f"order {receipt.order_id} ({receipt.external_id}) for {receipt.customer_ref}: "
@@ -66,7 +84,6 @@ async def add_order(
         or receipt.link_expires_at is None
     ):
         return head + receipt.journey.replace("_", " ")
-    username = settings.bot_username or await _bot_username(settings)
     link = deep_link(username, receipt.link_token)
     until = moment(receipt.link_expires_at, zone, "en")
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
@@ -76,9 +93,8 @@ async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
     """`cjm customer relink REF`: (exit code, what to print)."""
     survey = load_survey(settings.survey)
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         async with make_session_factory(engine).begin() as session:
             made = await journeys.relink(session, ref, utc_now())
     finally:
@@ -94,10 +110,25 @@ async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
     )
 
 
+async def _link_username(settings: Settings) -> str:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise NotRegistered(
+            "the customer's link needs the bot's name: set CJM_BOT_USERNAME, or "
+            "CJM_BOT_TOKEN (from @BotFather)",
+            2,
+        )
+    try:
+        return await _bot_username(settings)
+    except SettingsError as error:
+        raise NotRegistered(str(error), 2) from None
+    except TelegramUnreachable as error:
+        raise NotRegistered(f"{error} {NO_TELEGRAM}", 1) from None
+
+
 async def _bot_username(settings: Settings) -> str:
     bot = make_bot(settings)
     try:
-        return (await bot.me()).username or "bot"
+        return (await bot_user(bot, settings)).username or "bot"
     finally:
         await bot.session.close()
 
@@ -108,12 +139,11 @@ async def import_orders(
     """`cjm orders import`: see surveys.order_import."""
     with open_order_file(args.file, args.sheet):
         pass  # a missing file or a bad header stops here, before the database is touched
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     links = await LinkFile.open(settings, args.links) if args.links and not args.dry_run else None
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         importer = OrderImport(
             journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
             step=progress.step, rows=progress.rows,
@@ -144,7 +174,10 @@ class LinkFile:
 
     @classmethod
     async def open(cls, settings: Settings, path: Path) -> LinkFile:
-        username = settings.bot_username or await _bot_username(settings)
+        try:
+            username = settings.bot_username or await _bot_username(settings)
+        except TelegramUnreachable as error:
+            raise CommandFailed(f"nothing imported: {error} {NO_TELEGRAM}", 1) from None
         return cls(path, username)
 
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
@@ -165,7 +198,7 @@ SKIP_REASONS = 10  # `cjm status` lists the commonest reasons a wave was skipped
 
 async def status(settings: Settings, now: datetime | None = None) -> str:
     now = now or utc_now()
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
@@ -247,12 +280,11 @@ async def write_report(
     period = report_period(args, now)
     locale = report_locale(args)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         return await write_report_files(
-            make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, locale, progress=shown.step, rows=shown.rows,
+            make_session_factory(engine), load_survey(settings.survey, "CJM_SURVEY"), period,
+            out, now, args.segment, locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()

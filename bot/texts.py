@@ -53,6 +53,7 @@ EN = {
     "help": (
         "I ask a few one-tap questions after your purchases at {business}, so the team "
         "knows what to improve.\n\n"
+        "/continue — show the question I'm waiting on\n"
         "/stop — no more questions\n/forget — delete what I know about you\n"
         "/language — change the language\n/help — this message"
     ),
@@ -99,6 +100,7 @@ EN = {
         "That's {length}, and I can keep up to {limit} characters: please shorten it and "
         "send it again."
     ),
+    "nothing_to_continue": "No question is waiting for you right now. /help",
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
@@ -122,7 +124,14 @@ EN = {
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
-    "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
+    "order_usage": (
+        "Usage: /order <customer ref> [segment]\nExample: /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_ref": (
+        "Order not registered: “{ref}” is not a customer reference. Give one word (a card "
+        "number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_segment": "Order not registered: the segment can be at most {limit} characters.",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
@@ -206,6 +215,7 @@ RU = {
     "help": (
         "Это {business}. После покупок я задаю несколько вопросов в одно касание, чтобы "
         "команда знала, что улучшить.\n\n"
+        "/continue — показать вопрос, который ждёт ответа\n"
         "/stop — больше не присылать вопросы\n/forget — удалить данные о вас\n"
         "/language — сменить язык\n/help — это сообщение"
     ),
@@ -251,6 +261,7 @@ RU = {
         "Здесь {length}, а я могу сохранить не больше {limit} символов: сократите, "
         "пожалуйста, и отправьте ещё раз."
     ),
+    "nothing_to_continue": "Сейчас нет вопросов, ожидающих ответа. /help",
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",
@@ -278,7 +289,14 @@ RU = {
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
-    "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
+    "order_usage": (
+        "Формат: /order <код клиента> [сегмент]\nПример: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_ref": (
+        "Заказ не зарегистрирован: «{ref}» не подходит как код клиента. Укажите одно слово "
+        "(номер карты, код в CRM) или номер телефона, например: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
         "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку — "

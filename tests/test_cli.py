@@ -87,6 +87,74 @@ async def test_order_add_asks_telegram_for_the_bot_name(
     assert [call.method for call in api.calls] == ["getMe"]
 
 
+def test_order_add_without_a_token_stores_nothing(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+
+    assert main(["order", "add", "+79990001122"]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        "not registered: the customer's link needs the bot's name: set CJM_BOT_USERNAME, "
+        "or CJM_BOT_TOKEN (from @BotFather)\n",
+    )
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("token", "code", "message"),
+    [
+        ("notatoken", 2, "not registered: CJM_BOT_TOKEN: not a bot token (it looks like "
+         "123456789:AAH…; get one from @BotFather)"),
+        ("123456:REVOKED", 2, "not registered: CJM_BOT_TOKEN: Telegram refused this token "
+         "(revoked or mistyped? check it with @BotFather)"),
+    ],
+)  # fmt: skip
+async def test_order_add_with_a_bad_token_stores_nothing(
+    database: Path,
+    api: FakeBotAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    code: int,
+    message: str,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", token)
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+    api.fail_next("getMe", 401, "Unauthorized")
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == code
+
+    assert capsys.readouterr() == ("", message + "\n")
+    assert not await asyncio.to_thread(database.exists)
+
+
+async def test_order_add_with_telegram_unreachable_stores_nothing_and_a_retry_adds_one(
+    database: Path,
+    api: FakeBotAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+    api.drop_next("getMe")
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"not registered: Telegram is unreachable at {api.url}: ")
+    assert err.endswith(" (CJM_BOT_USERNAME makes links without asking it)\n")
+    assert len(err.splitlines()) == 1
+    assert not await asyncio.to_thread(database.exists)
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == 0  # the retry
+    assert LINK.search(capsys.readouterr().out) is not None
+    assert [ref for _id, ref, _segment, _source in orders(database)] == ["bob"]
+
+
 def test_order_add_rejects_a_time_without_zone(
     database: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,6 +163,69 @@ def test_order_add_rejects_a_time_without_zone(
 
     assert exit_.value.code == 2
     assert "give a time zone" in capsys.readouterr().err
+
+
+def test_order_add_refuses_a_bad_reference_before_anything_else(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["order", "add", "ivan petrov"]) == 1
+
+    assert capsys.readouterr() == (
+        "",
+        "not registered: customer_ref: one word, or a phone number (spaces and dashes are "
+        "fine there)\n",
+    )
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "why"),
+    [
+        ("sqlite+aiosqlite:////nonexistent/dir/shop.db", "sqlite+aiosqlite:////nonexistent/dir/"
+         "shop.db", "no folder /nonexistent/dir"),
+        ("postgresql+asyncpg://cjm:secret@127.0.0.1:1/shop", "postgresql+asyncpg://cjm:***@"
+         "127.0.0.1:1/shop", "Connect call failed ('127.0.0.1', 1)"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"], ["report"]])
+def test_a_database_that_cannot_be_opened_is_one_line(
+    database: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    shown: str,
+    why: str,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+
+    assert main(command) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()[-1]) == ("", f"CJM_DATABASE_URL: cannot open {shown}: {why}")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["order", "add", "bob", "--purchased-at", "yesterday"],
+         "argument --purchased-at: not a time: 'yesterday' (ISO 8601 with a zone, "
+         "e.g. 2026-11-23T14:05+03:00)"),
+        (["report", "--from", "5.12.2026"],
+         "argument --from: not a date: '5.12.2026' (YYYY-MM-DD)"),
+        (["report", "--days", "week"], "argument --days: not a whole number: 'week'"),
+    ],
+)  # fmt: skip
+def test_a_malformed_time_or_date_is_said_in_words(
+    database: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(command)
+
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: {message}")
+    assert not database.exists()
 
 
 def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -275,7 +275,7 @@ async def test_order_without_arguments_shows_usage(harness: Harness) -> None:
     await harness.send(harness.staff, "/order")
     await harness.send(harness.staff, "/order a b c")
 
-    usage = "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown"
+    usage = "Usage: /order <customer ref> [segment]\nExample: /order +7 999 123-45-67 downtown"
     assert harness.api.sent_texts(100) == [usage, usage]
     assert await harness.count(Order) == 0
 

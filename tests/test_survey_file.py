@@ -298,7 +298,8 @@ def test_unquoted_yes_and_no_get_a_hint(word: str, meant: str) -> None:
         ("default_locale: en", "default_locale: de", "title:", "title",
          "no text for the default locale 'de'"),
         ("id: after_purchase", "id: After-Purchase", "After-Purchase", "waves[0].id",
-         "String should match pattern"),
+         "expected lower-case latin letters, digits and _, starting with a letter "
+         "(e.g. after_purchase)"),
     ],
 )  # fmt: skip
 def test_single_mistakes_are_located(
@@ -359,7 +360,7 @@ def test_invalid_yaml_names_its_line() -> None:
     problems = problems_of(text)
 
     assert problems == [
-        f"s.yaml:{line_of(text, 'touchpoints:')}: (file): not valid YAML: "
+        f"s.yaml:{line_of(text, 'touchpoints:')}: not valid YAML: "
         "expected ',' or '}', but got '<scalar>' "
         f"(while parsing a flow mapping that starts on line {line_of(text, unclosed)})"
     ]
@@ -371,19 +372,20 @@ def test_invalid_yaml_indentation() -> None:
     problems = problems_of(text)
 
     assert len(problems) == 1
-    assert problems[0].startswith(f"s.yaml:{line_of(text, 'after: 2h')}: (file): not valid YAML")
+    assert problems[0].startswith(f"s.yaml:{line_of(text, 'after: 2h')}: not valid YAML")
 
 
 @pytest.mark.parametrize("text", ["- just\n- a list\n", "a plain sentence\n", ""])
 def test_a_file_that_is_not_a_mapping(text: str) -> None:
-    assert problems_of(text) == ["s.yaml: (file): expected a mapping of survey keys"]
+    assert problems_of(text) == ["s.yaml: expected a mapping of survey keys"]
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SurveyError) as caught:
         load_survey(tmp_path / "nowhere.yaml")
     assert str(caught.value) == (
-        f"{tmp_path}/nowhere.yaml: (file): cannot read: No such file or directory"
+        f"{tmp_path}/nowhere.yaml: no such file (give a survey YAML file, or a bundled "
+        "template: cafe, online_shop, lean)"
     )
 
 
@@ -424,7 +426,30 @@ def test_cli_check_of_a_template_by_name(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_cli_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["survey", "check", str(tmp_path / "nope.yaml")]) == 2
-    assert "cannot read: No such file or directory" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"{tmp_path}/nope.yaml: no such file (give a survey YAML file, or a bundled "
+        "template: cafe, online_shop, lean)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"), [("nosuch", ""), ("cafee", "; did you mean cafe?")]
+)  # fmt: skip
+def test_cli_check_of_an_unknown_template_lists_the_bundled_ones(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    hint: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["survey", "check", name]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        f"{name}: no such file, and not a bundled template (cafe, online_shop, lean){hint}\n",
+    )
 
 
 LAUGHS = "".join(
@@ -438,24 +463,23 @@ LAUGHS = "".join(
     [
         (
             ("id: deep\nwaves: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
-            "bad.yaml:2: (file): nested too deep: at most 24 levels of mappings and lists",
+            "bad.yaml:2: nested too deep: at most 24 levels of mappings and lists",
         ),
         (
             b"id: photo\n" + bytes(range(256)),
-            "bad.yaml: (file): not a UTF-8 text file (byte 0x80 at position 138); "
-            "save it as UTF-8 YAML",
+            "bad.yaml: not a UTF-8 text file (byte 0x80 at position 138); save it as UTF-8 YAML",
         ),
         (
             b"id: nul\ntitle: a\x00b\n",
-            "bad.yaml:2: (file): not valid YAML: a control character (#x0000) is not allowed",
+            "bad.yaml:2: not valid YAML: a control character (#x0000) is not allowed",
         ),
         (
             LAUGHS.encode(),
-            "bad.yaml: (file): too large: more than 50,000 values (aliases counted as expanded)",
+            "bad.yaml: too large: more than 50,000 values (aliases counted as expanded)",
         ),
         (
             b"id: huge\n" + b"# a comment line\n" * 40_000,
-            "bad.yaml: (file): too large: a survey file is at most 256 KB",
+            "bad.yaml: too large: a survey file is at most 256 KB",
         ),
     ],
     ids=["deep", "binary", "nul", "aliases", "huge"],
