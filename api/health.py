@@ -39,7 +39,7 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 async def get_metrics(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    body = deps.metrics.render(await _queue_lag(deps))
+    body = deps.metrics.render(await _queue_lag(deps), await _unknown(deps))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -53,6 +53,15 @@ async def _queue_lag(deps: ApiDeps) -> float:
     except Exception:  # whatever the driver raises; /healthz says what it is
         return math.nan
     return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+
+
+async def _unknown(deps: ApiDeps) -> float:
+    """Waves whose send is unknown; NaN while the database does not answer."""
+    try:
+        async with asyncio.timeout(DB_TIMEOUT), deps.sessions() as session:
+            return float(await dispatches.count_unknown(session))
+    except Exception:  # whatever the driver raises; /healthz says what it is
+        return math.nan
 
 
 async def _database(deps: ApiDeps) -> CheckOut:

@@ -41,6 +41,12 @@ class Metrics:
             "How long the oldest due wave has been waiting to be sent (0: none waiting)",
             registry=r,
         )
+        self.unknown_sends = Gauge(
+            "cjm_waves_unknown",
+            "Waves whose send is unknown (request written, answer lost): not resent by "
+            "themselves; `cjm waves resend --unknown`",
+            registry=r,
+        )
         self.telegram_last_success = Gauge(
             "cjm_telegram_last_success_timestamp_seconds",
             "Unix time of the last Bot API call that succeeded",
@@ -70,6 +76,7 @@ class Metrics:
     def telegram_ok(self, at: datetime) -> None:
         self.telegram_last_success.set(at.timestamp())
 
-    def render(self, queue_lag: float) -> bytes:
+    def render(self, queue_lag: float, unknown: float = float("nan")) -> bytes:
         self.queue_lag.set(queue_lag)
+        self.unknown_sends.set(unknown)
         return generate_latest(self.registry)

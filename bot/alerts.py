@@ -24,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keyboards import alert_keyboard
 from bot.languages import TeamLanguages
-from bot.telegram_errors import classify, not_modified
+from bot.telegram_errors import not_modified, retrying
 from bot.texts import t
 from storage import alerts as stored
 from storage.alerts import AlertAnswer, AlertDetails
 from surveys import alerts
 from surveys.alerts import AlertRules, Outgoing
 from surveys.formats import moment
-from surveys.messenger import MaybeDelivered, Unreachable
+from surveys.messenger import MaybeDelivered, SendError, Unreachable
 from surveys.model import QuestionKind, Survey
 
 log = logging.getLogger(__name__)
@@ -245,9 +245,9 @@ class AlertDesk:
             text = t(theirs, "reply_to_customer", business=business,
                      text=reply.text)  # fmt: skip
             try:
-                message = await bot.send_message(reply.chat_id, text)
-            except (AiogramError, TimeoutError) as error:
-                await self._not_delivered(bot, reply, error, staff_id, locale)
+                message = await retrying(lambda: bot.send_message(reply.chat_id, text))
+            except SendError as failure:
+                await self._not_delivered(bot, reply, failure, staff_id, locale)
                 return
             async with self.sessions.begin() as session:
                 alert = await alerts.delivered(
@@ -261,9 +261,8 @@ class AlertDesk:
         return job
 
     async def _not_delivered(
-        self, bot: Bot, reply: Outgoing, error: Exception, staff_id: int, locale: str
+        self, bot: Bot, reply: Outgoing, failure: SendError, staff_id: int, locale: str
     ) -> None:
-        failure = classify(error)
         ref = reply.ref or "—"
         if isinstance(failure, Unreachable):
             status, said = "blocked", t(locale, "reply_blocked", ref=ref)
@@ -286,9 +285,11 @@ class AlertDesk:
             text = t(locale, "customer_reply", ref=message.ref or "—", text=message.text)
             keyboard = alert_keyboard(message.alert_id, locale)
             try:
-                sent = await bot.send_message(message.chat_id, text, reply_markup=keyboard)
-            except (AiogramError, TimeoutError) as error:
-                reason = classify(error).reason
+                sent = await retrying(
+                    lambda: bot.send_message(message.chat_id, text, reply_markup=keyboard)
+                )
+            except SendError as failure:
+                reason = failure.reason
                 log.warning("customer's message %s not relayed: %s", message.reply_id, reason)
                 async with self.sessions.begin() as session:
                     await alerts.settle(session, message, None, "failed", reason)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,6 +33,7 @@ from bot.routers.survey import complete_replay
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.startup import checked_token, open_database
+from bot.telegram_errors import TelegramSession, jittered
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
@@ -58,6 +58,10 @@ ROLLUP_DELAY = timedelta(seconds=30)  # let start-up and the first drain go firs
 # How long a webhook request retries a database error before answering 503 (Telegram
 # waits 60 s; aiogram answers 200 on its own after 55 s). Polling waits as long as it takes.
 WEBHOOK_DB_PATIENCE = 20.0
+
+# Sends let through at once after a quiet spell: a fifth of a second's worth, so that few
+# requests are ever in flight together (all of them *unknown* if the process dies).
+BURST_SECONDS = 0.2
 
 CUSTOMER_COMMANDS = {
     "en": {"help": "What this bot does", "continue": "Show the question I'm on",
@@ -84,7 +88,7 @@ def utc_now() -> datetime:
 def make_bot(settings: Settings) -> Bot:
     token = checked_token(settings)  # a malformed one stops here, in one line
     server = TelegramAPIServer.from_base(settings.telegram_api_url)
-    return Bot(token, session=AiohttpSession(api=server))
+    return Bot(token, session=TelegramSession(api=server))
 
 
 @dataclass
@@ -106,6 +110,12 @@ class App:
     ledger: ReplyLedger  # which updates' replies were made
 
     async def close(self) -> None:
+        """A graceful stop (SIGTERM, SIGINT), within CJM_STOP_TIMEOUT: no new claims, the
+        sends in flight finish and their outcomes are recorded, the claimed waves not yet
+        started go back to pending; then the rest shuts down."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.stop_timeout
+        await self.waves.stop(self.settings.stop_timeout)
         await self.http.stop()
         await self.replies.close()
         await self.ledger.save(self.sessions, self.services.clock())
@@ -113,6 +123,7 @@ class App:
             self.scheduler.shutdown(wait=False)
         if isinstance(self.waves.limiter, SharedRateLimiter):
             await self.waves.limiter.close()
+        self.background.grace = max(0.0, min(self.background.grace, deadline - loop.time()))
         await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
@@ -133,10 +144,21 @@ def asking_again(
 def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
     """With CJM_REDIS_URL, every process of this bot shares one send rate and one 429
     pause (Telegram's limits are per bot); without it, the limit is this process's."""
+    burst = max(1.0, settings.send_rate * BURST_SECONDS)
     if settings.redis_url:
         prefix = f"cjm:bot{bot.id}"
-        return SharedRateLimiter.from_url(settings.redis_url, prefix, settings.send_rate)
-    return LocalRateLimiter(settings.send_rate)
+        fallback = LocalRateLimiter(safe_rate(settings.send_rate))
+        return SharedRateLimiter.from_url(
+            settings.redis_url, prefix, settings.send_rate, fallback=fallback, burst=burst
+        )
+    return LocalRateLimiter(settings.send_rate, burst=burst)
+
+
+def safe_rate(rate: float) -> float:
+    """Each process's limit while Redis is unreachable: a quarter of the shared rate (at
+    least one a second), so that a few processes together still stay under it."""
+    shared = rate if rate > 0 else 25.0
+    return max(1.0, shared / 4)
 
 
 async def build_app(
@@ -162,7 +184,8 @@ async def build_app(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
         rate_limiter(settings, bot), rules, clock, locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
-        on_drained=metrics.count_drain, open_messages=services.open_messages,
+        on_drained=metrics.count_drain, jitter=jittered,
+        open_messages=services.open_messages,
     )  # fmt: skip
     replies = ReplySender(waves.limiter, ask_again=asking_again(sessions, clock))
     ledger = ReplyLedger()

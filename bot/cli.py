@@ -66,6 +66,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
+    waves = commands.add_parser("waves", help="the outbox").add_subparsers(
+        dest="waves_command", required=True
+    )
+    resend = waves.add_parser(
+        "resend",
+        help="send again waves whose send is unknown, after showing them",
+        description="A send is unknown when its request was written and the answer lost: "
+        "the customer may or may not have the question. Check (e.g. ask a few of them), "
+        "then resend: those who did get it will see it twice.",
+    )
+    resend.add_argument(
+        "--unknown", action="store_true", required=True, help="the waves whose send is unknown"
+    )
+    resend.add_argument(
+        "--since", type=_since, help="only those that became unknown since (YYYY-MM-DD or ISO)"
+    )
+    resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    resend.set_defaults(handler=_waves_resend)
     report = commands.add_parser("report", help="write the report files for a period")
     report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
@@ -74,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--locale", help="en or ru; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
     report.set_defaults(handler=_report)
+    themes = commands.add_parser("themes", help="comment themes").add_subparsers(
+        dest="themes_command", required=True
+    )
+    suggest = themes.add_parser(
+        "suggest",
+        help="print `themes:` entries for recurring words no theme covers",
+        description="Reads the complaints of the last N days that no theme of the survey "
+        "covers and prints their recurring words and phrases as `themes:` entries for the "
+        "survey file (translate the labels, merge those that mean the same).",
+    )
+    suggest.add_argument("--days", type=_positive, default=30, help="the last N days (30)")
+    suggest.add_argument("--segment", help="only this segment")
+    suggest.set_defaults(handler=_themes_suggest)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
     demo.add_argument("--customers", type=_whole, default=200, help="how many (default 200)")
     demo.add_argument("--seed", type=_whole, default=7, help="random seed (default 7)")
@@ -104,6 +135,12 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     bulk.set_defaults(handler=_orders_import)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 or more: {text!r}")
+    return int(text)
+
+
 def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -128,6 +165,42 @@ def _whole(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _waves_resend(args: argparse.Namespace) -> int:
+    from bot.commands import resend_waves, unknown_waves  # noqa: PLC0415
+
+    settings = load_settings()
+    chosen = asyncio.run(unknown_waves(settings, args.since))
+    if not chosen:
+        print(
+            "no unknown sends" + (f" since {args.since:%Y-%m-%d %H:%M} UTC" if args.since else "")
+        )
+        return 0
+    for dispatch_id, ref, wave, when, why in chosen:
+        at = f"{when:%Y-%m-%d %H:%M}" if when else "?"
+        print(f"wave {dispatch_id} ({wave}) to {ref or '(forgotten)'}, unknown since {at}: {why}")
+    if not args.yes:
+        try:
+            answer = input(f"Send these {len(chosen)} waves again? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("nothing resent")
+            return 1
+    resent = asyncio.run(resend_waves(settings, [row[0] for row in chosen]))
+    print(f"{resent} waves back in the outbox: `cjm run` sends them on its next drain")
+    return 0
 
 
 def _run(_args: argparse.Namespace) -> int:
@@ -225,6 +298,19 @@ def _status(_args: argparse.Namespace) -> int:
     from bot.commands import status  # noqa: PLC0415
 
     print(asyncio.run(status(load_settings())))
+    return 0
+
+
+def _themes_suggest(args: argparse.Namespace) -> int:
+    from bot.commands import suggest_themes  # noqa: PLC0415
+
+    text = asyncio.run(suggest_themes(load_settings(), args.days, args.segment))
+    if not text:
+        print(f"no recurring words outside the survey's themes in the last {args.days} days")
+        return 0
+    print(f"# Recurring words of complaints no theme covers, last {args.days} days.")
+    print("# Paste the entries under `themes:` in your survey file and translate the labels.")
+    print(text, end="")
     return 0
 
 

@@ -214,6 +214,12 @@ async def status(settings: Settings, now: datetime | None = None) -> str:
         lines.append(f"{state:>10}: {count}")
         if state == "skipped":  # why, under the count: each reason with its wave
             lines += [f"{'':>12}{n} × {wave}: {why}" for wave, why, n in skipped]
+    unknown = counts.get("unknown", 0)
+    if unknown:
+        lines.append(
+            f"{unknown} sends may or may not have arrived (the answer was lost): "
+            "`cjm waves resend --unknown` lists them and sends them again"
+        )
     if not lines:
         later = " (they are planned when a customer opens the link)" if waiting else ""
         lines = [f"no waves yet{later}"]
@@ -252,6 +258,28 @@ class ReportArgsError(ValueError):
 REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
 
 
+UnknownWave = tuple[int, str | None, str, datetime | None, str | None]
+
+
+async def unknown_waves(settings: Settings, since: datetime | None) -> list[UnknownWave]:
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.unknown_waves(session, since)
+    finally:
+        await engine.dispose()
+
+
+async def resend_waves(settings: Settings, ids: Sequence[int]) -> int:
+    """Back to the outbox, due now: `cjm run` sends them on its next drain."""
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            return await dispatches.resend(session, ids, utc_now())
+    finally:
+        await engine.dispose()
+
+
 def report_period(args: argparse.Namespace, today: datetime) -> Period:
     """--from/--to (inclusive), or the last --days days up to --to or today (UTC)."""
     if args.days < 1:
@@ -288,3 +316,19 @@ async def write_report(
         )  # fmt: skip
     finally:
         await engine.dispose()
+
+
+async def suggest_themes(settings: Settings, days: int, segment: str | None = None) -> str:
+    """`themes:` entries from the recurring words of the last `days` days' complaints that
+    no theme of the survey covers; '' when there are none."""
+    from reports.themes import suggested_themes, uncovered_terms  # noqa: PLC0415
+
+    survey = load_survey(settings.survey, "CJM_SURVEY")
+    period = Period.last_days(days, utc_now().date())
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine)() as session:
+            terms = await uncovered_terms(session, survey, period, segment)
+    finally:
+        await engine.dispose()
+    return suggested_themes(survey, terms)

@@ -29,15 +29,9 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
-    ClientDecodeError,
-    RestartingTelegram,
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
     TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -47,9 +41,9 @@ from aiogram.methods import (
     EditMessageText,
     TelegramMethod,
 )
-from aiohttp import ClientConnectionResetError, ClientConnectorError, ConnectionTimeoutError
 
-from bot.telegram_errors import not_modified
+from bot.telegram_errors import classify, not_modified
+from surveys.messenger import MaybeDelivered, NotDelivered, Outage, RetryAfter
 from surveys.ratelimit import LocalRateLimiter, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -78,18 +72,15 @@ SAFE_RATE = 25.0  # the local limiter's rate while the shared one (Redis) does n
 # if the customer has not answered it by then: rather a reminder than a dead end.
 MAYBE_ASK_AGAIN = 120.0
 
+
 # Repeating these changes nothing visible: an edit to the same content is "not modified",
 # a second callback answer is refused as too old.
 _IDEMPOTENT = (AnswerCallbackQuery, EditMessageText, EditMessageReplyMarkup, EditMessageCaption,
                DeleteMessage)  # fmt: skip
-# Failures before the request was written: nothing reached Telegram.
-_NOT_WRITTEN = (ClientConnectorError, ConnectionTimeoutError, ConnectionRefusedError,
-                ClientConnectionResetError)  # fmt: skip
 
 
 class ReplyFailure(StrEnum):
-    """What a failed reply means for trying again (a small classifier of the reply path;
-    bot.telegram_errors.classify is the outbox's)."""
+    """What a failed reply means for trying again."""
 
     RETRY = "retry"  # surely not performed: try again after a backoff
     PAUSE = "pause"  # 429 (or the API refuses the bot): pause all sending, then again
@@ -99,19 +90,18 @@ class ReplyFailure(StrEnum):
 
 
 def reply_failure(error: BaseException) -> ReplyFailure:
-    if isinstance(error, Exception) and not_modified(error):
+    """The reply path's reading of bot.telegram_errors.classify, the one classification
+    of send failures (SPEC §4): the same error means the same thing everywhere."""
+    if not isinstance(error, Exception):
+        return ReplyFailure.REFUSED
+    if not_modified(error):
         return ReplyFailure.DONE
-    if isinstance(error, (TelegramRetryAfter, TelegramUnauthorizedError, TelegramNotFound)):
+    failure = classify(error)
+    if isinstance(failure, (RetryAfter, Outage)):
         return ReplyFailure.PAUSE
-    if isinstance(error, (TelegramServerError, RestartingTelegram, ClientDecodeError)):
-        # A 5xx, or a body that is not the Bot API's JSON (a proxy's HTML error page).
+    if isinstance(failure, NotDelivered):
         return ReplyFailure.RETRY
-    if isinstance(error, TelegramNetworkError):
-        cause = error.__cause__
-        if isinstance(cause, _NOT_WRITTEN):
-            return ReplyFailure.RETRY
-        return ReplyFailure.MAYBE
-    if isinstance(error, TimeoutError):
+    if isinstance(failure, MaybeDelivered):
         return ReplyFailure.MAYBE
     return ReplyFailure.REFUSED
 

@@ -3,8 +3,12 @@ average rating, CSAT, NPS (where asked), the emotion curve, answers, response ra
 waves that ask about the stage) and pain points; every column tinted by its stage's flag;
 period, segment and n in the title.
 
-Sized for Telegram on a phone: 1600×1000 px, and no text smaller than 13 pt at 100 dpi
+Sized for Telegram on a phone: 1600×1400 px, and no text smaller than 13 pt at 100 dpi
 (18 px), which stays ≥ 14 px when Telegram scales photos down to 1280 px.
+
+The voice lanes (reports.lanes) frame the figures: what the customer does and thinks at
+each stage above them; below, the pain points (themes with counts, then quotes — never
+praise), what customers love, what they suggest, and the top answers of choice questions.
 
 `render_png` uses matplotlib's object API only (a `Figure` with its own Agg canvas, never
 pyplot's global state), so it may run in a worker thread; `render_png_async` does, because
@@ -27,21 +31,22 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
-from reports.aggregate import Comment, Period
+from reports import lanes as voice
+from reports.aggregate import Period
 from reports.flags import Level, span
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
 from reports.words import days, language
 
-WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
+WIDTH, HEIGHT, DPI = 1600, 1400, 100  # pixels; 16 × 14 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
 SMALL = 13.0  # pt: the smallest text on the map (18 px at 100 dpi)
 LINE = 22.0  # px per line of SMALL text
 QUOTE_CHARS = 60  # a pain-point quote longer than this is cut with an ellipsis
-QUOTES = 2  # per stage
 MISSING = "—"
 VALENCE_LIMIT = 2.0  # the emotion scale is −2…+2
+TEXT_LANE_LINES = 3  # the doing, thinking, love, ideas and top answers lanes
 
 MARGIN = 16.0
 LABEL_WIDTH = 190.0  # the lane names on the left
@@ -134,6 +139,15 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+def map_lane_texts(report: Report, waves: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """What the map shows, lane by lane (title, header, pain, love…): its texts in order."""
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    drawn = _Map(report, figure, waves)
+    drawn.draw()
+    return drawn.drawn
+
+
 def render_png(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """The map as PNG bytes, WIDTH × HEIGHT pixels. Pure and synchronous: safe to call from
     a worker thread (see render_png_async), never from the event loop. `waves` names the
@@ -188,6 +202,8 @@ class _Map:
         self.left = MARGIN + LABEL_WIDTH
         self.column = (WIDTH - MARGIN - self.left) / stages
         self.has_nps = any(row.stage.figures.nps is not None for row in report.stages)
+        self.lane_key = "title"
+        self.drawn: dict[str, list[str]] = {}  # lane → its texts, for tests
 
     # ---- text helpers ---------------------------------------------------------------
 
@@ -205,6 +221,7 @@ class _Map:
         style: str = "normal",
         **extra: Any,
     ) -> None:
+        self.drawn.setdefault(self.lane_key, []).append(text)
         self.ax.text(
             x, y, text, fontsize=size, fontfamily=FONT, fontweight=weight, color=color,
             ha=ha, va=va, fontstyle=style, parse_math=False, **extra,
@@ -259,7 +276,8 @@ class _Map:
         self.title()
         inner = self.column - 20
         touchpoint_lines = [self.touchpoint_lines(row, inner) for row in self.report.stages]
-        quote_lines = [self.quote_lines(row, inner) for row in self.report.stages]
+        texts = self.voice_texts(inner)
+        quote_lines = texts.pop("pain")
         fixed = [
             _Lane("header", 66),
             _Lane("rating", 78),
@@ -267,7 +285,15 @@ class _Map:
             *([_Lane("nps", 66)] if self.has_nps else []),
         ]
         counts = [_Lane("answers", 40), _Lane("response", 40)]
-        taken = sum(lane.height for lane in (*fixed, *counts))
+        nothing = voice.names(self.report.locale)["nothing"]
+        framed = {
+            key: _Lane(key, min(TEXT_LANE_LINES, max(map(len, stages))) * LINE + 14)
+            for key, stages in texts.items()
+            if any(line != nothing for lines in stages for line, _ in lines)
+        }
+        above = [framed[key] for key in ("doing", "thinking") if key in framed]
+        below = [framed[key] for key in ("love", "ideas", "choices") if key in framed]
+        taken = sum(lane.height for lane in (*fixed, *counts, *above, *below))
         available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - taken
         emotion_min = 150.0
         flexible = available - emotion_min
@@ -279,12 +305,15 @@ class _Map:
         quotes = available - touch - emotion  # what the curve does not need
         lanes = [
             fixed[0],
+            *above,
             _Lane("touchpoints", touch),
             *fixed[1:],
             _Lane("emotion", emotion),
             *counts,
             _Lane("pain", quotes),
+            *below,
         ]
+        texts["pain"] = quote_lines
         top = TITLE_HEIGHT
         bottom = top + sum(lane.height for lane in lanes)
         for index, row in enumerate(self.report.stages):
@@ -294,13 +323,44 @@ class _Map:
             )
         y = top
         for lane in lanes:
-            self.lane(lane, y, touchpoint_lines, quote_lines)
+            self.lane_key = lane.key
+            self.lane(lane, y, touchpoint_lines, texts)
             y += lane.height
             self.ax.plot([MARGIN, WIDTH - MARGIN], [y, y], color="#d0d0d0", lw=1)
+        self.lane_key = "footer"
         for index in range(1, len(self.report.stages)):
             x = self.x(index)
             self.ax.plot([x, x], [top, bottom], color=GRID, lw=3)
         self.footer(bottom)
+
+    def voice_texts(self, width: float) -> dict[str, list[list[tuple[str, str]]]]:
+        """lane → per stage, its wrapped lines and their kinds (theme, quote, note)."""
+        locale = self.report.locale
+        result: dict[str, list[list[tuple[str, str]]]] = {}
+        for row in self.report.stages:
+            said = voice.voice_of(self.report, row)
+            by_lane = {
+                "doing": [voice.Line(said.doing, "note")] if said.doing else [],
+                "thinking": [voice.Line(said.thinking, "quote")]
+                if said.thinking else [],
+                "pain": voice.pain_lines(said, row, locale),
+                "love": voice.love_lines(said, locale),
+                "ideas": voice.idea_lines(said, locale),
+                "choices": voice.choice_lines(said.choices, locale),
+            }  # fmt: skip
+            for key, lines in by_lane.items():
+                result.setdefault(key, []).append(self.wrap_lines(lines, width))
+        return result
+
+    def wrap_lines(self, lines: list[voice.Line], width: float) -> list[tuple[str, str]]:
+        wrapped: list[tuple[str, str]] = []
+        for line in lines:
+            bullet = 20 if line.kind == "theme" else 0
+            text = _shorten(line.text) if line.kind == "quote" else line.text
+            parts = self.wrap(text, width - bullet)
+            wrapped += [(part, line.kind if n == 0 else f"{line.kind}+") for n, part in
+                        enumerate(parts)]  # fmt: skip
+        return wrapped
 
     def x(self, index: int) -> float:
         return self.left + index * self.column
@@ -313,10 +373,16 @@ class _Map:
         lane: _Lane,
         top: float,
         touchpoint_lines: Sequence[list[tuple[str, Level | None]]],
-        quote_lines: Sequence[list[tuple[str, bool]]],
+        texts: dict[str, list[list[tuple[str, str]]]],
     ) -> None:
         labels = self.labels
+        said = voice.names(self.report.locale)
         names = {
+            "doing": (said["doing"], ""),
+            "thinking": (said["thinking"], ""),
+            "love": (said["love"], ""),
+            "ideas": (said["ideas"], ""),
+            "choices": (said["choices"], ""),
             "touchpoints": (labels["touchpoints"], ""),
             "rating": (labels["rating"], ""),
             "csat": (labels["csat"], labels["csat_hint"]),
@@ -324,7 +390,7 @@ class _Map:
             "emotion": (labels["emotion"], labels["emotion_hint"]),
             "answers": (labels["answers"], ""),
             "response": (labels["response_lane"], ""),
-            "pain": (labels["pain"], ""),
+            "pain": (labels["pain"], said["pain_hint"]),
         }
         if lane.key in names:
             self.lane_name(lane, top, *names[lane.key])
@@ -345,8 +411,8 @@ class _Map:
                 self.text(centre, top + 9, str(answers) if answers else MISSING, 15, ha="center")
             elif lane.key == "response":
                 self.text(centre, top + 9, self.stage_response(row), 15, ha="center")
-            elif lane.key == "pain":
-                self.quotes(x, top + 8, quote_lines[index], lane.height - 14)
+            elif lane.key in texts:
+                self.voice_lane(x, top + 8, texts[lane.key][index], lane.height - 14)
 
     def lane_name(self, lane: _Lane, top: float, name: str, hint: str) -> None:
         # The emotion lane keeps room for its scale at the right of the lane names.
@@ -502,26 +568,23 @@ class _Map:
                 self.text(x, y - 1, "●", SMALL, color=colour)
             self.text(x + 20, y, line, color=colour)
 
-    def quote_lines(self, row: StageRow, width: float) -> list[tuple[str, bool]]:
-        lines: list[tuple[str, bool]] = []
-        for comment in _quotes(row.comments):
-            if lines:
-                lines.append(("", comment.low))
-            opening, closing = self.labels["quotes"][0], self.labels["quotes"][1]
-            text = opening + _shorten(comment.text) + closing
-            lines.extend((line, comment.low) for line in self.wrap(text, width))
-        return lines
-
-    def quotes(self, x: float, top: float, lines: list[tuple[str, bool]], height: float) -> None:
-        if not lines:
-            self.text(x, top, self.labels["no_quotes"], color=MUTED, style="italic")
-            return
+    def voice_lane(
+        self, x: float, top: float, lines: list[tuple[str, str]], height: float
+    ) -> None:
+        """A voice lane's lines: themes with a bullet, quotes in italics, notes muted."""
         room = max(1, int(height // LINE))
-        for number, (line, low) in enumerate(lines[:room]):
+        for number, (line, kind) in enumerate(lines[:room]):
+            y = top + number * LINE
             shown = line
-            if number == room - 1 and len(lines) > room and line:
-                shown = line.rstrip(self.labels["quotes"][1]) + "…"
-            self.text(x, top + number * LINE, shown, color=INK if low else MUTED)
+            if number == room - 1 and len(lines) > room:
+                shown = line.rstrip("”»") + "…"
+            if kind == "theme":
+                bullet = {"pain": NEGATIVE, "love": POSITIVE}.get(self.lane_key, MUTED)
+                self.text(x, y - 1, "●", SMALL, color=bullet)
+            indent = 20 if kind.startswith("theme") else 0
+            colour = INK if kind.startswith("theme") else MUTED
+            style = "italic" if kind.startswith("quote") else "normal"
+            self.text(x + indent, y, shown, color=colour, style=style)
 
     def metric(self, centre: float, top: float, value: str, size: float, detail: str) -> None:
         self.text(centre, top + 6, value, size, weight="bold", ha="center")
@@ -580,6 +643,13 @@ class _Map:
         values = [row.stage.figures.mean_valence for row in self.report.stages]
         ys = [math.nan if v is None else v for v in values]
         axes.plot(xs, ys, color="#37474f", lw=3, zorder=2, solid_capstyle="round")
+        # Across a stage without emotions, a thin dashed line: the curve stays one curve.
+        known = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+        if len(known) > 1:
+            axes.plot(
+                [x for x, _ in known], [v for _, v in known], color="#37474f", lw=1.5,
+                ls=(0, (2, 3)), zorder=2,
+            )  # fmt: skip
         for x, value, row in zip(xs, values, self.report.stages, strict=True):
             if value is None:
                 tint = COLOURS[row.stage.flag.level][0]
@@ -604,20 +674,6 @@ class _Map:
         for level, text in ((VALENCE_LIMIT, "+2"), (0.0, "0"), (-VALENCE_LIMIT, "−2")):
             y = plot_top + plot_height * (span - level) / (2 * span)
             self.text(self.left - 8, y, text, ha="right", va="center", color=MUTED)
-
-
-def _quotes(comments: Sequence[Comment]) -> list[Comment]:
-    """Up to QUOTES distinct comments, the low-rated ones first (as the report orders them)."""
-    seen: set[str] = set()
-    chosen: list[Comment] = []
-    for comment in sorted(comments, key=lambda c: not c.low):
-        key = " ".join(comment.text.split()).casefold()
-        if key and key not in seen:
-            seen.add(key)
-            chosen.append(comment)
-        if len(chosen) == QUOTES:
-            break
-    return chosen
 
 
 def _shorten(text: str, limit: int = QUOTE_CHARS) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -37,8 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.bundle import Part, ReportBundle, ReportSender, build_bundle
 from reports.schedule import latest_firing
-from reports.words import LANGUAGES, counted, language
-from storage import answers, deliveries, orders
+from reports.words import LANGUAGES, counted, language, unknown_sends
+from storage import answers, deliveries, dispatches, orders
 from storage.deliveries import Claim
 from storage.models import ReportDelivery
 from surveys.messenger import Outage, Rejected, RetryAfter, SendError, Unreachable
@@ -237,9 +237,10 @@ class WeeklyReports:
         try:
             if locale not in bundles:
                 period = week_period(claim.week)
-                bundles[locale] = await build_bundle(
+                bundle = await build_bundle(
                     self.sessions, self.survey, period, self.clock(), locale=locale
                 )
+                bundles[locale] = await self._with_unknown_sends(bundle, period, locale)
             await self._send(claim, bundles[locale])
         except SendError as error:
             return await self._not_sent(claim, error)
@@ -250,6 +251,18 @@ class WeeklyReports:
             await deliveries.record_sent(session, claim, self.clock(), locale)
         log.info("weekly report of %s sent to owner %s", claim.week, claim.owner_id)
         return "sent"
+
+    async def _with_unknown_sends(
+        self, bundle: ReportBundle, period: Period, locale: str
+    ) -> ReportBundle:
+        """The summary says how many questions of the week may not have arrived."""
+        since = datetime.combine(period.start, time(), UTC)
+        until = datetime.combine(period.end, time(), UTC)
+        async with self.sessions() as session:
+            unknown = await dispatches.count_unknown(session, since, until)
+        if not unknown:
+            return bundle
+        return replace(bundle, summary=f"{bundle.summary}\n\n{unknown_sends(unknown, locale)}")
 
     async def _send(self, claim: Claim, bundle: ReportBundle) -> None:
         for part in Part:

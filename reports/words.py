@@ -62,3 +62,22 @@ def days(first: date, last: date) -> str:
     if first == last:
         return f"{first:%d.%m.%Y}"
     return f"{first:%d.%m.%Y}–{last:%d.%m.%Y}"
+
+
+QUESTIONS_EN = ("question", "questions")
+QUESTIONS_RU = ("вопрос", "вопроса", "вопросов")
+
+
+def unknown_sends(n: int, locale: str) -> str:
+    """The weekly summary's line about sends whose answer from Telegram was lost."""
+    questions = counted(n, locale, QUESTIONS_EN, QUESTIONS_RU)
+    if language(locale) == "ru":
+        verb = "мог" if n % 10 == 1 and n % 100 != 11 else "могли"
+        return (
+            f"⚠️ {questions} {verb} не дойти до клиентов (ответ Telegram потерялся). "
+            "Список и повторная отправка: cjm waves resend --unknown"
+        )
+    return (
+        f"⚠️ {questions} may not have reached customers (Telegram's answer was lost). "
+        "To list and resend them: cjm waves resend --unknown"
+    )

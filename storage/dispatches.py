@@ -92,7 +92,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Ta
     claimed = await session.scalars(
         update(Dispatch)
         .where(Dispatch.id.in_(due.scalar_subquery()))
-        .values(status=DispatchStatus.SENDING, claimed_at=now)
+        .values(status=DispatchStatus.SENDING, claimed_at=now, sending_at=None)
         .returning(Dispatch.id)
     )
     ids = list(claimed)
@@ -116,6 +116,17 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Ta
         .order_by(Dispatch.due_at)
     )
     return [Target(**row._asdict()) for row in rows]
+
+
+async def mark_started(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    """The requests of these claimed waves are about to be written: from now on a crash
+    leaves them *unknown*."""
+    if ids:
+        await session.execute(
+            update(Dispatch)
+            .where(Dispatch.id.in_(ids), Dispatch.status == DispatchStatus.SENDING)
+            .values(sending_at=now)
+        )
 
 
 async def mark_sent(session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime) -> int:
@@ -174,6 +185,7 @@ async def requeue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None
                 due_at=bindparam("b_due"),
                 attempts=bindparam("b_attempts"),
                 claimed_at=None,
+                sending_at=None,
                 error=bindparam("b_error"),
             ),
             list(rows),
@@ -225,20 +237,78 @@ async def ask_again_at(
     return _rowcount(result) == 1
 
 
-async def expire_stale_claims(session: AsyncSession, now: datetime, lease: timedelta) -> int:
-    """Claims older than the lease belong to a process that died mid-send: the request
-    may have reached Telegram, so the wave becomes *unknown* and is never resent."""
-    result = await session.execute(
+async def expire_stale_claims(
+    session: AsyncSession, now: datetime, lease: timedelta
+) -> tuple[int, int]:
+    """Claims older than the lease belong to a process that stopped mid-window. A wave
+    whose request had started may have reached Telegram: it becomes *unknown* and is not
+    resent by itself. One never started goes back to pending and is sent.
+
+    Returns (unknown, released)."""
+    stale = (Dispatch.status == DispatchStatus.SENDING, Dispatch.claimed_at < now - lease)
+    unknown = await session.execute(
         update(Dispatch)
-        .where(Dispatch.status == DispatchStatus.SENDING, Dispatch.claimed_at < now - lease)
+        .where(*stale, Dispatch.sending_at.is_not(None))
         .values(
             status=DispatchStatus.UNKNOWN,
             closed_at=now,
             due_at=None,
+            claimed_at=None,
             error="process stopped while sending; may or may not have been delivered",
         )
     )
+    released = await session.execute(
+        update(Dispatch)
+        .where(*stale, Dispatch.sending_at.is_(None))
+        .values(status=DispatchStatus.PENDING, claimed_at=None)
+    )
+    return _rowcount(unknown), _rowcount(released)
+
+
+async def unknown_waves(
+    session: AsyncSession, since: datetime | None, limit: int | None = None
+) -> list[tuple[int, str | None, str, datetime | None, str | None]]:
+    """Waves whose send is *unknown* (closed since `since`): id, customer ref, wave,
+    when it became unknown, why; oldest first."""
+    statement = (
+        select(Dispatch.id, Customer.ref, Dispatch.wave_id, Dispatch.closed_at, Dispatch.error)
+        .outerjoin(Customer, Customer.id == Dispatch.customer_id)
+        .where(Dispatch.status == DispatchStatus.UNKNOWN)
+        .order_by(Dispatch.closed_at, Dispatch.id)
+    )
+    if since is not None:
+        statement = statement.where(Dispatch.closed_at >= since)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [tuple(row) for row in await session.execute(statement)]  # type: ignore[misc]
+
+
+async def resend(session: AsyncSession, ids: Sequence[int], now: datetime) -> int:
+    """Unknown waves back to the outbox, due now (an operator checked that they did not
+    arrive). A wave answered meanwhile is no longer unknown and is left alone."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        update(Dispatch)
+        .where(Dispatch.id.in_(ids), Dispatch.status == DispatchStatus.UNKNOWN)
+        .values(
+            status=DispatchStatus.PENDING, due_at=now, closed_at=None, claimed_at=None,
+            sending_at=None, error="resent by an operator after an unknown send",
+        )
+    )  # fmt: skip
     return _rowcount(result)
+
+
+async def count_unknown(
+    session: AsyncSession, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """Waves whose send is unknown; with `since`/`until`, those that became unknown then."""
+    statement = select(func.count()).where(Dispatch.status == DispatchStatus.UNKNOWN)
+    if since is not None:
+        statement = statement.where(Dispatch.closed_at >= since)
+    if until is not None:
+        statement = statement.where(Dispatch.closed_at < until)
+    return int(await session.scalar(statement) or 0)
 
 
 async def due_follow_ups(session: AsyncSession, now: datetime, limit: int) -> list[FollowUp]:
@@ -275,6 +345,16 @@ async def schedule_follow_up(
         .values(**values)
     )
     return _rowcount(result) == 1
+
+
+async def unbook_reminder(session: AsyncSession, dispatch_id: int, due_at: datetime) -> None:
+    """A booked reminder that was surely not sent (a pause, the Bot API unreachable):
+    booked again at the next drain after `due_at`."""
+    await session.execute(
+        update(Dispatch)
+        .where(Dispatch.id == dispatch_id, Dispatch.status == DispatchStatus.SENT)
+        .values(reminded_at=None, due_at=due_at)
+    )
 
 
 async def expire(session: AsyncSession, dispatch_id: int, now: datetime) -> None:

@@ -172,6 +172,9 @@ class Dispatch(Base):
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     claimed_at: Mapped[datetime | None]
+    # When the request of a claimed wave was started: a claim that was never started
+    # is not *unknown* after a crash, it is sent again after the lease.
+    sending_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]  # first answer: the funnel's "opened"
     reminded_at: Mapped[datetime | None]

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,34 @@ return until_
 """
 
 
+REDIS_RETRY = 5.0  # seconds on the local limiter before Redis is tried again
+
+
+class Fallback(Protocol):
+    """This process's own limiter (surveys.ratelimit.LocalRateLimiter)."""
+
+    async def acquire(self) -> bool: ...
+
+
 class SharedRateLimiter:
     """`rate` sends per second across every process using the same Redis `prefix`;
-    `rate <= 0` disables the limit (the shared 429 pause still holds)."""
+    `rate <= 0` disables the limit (the shared 429 pause still holds).
 
-    def __init__(self, redis: Redis, prefix: str, rate: float, burst: float | None = None) -> None:
+    Redis unreachable: each process goes on with `fallback`, a local limiter at a rate
+    safe however many processes there are, and tries Redis again after REDIS_RETRY —
+    waves are sent more slowly, never left unsettled."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        rate: float,
+        burst: float | None = None,
+        fallback: Fallback | None = None,
+    ) -> None:
         self.redis = redis
+        self.fallback = fallback
+        self._redis_down_until = 0.0
         self.rate = rate
         burst = burst if burst is not None else max(1.0, rate)
         self.interval_us = int(1_000_000 / rate) if rate > 0 else 0
@@ -89,12 +112,28 @@ class SharedRateLimiter:
     async def acquire(self) -> bool:
         if self.paused_for > 0:
             return False
+        if self.fallback is not None and time.monotonic() < self._redis_down_until:
+            return await self.fallback.acquire() and self.paused_for == 0
+        try:
+            return await self._shared_acquire()
+        except (RedisError, OSError) as error:
+            if self.fallback is None:
+                raise
+            if self._redis_down_until == 0.0:
+                log.warning("Redis unreachable (%s): this process's own send limit for now", error)
+            self._redis_down_until = time.monotonic() + REDIS_RETRY
+            return await self.fallback.acquire() and self.paused_for == 0
+
+    async def _shared_acquire(self) -> bool:
         while True:
             # With the limit off the interval is 0: the script then only checks the pause.
             status, micros = await self._acquire(
                 keys=list(self.keys), args=[self.interval_us, self.tolerance_us]
             )
             if status == 1:
+                if self._redis_down_until:
+                    log.info("Redis reachable again: the send rate is shared again")
+                    self._redis_down_until = 0.0
                 return True
             if status == -1:
                 self._paused_until = time.monotonic() + int(micros) / 1_000_000
@@ -102,9 +141,16 @@ class SharedRateLimiter:
             await asyncio.sleep(int(micros) / 1_000_000)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, rate: float) -> SharedRateLimiter:
+    def from_url(
+        cls,
+        url: str,
+        prefix: str,
+        rate: float,
+        fallback: Fallback | None = None,
+        burst: float | None = None,
+    ) -> SharedRateLimiter:
         """A limiter that owns its Redis client (closed by `close`)."""
-        limiter = cls(Redis.from_url(url), prefix, rate)
+        limiter = cls(Redis.from_url(url), prefix, rate, burst, fallback)
         limiter._owns_client = True
         return limiter
 

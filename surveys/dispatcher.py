@@ -1,21 +1,29 @@
 """The outbox drain: sends due waves, reminds once, expires, and never sends a wave twice.
 
-Each window of waves is claimed (committed as `sending`), sent with no transaction open,
-then settled in one commit. A process killed mid-window leaves at most that window in
-`sending`; after the lease those become *unknown* (maybe delivered, never resent), and
-everything not yet claimed is still `pending` for the next drain.
+Claims are small: what the send rate allows within about CLAIM_SECONDS (committed as
+`sending`). Each send takes a rate slot, records that its request starts
+(`sending_at`, committed, batched with the others starting), is sent with no
+transaction open, and its outcome is committed as soon as it is known (batched too). So a
+process killed mid-window leaves *unknown* only the requests really in flight; a claimed
+wave whose request never started goes back to pending after the lease, and everything
+not yet claimed is still pending for the next drain.
+
+`stop()` (SIGTERM) stops claiming, lets the requests in flight finish and record their
+outcomes, and releases the claimed waves not yet started to pending at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import answers, dispatches
@@ -29,6 +37,7 @@ from surveys.messenger import (
     Outage,
     Rejected,
     RetryAfter,
+    Unavailable,
     Unreachable,
 )
 from surveys.model import Survey
@@ -41,11 +50,19 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 ERROR_LENGTH = 500  # dispatches.error is VARCHAR(500); PostgreSQL rejects longer reasons
+CLAIM_SECONDS = 2.0  # a claim holds what the send rate allows within this long
+WRITE_RETRIES = (0.2, 1.0, 3.0)  # seconds before recording a batch of sends again
+OUTAGE_PAUSE = (1.0, 15.0)  # the Bot API unreachable: pause this long, doubling to the max
 Clock = Callable[[], datetime]
+Jitter = Callable[[float], float]
 
 
 def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(600, 5 * 2**attempt))
+
+
+def no_jitter(seconds: float) -> float:
+    return seconds
 
 
 @dataclass
@@ -66,6 +83,91 @@ class _Settlement:
     requeued: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     unreachable: set[int] = field(default_factory=set)
+    started: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.requeued or self.closed or self.unreachable or self.started)
+
+
+class _Ledger:
+    """What a window's sends did, committed as it happens: one writer, one short
+    transaction per batch of whatever accumulated while the previous one was written.
+    `start` returns once the start of a send is committed."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settle: Callable[[AsyncSession, _Settlement], Any],
+        now: datetime,
+    ) -> None:
+        self.sessions = sessions
+        self.settle = settle
+        self.now = now
+        self.pending = _Settlement()
+        self._started: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(self) -> _Settlement:
+        """The batch to add outcomes to; call `kick` after."""
+        return self.pending
+
+    def kick(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def start(self, dispatch_id: int) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.started.append(dispatch_id)
+        self._started.append(done)
+        self.kick()
+        await done
+
+    async def _write(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, _Settlement()
+            waiting, self._started = self._started, []
+            try:
+                await self._commit(batch)
+            except Exception as error:
+                for future in waiting:
+                    if not future.done():
+                        future.set_exception(error)
+                raise
+            except BaseException:
+                for future in waiting:
+                    future.cancel()
+                raise
+            for future in waiting:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _commit(self, batch: _Settlement) -> None:
+        """One transaction; tried again after a transient database error (a locked
+        SQLite file, a dropped connection): it was rolled back, so it can be repeated."""
+        for delay in (*WRITE_RETRIES, None):
+            try:
+                async with self.sessions.begin() as session:
+                    await dispatches.mark_started(session, batch.started, self.now)
+                    await self.settle(session, batch)
+            except DBAPIError as error:
+                if delay is None:
+                    raise
+                log.warning("recording sends failed (%s): again in %gs", error.orig, delay)
+                await asyncio.sleep(delay)
+            else:
+                return
+
+    async def flush(self) -> None:
+        """Until everything added is committed; raises what the writer met."""
+        while self._writer is not None:
+            writer = self._writer
+            if writer.done():
+                self._writer = None
+                writer.result()  # raises the writer's error
+                if self.pending:
+                    self.kick()
+                continue
+            await asyncio.shield(writer)
 
 
 class WaveDispatcher:
@@ -82,6 +184,7 @@ class WaveDispatcher:
         lease: timedelta = timedelta(minutes=2),
         on_drained: Callable[[DrainReport], None] | None = None,
         open_messages: OpenMessages | None = None,
+        jitter: Jitter = no_jitter,
     ) -> None:
         self.sessions = sessions
         self.survey = survey
@@ -94,22 +197,57 @@ class WaveDispatcher:
         self.lease = lease
         self.on_drained = on_drained  # the composition root counts outcomes for /metrics
         self.open_messages = open_messages or OpenMessages()
+        self.jitter = jitter
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._outage_pause = OUTAGE_PAUSE[0]
+        self.unavailable_since: datetime | None = None  # the Bot API unreachable since
+
+    @property
+    def claim_size(self) -> int:
+        """What the send rate allows within CLAIM_SECONDS (the window without a limit)."""
+        rate = float(getattr(self.limiter, "rate", 0) or 0)
+        if rate <= 0:
+            return self.window
+        return max(1, min(self.window, math.ceil(rate * CLAIM_SECONDS)))
+
+    async def stop(self, grace: float) -> bool:
+        """Stop claiming; wait up to `grace` seconds for the drain under way to finish its
+        requests in flight, record them and release the rest. True if it did."""
+        self._stopping.set()
+        try:
+            async with asyncio.timeout(grace):
+                async with self._lock:
+                    return True
+        except TimeoutError:
+            log.warning("stopped with sends still in flight after %gs", grace)
+            return False
 
     async def drain(self, max_windows: int | None = None) -> DrainReport:
         """Send everything due now; called by the scheduler's interval job."""
         report = DrainReport()
+        if self._stopping.is_set():
+            return report
         async with self._lock:  # the interval job must not overlap itself
             async with self.sessions.begin() as session:
-                stale = await dispatches.expire_stale_claims(session, self.clock(), self.lease)
+                stale, released = await dispatches.expire_stale_claims(
+                    session, self.clock(), self.lease
+                )
             if stale:
                 log.warning(
                     "%d waves were in flight when a process stopped: marked unknown", stale
                 )
                 report.count("unknown", stale)
+            if released:
+                log.info("%d waves claimed by a stopped process, never sent: pending", released)
+                report.count("released", released)
             await self._follow_ups(report)
             windows = 0
-            while self.limiter.paused_for == 0 and (max_windows is None or windows < max_windows):
+            while (
+                self.limiter.paused_for == 0
+                and not self._stopping.is_set()
+                and (max_windows is None or windows < max_windows)
+            ):
                 windows += 1
                 if not await self._drain_window(report):
                     break
@@ -120,14 +258,23 @@ class WaveDispatcher:
     async def _drain_window(self, report: DrainReport) -> bool:
         now = self.clock()
         async with self.sessions.begin() as session:
-            targets = await dispatches.claim_due(session, now, self.window)
+            targets = await dispatches.claim_due(session, now, self.claim_size)
         if not targets:
             return False
-        settlement = _Settlement()
-        sends = self._plan_window(targets, now, settlement, report)
-        await asyncio.gather(*(self._send(t, now, settlement, report) for t in sends))
-        async with self.sessions.begin() as session:
-            await self._settle(session, settlement, now, report)
+
+        async def settle(session: AsyncSession, batch: _Settlement) -> None:
+            await self._settle(session, batch, now, report)
+
+        ledger = _Ledger(self.sessions, settle, now)
+        sends = self._plan_window(targets, now, ledger.add(), report)
+        ledger.kick()
+        results = await asyncio.gather(
+            *(self._send(t, now, ledger, report) for t in sends), return_exceptions=True
+        )
+        await ledger.flush()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return True
 
     def _plan_window(
@@ -169,15 +316,36 @@ class WaveDispatcher:
             return DispatchStatus.SKIPPED, f"too late to ask: overdue by more than {late}"
         return None
 
+    async def _slot(self) -> bool:
+        """A send slot; False while paused or once stopping (the wave is not started)."""
+        if self._stopping.is_set():
+            return False
+        if float(getattr(self.limiter, "rate", 1) or 0) <= 0:
+            return await self.limiter.acquire()  # no limit: nothing to wait for
+        acquire = asyncio.ensure_future(self.limiter.acquire())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not acquire.done():
+                acquire.cancel()
+        if acquire.cancelled() or not acquire.done():
+            return False
+        return acquire.result() and not self._stopping.is_set()
+
     async def _send(
-        self, target: Target, now: datetime, out: _Settlement, report: DrainReport
+        self, target: Target, now: datetime, ledger: _Ledger, report: DrainReport
     ) -> None:
         wave = self.survey.wave(target.wave_id)
         assert wave is not None and target.chat_id is not None
-        if not await self.limiter.acquire():
-            out.requeued.append(_requeue(target, now, target.attempts, None))
+        if not await self._slot():
+            # Never attempted: back to pending as it was (a stop, a pause).
+            ledger.add().requeued.append(_requeue(target, now, target.attempts, None))
+            ledger.kick()
             report.count("requeued")
             return
+        await ledger.start(target.id)
         question = first_question(wave)
         ask = Ask(
             target.chat_id, target.locale or self.default_locale, target.id, self.survey,
@@ -187,35 +355,65 @@ class WaveDispatcher:
             message_id = await self.messenger.ask(ask)
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
-            out.requeued.append(_requeue(target, now, target.attempts, None))
+            ledger.add().requeued.append(_requeue(target, now, target.attempts, None))
             report.count("rate_limited")
         except Outage as error:
             self.limiter.pause(Outage.PAUSE)
-            out.requeued.append(_requeue(target, now, target.attempts, error.reason))
+            ledger.add().requeued.append(_requeue(target, now, target.attempts, error.reason))
             report.count("outage")
             log.error("sending paused for %gs: %s", Outage.PAUSE, error.reason)
+        except Unavailable as error:
+            self._unavailable(error, now)
+            ledger.add().requeued.append(_requeue(target, now, target.attempts, error.reason))
+            report.count("unavailable")
         except NotDelivered as error:
-            self._retry_or_fail(target, now, error.reason, out, report)
+            self._retry_or_fail(target, now, error.reason, ledger.add(), report)
         except MaybeDelivered as error:
-            out.closed.append(_closed(target, DispatchStatus.UNKNOWN, error.reason, now))
+            ledger.add().closed.append(_closed(target, DispatchStatus.UNKNOWN, error.reason, now))
             report.count("unknown")
             log.warning("wave %s may or may not have arrived: %s", target.id, error.reason)
         except Unreachable as error:
+            out = ledger.add()
             out.closed.append(_closed(target, DispatchStatus.CANCELLED, error.reason, now))
             if target.customer_id is not None:
                 out.unreachable.add(target.customer_id)
             report.count("unreachable")
         except Rejected as error:
-            out.closed.append(_closed(target, DispatchStatus.FAILED, error.reason, now))
+            ledger.add().closed.append(_closed(target, DispatchStatus.FAILED, error.reason, now))
             report.count("failed")
             log.warning("wave %s dead-lettered: %s", target.id, error.reason)
         else:
+            self._reachable()
             due = now + (wave.remind_after or wave.expire_after)
-            out.sent.append(
+            ledger.add().sent.append(
                 {"b_id": target.id, "b_customer": target.customer_id, "b_now": now,
                  "b_message": message_id, "b_question": question.id, "b_due": due}
             )  # fmt: skip
             report.count("sent")
+        ledger.kick()
+
+    def _unavailable(self, error: Unavailable, now: datetime) -> None:
+        """The Bot API cannot be reached: every send pauses (growing pauses, jittered), no
+        attempt is counted against a wave, and the waves go out when it is back."""
+        if self.limiter.paused_for > 0:
+            return  # already paused by another send of this window
+        if self.unavailable_since is None:
+            self.unavailable_since = now
+        pause = self.jitter(self._outage_pause)
+        self._outage_pause = min(OUTAGE_PAUSE[1], self._outage_pause * 2)
+        self.limiter.pause(pause)
+        log.error("the Bot API is unreachable (%s): sending paused for %.1fs", error.reason, pause)
+
+    def _reachable(self) -> None:
+        self._outage_pause = OUTAGE_PAUSE[0]
+        if self.unavailable_since is not None:
+            log.info("the Bot API is reachable again")
+            self.unavailable_since = None
+
+    async def _unbook(self, item: FollowUp) -> None:
+        """The reminder surely did not go out: it is booked again by a later drain."""
+        async with self.sessions.begin() as session:
+            await dispatches.unbook_reminder(session, item.id, self.clock())
 
     def _retry_or_fail(
         self, target: Target, now: datetime, reason: str, out: _Settlement, report: DrainReport
@@ -226,7 +424,8 @@ class WaveDispatcher:
             out.closed.append(_closed(target, DispatchStatus.FAILED, why, now))
             report.count("failed")
             return
-        out.requeued.append(_requeue(target, now + backoff(attempts), attempts, reason))
+        delay = timedelta(seconds=self.jitter(backoff(attempts).total_seconds()))
+        out.requeued.append(_requeue(target, now + delay, attempts, reason))
         report.count("retry")
 
     async def _settle(
@@ -277,21 +476,28 @@ class WaveDispatcher:
         if wave is None or question is None or item.chat_id is None:
             return
         if not await self.limiter.acquire():
-            return  # the reminder is dropped rather than risk a flood; the wave still expires
+            await self._unbook(item)  # sending is paused: the reminder waits, not lost
+            return
         ask = Ask(
             item.chat_id, item.locale or self.default_locale, item.id, self.survey, wave,
             question, reminder=True, replaces=item.message_id,
         )  # fmt: skip
         try:
             message_id = await self.messenger.ask(ask)
+            self._reachable()
             report.count("reminded")
             async with self.sessions.begin() as session:
                 await answers.set_message(session, item.id, message_id)
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
+            await self._unbook(item)
         except Outage as error:
             self.limiter.pause(Outage.PAUSE)
             log.error("sending paused for %gs: %s", Outage.PAUSE, error.reason)
+            await self._unbook(item)
+        except Unavailable as error:
+            self._unavailable(error, self.clock())
+            await self._unbook(item)
         except Unreachable:
             if item.customer_id is not None:
                 async with self.sessions.begin() as session:

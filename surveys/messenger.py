@@ -33,11 +33,19 @@ class Outage(SendError):
 
 
 class NotDelivered(SendError):
-    """The request surely never reached Telegram (refused, 5xx): safe to retry."""
+    """The request surely was not performed: safe to send again."""
+
+
+class Unavailable(NotDelivered):
+    """The Bot API could not be reached (refused, DNS, a connect timeout, a gateway's
+    502/503/504 or HTML page): nothing was performed. Sending pauses and the message is
+    requeued without counting an attempt: an outage ends, the wave does not."""
 
 
 class MaybeDelivered(SendError):
-    """The request may have reached Telegram (read timeout): never resent."""
+    """*Unknown*: the request was fully written and its answer lost (a read timeout, a
+    reset while waiting, a 500): it may have been performed, so it is never resent by
+    itself (`cjm waves resend --unknown` does, after an operator has checked)."""
 
 
 class Unreachable(SendError):

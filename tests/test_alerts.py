@@ -343,6 +343,22 @@ async def test_customer_who_blocked_the_bot_staff_are_told(harness: Harness) -> 
     assert "Answered" not in notifications(harness, STAFF_ID)[-1]["text"]
 
 
+async def test_a_reply_meeting_a_gateway_error_page_still_reaches_the_customer(
+    harness: Harness,
+) -> None:
+    alice = harness.user(501)
+    await unhappy_visit(harness, alice, "alice", "Cold coffee")
+    await harness.click(harness.staff, notifications(harness, STAFF_ID)[-1], "↩️ Reply")
+    harness.api.gateway_next("sendMessage", 502)  # a proxy's page: nothing was sent
+
+    await harness.send(harness.staff, "Sorry!")
+
+    assert sum("Sorry!" in text for text in harness.api.sent_texts(501)) == 1
+    assert harness.api.sent_texts(STAFF_ID)[-1] == "Delivered to alice ✅"
+    [reply] = await harness.rows(select(AlertReply))
+    assert reply[0].status == "sent" and reply[0].message_id is not None
+
+
 async def test_forget_erases_the_exchange_and_stops_replies(harness: Harness) -> None:
     alice = harness.user(501)
     await unhappy_visit(harness, alice, "alice", "Cold coffee")

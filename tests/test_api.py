@@ -415,6 +415,23 @@ async def test_metrics_count_orders_waves_answers_and_telegram_errors(
     assert samples['cjm_updates_total{outcome="handled"}'] >= 4
     assert samples["cjm_send_queue_lag_seconds"] == 0
     assert samples["cjm_telegram_last_success_timestamp_seconds"] > 0
+    assert samples["cjm_waves_unknown"] == 0
+
+
+async def test_metrics_show_the_waves_whose_send_is_unknown(
+    server: Harness, http: ClientSession
+) -> None:
+    for user_id, ref in ((503, "carol"), (504, "dan")):
+        _, created = await post(http, "/api/v1/orders", order(f"U-{ref}", ref))
+        await consent(server, server.user(user_id), created["link"])
+    server.clock.advance(hours=2, minutes=1)
+    server.api.fail_after_next("sendMessage", 500, "Internal Server Error", times=2)
+    await server.drain()
+
+    async with http.get("/metrics") as response:
+        samples = parse(await response.text())
+    assert samples["cjm_waves_unknown"] == 2
+    assert samples['cjm_waves_total{outcome="unknown"}'] == 2
 
 
 def parse(text: str) -> dict[str, float]:

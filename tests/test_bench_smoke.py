@@ -35,6 +35,7 @@ API_TOY = [
             "1",
         ],
         ["bench.report", "--answers", "2000", "--repeat", "1"],
+        ["bench.faults", "--waves", "20", "--scenarios", "baseline,lost"],
         pytest.param(
             ["bench.report", "--answers", "2000", "--repeat", "1", "--database", "postgres"],
             marks=pytest.mark.skipif(
@@ -42,6 +43,7 @@ API_TOY = [
             ),
         ),
         ["bench.api", *API_TOY],
+        ["bench.quality", "--seeds", "2", "--sizes", "30", "--effects", "0.5"],
         pytest.param(
             ["bench.api", *API_TOY, "--database", "postgres"],
             marks=pytest.mark.skipif(
@@ -59,8 +61,10 @@ API_TOY = [
         "answers",
         "dispatch",
         "report",
+        "faults",
         "report-postgres",
         "api",
+        "quality",
         "api-postgres",
         "dispatch-scale-postgres",
     ],

@@ -392,3 +392,83 @@ def test_report_to_alone_ends_the_last_days_there(
 ) -> None:
     assert main(["report", "--to", "2026-11-22", "--days", "7", "--locale", "ru"]) == 0
     assert capsys.readouterr().out.split()[0] == "report-2026-11-16-2026-11-22/map.png"
+
+
+def seed_unknown_sends(path: Path) -> None:
+    """Two waves whose send is unknown (one on 1 December, one on the 3rd) and one sent."""
+    from datetime import UTC, datetime
+
+    from storage.models import CustomerStatus, Dispatch, DispatchStatus, Journey
+
+    engine = create_engine(f"sqlite:///{path}")
+    with Session(engine) as session, session.begin():
+        for n, (status, day) in enumerate(
+            [(DispatchStatus.UNKNOWN, 1), (DispatchStatus.UNKNOWN, 3), (DispatchStatus.SENT, 3)]
+        ):
+            at = datetime(2026, 12, day, 10, 0, tzinfo=UTC)
+            customer = Customer(
+                ref=f"guest-{n}", tg_user_id=900 + n, chat_id=900 + n, locale="en",
+                status=CustomerStatus.ACTIVE, consented_at=at, created_at=at,
+            )  # fmt: skip
+            session.add(customer)
+            session.flush()
+            order = Order(
+                external_id=f"o-{n}", customer_id=customer.id, survey_id="cafe", source="test",
+                journey=Journey.SCHEDULED, purchased_at=at, journey_started_at=at, created_at=at,
+            )  # fmt: skip
+            session.add(order)
+            session.flush()
+            session.add(
+                Dispatch(
+                    order_id=order.id, customer_id=customer.id, survey_id="cafe",
+                    wave_id="after_purchase", status=status, attempts=0, progress={},
+                    closed_at=at, created_at=at, error="no response: Request timeout error",
+                )
+            )  # fmt: skip
+    engine.dispose()
+
+
+def statuses(path: Path) -> list[tuple[str, str]]:
+    from storage.models import Dispatch
+
+    engine = create_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Customer.ref, Dispatch.status).join(Customer).order_by(Customer.ref)
+        ).all()
+    engine.dispose()
+    return [(ref, str(status)) for ref, status in rows]
+
+
+def test_unknown_sends_are_shown_and_resent_only_after_confirmation(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    seed_unknown_sends(database)
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+    assert "2 sends may or may not have arrived" in capsys.readouterr().out
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["waves", "resend", "--unknown"]) == 1
+    shown = capsys.readouterr().out.splitlines()
+    assert shown == [
+        "wave 1 (after_purchase) to guest-0, unknown since 2026-12-01 10:00: "
+        "no response: Request timeout error",
+        "wave 2 (after_purchase) to guest-1, unknown since 2026-12-03 10:00: "
+        "no response: Request timeout error",
+        "nothing resent",
+    ]
+    assert statuses(database) == [
+        ("guest-0", "unknown"), ("guest-1", "unknown"), ("guest-2", "sent"),
+    ]  # fmt: skip
+
+    assert main(["waves", "resend", "--unknown", "--since", "2026-12-02", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "guest-0" not in out and out.endswith(
+        "1 waves back in the outbox: `cjm run` sends them on its next drain\n"
+    )
+    assert statuses(database) == [
+        ("guest-0", "unknown"), ("guest-1", "pending"), ("guest-2", "sent"),
+    ]  # fmt: skip

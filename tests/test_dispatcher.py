@@ -11,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.messenger import TelegramMessenger
+from bot.telegram_errors import TelegramSession
 from storage.models import Customer, CustomerStatus, Dispatch, DispatchStatus
-from surveys.dispatcher import MAX_ATTEMPTS, WaveDispatcher, backoff
+from storage.shared_rate import SharedRateLimiter
+from surveys.dispatcher import MAX_ATTEMPTS, WaveDispatcher
 from surveys.ratelimit import LocalRateLimiter
 from tests.flows import connect, first_wave
 from tests.support.clock import FakeClock
@@ -100,7 +101,7 @@ async def proxy_error_page() -> AsyncIterator[str]:
 @asynccontextmanager
 async def dispatcher_via(h: Harness, api_url: str) -> AsyncIterator[WaveDispatcher]:
     """The app's dispatcher, but its bot talks to another Bot API address."""
-    bot = Bot("123456:TEST", session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    bot = Bot("123456:TEST", session=TelegramSession(api=TelegramAPIServer.from_base(api_url)))
     try:
         yield WaveDispatcher(
             h.app.sessions, h.app.survey, TelegramMessenger(bot, h.settings.request_timeout),
@@ -191,65 +192,108 @@ async def test_no_response_leaves_wave_unknown_and_never_resent(
     assert (await wave(harness)).status == DispatchStatus.UNKNOWN
 
 
-# -- the request never reached Telegram ------------------------------------------------
-async def test_connection_refused_is_retried_with_backoff_then_dead_lettered(
+# -- the request never reached Telegram, or Telegram did nothing ---------------------------
+def shown(h: Harness, chat_id: int, fragment: str = FIRST_QUESTION) -> int:
+    """How many messages containing `fragment` are on the customer's screen (also those
+    whose answer was lost or was an error after the message was sent)."""
+    return sum(fragment in str(m.get("text", "")) for m in h.api.messages_to(chat_id))
+
+
+async def test_an_unreachable_bot_api_pauses_sending_and_no_attempt_is_counted(
     harness: Harness,
 ) -> None:
     await connected_and_due(harness, 505, "erin")
-    async with dispatcher_via(harness, f"http://127.0.0.1:{closed_port()}") as offline:
-        for attempt in range(1, MAX_ATTEMPTS):
-            assert (await offline.drain()).outcomes == {"retry": 1}
-            retried = await wave(harness)
-            assert (retried.status, retried.attempts) == (DispatchStatus.PENDING, attempt)
-            assert retried.due_at == harness.clock.now + backoff(attempt)
-            assert retried.error is not None and retried.error.startswith("connection failed")
-            harness.clock.advance(seconds=backoff(attempt).total_seconds() - 1)
-            assert (await offline.drain()).outcomes == {}  # not due yet
-            harness.clock.advance(seconds=1)
-
-        assert (await offline.drain()).outcomes == {"failed": 1}
-
-    failed = await wave(harness)
-    assert (failed.status, failed.attempts, failed.due_at) == (DispatchStatus.FAILED, 5, None)
-    assert failed.error is not None
-    assert failed.error.startswith(f"gave up after {MAX_ATTEMPTS} attempts: connection failed")
-    assert (await customer(harness, "erin")).status == CustomerStatus.ACTIVE
-    assert requests_to(harness, 505, FIRST_QUESTION) == []
-    harness.clock.advance(hours=1)
-    await harness.drain()  # the real bot does not pick a dead letter up either
+    for _ in range(MAX_ATTEMPTS + 2):  # more drains than a dead letter would allow
+        async with dispatcher_via(harness, f"http://127.0.0.1:{closed_port()}") as offline:
+            assert (await offline.drain()).outcomes == {"unavailable": 1}
+            assert offline.limiter.paused_for > 0  # every send waits, not only this one
+        waiting = await wave(harness)
+        assert (waiting.status, waiting.attempts) == (DispatchStatus.PENDING, 0)
+        assert waiting.error is not None and waiting.error.startswith("connection failed")
+        harness.clock.advance(minutes=10)
     assert requests_to(harness, 505, FIRST_QUESTION) == []
 
+    assert (await harness.drain()).sent == 1  # the Bot API is back
 
-async def test_server_error_is_retried_later_not_failed(harness: Harness) -> None:
+    assert received(harness, 505) == 1
+    assert (await wave(harness)).status == DispatchStatus.SENT
+
+
+async def test_a_bot_api_down_for_a_while_loses_no_wave(harness: Harness) -> None:
+    for user_id, ref in ((520, "ann"), (521, "ben")):
+        await connect(harness, harness.user(user_id), ref)
+    harness.clock.advance(hours=2, minutes=1)
+    await harness.api.go_down()
+    for _ in range(3):
+        report = await harness.drain()
+        assert "sent" not in report.outcomes and "failed" not in report.outcomes
+        await asyncio.sleep(harness.app.waves.limiter.paused_for)  # the outage pause
+        harness.clock.advance(minutes=5)
+    await harness.api.come_back()
+
+    assert (await harness.drain()).sent == 2
+
+    for user_id in (520, 521):
+        assert received(harness, user_id) == 1
+    assert {w.attempts for w in await harness.dispatches() if w.wave_id == "after_purchase"} == {1}
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_a_gateway_error_page_is_sent_again_and_counts_no_attempt(
+    harness: Harness, status: int
+) -> None:
     await connected_and_due(harness, 506, "frank")
-    harness.api.fail_next("sendMessage", 502, "Bad Gateway")
+    harness.api.gateway_next("sendMessage", status)
 
-    assert (await harness.drain()).outcomes == {"retry": 1}
+    assert (await harness.drain()).outcomes == {"unavailable": 1}
 
     retried = await wave(harness)
-    assert (retried.status, retried.attempts) == (DispatchStatus.PENDING, 1)
-    assert retried.error == "5xx: Bad Gateway"
-    assert retried.due_at == harness.clock.now + backoff(1)
-    harness.clock.advance(seconds=backoff(1).total_seconds())
+    assert (retried.status, retried.attempts) == (DispatchStatus.PENDING, 0)
+    assert retried.error == f"gateway error {status}: the answer is not JSON"
+    await asyncio.sleep(harness.app.waves.limiter.paused_for)
     assert (await harness.drain()).sent == 1
     assert (await wave(harness)).status == DispatchStatus.SENT
-    assert received(harness, 506) == 1
+    assert shown(harness, 506) == 1
     assert len(requests_to(harness, 506, FIRST_QUESTION)) == 2
 
 
-async def test_a_non_json_error_page_leaves_wave_unknown_and_the_drain_goes_on(
+async def test_a_json_bad_gateway_is_sent_again(harness: Harness) -> None:
+    await connected_and_due(harness, 507, "gina")
+    harness.api.fail_next("sendMessage", 502, "Bad Gateway")
+
+    assert (await harness.drain()).outcomes == {"unavailable": 1}
+    await asyncio.sleep(harness.app.waves.limiter.paused_for)
+    assert (await harness.drain()).sent == 1
+    assert shown(harness, 507) == 1
+
+
+async def test_a_500_after_the_send_is_unknown_and_not_sent_twice(harness: Harness) -> None:
+    await connected_and_due(harness, 508, "hugo")
+    harness.api.fail_after_next("sendMessage", 500, "Internal Server Error")
+
+    assert (await harness.drain()).outcomes == {"unknown": 1}
+
+    unknown = await wave(harness)
+    assert (unknown.status, unknown.due_at) == (DispatchStatus.UNKNOWN, None)
+    assert unknown.error == "500 after the request was sent: Internal Server Error"
+    harness.clock.advance(hours=1)
+    await harness.drain()
+    assert shown(harness, 508) == 1
+    assert len(requests_to(harness, 508, FIRST_QUESTION)) == 1
+
+
+async def test_a_proxy_error_page_in_front_of_the_bot_api_is_sent_again(
     harness: Harness,
 ) -> None:
     await connected_and_due(harness, 514, "nina")
     async with proxy_error_page() as url, dispatcher_via(harness, url) as behind_proxy:
-        assert (await behind_proxy.drain()).outcomes == {"unknown": 1}
+        assert (await behind_proxy.drain()).outcomes == {"unavailable": 1}
 
-    unknown = await wave(harness)
-    assert (unknown.status, unknown.due_at) == (DispatchStatus.UNKNOWN, None)
-    assert unknown.error is not None and "ClientDecodeError" in unknown.error
-    harness.clock.advance(hours=1)
-    await harness.drain()
-    assert requests_to(harness, 514, FIRST_QUESTION) == []  # it may have arrived: not resent
+    waiting = await wave(harness)
+    assert (waiting.status, waiting.attempts) == (DispatchStatus.PENDING, 0)
+    assert waiting.error == "gateway error 502: the answer is not JSON"
+    assert (await harness.drain()).sent == 1  # the proxy is fixed
+    assert received(harness, 514) == 1
 
 
 async def test_a_sub_second_request_timeout_still_times_out(
@@ -392,6 +436,29 @@ async def test_one_reminder_then_the_wave_expires(harness: Harness) -> None:
 
 
 # -- a newer wave supersedes a half-answered one ---------------------------------------
+async def test_a_reminder_due_while_the_bot_api_is_down_goes_out_when_it_is_back(
+    harness: Harness,
+) -> None:
+    await first_wave(harness, harness.user(513), "mia")
+    sent = await wave(harness)
+    assert sent.due_at is not None
+    harness.clock.now = sent.due_at
+    await harness.api.go_down()
+
+    assert (await harness.drain()).outcomes == {}  # the reminder could not go out
+    waiting = await wave(harness)
+    assert (waiting.status, waiting.reminded_at) == (DispatchStatus.SENT, None)
+
+    await harness.api.come_back()
+    await asyncio.sleep(harness.app.waves.limiter.paused_for)  # the outage pause
+    harness.clock.advance(minutes=10)
+    assert (await harness.drain()).outcomes == {"reminded": 1}
+    reminders = [t for t in harness.api.sent_texts(513) if REMINDER in t]
+    assert len(reminders) == 1 and FIRST_QUESTION in reminders[0]
+    harness.clock.advance(hours=1)
+    assert (await harness.drain()).outcomes == {}  # once
+
+
 async def test_half_answered_wave_expires_when_the_next_wave_is_sent(harness: Harness) -> None:
     mia = harness.user(513)
     question = await first_wave(harness, mia, "mia")
@@ -447,3 +514,28 @@ async def test_a_wave_overdue_past_its_expiry_is_skipped_not_sent_late(harness: 
     assert received(harness, 516) == 0
     assert report.outcomes["skipped"] == 1
     assert received(harness, 516, WAVE_2_INTRO) == 1  # wave 2 is due now and goes out
+
+
+# -- Redis, which shares the send rate, unreachable --------------------------------------
+async def test_waves_go_out_at_a_local_rate_while_redis_is_unreachable(
+    harness: Harness,
+) -> None:
+    for user_id, ref in ((530, "una"), (531, "vic"), (532, "wes")):
+        await connect(harness, harness.user(user_id), ref)
+    harness.clock.advance(hours=2, minutes=1)
+    cut = f"redis://127.0.0.1:{closed_port()}/0"
+    limiter = SharedRateLimiter.from_url(cut, "cjm:test", 25, fallback=LocalRateLimiter(50))
+    waves = WaveDispatcher(
+        harness.app.sessions, harness.app.survey, harness.app.waves.messenger, limiter,
+        harness.settings.sending_rules, harness.clock, "en",
+    )  # fmt: skip
+    try:
+        assert (await waves.drain()).outcomes == {"sent": 3}
+    finally:
+        await limiter.close()
+
+    for user_id in (530, 531, 532):
+        assert received(harness, user_id) == 1
+    assert {w.status for w in await harness.dispatches() if w.wave_id == "after_purchase"} == {
+        DispatchStatus.SENT
+    }

@@ -41,7 +41,6 @@ def on_screen(h: Harness, user: TgUser) -> str:
 
 FAULTS: dict[str, Callable[[FakeBotAPI], None]] = {
     "429": lambda api: api.fail_next("sendMessage", 429, "Too Many Requests", retry_after=1),
-    "500": lambda api: api.fail_next("sendMessage", 500, "Internal Server Error"),
     "502 HTML page": lambda api: api.gateway_page_next("sendMessage", 502),
 }
 
@@ -60,6 +59,26 @@ async def test_the_next_question_survives_a_transient_error(harness: Harness, fa
     answered = harness.api.message(alice.user_id, question["message_id"])
     assert "✅ From friends or family" in answered["text"]
     assert "reply_markup" not in answered
+
+
+async def test_a_500_on_the_next_question_is_asked_again_by_the_outbox(
+    harness: Harness,
+) -> None:
+    # A JSON 500 may come after Telegram performed the send (SPEC §4): not sent again at
+    # once, but asked again by the outbox while the wave still waits on it.
+    dora = harness.user(611)
+    question = await first_wave(harness, dora, "dora")
+    harness.app.replies.maybe_ask_again = 0.05  # seconds (2 minutes in production)
+    harness.api.fail_next("sendMessage", 500, "Internal Server Error")
+
+    await harness.click(dora, question, FIRST_ANSWER)
+    assert questions_seen(harness, dora, SECOND_QUESTION) == 0
+
+    await harness.app.replies.idle()
+    report = await harness.drain()
+    assert report.outcomes["reminded"] == 1
+    assert questions_seen(harness, dora, SECOND_QUESTION) == 1
+    assert SECOND_QUESTION in on_screen(harness, dora)
 
 
 async def test_a_reply_lost_to_a_reset_is_not_sent_twice_and_continue_brings_it_back(

@@ -583,3 +583,81 @@ def test_texts_too_long_for_a_telegram_message_or_button_are_located() -> None:
         f"s.yaml:{line_of(text, long_label)}: waves[0].questions[2].options[0].label.en: "
         "String should have at most 64 characters",
     ]
+
+
+# -- themes, intents, the actions and thoughts lanes -------------------------------------
+
+THEMES = """\
+themes:
+  - id: queue
+    label: {ru: "Очередь", en: "The queue"}
+    words: {ru: [очередь, долго ждать], en: [queue, waited ages]}
+"""
+
+
+def test_themes_intents_and_lanes_are_read() -> None:
+    text = changed(
+        "    touchpoints:\n",
+        '    doing: {ru: "Платит", en: "Pays"}\n'
+        '    thinking: {ru: "Быстрее бы", en: "Hurry up"}\n    touchpoints:\n',
+    )
+    text = changed(
+        'text: {ru: "Комментарий?"', 'intent: suggestion\n        text: {ru: "Комментарий?"', text
+    )
+    survey = parse_survey(text + THEMES, "s.yaml")
+
+    stage = survey.stages[0]
+    assert (stage.doing, stage.thinking) == (
+        {"ru": "Платит", "en": "Pays"},
+        {"ru": "Быстрее бы", "en": "Hurry up"},
+    )
+    assert survey.themes[0].words == {
+        "ru": ["очередь", "долго ждать"],
+        "en": ["queue", "waited ages"],
+    }
+    intents = {q.id: q.comment_intent for q in survey.waves[0].questions if q.kind == "text"}
+    assert intents == {"comment": "suggestion", "follow_up": "pain"}  # rating <= 3 → pain
+
+
+@pytest.mark.parametrize(
+    ("condition", "intent"),
+    [("rating <= 3", "pain"), ("rating < 2", "pain"), ("rating >= 4", "praise"),
+     ("channel == web", None), ("mood.valence < 0", "pain")],
+)  # fmt: skip
+def test_intent_is_inferred_from_the_condition(condition: str, intent: str | None) -> None:
+    survey = parse_survey(with_follow_up(condition), "s.yaml")
+
+    assert survey.waves[0].questions[-1].comment_intent == intent
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "path", "message"),
+    [
+        ("kind: rating", "kind: rating\n    intent: pain", "intent: pain",
+         "waves[0].questions[0].intent", "intent is only for text questions"),
+        ("ask_if: rating <= 3", "ask_if: rating <= 3\n    intent: anger", "intent: anger",
+         "waves[0].questions[4].intent", "Input should be 'pain', 'praise' or 'suggestion'"),
+        ("en: [queue", "de: [queue", "de: [queue", "themes[0].words.de",
+         "unknown language 'de': the survey has ru, en"),
+        ('label: {ru: "Очередь", en: "The queue"}', 'label: {ru: "Очередь"}', '{ru: "Очередь"}',
+         "themes[0].label", "missing translation: en"),
+        ("words: {ru: [очередь, долго ждать], en: [queue, waited ages]}", "words: {ru: []}",
+         "words:", "themes[0].words.ru", "List should have at least 1 item"),
+    ],
+)  # fmt: skip
+def test_theme_and_intent_mistakes_are_located(
+    old: str, new: str, line: str, path: str, message: str
+) -> None:
+    indent = "\n" + " " * 8
+    text = changed(old.replace("\n    ", indent), new.replace("\n    ", indent), BASE + THEMES)
+
+    problems = problems_of(text)
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"s.yaml:{line_of(text, line)}: {path}: {message}"), problems
+
+
+def test_a_theme_id_written_twice_is_reported() -> None:
+    text = BASE + THEMES + THEMES.removeprefix("themes:\n")
+
+    assert any("themes[1].id: duplicate theme id 'queue'" in p for p in problems_of(text))

@@ -21,6 +21,7 @@ from bot.settings import SettingsError, load_settings
 from reports.bundle import build_bundle
 from reports.schedule import crontab, latest_firing
 from storage.models import ReportDelivery
+from tests.flows import connect
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import OWNER_ID, Harness, settings_for
@@ -363,3 +364,30 @@ async def test_two_processes_firing_together_send_each_owner_one_report(
     assert sorted(o for outcome in outcomes for o in outcome.sent) == sorted(OWNERS)
     for owner in OWNERS:
         assert received(api, owner) == PARTS
+
+
+async def test_the_weekly_summary_counts_the_questions_that_may_not_have_arrived(
+    api: FakeBotAPI, database_url: str, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a day of last week
+    async with Harness(api, database_url, clock, owner_ids=OWNERS) as h:
+        for user_id, ref in ((601, "ann"), (602, "ben"), (603, "cid")):
+            await connect(h, h.user(user_id), ref)
+        clock.advance(hours=2, minutes=1)
+        api.fail_after_next("sendMessage", 500, "Internal Server Error", times=2)
+        assert (await h.drain()).outcomes == {"unknown": 2, "sent": 1}
+        await h.send(h.user(SECOND_OWNER, language="ru"), "/help")  # speaks Russian
+        await h.send(h.user(OWNER_ID, language="en"), "/help")  # speaks English
+        clock.now = MONDAY_NOON
+        api.clear()
+
+        assert sorted((await h.app.weekly.deliver()).sent) == sorted(OWNERS)
+
+    assert api.sent_texts(OWNER_ID)[0].endswith(
+        "\n\n⚠️ 2 questions may not have reached customers (Telegram's answer was lost). "
+        "To list and resend them: cjm waves resend --unknown"
+    )
+    assert api.sent_texts(SECOND_OWNER)[0].endswith(
+        "\n\n⚠️ 2 вопроса могли не дойти до клиентов (ответ Telegram потерялся). "
+        "Список и повторная отправка: cjm waves resend --unknown"
+    )

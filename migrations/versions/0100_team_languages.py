@@ -5,7 +5,7 @@ The language of their last update (Telegram's language_code), or the one they ch
 it, also after a restart and before they write again.
 
 Revision ID: 0100_team_languages
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0100_team_languages"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

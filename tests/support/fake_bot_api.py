@@ -12,12 +12,13 @@ import asyncio
 import copy
 import itertools
 import json
+import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -140,8 +141,9 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class _Action:
-    kind: str  # "fail" | "hang" | "drop" | "html" | "reset"
+    kind: str  # "fail" | "fail_after" | "gateway" | "hang" | "drop" | "html" | "reset"
     error: ApiError | None = None
+    status: int = 0  # "gateway": the HTTP status of the HTML page
 
 
 # --------------------------------------------------------------------------- users/updates
@@ -362,6 +364,16 @@ class FakeBotAPI(LoopbackServer):
         error = ApiError(error_code, description, retry_after)
         self._schedule(method, _Action("fail", error), times)
 
+    def fail_after_next(
+        self, method: str, error_code: int, description: str, times: int = 1
+    ) -> None:
+        """The method is performed (the message reaches the chat), then an error answers."""
+        self._schedule(method, _Action("fail_after", ApiError(error_code, description)), times)
+
+    def gateway_next(self, method: str, status: int = 502, times: int = 1) -> None:
+        """A reverse proxy's HTML error page: the Bot API behind it did nothing."""
+        self._schedule(method, _Action("gateway", status=status), times)
+
     def hang_next(self, method: str, times: int = 1) -> None:
         self._schedule(method, _Action("hang"), times)
 
@@ -387,6 +399,33 @@ class FakeBotAPI(LoopbackServer):
     def _take_action(self, method: str) -> _Action | None:
         queue = self._actions.get(method.lower())
         return queue.popleft() if queue else None
+
+    async def start(self) -> Self:
+        # As LoopbackServer, but with SO_REUSEADDR, so that `come_back` can listen again
+        # on the same port while the closed connections linger in TIME_WAIT.
+        await self._listen(0)
+        return self
+
+    async def _listen(self, port: int) -> None:
+        app = web.Application(client_max_size=self.max_body)
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        await web.SockSite(self._runner, sock).start()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def go_down(self) -> None:
+        """Stop listening (connections are refused) until `come_back`; state is kept."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def come_back(self) -> None:
+        """Listen again on the same address."""
+        await self._listen(int(self.url.rsplit(":", 1)[1]))
 
     # ----------------------------------------------------------------- call log
 
@@ -585,6 +624,12 @@ class FakeBotAPI(LoopbackServer):
         return await self._deliver(request, call, action)
 
     async def _respond(self, call: Call, action: _Action | None) -> JsonDict:
+        if action is not None and action.kind == "gateway":
+            return {"ok": False, "error_code": action.status, "description": "gateway page"}
+        if action is not None and action.kind == "fail_after" and action.error is not None:
+            with suppress(ApiError):
+                await self._execute(call)
+            return action.error.payload()
         if action is not None and action.error is not None:
             return action.error.payload()
         if action is not None and action.kind == "reset":
@@ -597,7 +642,13 @@ class FakeBotAPI(LoopbackServer):
 
     @staticmethod
     def _outcome(call: Call, action: _Action | None) -> str:
-        if action is not None and action.kind in {"hang", "drop", "reset"}:
+        if action is not None and action.kind in {
+            "hang",
+            "drop",
+            "reset",
+            "gateway",
+            "fail_after",
+        }:
             return action.kind
         return "ok" if call.ok else "error"
 
@@ -615,6 +666,9 @@ class FakeBotAPI(LoopbackServer):
             return web.Response(
                 text=page, status=action.error.error_code, content_type="text/html"
             )
+        if action is not None and action.kind == "gateway":
+            page = f"<html><body><h1>{action.status} Bad Gateway</h1>{'<!-- -->' * 60}"
+            return web.Response(status=action.status, text=page, content_type="text/html")
         if self.delay > 0:
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.delay):
