@@ -30,6 +30,7 @@ from storage import alerts as stored
 from storage.alerts import AlertAnswer, AlertDetails
 from surveys import alerts
 from surveys.alerts import AlertRules, Outgoing
+from surveys.formats import moment
 from surveys.messenger import MaybeDelivered, SendError, Unreachable
 from surveys.model import QuestionKind, Survey
 
@@ -139,7 +140,7 @@ class AlertDesk:
         lines = [line for a in alert.answers if (line := self._answer_line(a, locale))]
         text = "\n".join(head) + "\n\n" + "\n".join(lines)
         if alert.replied_at is not None:
-            when = alert.replied_at.astimezone(self.timezone).strftime("%d.%m %H:%M")
+            when = moment(alert.replied_at, self.timezone, locale)
             text += "\n\n" + t(locale, "alert_answered", name=alert.replied_by_name, when=when)
         return text if len(text) <= TELEGRAM_LIMIT else text[: TELEGRAM_LIMIT - 1] + "…"
 

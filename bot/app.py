@@ -39,7 +39,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
-from storage import dispatches
+from storage import dispatches, orders
 from storage.db import make_engine, make_session_factory
 from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
@@ -174,25 +174,28 @@ async def build_app(
     bot.session.middleware(watch)
     username = settings.bot_username or (await bot.me()).username or "bot"
     rules = settings.sending_rules
+    locale = settings.locale_for(survey.default_locale)
     services = Services(
         survey=survey, journeys=Journeys(survey, rules, settings.link_ttl),
-        answers=AnswerService(survey, settings.default_locale), sessions=sessions,
-        rules=rules, clock=clock, bot_username=username, default_locale=settings.default_locale,
+        answers=AnswerService(survey, locale), sessions=sessions,
+        rules=rules, clock=clock, bot_username=username, default_locale=locale,
     )  # fmt: skip
     waves = WaveDispatcher(
         sessions, survey, TelegramMessenger(bot, settings.request_timeout),
-        rate_limiter(settings, bot), rules, clock, settings.default_locale,
+        rate_limiter(settings, bot), rules, clock, locale,
         window=settings.dispatch_batch, lease=settings.send_lease,
         on_drained=metrics.count_drain, jitter=jittered,
+        open_messages=services.open_messages,
     )  # fmt: skip
     replies = ReplySender(waves.limiter, ask_again=asking_again(sessions, clock))
     ledger = ReplyLedger()
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
-    languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
+    languages = TeamLanguages(settings.staff_ids | settings.owner_ids, locale, sessions)
+    await languages.load()
     weekly = WeeklyReports(
         sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
-        settings.owner_ids, clock, settings.default_locale, languages.seen, settings.send_lease,
+        settings.owner_ids, clock, locale, languages.seen, settings.send_lease,
     )  # fmt: skip
     owner_reports = OwnerReports(sessions, survey, sender, background, clock)
     dp = build_dispatcher(
@@ -221,17 +224,17 @@ def build_dispatcher(
     ledger: ReplyLedger | None = None,
 ) -> Dispatcher:
     spoken = languages or TeamLanguages(
-        settings.staff_ids | settings.owner_ids, settings.default_locale
+        settings.staff_ids | settings.owner_ids, services.default_locale, services.sessions
     )
     desk = AlertDesk(
         services.sessions, services.survey, spoken, services.rules.timezone, services.clock
     )
-    dp = Dispatcher(services=services, alert_desk=desk)
+    dp = Dispatcher(services=services, alert_desk=desk, team_languages=spoken)
     dp.update.outer_middleware(spoken)
     dp.update.outer_middleware(
         UpdateMiddleware(
             services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
-            settings.default_locale, observe, replies,
+            services.default_locale, observe, replies,
             db_patience=WEBHOOK_DB_PATIENCE if settings.webhook_url else None,
             on_replay=complete_replay, ledger=ledger,
         )
@@ -262,6 +265,7 @@ def build_scheduler(
     async def prune_updates() -> None:
         async with sessions.begin() as session:
             await forget_updates_before(session, clock() - UPDATE_MEMORY)
+            await orders.forget_link_openers(session, clock())
 
     scheduler.add_job(
         _stoppable(waves.drain, "the outbox drain"), "interval",

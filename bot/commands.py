@@ -22,6 +22,7 @@ from reports.weekly import week_period
 from storage import deliveries, dispatches, orders
 from storage.db import make_session_factory
 from storage.models import Journey, ReportDelivery
+from surveys.formats import moment
 from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.loader import load_survey
 from surveys.order_file import open_order_file
@@ -74,10 +75,17 @@ async def add_order(
     finally:
         await engine.dispose()
     head = f"order {receipt.order_id} ({receipt.external_id}) for {receipt.customer_ref}: "
-    if receipt.journey is not Journey.AWAITING_LINK or receipt.link_token is None:
+    zone = settings.sending_rules.timezone
+    if receipt.journey is Journey.SCHEDULED and receipt.first_wave_at is not None:
+        return head + f"scheduled: first questions {moment(receipt.first_wave_at, zone, 'en')}"
+    if (
+        receipt.journey is not Journey.AWAITING_LINK
+        or receipt.link_token is None
+        or receipt.link_expires_at is None
+    ):
         return head + receipt.journey.replace("_", " ")
     link = deep_link(username, receipt.link_token)
-    until = f"{receipt.link_expires_at:%Y-%m-%d %H:%M} UTC"
+    until = moment(receipt.link_expires_at, zone, "en")
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
 
 
@@ -185,19 +193,27 @@ class LinkFile:
         self.file.close()
 
 
+SKIP_REASONS = 10  # `cjm status` lists the commonest reasons a wave was skipped
+
+
 async def status(settings: Settings, now: datetime | None = None) -> str:
     now = now or utc_now()
     engine = await open_database(settings)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
+            skipped = await dispatches.skipped_reasons(session, SKIP_REASONS)
             due = await dispatches.next_due(session)
             waiting, expired = await orders.awaiting_links(session, now)
             weekly = await deliveries.latest_deliveries(session)
     finally:
         await engine.dispose()
     zone = settings.sending_rules.timezone
-    lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
+    lines = []
+    for state, count in sorted(counts.items()):
+        lines.append(f"{state:>10}: {count}")
+        if state == "skipped":  # why, under the count: each reason with its wave
+            lines += [f"{'':>12}{n} × {wave}: {why}" for wave, why, n in skipped]
     unknown = counts.get("unknown", 0)
     if unknown:
         lines.append(

@@ -19,6 +19,7 @@ from random import Random
 from typing import Any, TypeVar
 
 from bot.callbacks import AnswerCb, ConsentCb
+from bot.texts import CATALOG
 from surveys.answers import SKIP
 from surveys.model import Question, QuestionKind, Survey
 
@@ -128,7 +129,7 @@ class OnScreen:
     buttons: dict[int, str]  # value → callback data
     dispatch: int
     question: str
-    copies: int  # 2 or more once the reminder has come
+    copies: int  # 2 once the reminder has come
 
 
 @dataclass
@@ -174,10 +175,16 @@ def on_screen(messages: list[JsonDict]) -> OnScreen | None:
         buttons = answer_buttons(message)
         if buttons:
             first = buttons[0][0]
-            copies = sum(1 for m in messages if any(b.d == first.d for b, _ in answer_buttons(m)))
             values = {button.v: data for button, data in buttons}
+            # The reminder takes the buttons over from the message it repeats.
+            copies = 2 if _reminds(message) else 1
             return OnScreen(message, values, first.d, first.q, copies)
     return None
+
+
+def _reminds(message: JsonDict) -> bool:
+    text = str(message.get("text", ""))
+    return any(CATALOG[locale]["reminder"] in text for locale in CATALOG)
 
 
 def next_wakeup(guests: list[Guest], now: datetime) -> datetime | None:
@@ -225,8 +232,12 @@ class Behaviour:
         if plan.kind is PlanKind.STOP:
             guest.stopped = True
             return Say("/stop")
+        if plan.kind is PlanKind.LATE and screen.copies > 1:
+            # Reminded: the rest of the wave is answered (its later questions are no
+            # reminders, and the reminded message is the only one with buttons).
+            plan = guest.plans[screen.dispatch] = Plan(PlanKind.ANSWER, now)
         ready = plan.kind is PlanKind.ANSWER and now >= plan.at
-        if not (ready or (plan.kind is PlanKind.LATE and screen.copies > 1)):
+        if not ready:
             return None
         guest.done.add((screen.dispatch, screen.question))
         return self._answer(guest, screen)

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.reply_sender import Call, ReplySender
 from bot.roles import Role
 from bot.texts import pick_locale
+from storage.customers import chosen_locale
 from storage.updates import claim_update, mark_replied, was_replied
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,9 @@ class UpdateMiddleware(BaseMiddleware):
         assert isinstance(event, Update)
         user: User | None = data.get("event_from_user")
         data["role"] = self._role(user)
-        data["locale"] = pick_locale(user.language_code if user else None, self.default_locale)
+        data["locale"] = data.get("team_locale") or pick_locale(
+            user.language_code if user else None, self.default_locale
+        )
         started = time.monotonic()
         attempt = 0
         while True:
@@ -264,6 +267,12 @@ class UpdateMiddleware(BaseMiddleware):
             if await claim_update(session, event.update_id, now):
                 data["session"] = session
                 data["now"] = now
+                user: User | None = data.get("event_from_user")
+                if user is not None and event.callback_query is None:
+                    # A language the person chose (/language) beats Telegram's
+                    # language_code. Not looked up for a tap: its handler reads the
+                    # customer's row anyway (a tap on a question is the busiest path).
+                    data["locale"] = await chosen_locale(session, user.id) or data["locale"]
                 result = await handler(event, data)
             else:
                 log.info("update %s was handled before: not handled again", event.update_id)

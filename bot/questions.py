@@ -38,7 +38,10 @@ def render(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
     return question_text(ask), keyboard
 
 
-def answered_text(survey: Survey, question: Question, locale: str, shown: str) -> str:
+def answered_text(
+    survey: Survey, question: Question, locale: str, shown: str, skipped: bool = False
+) -> str:
     """The question as it stays in the chat once answered: the keyboard gives way to the
     answer, so the conversation reads like a filled-in form."""
-    return f"<b>{escape(survey.text(question.text, locale))}</b>\n\n✅ {escape(shown)}"
+    answer = f"⏭ {t(locale, 'skipped')}" if skipped else f"✅ {shown}"
+    return f"<b>{escape(survey.text(question.text, locale))}</b>\n\n{escape(answer)}"

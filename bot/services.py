@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from surveys.answers import AnswerService
+from surveys.formats import moment
 from surveys.journeys import Journeys
 from surveys.model import Survey
+from surveys.open_messages import OpenMessages
 from surveys.timing import SendingRules
 
 
@@ -29,6 +31,7 @@ class Services:
     clock: Callable[[], datetime]
     bot_username: str
     default_locale: str
+    open_messages: OpenMessages = field(default_factory=OpenMessages)
 
     def business(self, locale: str) -> str:
         return self.survey.text(self.survey.business or self.survey.title, locale)
@@ -36,8 +39,8 @@ class Services:
     def deep_link(self, token: str) -> str:
         return deep_link(self.bot_username, token)
 
-    def when(self, moment: datetime | None, locale: str) -> str:
-        """A due time as the business's local date and time."""
-        if moment is None:
+    def when(self, at: datetime | None, locale: str) -> str:
+        """A due time as the business's local date and time, with the year and the zone."""
+        if at is None:
             return ""
-        return moment.astimezone(self.rules.timezone).strftime("%d.%m %H:%M")
+        return moment(at, self.rules.timezone, locale)

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     staff_ids: IdList = frozenset()
     survey: str = "cafe"
     timezone: str = "UTC"
-    default_locale: str = Field("en", pattern=wording.LOCALE)
+    # Unset: the survey's default_locale (Settings.locale_for).
+    default_locale: str | None = Field(None, pattern=wording.LOCALE)
     quiet_hours: str = "21:00-09:00"
     report_cron: str = "0 9 * * mon"
     dispatch_interval: float = Field(3.0, gt=0, le=3600)
@@ -137,6 +138,11 @@ class Settings(BaseSettings):
     def explicit(cls, **values: Any) -> Settings:
         """Only these values and CJM_* variables: no .env file (tests, the demo)."""
         return cls(_env_file=None, **values)
+
+    def locale_for(self, survey_locale: str) -> str:
+        """The language of people the bot knows nothing about: CJM_DEFAULT_LOCALE, else
+        the survey's own default."""
+        return self.default_locale or survey_locale
 
     @property
     def sending_rules(self) -> SendingRules:

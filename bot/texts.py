@@ -18,9 +18,13 @@ EN = {
     "consent_no": "No, thanks",
     "consent_accepted": "Thank you! The first questions will come {when}.",
     "consent_accepted_soon": "Thank you! I'll write after your next purchases.",
+    "consent_accepted_late": (
+        "Thank you! That purchase was a while ago, so I won't ask about it: I'll write after "
+        "your next one."
+    ),
     "consent_declined": (
-        "Understood — I won't write to you. If you change your mind, ask for a new link "
-        "with your next order."
+        "Understood — I won't write to you. If you change your mind, open the same link "
+        "again while it works, or ask for a new one with your next order."
     ),
     "link_unknown": "This link doesn't work. Please ask the staff for a new one.",
     "link_expired": "This link has expired. Please ask the staff for a new one.",
@@ -62,7 +66,7 @@ EN = {
         "map and the HTML report for a period (the last 7 days by default); the weekly "
         "report comes on its own."
     ),
-    "stopped": "Done — no more questions. Planned surveys cancelled: {count}. /start to resume.",
+    "stopped": "Done — no more questions. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
     "forget_confirm": (
         "Delete everything I know about you? Your past ratings stay in the statistics, "
@@ -75,14 +79,27 @@ EN = {
     "forget_stranger": "I have no data about you.",
     "language_choose": "Choose your language:",
     "language_set": "Done — I'll speak English.",
+    "language_stranger": (
+        "I'll remember your language once you join with the link from your order."
+    ),
     "wave_intro": "A few quick questions — one tap each.",
     "reminder": "A gentle reminder — your answer helps us a lot:",
     "rating_hint": "1 — very bad, 5 — excellent",
     "nps_hint": "0 — not at all likely, 10 — extremely likely",
     "text_hint": "Write your answer in a message.",
     "skip": "Skip",
+    "skipped": "Skipped",
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
+    "text_only": "I can only keep text: please write your answer in a message.",
+    "text_only_team": "I only read text messages and commands. /help",
+    "edits_unseen": (
+        "I don't see edits to messages: please send what you wanted to say as a new message."
+    ),
+    "comment_too_long": (
+        "That's {length}, and I can keep up to {limit} characters: please shorten it and "
+        "send it again."
+    ),
     "nothing_to_continue": "No question is waiting for you right now. /help",
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
     "already_answered": "Already answered — thank you!",
@@ -118,7 +135,7 @@ EN = {
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
-        "link (valid until {until}):\n{link}"
+        "link — it works until {until}:\n{link}"
     ),
     "order_cooldown": "Order registered. {ref} was surveyed recently: next survey after {until}.",
     "order_not_surveyed": "Order registered. {ref} has opted out of surveys.",
@@ -163,8 +180,13 @@ RU = {
     "consent_no": "Нет, спасибо",
     "consent_accepted": "Спасибо! Первые вопросы придут {when}.",
     "consent_accepted_soon": "Спасибо! Я напишу после ваших следующих покупок.",
+    "consent_accepted_late": (
+        "Спасибо! Та покупка была давно, поэтому о ней спрашивать не буду — напишу после "
+        "следующей."
+    ),
     "consent_declined": (
-        "Понятно — писать не буду. Если передумаете, попросите новую ссылку при следующем заказе."
+        "Понятно — писать не буду. Если передумаете, откройте ту же ссылку ещё раз, пока она "
+        "действует, или попросите новую при следующем заказе."
     ),
     "link_unknown": "Эта ссылка не работает. Попросите, пожалуйста, новую у сотрудника.",
     "link_expired": "Срок действия ссылки истёк. Попросите, пожалуйста, новую у сотрудника.",
@@ -206,9 +228,7 @@ RU = {
         "сводку, карту и HTML-отчёт за период (по умолчанию за последние 7 дней); "
         "еженедельный отчёт приходит сам."
     ),
-    "stopped": (
-        "Готово — больше никаких вопросов. Отменено опросов: {count}. /start — возобновить."
-    ),
+    "stopped": "Готово — больше никаких вопросов. /start — возобновить.",
     "stop_stranger": "Я ничего вам не присылаю. /help",
     "forget_confirm": (
         "Удалить всё, что я о вас знаю? Ваши прошлые оценки останутся в статистике — "
@@ -221,14 +241,26 @@ RU = {
     "forget_stranger": "У меня нет данных о вас.",
     "language_choose": "Выберите язык:",
     "language_set": "Готово — буду говорить по-русски.",
+    "language_stranger": "Я запомню ваш язык, когда вы подключитесь по ссылке из заказа.",
     "wave_intro": "Несколько коротких вопросов — по одному касанию.",
     "reminder": "Небольшое напоминание — ваш ответ нам очень поможет:",
     "rating_hint": "1 — очень плохо, 5 — отлично",
     "nps_hint": "0 — точно нет, 10 — обязательно",
     "text_hint": "Напишите ответ сообщением.",
     "skip": "Пропустить",
+    "skipped": "Пропущено",
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
+    "text_only": "Я сохраняю только текст: напишите, пожалуйста, ответ словами.",
+    "text_only_team": "Я читаю только текстовые сообщения и команды. /help",
+    "edits_unseen": (
+        "Исправления сообщений до меня не доходят: отправьте, пожалуйста, то, что хотели "
+        "сказать, новым сообщением."
+    ),
+    "comment_too_long": (
+        "Здесь {length}, а я могу сохранить не больше {limit} символов: сократите, "
+        "пожалуйста, и отправьте ещё раз."
+    ),
     "nothing_to_continue": "Сейчас нет вопросов, ожидающих ответа. /help",
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
     "already_answered": "Ответ уже получен — спасибо!",
@@ -267,8 +299,8 @@ RU = {
     "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
-        "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "
-        "(действует до {until}):\n{link}"
+        "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку — "
+        "она действует до {until}:\n{link}"
     ),
     "order_cooldown": (
         "Заказ зарегистрирован. {ref} недавно проходил опрос: следующий после {until}."
@@ -311,6 +343,18 @@ def pick_locale(language_code: str | None, default: str) -> str:
     """Telegram's language_code ('ru', 'en-US', 'uk') → a supported locale."""
     code = (language_code or "").split("-")[0].lower()
     return code if code in CATALOG else default
+
+
+# Counted nouns by CLDR plural category (surveys.formats.plural).
+CHARACTERS = {
+    "en": {"one": "{n} character", "other": "{n} characters"},
+    "ru": {
+        "one": "{n} символ",
+        "few": "{n} символа",
+        "many": "{n} символов",
+        "other": "{n} символа",
+    },
+}
 
 
 def t(locale: str, key: str, **values: Any) -> str:

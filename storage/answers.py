@@ -126,6 +126,15 @@ async def advance(
     await connection.execute(_ADVANCE, {**values, "b_id": wave.id})
 
 
+async def set_messages(session: AsyncSession, messages: dict[int, int]) -> None:
+    """dispatch id → the message showing its open question, in one statement."""
+    if messages:
+        await session.execute(
+            update(Dispatch),
+            [{"id": dispatch, "message_id": message} for dispatch, message in messages.items()],
+        )
+
+
 async def set_message(session: AsyncSession, dispatch_id: int, message_id: int) -> None:
     await session.execute(
         update(Dispatch).where(Dispatch.id == dispatch_id).values(message_id=message_id)

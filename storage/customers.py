@@ -19,6 +19,14 @@ async def by_tg_user(session: AsyncSession, tg_user_id: int) -> Customer | None:
     return await session.scalar(select(Customer).where(Customer.tg_user_id == tg_user_id))
 
 
+async def chosen_locale(session: AsyncSession, tg_user_id: int) -> str | None:
+    """The language this Telegram user chose or consented in, if they are a customer."""
+    chosen: str | None = await session.scalar(
+        select(Customer.locale).where(Customer.tg_user_id == tg_user_id)
+    )
+    return chosen
+
+
 async def get(session: AsyncSession, customer_id: int) -> Customer | None:
     return await session.get(Customer, customer_id)
 

@@ -48,6 +48,7 @@ class FollowUp:
     current_question: str | None
     chat_id: int | None
     locale: str | None
+    message_id: int | None  # the open question's message, whose buttons a reminder replaces
 
 
 def _rowcount(result: Any) -> int:
@@ -322,13 +323,14 @@ async def due_follow_ups(session: AsyncSession, now: datetime, limit: int) -> li
             Dispatch.current_question,
             Customer.chat_id,
             Customer.locale,
+            Dispatch.message_id,
         )
         .outerjoin(Customer, Customer.id == Dispatch.customer_id)
         .where(Dispatch.status == DispatchStatus.SENT, Dispatch.due_at <= now)
         .order_by(Dispatch.due_at)
         .limit(limit)
     )
-    return [FollowUp(*row) for row in rows]
+    return [FollowUp(**row._asdict()) for row in rows]
 
 
 async def schedule_follow_up(
@@ -366,6 +368,19 @@ async def expire(session: AsyncSession, dispatch_id: int, now: datetime) -> None
 async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status))
     return {str(status): int(count) for status, count in rows}
+
+
+async def skipped_reasons(session: AsyncSession, limit: int) -> list[tuple[str, str, int]]:
+    """(wave id, why, how many) of the skipped waves, the commonest first."""
+    count = func.count().label("n")
+    rows = await session.execute(
+        select(Dispatch.wave_id, func.coalesce(Dispatch.error, ""), count)
+        .where(Dispatch.status == DispatchStatus.SKIPPED)
+        .group_by(Dispatch.wave_id, Dispatch.error)
+        .order_by(count.desc(), Dispatch.wave_id)
+        .limit(limit)
+    )
+    return [(str(wave), str(why), int(n)) for wave, why, n in rows]
 
 
 async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:

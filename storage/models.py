@@ -416,3 +416,14 @@ class ProcessedUpdate(Base):
     # When its replies were made (written shortly after, with the next update): a replay
     # of an update without it completes what a crash may have cut off.
     replied_at: Mapped[datetime | None]
+
+
+class TeamLanguage(Base):
+    """A staff member's or owner's language: Telegram's, as last seen, or the one they
+    chose with /language. Alerts and weekly reports use it, also after a restart."""
+
+    __tablename__ = "team_languages"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    chosen: Mapped[bool] = mapped_column(default=False)

@@ -44,6 +44,16 @@ async def link_by_token(session: AsyncSession, token: str) -> LinkToken | None:
     return await session.scalar(select(LinkToken).where(LinkToken.token == token))
 
 
+async def forget_link_openers(session: AsyncSession, now: datetime) -> None:
+    """Who opened a link is kept only while the link works (to let them change their
+    mind after a "No"): an expired link forgets the Telegram id."""
+    await session.execute(
+        update(LinkToken)
+        .where(LinkToken.expires_at <= now, LinkToken.opened_by.is_not(None))
+        .values(opened_by=None)
+    )
+
+
 async def link_by_id(session: AsyncSession, link_id: int) -> LinkToken | None:
     return await session.get(LinkToken, link_id)
 

@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     CLOSED = "closed"  # the wave expired, was answered, or the survey changed
     FORGED = "forged"  # not this user's wave, or a value the question cannot take
     NOT_WAITING = "not_waiting"  # a message when no comment is expected
+    TOO_LONG = "too_long"  # a comment over MAX_COMMENT characters: refused, not cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Recorded:
     finished: bool = False
     prompt_message_id: int | None = None  # a text prompt to close after its comment
     alert: AlertUpdate | None = None  # staff to notify (SPEC §4 "Closing the loop")
+    skipped: bool = False  # an optional text question the customer skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Resumed:
     locale: str
     answered: Question | None = None  # the last question answered, if any
     shown: str = ""  # its answer as the customer should see it
+    skipped: bool = False  # that answer was a Skip
 
 
 class AnswerService:
@@ -83,6 +86,16 @@ class AnswerService:
             return Recorded(Outcome.FORGED, locale, question)
         return await self._record(session, wave, definition, question, columns, now)
 
+    async def waiting(self, session: AsyncSession, user_id: int) -> Recorded:
+        """What this customer's open wave waits for: NOT_WAITING, with the question (if
+        any) on their screen."""
+        wave = await answers.open_wave_of(session, user_id, ANSWERABLE)
+        if wave is None:
+            return Recorded(Outcome.NOT_WAITING)
+        found = self._question(wave, self._current_id(wave))
+        locale = wave.locale or self.default_locale
+        return Recorded(Outcome.NOT_WAITING, locale, found[1] if found else None)
+
     async def comment(
         self, session: AsyncSession, user_id: int, text: str, now: datetime
     ) -> Recorded:
@@ -95,7 +108,9 @@ class AnswerService:
             question = found[1] if found else None
             return Recorded(Outcome.NOT_WAITING, locale, question)
         definition, question = found
-        columns = {"comment": text.strip()[:MAX_COMMENT]}
+        if len(text.strip()) > MAX_COMMENT:
+            return Recorded(Outcome.TOO_LONG, locale, question)
+        columns = {"comment": text.strip()}
         return await self._record(session, wave, definition, question, columns, now)
 
     async def resume(
@@ -126,7 +141,8 @@ class AnswerService:
             return Resumed(ask, locale)
         question = found[1]
         columns = _columns_of(question, wave.progress[question.id])
-        return Resumed(ask, locale, question, self.shown(question, columns, locale))
+        shown = self.shown(question, columns, locale)
+        return Resumed(ask, locale, question, shown, bool(columns.get("skipped")))
 
     def _current_id(self, wave: OpenWave) -> str:
         definition = self.survey.wave(wave.wave_id)
@@ -195,6 +211,7 @@ class AnswerService:
             Outcome.RECORDED, locale, question, self.shown(question, columns, locale), ask,
             finished=following is None, prompt_message_id=wave.message_id,
             alert=await self._alert(session, wave, question, given_now, now),
+            skipped=bool(columns.get("skipped")),
         )  # fmt: skip
 
     async def _alert(
@@ -212,7 +229,7 @@ class AnswerService:
 
     def shown(self, question: Question, columns: dict[str, Any], locale: str) -> str:
         if columns.get("skipped"):
-            return "—"
+            return ""
         if "rating" in columns:
             stars: int = columns["rating"]
             return "★" * stars + "☆" * (5 - stars)

@@ -27,6 +27,7 @@ class LinkState(StrEnum):
 class ConsentState(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
+    REPEATED = "repeated"  # the same answer again (a double tap): nothing to do
     NOT_YOURS = "not_yours"  # the buttons belong to whoever opened the link
     CLOSED = "closed"  # expired or already answered
     OTHER_ACCOUNT = "other_account"  # the customer was linked to another account meanwhile
@@ -57,12 +58,14 @@ async def open_link(session: AsyncSession, token: str, user_id: int, now: dateti
     link = await orders.link_by_token(session, token) if len(token) <= 64 else None
     if link is None:
         return LinkView(LinkState.UNKNOWN)
-    if link.used_at is not None:
-        customer = await customers.get(session, link.customer_id)
-        mine = customer is not None and customer.tg_user_id == user_id
-        return LinkView(LinkState.ALREADY_LINKED if mine else LinkState.USED)
-    if link.expires_at <= now:
+    if link.expires_at <= now and link.used_at is None:
         return LinkView(LinkState.EXPIRED)
+    if link.used_at is not None:
+        if await _accepted_by(session, link, user_id):
+            return LinkView(LinkState.ALREADY_LINKED)
+        # Whoever said "No" may change their mind while the link is valid.
+        if link.opened_by != user_id or link.expires_at <= now:
+            return LinkView(LinkState.USED)
     if link.opened_by is not None and link.opened_by != user_id:
         return LinkView(LinkState.TAKEN)  # the first opener keeps it
     refused = await _refusal(session, link, user_id)
@@ -95,10 +98,17 @@ async def answer_consent(
     link = await orders.link_by_id(session, link_id)
     if link is None or link.opened_by != user.user_id:
         return ConsentResult(ConsentState.NOT_YOURS)
-    if link.used_at is not None or link.expires_at <= now:
+    # A second tap: the same answer changes nothing; "Yes" after "No" is a change of mind,
+    # honoured while the link is valid.
+    if link.used_at is not None and (
+        not accept or await _accepted_by(session, link, user.user_id)
+    ):
+        return ConsentResult(ConsentState.REPEATED)
+    if link.expires_at <= now:
         return ConsentResult(ConsentState.CLOSED)
     if await _refusal(session, link, user.user_id) is not None:
         return ConsentResult(ConsentState.OTHER_ACCOUNT)  # linked elsewhere since it opened
+    declined_before = link.used_at is not None
     link.used_at = now
     if not accept and link.relink:
         link.opened_by = None  # the customer stays where they were
@@ -109,15 +119,25 @@ async def answer_consent(
     order = await orders.get(session, link.order_id)
     assert order is not None
     order.customer_id = customer.id
-    if order.journey == Journey.AWAITING_LINK:  # a re-link's order may be under way
+    # A re-link's order may be under way; a "No" made this one's journey not surveyed.
+    if order.journey == Journey.AWAITING_LINK or declined_before:
         order.journey = await journeys.start(session, customer, order, now)
     first = min(await dispatches.open_due_times(session, customer.id), default=None)
     return ConsentResult(ConsentState.ACCEPTED, order.journey, customer.locale, first)
 
 
+async def _accepted_by(session: AsyncSession, link: LinkToken, user_id: int) -> bool:
+    order = await orders.get(session, link.order_id)
+    if order is None or order.customer_id is None:
+        return False
+    customer = await customers.get(session, order.customer_id)
+    return customer is not None and customer.tg_user_id == user_id
+
+
 async def _decline(session: AsyncSession, link: LinkToken) -> ConsentResult:
-    """Nothing is kept beyond the decline itself: no Telegram id, no language."""
-    link.opened_by = None
+    """Nothing is kept beyond the decline itself: no Telegram id or language on the
+    customer. The link remembers who opened it while it works, so that the same person
+    can still say "Yes" (storage.orders.forget_link_openers clears it after)."""
     customer = await customers.get(session, link.customer_id)
     if customer is not None and customer.status == CustomerStatus.NEW:
         customer.status = CustomerStatus.DECLINED

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import dispatches
+from storage import answers, dispatches
 from storage.dispatches import FollowUp, Target
 from storage.models import CustomerStatus, DispatchStatus
 from surveys.messenger import (
@@ -41,7 +41,8 @@ from surveys.messenger import (
     Unreachable,
 )
 from surveys.model import Survey
-from surveys.planner import first_question
+from surveys.open_messages import OpenMessages
+from surveys.planner import first_question, short_duration
 from surveys.ratelimit import RateLimiter
 from surveys.timing import SendingRules
 
@@ -182,6 +183,7 @@ class WaveDispatcher:
         window: int = 64,
         lease: timedelta = timedelta(minutes=2),
         on_drained: Callable[[DrainReport], None] | None = None,
+        open_messages: OpenMessages | None = None,
         jitter: Jitter = no_jitter,
     ) -> None:
         self.sessions = sessions
@@ -194,6 +196,7 @@ class WaveDispatcher:
         self.window = window
         self.lease = lease
         self.on_drained = on_drained  # the composition root counts outcomes for /metrics
+        self.open_messages = open_messages or OpenMessages()
         self.jitter = jitter
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -309,10 +312,8 @@ class WaveDispatcher:
             return DispatchStatus.FAILED, "wave not in survey"
         if target.due_at is not None and now - target.due_at > wave.expire_after:
             # After a long outage "how was your visit today?" would be asked days late.
-            return (
-                DispatchStatus.SKIPPED,
-                f"too late to ask: was due {target.due_at:%Y-%m-%d %H:%M} UTC",
-            )
+            late = short_duration(wave.expire_after)
+            return DispatchStatus.SKIPPED, f"too late to ask: overdue by more than {late}"
         return None
 
     async def _slot(self) -> bool:
@@ -441,6 +442,7 @@ class WaveDispatcher:
     async def _follow_ups(self, report: DrainReport) -> None:
         now = self.clock()
         async with self.sessions.begin() as session:
+            await self.open_messages.flush(session)
             due = await dispatches.due_follow_ups(session, now, 500)
             reminders = [f for f in due if await self._schedule_follow_up(session, f, now, report)]
         for follow_up in reminders:
@@ -478,12 +480,14 @@ class WaveDispatcher:
             return
         ask = Ask(
             item.chat_id, item.locale or self.default_locale, item.id, self.survey, wave,
-            question, reminder=True,
+            question, reminder=True, replaces=item.message_id,
         )  # fmt: skip
         try:
-            await self.messenger.ask(ask)
+            message_id = await self.messenger.ask(ask)
             self._reachable()
             report.count("reminded")
+            async with self.sessions.begin() as session:
+                await answers.set_message(session, item.id, message_id)
         except RetryAfter as error:
             self.limiter.pause(error.seconds)
             await self._unbook(item)

@@ -148,7 +148,7 @@ class Journeys:
              "wave_id": p.wave_id, "segment": order.segment,
              "status": DispatchStatus.PENDING if p.due_at else DispatchStatus.SKIPPED,
              "due_at": p.due_at, "attempts": 0, "progress": {}, "created_at": now,
-             "error": None if p.due_at else "too late to ask when the order arrived"}
+             "error": p.reason}
             for p in plan
         ])  # fmt: skip
         order.journey_started_at = now

@@ -68,6 +68,7 @@ class Ask:
     question: Question
     intro: bool = False  # first question of a wave: say what this is about
     reminder: bool = False
+    replaces: int | None = None  # a message whose buttons the reminder takes over
 
 
 class Messenger(Protocol):

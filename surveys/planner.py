@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from surveys.conditions import Given
 from surveys.model import Question, Survey, Wave
@@ -15,6 +15,22 @@ from surveys.timing import SendingRules
 class PlannedWave:
     wave_id: str
     due_at: datetime | None  # None: skipped, it is too late to ask
+    reason: str | None = None  # why it was skipped, for `cjm status`
+
+
+def short_duration(span: timedelta) -> str:
+    """2h, 3d2h, 1d12h30m: the survey file's own notation."""
+    minutes = int(span.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return "".join(parts) or "0m"
+
+
+def too_late(wave: Wave) -> str:
+    """The same words for every order, so that `cjm status` can count them together."""
+    start, end = short_duration(wave.after), short_duration(wave.after + wave.expire_after)
+    return f"too late when the order arrived: asked {start} to {end} after the purchase"
 
 
 def plan_journey(
@@ -24,13 +40,15 @@ def plan_journey(
     rules: SendingRules,
     busy_days: Iterable[date] = (),
 ) -> list[PlannedWave]:
-    """One entry per wave; a wave whose moment has passed by more than its expiry is skipped."""
+    """One entry per wave. A wave still makes sense while it could be answered had it been
+    sent on time (its moment plus its expiry): an order registered late gets it at once;
+    after that it is skipped, with the reason."""
     taken = set(busy_days)
     planned = []
     for wave in survey.waves:
         ideal = purchased_at + wave.after
         if now > ideal + wave.expire_after:
-            planned.append(PlannedWave(wave.id, None))
+            planned.append(PlannedWave(wave.id, None, too_late(wave)))
             continue
         due = rules.next_slot(max(ideal, now), taken)
         taken.add(rules.local_day(due))

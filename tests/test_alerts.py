@@ -24,7 +24,7 @@ from tests.support.fake_bot_api import ApiError, Call, TgUser
 from tests.support.harness import OWNER_ID, STAFF_ID, Harness
 
 TITLE = "⚠️ An unhappy customer"
-RATING = "Purchase — Overall, how was your visit today?"
+RATING = "Purchase — Overall, how was your visit?"
 FEELING = "Purchase — How did you feel when you left?"
 BETTER = "Purchase — What could we have done better? A few words help us fix it."
 THANKS = "Thank you! That's all for now 🙏"
@@ -93,7 +93,7 @@ async def test_each_recipient_reads_the_alert_in_their_language(harness: Harness
     [russian] = [m for m in harness.api.messages_to(OWNER_ID) if "⚠️" in m.get("text", "")]
     assert russian["text"] == (
         "⚠️ Недовольный клиент\nКлиент: alice\n\n"
-        "Покупка — Как вам сегодняшний визит в целом? ★★☆☆☆ ❗\n"
+        "Покупка — Как вам визит в целом? ★★☆☆☆ ❗\n"
         "Покупка — С каким настроением вы от нас ушли? 😞 Разочарование ❗\n"
         "Покупка — Что нам стоило сделать лучше? Пара слов поможет это исправить. "
         "«Cold coffee»"
@@ -222,7 +222,7 @@ async def test_staff_reply_reaches_the_customer_and_the_exchange_is_stored(
     for chat in (STAFF_ID, OWNER_ID):
         [shown] = notifications(harness, chat)
         assert shown["text"].endswith(
-            f"\n\n✅ Answered by User100, {harness.clock.now:%d.%m %H:%M}"
+            f"\n\n✅ Answered by User100, {harness.clock.now:%-d %b %Y, %H:%M} (UTC)"
         )
     [(reply,)] = await harness.rows(select(AlertReply))
     assert (reply.direction, reply.status, reply.author_id, reply.text) == (

@@ -19,7 +19,7 @@ from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.fake_bot_api import TgUser
 from tests.support.harness import OWNER_ID, Harness
 
-STOPPED = "Done — no more questions. Planned surveys cancelled: {count}. /start to resume."
+STOPPED = "Done — no more questions. /start to resume."
 THANKS = "Thank you! That's all for now 🙏"
 
 
@@ -46,7 +46,7 @@ async def test_stop_cancels_every_planned_wave(harness: Harness) -> None:
 
     await harness.send(alice, "/stop")
 
-    assert harness.api.sent_texts(501)[-1] == STOPPED.format(count=3)
+    assert harness.api.sent_texts(501)[-1] == STOPPED
     waves = await harness.dispatches()
     assert [w.status for w in waves] == [DispatchStatus.CANCELLED] * 3
     assert all(w.due_at is None and w.closed_at == harness.clock.now for w in waves)
@@ -68,7 +68,7 @@ async def test_stop_during_a_wave_closes_its_buttons(harness: Harness) -> None:
     await harness.send(alice, "/stop")
     await harness.click(alice, question, "On social media")
 
-    assert harness.api.sent_texts(501)[-1] == STOPPED.format(count=3)  # the open one, too
+    assert harness.api.sent_texts(501)[-1] == STOPPED  # the open one, too
     assert harness.api.last("answerCallbackQuery").params["text"] == "This question is closed."
     assert await harness.answers() == []
 
@@ -462,7 +462,7 @@ async def test_staff_relink_moves_the_customer_with_their_pending_waves(
     await harness.send(bob, f"/start {token}")
     await harness.click(bob, harness.last_to(bob), "Yes, let's do it")
     assert harness.api.sent_texts(502)[-1] == (
-        "Thank you! The first questions will come 23.11 14:00."
+        "Thank you! The first questions will come 23 Nov 2026, 14:00 (UTC)."
     )
     found = await harness.scalar(select(Customer).where(Customer.ref == "alice"))
     assert (found.tg_user_id, found.chat_id, found.status) == (502, 502, CustomerStatus.ACTIVE)

@@ -90,7 +90,7 @@ async def test_a_phone_with_spaces_is_one_customer_from_the_bot_the_cli_and_the_
     assert link is not None
     assert caption.startswith(
         "Order registered for +79991234567. Show this QR code to the customer, or send them "
-        "the link (valid until "
+        "the link — it works until "
     )
 
     monkeypatch.setenv("CJM_DATABASE_URL", harness.settings.database_url)

@@ -187,7 +187,9 @@ def test_a_wave_whose_moment_passed_long_ago_is_skipped() -> None:
     plan = plan_journey(waves, purchased, now, rules)
 
     assert plan == [
-        PlannedWave("early", None),
+        PlannedWave(
+            "early", None, "too late when the order arrived: asked 2h to 3d2h after the purchase"
+        ),
         PlannedWave("late", msk(2026, 11, 22, 12, 0)),
     ]
 

@@ -20,6 +20,7 @@ from storage import alerts as stored
 from storage.models import ReplyDraft
 from surveys import alerts
 from surveys.alerts import MAX_REPLY
+from surveys.formats import number
 
 
 async def has_draft(
@@ -85,7 +86,8 @@ async def on_draft_text(
     assert message.text is not None and message.from_user is not None
     text = message.text.strip()
     if len(text) > MAX_REPLY:  # the draft stays: the staff member sends a shorter one
-        replies.add(message.answer(t(locale, "reply_too_long", limit=MAX_REPLY)))
+        limit = number(MAX_REPLY, locale)
+        replies.add(message.answer(t(locale, "reply_too_long", limit=limit)))
         return
     reply = await alerts.take_draft(session, draft, text, now)
     if reply is None:

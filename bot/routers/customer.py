@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts import AlertDesk
 from bot.callbacks import ConsentCb, ForgetCb, LanguageCb, ResumeCb, offered
 from bot.keyboards import consent_keyboard, forget_keyboard, language_keyboard, resume_keyboard
+from bot.languages import TeamLanguages
 from bot.middlewares import Replies
 from bot.roles import Role
 from bot.services import Services
@@ -67,6 +68,9 @@ async def on_consent(
     result = await answer_consent(
         session, services.journeys, callback_data.link, user, callback_data.yes, now
     )
+    if result.state is ConsentState.REPEATED:
+        replies.add(query.answer())
+        return
     if result.state in _CONSENT_REFUSALS:
         replies.add(query.answer(t(locale, _CONSENT_REFUSALS[result.state]), show_alert=True))
         return
@@ -76,8 +80,11 @@ async def on_consent(
     locale = result.locale or locale
     if result.state is ConsentState.DECLINED:
         text = t(locale, "consent_declined")
+    elif result.journey is Journey.SCHEDULED and result.first_wave_at is None:
+        text = t(locale, "consent_accepted_late")  # every wave's moment has passed
     elif result.journey is Journey.SCHEDULED:
-        when = services.when(result.first_wave_at, locale) or t(locale, "now")
+        first = result.first_wave_at
+        when = t(locale, "now") if first is None or first <= now else services.when(first, locale)
         text = t(locale, "consent_accepted", when=when)
     else:
         text = t(locale, "consent_accepted_soon")
@@ -104,6 +111,7 @@ async def on_start(
 async def on_resume(
     query: CallbackQuery, session: AsyncSession, replies: Replies, locale: str
 ) -> None:
+    locale = (await privacy.profile(session, query.from_user.id)).locale or locale
     resumed = await privacy.resume(session, query.from_user.id)
     replies.add(query.answer())
     if resumed and query.message is not None:
@@ -138,7 +146,7 @@ async def on_stop(
     if cancelled is None:
         replies.add(message.answer(t(locale, "stop_stranger")))
     else:
-        replies.add(message.answer(t(locale, "stopped", count=cancelled)))
+        replies.add(message.answer(t(locale, "stopped")))
 
 
 async def on_forget(
@@ -194,13 +202,19 @@ async def on_language_chosen(
     callback_data: LanguageCb,
     session: AsyncSession,
     services: Services,
+    team_languages: TeamLanguages,
     replies: Replies,
     locale: str,
 ) -> None:
     if callback_data.code not in CATALOG or callback_data.code not in services.survey.locales:
         replies.add(query.answer(t(locale, "closed")))
         return
-    await privacy.set_locale(session, query.from_user.id, callback_data.code)
+    known = await privacy.set_locale(session, query.from_user.id, callback_data.code)
+    if query.from_user.id in team_languages.user_ids:
+        await team_languages.choose(session, query.from_user.id, callback_data.code)
+    elif not known:  # a stranger: nothing to keep the choice with
+        replies.add(query.answer(t(locale, "language_stranger"), show_alert=True))
+        return
     replies.add(query.answer())
     if query.message is not None:
         text = t(callback_data.code, "language_set")

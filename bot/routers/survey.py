@@ -16,11 +16,13 @@ from bot.alerts import AlertDesk
 from bot.callbacks import AnswerCb, answer_offered
 from bot.middlewares import Replies
 from bot.questions import answered_text, render
+from bot.roles import Role
 from bot.services import Services
-from bot.texts import t
+from bot.texts import CHARACTERS, t
 from storage import answers
 from surveys import alerts
-from surveys.answers import Outcome, Recorded, Resumed
+from surveys.answers import MAX_COMMENT, Outcome, Recorded, Resumed
+from surveys.formats import number, plural
 from surveys.messenger import Ask
 from surveys.model import QuestionKind
 
@@ -54,7 +56,9 @@ async def on_tap(
         replies.add(query.answer(toast))
         return result.outcome
     assert result.question is not None
-    text = answered_text(services.survey, result.question, result.locale, result.shown)
+    text = answered_text(
+        services.survey, result.question, result.locale, result.shown, result.skipped
+    )
     if isinstance(query.message, Message):  # not an old one Telegram no longer shows
         replies.add(query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None))
     replies.add(query.answer())
@@ -86,6 +90,9 @@ async def on_comment(
         key = "tap_hint" if result.question is not None else "not_waiting"
         replies.add(message.answer(t(result.locale if result.question else locale, key)))
         return result.outcome
+    if result.outcome is Outcome.TOO_LONG:
+        replies.add(message.answer(_too_long(message.text, result.locale)))
+        return result.outcome
     if result.outcome is not Outcome.RECORDED:
         replies.add(message.answer(t(result.locale, _TOASTS[result.outcome])))
         return result.outcome
@@ -101,6 +108,44 @@ async def on_comment(
     return result.outcome
 
 
+def _too_long(text: str, locale: str) -> str:
+    """The comment is refused, not cut: the customer still has it and can shorten it."""
+    length = plural(len(text.strip()), locale, CHARACTERS.get(locale, CHARACTERS["en"]))
+    return t(locale, "comment_too_long", length=length, limit=number(MAX_COMMENT, locale))
+
+
+async def is_not_text(message: Message) -> bool:
+    """A photo, a sticker, a voice message…: anything without text."""
+    return message.text is None
+
+
+async def on_not_text(
+    message: Message,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    locale: str,
+    role: Role,
+) -> None:
+    """Only words and taps are answers: say which one the open question needs."""
+    assert message.from_user is not None
+    if role is not Role.CUSTOMER:  # e.g. a photo as the reply to an alert
+        replies.add(message.answer(t(locale, "text_only_team")))
+        return
+    waiting = await services.answers.waiting(session, message.from_user.id)
+    question = waiting.question
+    if question is None:
+        replies.add(message.answer(t(locale, "not_waiting")))
+        return
+    key = "text_only" if question.kind is QuestionKind.TEXT else "tap_hint"
+    replies.add(message.answer(t(waiting.locale, key)))
+
+
+async def on_edited(message: Message, replies: Replies, locale: str) -> None:
+    """An edit arrives as a separate update; what was kept is the first version."""
+    replies.add(message.answer(t(locale, "edits_unseen")))
+
+
 def _continue(result: Recorded, replies: Replies, services: Services, chat_id: int) -> None:
     """The next question, or thanks when the wave is done."""
     if result.next is None:
@@ -111,22 +156,26 @@ def _continue(result: Recorded, replies: Replies, services: Services, chat_id: i
     method = SendMessage(
         chat_id=result.next.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard
     )
-    on_sent = None
-    if result.next.question.kind is QuestionKind.TEXT:
-        on_sent = _remember_prompt(services, result.next)
-    replies.add(method, on_sent, question_of=_question_of(result.next))
+    replies.add(
+        method, _remember_message(services, result.next), question_of=_question_of(result.next)
+    )
 
 
 def _question_of(ask: Ask) -> tuple[int, str]:
     return ask.dispatch_id, ask.question.id
 
 
-def _remember_prompt(services: Services, ask: Ask) -> Any:
-    """A text prompt's message id, so its Skip button can be removed once answered."""
+def _remember_message(services: Services, ask: Ask) -> Any:
+    """The open question's message id: a text prompt's Skip button is removed once it is
+    answered (stored at once); a reminder takes over the buttons of the message it repeats
+    (noted, stored by the next drain: no transaction on the answer's path)."""
 
     async def remember(message: Message) -> None:
-        async with services.sessions.begin() as session:
-            await answers.set_message(session, ask.dispatch_id, message.message_id)
+        if ask.question.kind is QuestionKind.TEXT:
+            async with services.sessions.begin() as session:
+                await answers.set_message(session, ask.dispatch_id, message.message_id)
+        else:
+            services.open_messages.note(ask.dispatch_id, message.message_id)
 
     return remember
 
@@ -163,7 +212,9 @@ async def complete_replay(
         if resumed is None or resumed.ask.question.id == tapped.q:
             return
         if isinstance(query.message, Message) and resumed.answered is not None:
-            text = answered_text(services.survey, resumed.answered, resumed.locale, resumed.shown)
+            text = answered_text(
+                services.survey, resumed.answered, resumed.locale, resumed.shown, resumed.skipped
+            )
             replies.add(
                 query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
             )
@@ -182,9 +233,7 @@ def _ask_again(resumed: Resumed, replies: Replies, services: Services) -> None:
     method = SendMessage(
         chat_id=resumed.ask.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard
     )
-    on_sent = None
-    if resumed.ask.question.kind is QuestionKind.TEXT:
-        on_sent = _remember_prompt(services, resumed.ask)
+    on_sent = _remember_message(services, resumed.ask)
     replies.add(method, on_sent, question_of=_question_of(resumed.ask))
 
 
@@ -193,4 +242,6 @@ def setup() -> Router:
     router.message.register(on_continue, Command("continue"))
     router.callback_query.register(on_tap, AnswerCb.filter(), answer_offered)
     router.message.register(on_comment, is_comment)
+    router.message.register(on_not_text, is_not_text)
+    router.edited_message.register(on_edited)
     return router
