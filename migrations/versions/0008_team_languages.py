@@ -4,7 +4,7 @@ The language of their last update (Telegram's language_code), or the one they ch
 /language (chosen: Telegram's no longer changes it). Alerts and weekly reports go out in
 it, also after a restart and before they write again.
 
-Revision ID: 0100_team_languages
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0100_team_languages"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
