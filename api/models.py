@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from reports.flags import Level
+from reports.levels import Level
 from storage.models import Journey
 
 MAX_BATCH = 1000

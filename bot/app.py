@@ -35,6 +35,7 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
+from reports.worker import ReportWorker
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.shared_rate import SharedRateLimiter
@@ -141,11 +142,16 @@ async def build_app(
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
     languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
+    # Reports are drawn in a short-lived process: the bot never loads matplotlib & co.
+    worker = ReportWorker(
+        settings.survey, survey.id, settings.database_url, settings.report_timeout
+    )
     weekly = WeeklyReports(
         sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
         settings.owner_ids, clock, settings.default_locale, languages.seen, settings.send_lease,
+        worker,
     )  # fmt: skip
-    owner_reports = OwnerReports(sessions, survey, sender, background, clock)
+    owner_reports = OwnerReports(worker, sender, background, clock)
     dp = build_dispatcher(
         settings, services, owner_reports=owner_reports, languages=languages,
         observe=update_observer(metrics),

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     send_lease: timedelta = Field(timedelta(minutes=2), description="a claim older is stale")
     link_ttl: timedelta = timedelta(days=7)
     request_timeout: float = Field(20.0, gt=0)
+    report_timeout: float = Field(300.0, gt=0, description="seconds a report may take to draw")
     api_key: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)

@@ -89,6 +89,14 @@ EN = {
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
+    "report_worker_failed": (
+        "Sorry, the report could not be drawn: the process that draws it stopped with an "
+        "error. The details are in the bot's log. Please try again later."
+    ),
+    "report_timed_out": (
+        "Sorry, the report took too long to draw and was stopped. Try a shorter period, "
+        "or try again later."
+    ),
     "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
@@ -210,6 +218,14 @@ RU = {
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
+    "report_worker_failed": (
+        "Извините, отчёт не удалось нарисовать: процесс, который его рисует, завершился "
+        "с ошибкой. Подробности — в журнале бота. Попробуйте позже."
+    ),
+    "report_timed_out": (
+        "Извините, отчёт рисовался слишком долго и был остановлен. Выберите период "
+        "покороче или попробуйте позже."
+    ),
     "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (

@@ -28,7 +28,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
 from reports.aggregate import Comment, Period
-from reports.flags import Level, span
+from reports.flags import span
+from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
