@@ -1,0 +1,107 @@
+"""Footprint (issue 11 item 9): reports are drawn in a short-lived worker process, so the
+bot's own process never loads matplotlib, numpy, scipy or jinja2; a worker that fails,
+is killed or hangs gives the owner a clear message and the log a line, never a hang."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.worker import ReportWorker
+from tests.support.harness import OWNER_ID, Harness
+
+WORKER_FAILED = (
+    "Sorry, the report could not be drawn: the process that draws it stopped with an "
+    "error. The details are in the bot's log. Please try again later."
+)
+
+
+def worker_of(harness: Harness) -> ReportWorker:
+    worker = harness.app.weekly.build
+    assert isinstance(worker, ReportWorker)
+    return worker
+
+
+def test_the_bot_process_never_imports_the_drawing_libraries(sqlite_url: str) -> None:
+    """/report and the weekly report deliver their files, and afterwards the bot's process
+    (a fresh one, as `cjm run`) has not imported matplotlib, numpy, scipy or jinja2."""
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.support.footprint_process", sqlite_url],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    shown = json.loads(child.stdout.splitlines()[-1])
+
+    parts = ["sendMessage", "sendPhoto", "sendDocument"]
+    assert shown["received"] == ["sendMessage", *parts, *parts]  # "Building…", /report, weekly
+    assert shown["weekly_sent"] == [OWNER_ID]
+    assert shown["imported"] == []
+
+
+async def test_a_worker_killed_midway_tells_the_owner_and_the_log(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    kill_self = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    worker_of(harness).command = (sys.executable, "-c", kill_self)  # as the OOM killer would
+
+    await harness.send(harness.user(OWNER_ID), "/report")
+    await harness.app.background.wait()
+
+    assert harness.api.sent_texts(OWNER_ID)[-1] == WORKER_FAILED
+    assert harness.api.calls_of("sendPhoto") == []
+    assert (
+        f"/report for {OWNER_ID} was not drawn: the report worker was killed by SIGKILL "
+        "(out of memory?)"
+    ) in caplog.messages
+
+
+async def test_a_worker_error_is_logged_with_its_cause_and_the_owner_told_in_russian(
+    harness: Harness, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # The worker's database has none of the bot's tables: it fails, exit code 1.
+    worker_of(harness).database_url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+
+    await harness.send(harness.user(OWNER_ID, language="ru"), "/report 30d")
+    await harness.app.background.wait()
+
+    assert harness.api.sent_texts(OWNER_ID)[-1] == (
+        "Извините, отчёт не удалось нарисовать: процесс, который его рисует, завершился "
+        "с ошибкой. Подробности — в журнале бота. Попробуйте позже."
+    )
+    [line] = [m for m in caplog.messages if m.startswith(f"/report for {OWNER_ID}")]
+    assert line.startswith(
+        f"/report for {OWNER_ID} was not drawn: the report worker exited with code 1: "
+    )
+    assert "no such table" in line
+
+
+async def test_a_worker_that_hangs_is_stopped_and_the_owner_told(harness: Harness) -> None:
+    worker = worker_of(harness)
+    worker.command = (sys.executable, "-c", "import time; time.sleep(3600)")
+    worker.timeout = 0.5
+
+    await harness.send(harness.user(OWNER_ID), "/report")
+    await harness.app.background.wait()
+
+    assert harness.api.sent_texts(OWNER_ID)[-1] == (
+        "Sorry, the report took too long to draw and was stopped. Try a shorter period, "
+        "or try again later."
+    )
+
+
+async def test_a_weekly_report_whose_worker_fails_is_retried_later(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker_of(harness).command = (sys.executable, "-c", "raise SystemExit('out of disk')")
+
+    outcome = await harness.app.weekly.deliver()
+
+    assert outcome.retrying == (OWNER_ID,)
+    assert harness.api.calls_of("sendMessage") == []
+    assert (
+        f"weekly report for owner {OWNER_ID} was not drawn: the report worker exited with "
+        "code 1: out of disk"
+    ) in caplog.messages
