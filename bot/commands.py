@@ -15,7 +15,6 @@ from bot.progress import ReportProgress
 from bot.services import deep_link
 from bot.settings import Settings
 from reports.aggregate import Period
-from reports.files import write_report_files
 from storage import deliveries, dispatches
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
@@ -184,6 +183,9 @@ async def write_report(
     now = utc_now()
     period = report_period(args, now)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
+    # numpy, scipy, matplotlib, jinja2, openpyxl: only where the files are written.
+    from reports.files import write_report_files  # noqa: PLC0415
+
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
