@@ -38,7 +38,6 @@ from reports.weekly import WeeklyReports
 from reports.worker import ReportWorker
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
 from surveys.dispatcher import WaveDispatcher
@@ -98,8 +97,9 @@ class App:
         await self.http.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if isinstance(self.waves.limiter, SharedRateLimiter):
-            await self.waves.limiter.close()
+        close_limiter = getattr(self.waves.limiter, "close", None)  # a SharedRateLimiter's Redis
+        if close_limiter is not None:
+            await close_limiter()
         await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
@@ -109,6 +109,9 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
     """With CJM_REDIS_URL, every process of this bot shares one send rate and one 429
     pause (Telegram's limits are per bot); without it, the limit is this process's."""
     if settings.redis_url:
+        # redis is imported only when configured: most shops run one process without it.
+        from storage.shared_rate import SharedRateLimiter  # noqa: PLC0415
+
         prefix = f"cjm:bot{bot.id}"
         return SharedRateLimiter.from_url(settings.redis_url, prefix, settings.send_rate)
     return LocalRateLimiter(settings.send_rate)

@@ -28,8 +28,8 @@ def worker_of(harness: Harness) -> ReportWorker:
 
 def test_the_bot_process_never_imports_the_drawing_libraries(sqlite_url: str) -> None:
     """/report and the weekly report deliver their files, and afterwards the bot's process
-    (a fresh one, as `cjm run`) has not imported matplotlib, numpy, scipy or jinja2, nor
-    built aiogram's Telegram types it never met."""
+    (a fresh one, as `cjm run`) has not imported matplotlib, numpy, scipy or jinja2 (nor
+    redis, unused without CJM_REDIS_URL), nor built aiogram's types it never met."""
     child = subprocess.run(
         [sys.executable, "-m", "tests.support.footprint_process", sqlite_url],
         capture_output=True, text=True, check=True, timeout=300,

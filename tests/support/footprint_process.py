@@ -18,7 +18,8 @@ from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import OWNER_ID, Harness
 
-HEAVY = ("matplotlib", "numpy", "scipy", "jinja2", "openpyxl", "PIL")
+# redis: only with CJM_REDIS_URL (not set here)
+HEAVY = ("matplotlib", "numpy", "scipy", "jinja2", "openpyxl", "PIL", "redis")
 
 
 def built_share() -> float:
