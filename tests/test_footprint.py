@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reports.worker import ReportWorker
+from storage.migrate import alembic_config, script_head
 from tests.support.harness import OWNER_ID, Harness
 
 WORKER_FAILED = (
@@ -29,7 +30,8 @@ def worker_of(harness: Harness) -> ReportWorker:
 def test_the_bot_process_never_imports_the_drawing_libraries(sqlite_url: str) -> None:
     """/report and the weekly report deliver their files, and afterwards the bot's process
     (a fresh one, as `cjm run`) has not imported matplotlib, numpy, scipy or jinja2 (nor
-    redis, unused without CJM_REDIS_URL), nor built aiogram's types it never met."""
+    redis, unused without CJM_REDIS_URL, nor alembic, the database being at the head
+    revision already), nor built aiogram's types it never met."""
     child = subprocess.run(
         [sys.executable, "-m", "tests.support.footprint_process", sqlite_url],
         capture_output=True, text=True, check=True, timeout=300,
@@ -109,3 +111,9 @@ async def test_a_weekly_report_whose_worker_fails_is_retried_later(
         f"weekly report for owner {OWNER_ID} was not drawn: the report worker exited with "
         "code 1: out of disk"
     ) in caplog.messages
+
+
+def test_the_head_read_without_alembic_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert script_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -18,8 +18,8 @@ from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import OWNER_ID, Harness
 
-# redis: only with CJM_REDIS_URL (not set here)
-HEAVY = ("matplotlib", "numpy", "scipy", "jinja2", "openpyxl", "PIL", "redis")
+# redis: only with CJM_REDIS_URL (not set here); alembic: only when there is something to migrate
+HEAVY = ("matplotlib", "numpy", "scipy", "jinja2", "openpyxl", "PIL", "redis", "alembic")
 
 
 def built_share() -> float:
