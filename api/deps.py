@@ -29,6 +29,10 @@ class TelegramState:
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
     last_failure: str | None = None
+    # The current streak of calls that got no answer from Telegram at all (network,
+    # timeout, 5xx, a gateway's page): when it began and how many calls it has.
+    unreachable_since: datetime | None = None
+    unreachable_calls: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from api.models import ErrorItem, ErrorOut
+from surveys import wording
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,10 +43,7 @@ class ApiError(Exception):
         """422 naming each failing field; the rejected values are not echoed back."""
         return cls(
             422,
-            [
-                ErrorItem(field=field_path(e), message=e["msg"].removeprefix("Value error, "))
-                for e in error.errors()
-            ],
+            [ErrorItem(field=field_path(e), message=wording.message(e)) for e in error.errors()],
         )
 
     def response(self) -> web.Response:

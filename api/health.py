@@ -18,6 +18,9 @@ DB_TIMEOUT = 2.0  # seconds; a health check must answer before the balancer give
 # Failures alone are not an outage (one 5xx, one timeout): only failing with no success
 # for this long is. Polling succeeds every few seconds; a webhook bot may be quiet longer.
 TELEGRAM_STALE = timedelta(minutes=5)
+# A streak of calls with no answer from Telegram (getUpdates, sends: refused, timed out,
+# a 5xx) is an outage sooner: polling retries within seconds, so this is no blip.
+TELEGRAM_UNREACHABLE = timedelta(seconds=30)
 
 
 async def get_healthz(request: web.Request) -> web.Response:
@@ -66,9 +69,20 @@ async def _database(deps: ApiDeps) -> CheckOut:
 def telegram_check(state: TelegramState, now: datetime) -> TelegramCheckOut:
     success, failure = state.last_success_at, state.last_failure_at
     failing = failure is not None and (success is None or success < failure)
-    if failing and (success is None or now - success > TELEGRAM_STALE):
+    since_down = state.unreachable_since
+    unreachable = (
+        since_down is not None
+        and state.unreachable_calls >= 2
+        and now - since_down >= TELEGRAM_UNREACHABLE
+    )
+    if failing and (success is None or now - success > TELEGRAM_STALE or unreachable):
         since = f"{success:%Y-%m-%d %H:%M:%S} UTC" if success else "start-up"
         detail = f"no successful call since {since}; last error: {state.last_failure}"
+        if unreachable and since_down is not None:
+            detail = (
+                f"the Bot API is unreachable since {since_down:%Y-%m-%d %H:%M:%S} UTC "
+                f"({state.unreachable_calls} calls failed); last error: {state.last_failure}"
+            )
         return TelegramCheckOut(ok=False, detail=detail, last_success_at=success)
     detail = "no call yet" if success is None else "the last call failed" if failing else "ok"
     return TelegramCheckOut(ok=True, detail=detail, last_success_at=success)

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from surveys.dispatcher import DrainReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-UPDATE_OUTCOMES = ("handled", "unhandled", "duplicate", "failed")
+UPDATE_OUTCOMES = ("handled", "unhandled", "duplicate", "failed", "not_stored")
 WAVE_OUTCOMES = ("sent", "failed", "expired", "unknown", "retry", "unreachable", "reminded")
 ORDER_RESULTS = ("created", "known", "rejected")
 

@@ -7,16 +7,18 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from reports.levels import Level
 from storage.models import Journey
+from surveys import wording
+from surveys.journeys import OrderRejected, customer_ref
 
 MAX_BATCH = 1000
 # Like `/order <ref> [segment]`: one word each, no control characters; lengths as the columns.
-_WORD = r"^[^\s\x00-\x1f\x7f]+$"
+_WORD = wording.ONE_WORD
 # External ids are printable ASCII without spaces: CRM keys, "tg:…", "cli:…".
-_KEY = r"^[!-~]+$"
+_KEY = wording.PRINTABLE
 
 ExternalId = Annotated[
     str,
@@ -25,13 +27,25 @@ ExternalId = Annotated[
         description="The order's id in your system: the idempotency key.",
     ),
 ]  # fmt: skip
+
+
+def _customer_ref(text: str) -> str:
+    try:
+        return customer_ref(text)
+    except OrderRejected as error:
+        raise ValueError(str(error).removeprefix("customer_ref: ")) from None
+
+
 CustomerRef = Annotated[
     str,
     Field(
-        min_length=1, max_length=128, pattern=_WORD,
-        description="The customer's reference (phone, loyalty card, CRM id); an earlier "
-        "order with the same reference means the customer is already known.",
+        min_length=1, max_length=128,
+        description="The customer's reference (phone, loyalty card, CRM id): one word, or a "
+        "phone number, which may have spaces and dashes and is kept as its digits "
+        "('+7 999 123-45-67' is '+79991234567'). An earlier order with the same reference "
+        "means the customer is already known.",
     ),
+    AfterValidator(_customer_ref),
 ]  # fmt: skip
 Segment = Annotated[str, Field(min_length=1, max_length=64, pattern=_WORD)]
 
@@ -111,7 +125,7 @@ class ReportQuery(Strict):
         7, ge=1, le=366, description="Without `from`: the last N days."
     )
     segment: Segment | None = None
-    locale: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    locale: str | None = Field(None, pattern=wording.LOCALE)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

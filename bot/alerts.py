@@ -13,6 +13,7 @@ language their last update had (`bot.languages`), else in CJM_DEFAULT_LOCALE.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 
@@ -36,8 +37,11 @@ log = logging.getLogger(__name__)
 
 TELEGRAM_LIMIT = 4096
 COMMENT_SHOWN = 600  # a notification shows every comment of the wave, each cut to this
+QUESTION_SHOWN = 120  # and the question each answer was given to
+SHOWN_REMEMBERED = 10_000  # notifications whose look is remembered (the latest)
 Clock = Callable[[], datetime]
 Job = Callable[[Bot], Awaitable[None]]
+Look = tuple[int, str, bool]  # a notification's message id, text and whether it has Reply
 
 
 class AlertDesk:
@@ -57,6 +61,10 @@ class AlertDesk:
         self.timezone = timezone
         self.clock = clock
         self.rules = AlertRules(survey)
+        self.questions = {q.id: q for wave in survey.waves for q in wave.questions}
+        # What each notification shows now, by (alert, chat): an edit that would change
+        # nothing is not sent (Telegram answers it 400 "message is not modified").
+        self.shown: OrderedDict[tuple[int, int], Look] = OrderedDict()
 
     # -- the notification ---------------------------------------------------------------
     def publish(self, alert: AlertDetails) -> Job:
@@ -67,7 +75,9 @@ class AlertDesk:
             shown = {}
             for chat_id in self.recipients:
                 locale = self.languages.of(chat_id)
-                text, keyboard = self.text(alert, locale), alert_keyboard(alert.id, locale)
+                text = self.text(alert, locale)
+                # Once the customer is forgotten there is nobody to reply to.
+                keyboard = alert_keyboard(alert.id, locale) if alert.ref is not None else None
                 message_id = await self._show(bot, chat_id, alert, text, keyboard)
                 if message_id is not None and message_id != alert.messages.get(chat_id):
                     shown[chat_id] = message_id
@@ -83,22 +93,27 @@ class AlertDesk:
         chat_id: int,
         alert: AlertDetails,
         text: str,
-        keyboard: InlineKeyboardMarkup,
+        keyboard: InlineKeyboardMarkup | None,
     ) -> int | None:
         """The notification's message id in this chat, or None when it could not be shown."""
         message_id = alert.messages.get(chat_id)
+        looks = (text, keyboard is not None)
         try:
             if message_id is not None:
+                if self.shown.get((alert.id, chat_id)) == (message_id, *looks):
+                    return message_id
                 try:
                     await bot.edit_message_text(
                         text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
                     )
                 except TelegramBadRequest as error:
                     if not_modified(error):
+                        self._remember(alert.id, chat_id, (message_id, *looks))
                         return message_id
                     # Deleted by the staff member, or too old to edit: a fresh one instead.
                     log.info("alert %s: editing in chat %s failed: %s", alert.id, chat_id, error)
                 else:
+                    self._remember(alert.id, chat_id, (message_id, *looks))
                     return message_id
             sent = await bot.send_message(chat_id, text, reply_markup=keyboard)
         except TelegramForbiddenError:
@@ -107,7 +122,14 @@ class AlertDesk:
         except (AiogramError, TimeoutError) as error:
             log.warning("alert %s: not shown in chat %s: %s", alert.id, chat_id, error)
             return None
+        self._remember(alert.id, chat_id, (sent.message_id, *looks))
         return sent.message_id
+
+    def _remember(self, alert_id: int, chat_id: int, looks: Look) -> None:
+        self.shown[(alert_id, chat_id)] = looks
+        self.shown.move_to_end((alert_id, chat_id))
+        while len(self.shown) > SHOWN_REMEMBERED:
+            self.shown.popitem(last=False)
 
     def text(self, alert: AlertDetails, locale: str) -> str:
         who = alert.ref if alert.ref is not None else t(locale, "alert_forgotten")
@@ -122,11 +144,31 @@ class AlertDesk:
         return text if len(text) <= TELEGRAM_LIMIT else text[: TELEGRAM_LIMIT - 1] + "…"
 
     def _answer_line(self, answer: AlertAnswer, locale: str) -> str | None:
-        """`Purchase · Food and drinks: ★★☆☆☆ ❗` — the mark where a threshold was crossed."""
+        """`Purchase — How was the food? ★★☆☆☆ ❗`: the stage, the question and the answer,
+        marked where a threshold was crossed (the question says which touchpoint)."""
         value, crossed = self._value(answer, locale)
         if value is None:
             return None
-        return f"{self._where(answer, locale)}: {value}" + (" ❗" if crossed else "")
+        question = self._question(answer.question_id, locale)
+        if question:
+            asked = f"{self._stage_name(answer, locale)} — {question} "
+        else:
+            asked = f"{self._where(answer, locale)}: "
+        return asked + value + (" ❗" if crossed else "")
+
+    def _stage_name(self, answer: AlertAnswer, locale: str) -> str:
+        stage = self.survey.stage(answer.stage)
+        return self.survey.text(stage.name, locale) if stage else answer.stage
+
+    def _question(self, question_id: str, locale: str) -> str:
+        """The question as the customer read it (shortened), ending so an answer can follow."""
+        question = self.questions.get(question_id)
+        if question is None:
+            return ""
+        text = " ".join(self.survey.text(question.text, locale).split())
+        if len(text) > QUESTION_SHOWN:
+            text = text[: QUESTION_SHOWN - 1].rstrip() + "…"
+        return text if text[-1:] in "?!.:…" else text + ":"
 
     def _value(self, answer: AlertAnswer, locale: str) -> tuple[str | None, bool]:
         if answer.rating is not None:
@@ -160,11 +202,11 @@ class AlertDesk:
         """After a send: remember the message, so /forget can clear it."""
 
         async def remember(message: Message) -> None:
-            await self._remember(alert_id, chat_id, message.message_id)
+            await self._record_mention(alert_id, chat_id, message.message_id)
 
         return remember
 
-    async def _remember(self, alert_id: int, chat_id: int, message_id: int | None) -> None:
+    async def _record_mention(self, alert_id: int, chat_id: int, message_id: int | None) -> None:
         if message_id is None:
             return
         async with self.sessions.begin() as session:
@@ -211,7 +253,7 @@ class AlertDesk:
                     session, reply, message.message_id, (staff_id, name), self.clock()
                 )
             said = await _say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
-            await self._remember(reply.alert_id, staff_id, said)
+            await self._record_mention(reply.alert_id, staff_id, said)
             if alert is not None:
                 await self.publish(alert)(bot)
 
@@ -231,7 +273,7 @@ class AlertDesk:
         log.warning("reply %s about alert %s: %s", reply.reply_id, reply.alert_id, failure.reason)
         async with self.sessions.begin() as session:
             await alerts.not_delivered(session, reply, status, failure.reason, self.clock())
-        await self._remember(reply.alert_id, staff_id, await _say(bot, staff_id, said))
+        await self._record_mention(reply.alert_id, staff_id, await _say(bot, staff_id, said))
 
     # -- the customer's answer back ---------------------------------------------------------
     def relay(self, message: Outgoing) -> Job:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,19 +26,22 @@ from bot.alerts import AlertDesk
 from bot.background import Background
 from bot.languages import TeamLanguages
 from bot.messenger import TelegramMessenger
-from bot.middlewares import Observer, UpdateMiddleware
+from bot.middlewares import Observer, ReplyLedger, UpdateMiddleware
+from bot.reply_sender import ReplySender
 from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
+from bot.routers.survey import complete_replay
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.startup import checked_token, open_database
 from bot.telemetry import TelegramWatch
 from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
 from reports.worker import ReportWorker
+from storage import dispatches
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
 from surveys.dispatcher import WaveDispatcher
@@ -51,12 +55,17 @@ Clock = Callable[[], datetime]
 UPDATE_MEMORY = timedelta(days=7)  # Telegram keeps unconfirmed updates for 24 hours
 WEEKLY_RECHECK = timedelta(minutes=1)  # retries and a missed week of the weekly report
 ROLLUP_DELAY = timedelta(seconds=30)  # let start-up and the first drain go first
+# How long a webhook request retries a database error before answering 503 (Telegram
+# waits 60 s; aiogram answers 200 on its own after 55 s). Polling waits as long as it takes.
+WEBHOOK_DB_PATIENCE = 20.0
 
 CUSTOMER_COMMANDS = {
-    "en": {"help": "What this bot does", "stop": "No more questions",
-           "forget": "Delete my data", "language": "Change the language"},
-    "ru": {"help": "Что умеет этот бот", "stop": "Больше не присылать вопросы",
-           "forget": "Удалить мои данные", "language": "Сменить язык"},
+    "en": {"help": "What this bot does", "continue": "Show the question I'm on",
+           "stop": "No more questions", "forget": "Delete my data",
+           "language": "Change the language"},
+    "ru": {"help": "Что умеет этот бот", "continue": "Показать текущий вопрос",
+           "stop": "Больше не присылать вопросы", "forget": "Удалить мои данные",
+           "language": "Сменить язык"},
 }  # fmt: skip
 STAFF_COMMANDS = {
     "en": {"order": "Register an order: /order <ref> [segment]"},
@@ -73,8 +82,9 @@ def utc_now() -> datetime:
 
 
 def make_bot(settings: Settings) -> Bot:
+    token = checked_token(settings)  # a malformed one stops here, in one line
     server = TelegramAPIServer.from_base(settings.telegram_api_url)
-    return Bot(settings.token(), session=AiohttpSession(api=server))
+    return Bot(token, session=AiohttpSession(api=server))
 
 
 @dataclass
@@ -92,9 +102,13 @@ class App:
     background: Background  # /report's builds, the start-up catch-up: wait() in tests
     metrics: Metrics
     http: HttpServer  # the API, /healthz, /metrics: started by `serving`
+    replies: ReplySender  # replies to updates: the outbox's limiter, retries
+    ledger: ReplyLedger  # which updates' replies were made
 
     async def close(self) -> None:
         await self.http.stop()
+        await self.replies.close()
+        await self.ledger.save(self.sessions, self.services.clock())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         close_limiter = getattr(self.waves.limiter, "close", None)  # a SharedRateLimiter's Redis
@@ -103,6 +117,18 @@ class App:
         await self.background.close()
         await self.bot.session.close()
         await self.engine.dispose()
+
+
+def asking_again(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> Callable[[int, str], Awaitable[None]]:
+    """A question that never reached its customer is sent again by the outbox."""
+
+    async def ask_again(dispatch_id: int, question_id: str) -> None:
+        async with sessions.begin() as session:
+            await dispatches.ask_again_at(session, dispatch_id, question_id, clock())
+
+    return ask_again
 
 
 def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
@@ -120,10 +146,9 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
 async def build_app(
     settings: Settings, clock: Clock = utc_now, bot: Bot | None = None, migrate: bool = True
 ) -> App:
-    survey = load_survey(settings.survey)
-    engine = make_engine(settings.database_url)
-    if migrate:
-        await upgrade(engine)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
+    # Without `migrate` (tests) the database is not touched until it is used.
+    engine = await open_database(settings) if migrate else make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
     metrics = Metrics()
@@ -142,6 +167,8 @@ async def build_app(
         window=settings.dispatch_batch, lease=settings.send_lease,
         on_drained=metrics.count_drain,
     )  # fmt: skip
+    replies = ReplySender(waves.limiter, ask_again=asking_again(sessions, clock))
+    ledger = ReplyLedger()
     background = Background()
     sender = TelegramReportSender(bot, settings.request_timeout)
     languages = TeamLanguages(settings.staff_ids | settings.owner_ids, settings.default_locale)
@@ -157,7 +184,7 @@ async def build_app(
     owner_reports = OwnerReports(worker, sender, background, clock)
     dp = build_dispatcher(
         settings, services, owner_reports=owner_reports, languages=languages,
-        observe=update_observer(metrics),
+        observe=update_observer(metrics), replies=replies, ledger=ledger,
     )  # fmt: skip
     scheduler = build_scheduler(settings, waves, sessions, clock)
     add_weekly_jobs(scheduler, weekly, background)
@@ -166,7 +193,7 @@ async def build_app(
     http = build_http(settings, services, scheduler, metrics, watch, extra)
     return App(
         settings, survey, engine, sessions, bot, dp, services, waves, scheduler, weekly,
-        background, metrics, http,
+        background, metrics, http, replies, ledger,
     )  # fmt: skip
 
 
@@ -177,6 +204,8 @@ def build_dispatcher(
     owner_reports: OwnerReports | None = None,
     languages: TeamLanguages | None = None,
     observe: Observer | None = None,
+    replies: ReplySender | None = None,
+    ledger: ReplyLedger | None = None,
 ) -> Dispatcher:
     spoken = languages or TeamLanguages(
         settings.staff_ids | settings.owner_ids, settings.default_locale
@@ -189,7 +218,9 @@ def build_dispatcher(
     dp.update.outer_middleware(
         UpdateMiddleware(
             services.sessions, services.clock, settings.owner_ids, settings.staff_ids,
-            settings.default_locale, observe,
+            settings.default_locale, observe, replies,
+            db_patience=WEBHOOK_DB_PATIENCE if settings.webhook_url else None,
+            on_replay=complete_replay, ledger=ledger,
         )
     )  # fmt: skip
     if owner_reports is not None:
@@ -220,10 +251,14 @@ def build_scheduler(
             await forget_updates_before(session, clock() - UPDATE_MEMORY)
 
     scheduler.add_job(
-        waves.drain, "interval", seconds=settings.dispatch_interval, id="drain",
-        max_instances=1, coalesce=True, next_run_time=clock(),
+        _stoppable(waves.drain, "the outbox drain"), "interval",
+        seconds=settings.dispatch_interval, id="drain", max_instances=1, coalesce=True,
+        next_run_time=clock(),
     )  # fmt: skip
-    scheduler.add_job(prune_updates, "interval", hours=6, id="prune_updates", coalesce=True)
+    scheduler.add_job(
+        _stoppable(prune_updates, "pruning"), "interval", hours=6, id="prune_updates",
+        coalesce=True,
+    )  # fmt: skip
 
     async def refresh_rollups() -> None:
         await rollups.refresh_survey(sessions, waves.survey, clock())
@@ -231,10 +266,23 @@ def build_scheduler(
     # Closed days are rolled up soon after start (a first build over a large history
     # takes a while, one day per transaction) and then every quarter of an hour.
     scheduler.add_job(
-        refresh_rollups, "interval", minutes=15, id="rollups", max_instances=1,
-        coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
+        _stoppable(refresh_rollups, "the rollups"), "interval", minutes=15, id="rollups",
+        max_instances=1, coalesce=True, next_run_time=clock() + ROLLUP_DELAY,
     )  # fmt: skip
     return scheduler
+
+
+def _stoppable(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Awaitable[None]]:
+    """A job cancelled by shutdown ends with one line: APScheduler would log a traceback
+    (whatever it was doing is retried after a restart: claims expire)."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            log.info("Shutting down: %s was interrupted", what)
+
+    return run
 
 
 def add_weekly_jobs(
@@ -251,12 +299,13 @@ def add_weekly_jobs(
         await asyncio.wait({background.spawn(weekly.deliver(), name="weekly report")})
 
     scheduler.add_job(
-        deliver, weekly.trigger, id="weekly_report", max_instances=1, coalesce=True,
-        misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
+        _stoppable(deliver, "the weekly report"), weekly.trigger, id="weekly_report",
+        max_instances=1, coalesce=True, misfire_grace_time=int(WEEKLY_RECHECK.total_seconds()),
     )  # fmt: skip
     scheduler.add_job(
-        deliver, "interval", seconds=WEEKLY_RECHECK.total_seconds(),
-        id="weekly_report_recheck", max_instances=1, coalesce=True,
+        _stoppable(deliver, "the weekly report"), "interval",
+        seconds=WEEKLY_RECHECK.total_seconds(), id="weekly_report_recheck", max_instances=1,
+        coalesce=True,
     )  # fmt: skip
 
 
@@ -294,7 +343,12 @@ async def serving(
     if not hooked:
         await app.bot.delete_webhook(drop_pending_updates=False)
     if http or hooked:
-        await app.http.start()
+        try:
+            await app.http.start()
+        except OSError as error:
+            where = f"{app.settings.http_host}:{app.settings.http_port}"
+            why = os.strerror(error.errno) if error.errno else str(error)
+            raise SettingsError(f"CJM_HTTP_PORT: cannot listen on {where}: {why}") from None
         log.info("HTTP API on %s", app.http.url)
     if hooked:  # only once our server answers on the webhook's path
         await webhook.register(app.settings, app.dp, app.bot)
@@ -305,6 +359,7 @@ async def serving(
     if hooked:
         polling = asyncio.create_task(_until_stopped(handle_signals))
     else:
+        log.info("Polling Telegram as @%s", app.services.bot_username)
         # handle_as_tasks=False: the next getUpdates (which confirms this batch to
         # Telegram) is only sent after every update of the batch has been committed.
         polling = asyncio.create_task(

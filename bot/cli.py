@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
 from surveys.loader import SurveyError, load_survey
 
@@ -17,10 +17,7 @@ from surveys.loader import SurveyError, load_survey
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose=False)
     try:
         return int(args.handler(args) or 0)
     except (SettingsError, SurveyError) as error:
@@ -70,16 +67,29 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
     commands.add_parser("status", help="waves by status").set_defaults(handler=_status)
     report = commands.add_parser("report", help="write the report files for a period")
-    report.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
-    report.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD, inclusive")
-    report.add_argument("--days", type=int, default=7, help="without --from: the last N days")
+    report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
+    report.add_argument("--days", type=_whole, default=7, help="without --from: the last N days")
     report.add_argument("--segment", help="only this segment")
-    report.add_argument("--locale", help="ru or en; default the survey's")
+    report.add_argument("--locale", help="en or ru; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
     report.set_defaults(handler=_report)
+    themes = commands.add_parser("themes", help="comment themes").add_subparsers(
+        dest="themes_command", required=True
+    )
+    suggest = themes.add_parser(
+        "suggest",
+        help="print `themes:` entries for recurring words no theme covers",
+        description="Reads the complaints of the last N days that no theme of the survey "
+        "covers and prints their recurring words and phrases as `themes:` entries for the "
+        "survey file (translate the labels, merge those that mean the same).",
+    )
+    suggest.add_argument("--days", type=_positive, default=30, help="the last N days (30)")
+    suggest.add_argument("--segment", help="only this segment")
+    suggest.set_defaults(handler=_themes_suggest)
     demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
-    demo.add_argument("--customers", type=int, default=200, help="how many (default 200)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--customers", type=_whole, default=200, help="how many (default 200)")
+    demo.add_argument("--seed", type=_whole, default=7, help="random seed (default 7)")
     demo.add_argument("--out", default="cjm-demo", help="directory for demo.db (./cjm-demo)")
     demo.set_defaults(handler=_demo)
     return parser
@@ -107,21 +117,56 @@ def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     bulk.set_defaults(handler=_orders_import)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 or more: {text!r}")
+    return int(text)
+
+
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601 with a zone, e.g. 2026-11-23T14:05+03:00)"
+        ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-11-23T14:05+03:00")
     return moment
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (YYYY-MM-DD)") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def _run(_args: argparse.Namespace) -> int:
-    from bot.app import build_app, run  # noqa: PLC0415  (keeps `cjm survey check` light)
+    from bot.app import build_app, make_bot, run  # noqa: PLC0415  (keeps `cjm survey check` light)
+    from bot.startup import bot_user  # noqa: PLC0415
 
     settings = load_settings()
+    logs.configure(verbose=True, form=settings.log_format)
     settings.token()
+    load_survey(settings.survey, "CJM_SURVEY")  # its problems come before anything else
 
     async def serve() -> None:
-        await run(await build_app(settings))
+        # The token is checked, and Telegram reached, before migrations create a database.
+        bot = make_bot(settings)
+        try:
+            await bot_user(bot, settings, retry=True)
+        except BaseException:
+            await bot.session.close()
+            raise
+        await run(await build_app(settings, bot=bot))
 
     asyncio.run(serve())
     return 0
@@ -138,19 +183,23 @@ def _survey_check(args: argparse.Namespace) -> int:
 
 
 def _order_add(args: argparse.Namespace) -> int:
-    from bot.commands import add_order  # noqa: PLC0415
+    from bot.commands import NotRegistered, add_order  # noqa: PLC0415
 
     settings = load_settings()
-    print(
-        asyncio.run(
-            add_order(settings, args.ref, args.segment, args.external_id, args.purchased_at)
+    try:
+        print(
+            asyncio.run(
+                add_order(settings, args.ref, args.segment, args.external_id, args.purchased_at)
+            )
         )
-    )
+    except NotRegistered as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
     return 0
 
 
 def _orders_import(args: argparse.Namespace) -> int:
-    from bot.commands import import_orders  # noqa: PLC0415
+    from bot.commands import CommandFailed, import_orders  # noqa: PLC0415
     from bot.progress import ReportProgress  # noqa: PLC0415
     from surveys.order_file import OrderFileError  # noqa: PLC0415
 
@@ -162,6 +211,9 @@ def _orders_import(args: argparse.Namespace) -> int:
     except OrderFileError as error:
         print(error, file=sys.stderr)
         return 2
+    except CommandFailed as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
     finally:
         progress.close()
     if text := summary.text():
@@ -195,6 +247,19 @@ def _status(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _themes_suggest(args: argparse.Namespace) -> int:
+    from bot.commands import suggest_themes  # noqa: PLC0415
+
+    text = asyncio.run(suggest_themes(load_settings(), args.days, args.segment))
+    if not text:
+        print(f"no recurring words outside the survey's themes in the last {args.days} days")
+        return 0
+    print(f"# Recurring words of complaints no theme covers, last {args.days} days.")
+    print("# Paste the entries under `themes:` in your survey file and translate the labels.")
+    print(text, end="")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_cli  # noqa: PLC0415
 
@@ -202,9 +267,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bot.commands import write_report  # noqa: PLC0415
+    from bot.commands import (  # noqa: PLC0415
+        ReportArgsError,
+        report_locale,
+        report_period,
+        write_report,
+    )
     from bot.progress import ReportProgress  # noqa: PLC0415
 
+    try:  # before the settings and the database: a wrong argument says only that
+        report_period(args, datetime.now(UTC))
+        report_locale(args)
+    except ReportArgsError as error:
+        print(f"cjm report: {error}", file=sys.stderr)
+        return 2
     settings = load_settings()
     # Progress on stderr, the paths on stdout: `cjm report … | xargs` gets only the files.
     progress = ReportProgress(sys.stderr)

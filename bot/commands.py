@@ -9,28 +9,43 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import make_bot, utc_now
 from bot.progress import ReportProgress
 from bot.services import deep_link
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.startup import TelegramUnreachable, bot_user, open_database
 from reports.aggregate import Period
-from storage import deliveries, dispatches
-from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from reports.weekly import week_period
+from storage import deliveries, dispatches, orders
+from storage.db import make_session_factory
 from storage.models import Journey, ReportDelivery
-from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected
+from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.loader import load_survey
 from surveys.order_file import open_order_file
 from surveys.order_import import ImportSummary, OrderImport
 
 
 async def db_upgrade(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    engine = await open_database(settings)
+    await engine.dispose()
+
+
+class CommandFailed(Exception):
+    """The command stored nothing; the message says why in one line."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NotRegistered(CommandFailed):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(f"not registered: {message}", exit_code)
+
+
+NO_TELEGRAM = "(CJM_BOT_USERNAME makes links without asking it)"
 
 
 async def add_order(
@@ -40,22 +55,26 @@ async def add_order(
     external_id: str | None,
     purchased_at: datetime | None,
 ) -> str:
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
-    engine = make_engine(settings.database_url)
+    # The bot's name first: without it there is no link to print, so nothing is stored.
+    new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
     try:
-        await upgrade(engine)
-        new = NewOrder(ref, external_id or f"cli:{uuid.uuid4().hex}", purchased_at, segment, "cli")
+        validate_order(new, utc_now())
+    except OrderRejected as error:
+        raise NotRegistered(str(error), 1) from None
+    username = settings.bot_username or await _link_username(settings)
+    engine = await open_database(settings)
+    try:
         async with make_session_factory(engine).begin() as session:
             receipt = await journeys.register_order(session, new, utc_now())
     except OrderRejected as error:
-        return f"not registered: {error}"
+        raise NotRegistered(str(error), 1) from None
     finally:
         await engine.dispose()
     head = f"order {receipt.order_id} ({receipt.external_id}) for {receipt.customer_ref}: "
     if receipt.journey is not Journey.AWAITING_LINK or receipt.link_token is None:
         return head + receipt.journey.replace("_", " ")
-    username = settings.bot_username or await _bot_username(settings)
     link = deep_link(username, receipt.link_token)
     until = f"{receipt.link_expires_at:%Y-%m-%d %H:%M} UTC"
     return head + f"waiting for the customer; link valid until {until}:\n{link}"
@@ -65,9 +84,8 @@ async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
     """`cjm customer relink REF`: (exit code, what to print)."""
     survey = load_survey(settings.survey)
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         async with make_session_factory(engine).begin() as session:
             made = await journeys.relink(session, ref, utc_now())
     finally:
@@ -83,10 +101,25 @@ async def relink_customer(settings: Settings, ref: str) -> tuple[int, str]:
     )
 
 
+async def _link_username(settings: Settings) -> str:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise NotRegistered(
+            "the customer's link needs the bot's name: set CJM_BOT_USERNAME, or "
+            "CJM_BOT_TOKEN (from @BotFather)",
+            2,
+        )
+    try:
+        return await _bot_username(settings)
+    except SettingsError as error:
+        raise NotRegistered(str(error), 2) from None
+    except TelegramUnreachable as error:
+        raise NotRegistered(f"{error} {NO_TELEGRAM}", 1) from None
+
+
 async def _bot_username(settings: Settings) -> str:
     bot = make_bot(settings)
     try:
-        return (await bot.me()).username or "bot"
+        return (await bot_user(bot, settings)).username or "bot"
     finally:
         await bot.session.close()
 
@@ -97,12 +130,11 @@ async def import_orders(
     """`cjm orders import`: see surveys.order_import."""
     with open_order_file(args.file, args.sheet):
         pass  # a missing file or a bad header stops here, before the database is touched
-    survey = load_survey(settings.survey)
+    survey = load_survey(settings.survey, "CJM_SURVEY")
     journeys = Journeys(survey, settings.sending_rules, settings.link_ttl)
     links = await LinkFile.open(settings, args.links) if args.links and not args.dry_run else None
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         importer = OrderImport(
             journeys, make_session_factory(engine), settings.sending_rules.timezone, utc_now,
             step=progress.step, rows=progress.rows,
@@ -133,7 +165,10 @@ class LinkFile:
 
     @classmethod
     async def open(cls, settings: Settings, path: Path) -> LinkFile:
-        username = settings.bot_username or await _bot_username(settings)
+        try:
+            username = settings.bot_username or await _bot_username(settings)
+        except TelegramUnreachable as error:
+            raise CommandFailed(f"nothing imported: {error} {NO_TELEGRAM}", 1) from None
         return cls(path, username)
 
     def write(self, receipts: Sequence[OrderReceipt]) -> None:
@@ -149,31 +184,75 @@ class LinkFile:
         self.file.close()
 
 
-async def status(settings: Settings) -> str:
-    engine = make_engine(settings.database_url)
+async def status(settings: Settings, now: datetime | None = None) -> str:
+    now = now or utc_now()
+    engine = await open_database(settings)
     try:
         async with make_session_factory(engine).begin() as session:
             counts = await dispatches.counts_by_status(session)
+            due = await dispatches.next_due(session)
+            waiting, expired = await orders.awaiting_links(session, now)
             weekly = await deliveries.latest_deliveries(session)
     finally:
         await engine.dispose()
+    zone = settings.sending_rules.timezone
     lines = [f"{status:>10}: {count}" for status, count in sorted(counts.items())]
-    lines = (lines or ["no waves yet"]) + [_weekly_line(row) for row in weekly]
-    return "\n".join(lines)
+    if not lines:
+        later = " (they are planned when a customer opens the link)" if waiting else ""
+        lines = [f"no waves yet{later}"]
+    if due is not None:
+        lines.append(f"next wave: {_local(due, zone)}")
+    if waiting:
+        stale = f" ({expired} with the link expired)" if expired else ""
+        lines.append(f"orders waiting for the customer to open the link: {waiting}{stale}")
+    return "\n".join(lines + [_weekly_line(row, zone) for row in weekly])
 
 
-def _weekly_line(row: ReportDelivery) -> str:
-    """Each owner's latest weekly report."""
-    why = f" ({row.error})" if row.error and row.status != "sent" else ""
-    return f"weekly report to {row.owner_id}, week of {row.week}: {row.status}{why}"
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """The business's local time, as the bot shows it, with the zone named."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def _weekly_line(row: ReportDelivery, zone: ZoneInfo) -> str:
+    """Each owner's latest weekly report, named by the days it covers."""
+    period = week_period(row.week)
+    days = f"{period.start}..{period.end - timedelta(days=1)}"
+    if row.status == "sent" and row.sent_at is not None:
+        state = f"sent {_local(row.sent_at, zone)}"
+    elif row.status == "noted" and row.sent_at is not None:
+        state = f"no answers yet: the how-to-start note sent {_local(row.sent_at, zone)}"
+    elif row.status == "empty":
+        state = f"not sent, {row.error}"
+    else:
+        state = row.status + (f" ({row.error})" if row.error else "")
+    return f"weekly report of {days} to owner {row.owner_id}: {state}"
+
+
+class ReportArgsError(ValueError):
+    """`cjm report` was given arguments that make no report; the message is one line."""
+
+
+REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
 
 
 def report_period(args: argparse.Namespace, today: datetime) -> Period:
-    """--from/--to (inclusive), or the last --days days up to today (UTC)."""
-    if args.start is None:
-        return Period.last_days(args.days, today.date())
+    """--from/--to (inclusive), or the last --days days up to --to or today (UTC)."""
+    if args.days < 1:
+        raise ReportArgsError(f"--days {args.days}: give 1 or more days")
     end = args.end or today.date()
+    if args.start is None:
+        return Period.last_days(args.days, end)
+    if args.start > end:
+        to = f"--to {args.end}" if args.end else f"today ({end})"
+        raise ReportArgsError(f"--from {args.start} is after {to}: put the earlier date first")
     return Period(args.start, end + timedelta(days=1))
+
+
+def report_locale(args: argparse.Namespace) -> str | None:
+    if args.locale is None or args.locale in REPORT_LOCALES:
+        return args.locale  # type: ignore[no-any-return]
+    supported = ", ".join(REPORT_LOCALES)
+    raise ReportArgsError(f"--locale {args.locale} is not supported; use one of: {supported}")
 
 
 async def write_report(
@@ -182,16 +261,32 @@ async def write_report(
     shown = progress or ReportProgress(sys.stderr)
     now = utc_now()
     period = report_period(args, now)
+    locale = report_locale(args)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
     # numpy, scipy, matplotlib, jinja2, openpyxl: only where the files are written.
     from reports.files import write_report_files  # noqa: PLC0415
 
-    engine = make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await upgrade(engine)
         return await write_report_files(
-            make_session_factory(engine), load_survey(settings.survey), period, out, now,
-            args.segment, args.locale, progress=shown.step, rows=shown.rows,
+            make_session_factory(engine), load_survey(settings.survey, "CJM_SURVEY"), period,
+            out, now, args.segment, locale, progress=shown.step, rows=shown.rows,
         )  # fmt: skip
     finally:
         await engine.dispose()
+
+
+async def suggest_themes(settings: Settings, days: int, segment: str | None = None) -> str:
+    """`themes:` entries from the recurring words of the last `days` days' complaints that
+    no theme of the survey covers; '' when there are none."""
+    from reports.themes import suggested_themes, uncovered_terms  # noqa: PLC0415
+
+    survey = load_survey(settings.survey, "CJM_SURVEY")
+    period = Period.last_days(days, utc_now().date())
+    engine = await open_database(settings)
+    try:
+        async with make_session_factory(engine)() as session:
+            terms = await uncovered_terms(session, survey, period, segment)
+    finally:
+        await engine.dispose()
+    return suggested_themes(survey, terms)

@@ -1,15 +1,28 @@
 """One transaction per update, committed before anything is said to Telegram.
 
 Telegram delivers updates at least once, so the update id is recorded in the same
-transaction as the update's effect: a replay finds it and changes nothing. Replies are
-collected while the handler runs and sent only after the commit, so no transaction is
-held open across a Telegram call, and a handler retried after a transient database error
-sends nothing twice.
+transaction as the update's effect: a replay finds it and changes nothing, except that
+what the first delivery may not have said is said again (`on_replay`: the next question of
+an answer committed just before a crash). Replies are collected while the handler runs and
+sent only after the commit (bot.reply_sender), so no transaction is held open across a
+Telegram call, and a handler retried after a transient database error sends nothing twice.
+
+An update is confirmed to Telegram only once its effect is stored: a transient database
+error (locked, refused, connection lost) is retried with backoff for as long as
+`db_patience` allows (no limit in polling mode, where waiting keeps the getUpdates offset
+on this update), and then `UpdateNotStored` is raised so the webhook answers non-2xx and
+Telegram delivers the update again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import random
+import socket
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,26 +30,57 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramNetworkError
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import TelegramObject, Update, User
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.reply_sender import Call, ReplySender
 from bot.roles import Role
-from bot.telegram_errors import not_modified
 from bot.texts import pick_locale
-from storage.updates import claim_update
+from storage.updates import claim_update, mark_replied, was_replied
 
 log = logging.getLogger(__name__)
 
-DB_ATTEMPTS = 3
+DB_FIRST_BACKOFF = 0.1  # seconds; doubled after each transient error, with jitter
+DB_MAX_BACKOFF = 15.0
 OnSent = Callable[[Any], Awaitable[None]]
 AfterCommit = Callable[[Bot], Awaitable[None]]
-# Told each update's outcome (handled, unhandled, duplicate, failed) and the handler's
+# Told each update's outcome (handled, unhandled, duplicate, failed, not_stored) and the
 # result, after the commit: the composition root counts them for /metrics.
 Observer = Callable[[str, Any], None]
+# Called, in a read-only transaction, for an update handled before: adds what its first
+# handling may not have got out (the next question when a crash came before the reply).
+OnReplay = Callable[[AsyncSession, Update, "Replies", dict[str, Any]], Awaitable[None]]
 _REPLAYED = object()  # the update was handled before
+
+
+class UpdateNotStored(Exception):
+    """A transient database error outlasted the patience: the update must not be
+    confirmed to Telegram (the webhook answers 503), so that it is delivered again."""
+
+
+def transient_db_error(error: BaseException) -> bool:
+    """A database error that may pass (locked, refused, connection lost, timeout), as
+    opposed to one that the same statement would meet again (a constraint, a bug)."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated or isinstance(error, InterfaceError):
+            return True
+        if isinstance(error.orig, sqlite3.OperationalError):
+            # SQLite says OperationalError for a missing table too: only these pass.
+            return any(word in str(error.orig).lower() for word in _SQLITE_TRANSIENT)
+        return isinstance(error, OperationalError)
+    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
+        return True
+    # asyncpg's connect: "Multiple exceptions: [Errno 111] Connect call failed ..."
+    return isinstance(error, OSError) and (
+        error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions")
+    )
+
+
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH,
+                   errno.ENETUNREACH, errno.ETIMEDOUT, errno.EPIPE}  # fmt: skip
 
 
 def _ignore(_outcome: str, _result: Any) -> None:
@@ -47,39 +91,90 @@ def _ignore(_outcome: str, _result: Any) -> None:
 class Replies:
     """Bot API calls a handler wants made once its transaction has committed."""
 
-    calls: list[tuple[TelegramMethod[Any], OnSent | None]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     # Work that needs more than a call and a callback (several sends, each failing on its
     # own, settled in its own short transaction): run after the calls, also post-commit.
     jobs: list[AfterCommit] = field(default_factory=list)
 
-    def add(self, method: TelegramMethod[Any], on_sent: OnSent | None = None) -> None:
-        self.calls.append((method, on_sent))
+    def add(
+        self,
+        method: TelegramMethod[Any],
+        on_sent: OnSent | None = None,
+        *,
+        question_of: tuple[int, str] | None = None,
+    ) -> None:
+        """`question_of`: the (dispatch, question) this sends; should it never reach the
+        customer, the outbox asks it again."""
+        self.calls.append(Call(method, on_sent, question_of))
 
     def after(self, job: AfterCommit) -> None:
         self.jobs.append(job)
 
     @property
     def answers_callback(self) -> bool:
-        return any(isinstance(method, AnswerCallbackQuery) for method, _ in self.calls)
+        return any(isinstance(call.method, AnswerCallbackQuery) for call in self.calls)
 
-    async def flush(self, bot: Bot) -> None:
-        for method, on_sent in self.calls:
-            try:
-                result = await bot(method)
-            except TelegramForbiddenError:
-                log.info("%s: the user blocked the bot", method.__api_method__)
-                continue
-            except (TelegramAPIError, TelegramNetworkError) as error:
-                if not not_modified(error):
-                    log.warning("%s failed: %s", method.__api_method__, error)
-                continue
-            if on_sent is not None:
-                await on_sent(result)
+    async def flush(self, bot: Bot, sender: ReplySender | None = None) -> None:
+        await (sender or _DIRECT).send(bot, self.calls)
         for job in self.jobs:
             try:
                 await job(bot)
             except Exception:  # the update is committed: one job's bug must not stop others
                 log.exception("a job after the commit failed")
+
+
+_DIRECT = ReplySender()
+
+
+class ReplyLedger:
+    """The updates whose replies were made. Remembered here at once and written to
+    `processed_updates.replied_at` with a later update's transaction, once a second (or
+    by `save` at shutdown), so the happy path costs no transaction of its own; only a
+    crash within a second of a reply, before Telegram saw the offset move past its
+    update, leaves a replay to ask that question twice."""
+
+    def __init__(self, memory: int = 10_000, every: float = 1.0) -> None:
+        self.memory = memory
+        self.every = every
+        self._next_write = 0.0
+        self._recent: dict[int, None] = {}  # insertion-ordered: the oldest goes first
+        self._unsaved: dict[int, None] = {}
+
+    def replied(self, update_id: int) -> None:
+        self._recent[update_id] = None
+        self._unsaved[update_id] = None
+        if len(self._recent) > self.memory:
+            del self._recent[next(iter(self._recent))]
+
+    def knows(self, update_id: int) -> bool:
+        return update_id in self._recent
+
+    def unsaved(self) -> list[int]:
+        return list(self._unsaved)
+
+    def due(self) -> list[int]:
+        """The updates to write now: at most once every `every` seconds, so that a busy
+        bot writes one statement a second, not one per update."""
+        if not self._unsaved or time.monotonic() < self._next_write:
+            return []
+        self._next_write = time.monotonic() + self.every
+        return list(self._unsaved)
+
+    def saved(self, update_ids: list[int]) -> None:
+        for update_id in update_ids:
+            self._unsaved.pop(update_id, None)
+
+    async def save(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+        ids = self.unsaved()
+        if not ids:
+            return
+        try:
+            async with sessions.begin() as session:
+                await mark_replied(session, ids, now)
+        except Exception as error:  # a later replay may then ask once more: no loss
+            log.warning("could not record %d updates as replied: %r", len(ids), error)
+            return
+        self.saved(ids)
 
 
 class UpdateMiddleware(BaseMiddleware):
@@ -91,8 +186,16 @@ class UpdateMiddleware(BaseMiddleware):
         staff_ids: frozenset[int],
         default_locale: str,
         observe: Observer | None = None,
+        sender: ReplySender | None = None,
+        db_patience: float | None = None,
+        on_replay: OnReplay | None = None,
+        ledger: ReplyLedger | None = None,
     ) -> None:
+        self.ledger = ledger or ReplyLedger()
         self.sessions = sessions
+        self.sender = sender or ReplySender()
+        self.db_patience = db_patience  # None: retry for as long as it takes
+        self.on_replay = on_replay
         self.clock = clock
         self.owner_ids = owner_ids
         self.staff_ids = staff_ids
@@ -109,24 +212,38 @@ class UpdateMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         data["role"] = self._role(user)
         data["locale"] = pick_locale(user.language_code if user else None, self.default_locale)
-        for attempt in range(1, DB_ATTEMPTS + 1):
+        started = time.monotonic()
+        attempt = 0
+        while True:
             replies = Replies()
             data["replies"] = replies
             try:
                 result = await self._in_transaction(handler, event, data)
                 break
-            except DBAPIError as error:
-                if attempt == DB_ATTEMPTS:
+            except Exception as error:
+                if not transient_db_error(error):  # a bug must not leave a button spinning
                     return await self._failed(event, data, error)
+                attempt += 1
+                delay = min(DB_MAX_BACKOFF, DB_FIRST_BACKOFF * 2 ** (attempt - 1))
+                delay *= random.uniform(0.75, 1.25)
+                waited = time.monotonic() - started
+                if self.db_patience is not None and waited + delay > self.db_patience:
+                    self.observe("not_stored", None)
+                    log.error(
+                        "update %s not stored after %.1f s of database errors, left for "
+                        "Telegram to deliver again: %s", event.update_id, waited, _kind(error),
+                    )  # fmt: skip
+                    raise UpdateNotStored(str(error)) from error
                 log.warning(
-                    "update %s: database error, retrying: %s", event.update_id, _kind(error)
-                )
-            except Exception as error:  # a bug must not leave a button spinning
-                return await self._failed(event, data, error)
+                    "update %s: database error, again in %.2f s: %s", event.update_id,
+                    delay, _kind(error),
+                )  # fmt: skip
+                await asyncio.sleep(delay)
         bot: Bot = data["bot"]
-        await replies.flush(bot)
+        await replies.flush(bot, self.sender)
         if event.callback_query is not None and not replies.answers_callback:
-            await Replies([(event.callback_query.answer(), None)]).flush(bot)
+            await Replies([Call(event.callback_query.answer())]).flush(bot, self.sender)
+        self.ledger.replied(event.update_id)
         if result is _REPLAYED:
             self.observe("duplicate", None)
             return UNHANDLED
@@ -140,13 +257,24 @@ class UpdateMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         now = self.clock()
+        replied = self.ledger.due()
         async with self.sessions() as session, session.begin():
-            if not await claim_update(session, event.update_id, now):
-                log.info("update %s was handled before: ignored", event.update_id)
-                return _REPLAYED
-            data["session"] = session
-            data["now"] = now
-            return await handler(event, data)
+            if replied:
+                await mark_replied(session, replied, now)
+            if await claim_update(session, event.update_id, now):
+                data["session"] = session
+                data["now"] = now
+                result = await handler(event, data)
+            else:
+                log.info("update %s was handled before: not handled again", event.update_id)
+                result = _REPLAYED
+                if self.on_replay is not None and not await self._replied(session, event):
+                    await self.on_replay(session, event, data["replies"], data)
+        self.ledger.saved(replied)
+        return result
+
+    async def _replied(self, session: AsyncSession, event: Update) -> bool:
+        return self.ledger.knows(event.update_id) or await was_replied(session, event.update_id)
 
     async def _failed(self, event: Update, data: dict[str, Any], error: Exception) -> Any:
         """Nothing was committed. The log says which update and why, never what it holds
@@ -168,7 +296,8 @@ class UpdateMiddleware(BaseMiddleware):
                 event.update_id, kind, type(error).__name__, exc_info=error,
             )  # fmt: skip
         if event.callback_query is not None:
-            await Replies([(event.callback_query.answer(), None)]).flush(data["bot"])
+            answer = Replies([Call(event.callback_query.answer())])
+            await answer.flush(data["bot"], self.sender)
         return UNHANDLED
 
     def _role(self, user: User | None) -> Role:
@@ -181,10 +310,10 @@ class UpdateMiddleware(BaseMiddleware):
         return Role.CUSTOMER
 
 
-def _kind(error: DBAPIError) -> str:
+def _kind(error: Exception) -> str:
     """`OperationalError (database is locked)`: the driver's error class, and its message
     only when it is one of the few that carry no values."""
-    orig = error.orig
+    orig = error.orig if isinstance(error, DBAPIError) else error
     name = type(orig).__name__ if orig is not None else type(error).__name__
     message = str(orig).splitlines()[0] if orig is not None else ""
     return f"{name} ({message})" if message in _VALUELESS else name

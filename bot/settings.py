@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.logs import LogFormat
 from reports.schedule import crontab
+from surveys import wording
 from surveys.model import parse_duration
 from surveys.timing import QuietHours, SendingRules
 
@@ -31,7 +33,7 @@ class Settings(BaseSettings):
     )
 
     bot_token: SecretStr | None = None
-    bot_username: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{3,64}$")
+    bot_username: str | None = Field(None, pattern=wording.BOT_USERNAME)
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///cjm.db"
     redis_url: str | None = None
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     staff_ids: IdList = frozenset()
     survey: str = "cafe"
     timezone: str = "UTC"
-    default_locale: str = Field("en", pattern=r"^[a-z]{2}$")
+    default_locale: str = Field("en", pattern=wording.LOCALE)
     quiet_hours: str = "21:00-09:00"
     report_cron: str = "0 9 * * mon"
     dispatch_interval: float = Field(3.0, gt=0, le=3600)
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    log_format: LogFormat = "text"
 
     @field_validator("owner_ids", "staff_ids", mode="before")
     @classmethod
@@ -150,7 +153,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
+        message = wording.message(first)
         if not first["loc"]:  # a rule across settings: its message names them
             raise SettingsError(message) from None
         field = str(first["loc"][0])

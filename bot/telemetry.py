@@ -13,6 +13,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramConflictError,
@@ -42,6 +43,10 @@ _CODES: tuple[tuple[type[TelegramAPIError], str], ...] = (
 )
 
 
+# Failures that mean Telegram gave no answer of its own: the Bot API is unreachable.
+_NO_ANSWER = (TelegramNetworkError, TelegramServerError, ClientDecodeError, TimeoutError)
+
+
 def error_code(error: Exception) -> str:
     """The Bot API's error code ("network": no answer at all)."""
     for kind, code in _CODES:
@@ -66,6 +71,8 @@ class TelegramWatch(BaseRequestMiddleware):
         self.last_success_at: datetime | None = None
         self.last_failure_at: datetime | None = None
         self.last_failure: str | None = None
+        self.unreachable_since: datetime | None = None  # see api.health
+        self.unreachable_calls = 0
 
     async def __call__(
         self,
@@ -80,13 +87,24 @@ class TelegramWatch(BaseRequestMiddleware):
             raise
         self.last_success_at = self.clock()
         self.on_success(self.last_success_at)
+        self._reachable()
         return response
+
+    def _reachable(self) -> None:
+        self.unreachable_since = None
+        self.unreachable_calls = 0
 
     def _failed(self, method: TelegramMethod[Any], error: Exception) -> None:
         if not_modified(error):  # Telegram answered: the message already says that
             self.last_success_at = self.clock()
+            self._reachable()
             return
         code = error_code(error)
+        if isinstance(error, _NO_ANSWER):
+            self.unreachable_since = self.unreachable_since or self.clock()
+            self.unreachable_calls += 1
+        else:  # Telegram answered (a 400, 403, 429...): it is there
+            self._reachable()
         self.on_error(code, type(classify(error)).__name__)
         self.last_failure_at = self.clock()
         self.last_failure = f"{method.__api_method__}: {code}: {error}"[:300]

@@ -49,12 +49,18 @@ EN = {
     "help": (
         "I ask a few one-tap questions after your purchases at {business}, so the team "
         "knows what to improve.\n\n"
+        "/continue — show the question I'm waiting on\n"
         "/stop — no more questions\n/forget — delete what I know about you\n"
         "/language — change the language\n/help — this message"
     ),
     "help_staff": (
         "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
         "link or QR code for the customer."
+    ),
+    "help_owner": (
+        "\nOwners: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment] sends the summary, the "
+        "map and the HTML report for a period (the last 7 days by default); the weekly "
+        "report comes on its own."
     ),
     "stopped": "Done — no more questions. Planned surveys cancelled: {count}. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
@@ -77,6 +83,7 @@ EN = {
     "skip": "Skip",
     "thanks_done": "Thank you! That's all for now 🙏",
     "tap_hint": "Please tap one of the buttons above ☝️",
+    "nothing_to_continue": "No question is waiting for you right now. /help",
     "not_waiting": "Thanks for the message! I'm a survey assistant and can't chat. /help",
     "already_answered": "Already answered — thank you!",
     "closed": "This question is closed.",
@@ -84,8 +91,19 @@ EN = {
     "button_gone": "This button no longer works.",
     "unknown_command": "I don't know that command. /help",
     "staff_only": "Sorry, this command is for the staff of {business}.",
+    "owner_only": "Sorry, this command is for the owners of {business}.",
     "report_usage": (
         "Usage: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment]\nExample: /report 30d downtown"
+    ),
+    "report_days": "A report covers 1 to {limit} days, not {word}.\nExample: /report 30d",
+    "report_reversed": "The period starts after it ends: {word}. Put the earlier date first.",
+    "report_bad_date": "There is no such date: {word}. Dates are written as 2026-11-30.",
+    "report_unknown_segment": "No orders in the segment “{segment}”. Segments: {segments}.",
+    "report_no_segments": "No order has a segment yet, so there is no “{segment}” to report on.",
+    "report_empty": "No answers for {days} — nothing to draw yet. A longer period: /report 30d",
+    "report_empty_segment": (
+        "No answers in the segment “{segment}” for {days} — nothing to draw yet. "
+        "A longer period: /report 30d {segment}"
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
@@ -97,7 +115,14 @@ EN = {
         "Sorry, the report took too long to draw and was stopped. Try a shorter period, "
         "or try again later."
     ),
-    "order_usage": "Usage: /order <customer ref> [segment]\nExample: /order +79991234567 downtown",
+    "order_usage": (
+        "Usage: /order <customer ref> [segment]\nExample: /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_ref": (
+        "Order not registered: “{ref}” is not a customer reference. Give one word (a card "
+        "number, a CRM id) or a phone number, e.g. /order +7 999 123-45-67 downtown"
+    ),
+    "order_bad_segment": "Order not registered: the segment can be at most {limit} characters.",
     "order_scheduled": "Order registered. {ref} is already connected: first questions {when}.",
     "order_link": (
         "Order registered for {ref}. Show this QR code to the customer, or send them the "
@@ -176,12 +201,18 @@ RU = {
     "help": (
         "Это {business}. После покупок я задаю несколько вопросов в одно касание, чтобы "
         "команда знала, что улучшить.\n\n"
+        "/continue — показать вопрос, который ждёт ответа\n"
         "/stop — больше не присылать вопросы\n/forget — удалить данные о вас\n"
         "/language — сменить язык\n/help — это сообщение"
     ),
     "help_staff": (
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
         "ссылку или QR-код для клиента."
+    ),
+    "help_owner": (
+        "\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] присылает "
+        "сводку, карту и HTML-отчёт за период (по умолчанию за последние 7 дней); "
+        "еженедельный отчёт приходит сам."
     ),
     "stopped": (
         "Готово — больше никаких вопросов. Отменено опросов: {count}. /start — возобновить."
@@ -206,6 +237,7 @@ RU = {
     "skip": "Пропустить",
     "thanks_done": "Спасибо! На этом всё 🙏",
     "tap_hint": "Пожалуйста, нажмите одну из кнопок выше ☝️",
+    "nothing_to_continue": "Сейчас нет вопросов, ожидающих ответа. /help",
     "not_waiting": "Спасибо за сообщение! Я помощник по опросам и не умею общаться. /help",
     "already_answered": "Ответ уже получен — спасибо!",
     "closed": "Этот вопрос уже закрыт.",
@@ -213,8 +245,23 @@ RU = {
     "button_gone": "Эта кнопка больше не работает.",
     "unknown_command": "Я не знаю такой команды. /help",
     "staff_only": "Извините, эта команда только для сотрудников ({business}).",
+    "owner_only": "Извините, эта команда только для владельцев ({business}).",
     "report_usage": (
         "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
+    ),
+    "report_days": (
+        "Отчёт строится за срок от 1 до {limit} дней, а не {word}.\nПример: /report 30d"
+    ),
+    "report_reversed": "Начало периода позже конца: {word}. Сначала укажите более раннюю дату.",
+    "report_bad_date": "Такой даты нет: {word}. Даты пишутся так: 2026-11-30.",
+    "report_unknown_segment": "Заказов в сегменте «{segment}» нет. Сегменты: {segments}.",
+    "report_no_segments": (
+        "Ни у одного заказа пока нет сегмента, поэтому отчёта по «{segment}» нет."
+    ),
+    "report_empty": "За {days} ответов нет — рисовать пока нечего. За срок подольше: /report 30d",
+    "report_empty_segment": (
+        "В сегменте «{segment}» за {days} ответов нет — рисовать пока нечего. "
+        "За срок подольше: /report 30d {segment}"
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
@@ -226,7 +273,14 @@ RU = {
         "Извините, отчёт рисовался слишком долго и был остановлен. Выберите период "
         "покороче или попробуйте позже."
     ),
-    "order_usage": "Формат: /order <код клиента> [сегмент]\nПример: /order +79991234567 центр",
+    "order_usage": (
+        "Формат: /order <код клиента> [сегмент]\nПример: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_ref": (
+        "Заказ не зарегистрирован: «{ref}» не подходит как код клиента. Укажите одно слово "
+        "(номер карты, код в CRM) или номер телефона, например: /order +7 999 123-45-67 центр"
+    ),
+    "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
     "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
     "order_link": (
         "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку "

@@ -55,7 +55,10 @@ def scheduler_probe(scheduler: AsyncIOScheduler) -> Callable[[], str | None]:
 
 def telegram_probe(watch: TelegramWatch) -> Callable[[], TelegramState]:
     def state() -> TelegramState:
-        return TelegramState(watch.last_success_at, watch.last_failure_at, watch.last_failure)
+        return TelegramState(
+            watch.last_success_at, watch.last_failure_at, watch.last_failure,
+            watch.unreachable_since, watch.unreachable_calls,
+        )  # fmt: skip
 
     return state
 

@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
+from reports.words import wave_names
 from surveys.model import Survey
 
 
@@ -54,6 +55,10 @@ class ReportSender(Protocol):
         """Raises a `surveys.messenger.SendError` saying what Telegram's answer means."""
         ...
 
+    async def send_text(self, chat_id: int, text: str) -> None:
+        """A message of its own (the "no answers yet" note); raises as `send_part`."""
+        ...
+
 
 class BundleBuilder(Protocol):
     """Builds the report of a period: in this process (`build_bundle`) or in a worker."""
@@ -79,8 +84,9 @@ async def build_bundle(
 
     async with sessions() as session:
         report = await build_report(session, survey, period, now, segment, locale)
-    png = await render_png_async(report)
-    html = await asyncio.to_thread(render_html, report, png)
+    waves = wave_names(survey, report.locale)
+    png = await render_png_async(report, waves)
+    html = await asyncio.to_thread(render_html, report, png, waves)
     summary = await asyncio.to_thread(summary_text, report)
     name = f"report-{period.start}-{period.end - timedelta(days=1)}"
     return ReportBundle(summary, png, html.encode(), name)

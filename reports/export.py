@@ -14,32 +14,43 @@ Long exports report their progress: `count_answers` gives the total up front (on
 over the same filters), and the writers call back with the rows written so far after each
 batch and once at the end.
 
-XLSX is written without a dependency: a minimal Office Open XML workbook (zip + XML, inline
-strings, no shared strings, no styles beyond the default) that Excel and LibreOffice open.
+CSV files start with a UTF-8 byte order mark, so Excel opens Cyrillic as text, not
+mojibake; their headers and values stay machine-readable (snake_case, ids). The XLSX is
+for people: openpyxl in write-only mode (rows stream to disk, memory stays flat), typed
+cells (numbers, dates, booleans), number formats, column widths, an autofilter and a
+frozen header, headers and values in the report's language (names, not ids).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self, TextIO
-from xml.sax.saxutils import escape, quoteattr
-from zipfile import ZIP_DEFLATED, ZipFile
+from typing import IO, Any, TextIO, cast
 
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
-from reports.report import Cell, Report, StageRow
+from reports.render_html import LEVEL_LABEL, LEVEL_LABEL_RU
+from reports.report import Cell as MapCell
+from reports.report import Report, StageRow
+from reports.words import language, wave_names
 from storage.models import Answer
+from surveys.model import Survey
 
 BATCH = 1000  # answers fetched per round trip, and written between progress calls
+BOM = "\ufeff"  # first in every CSV: Excel then reads it as UTF-8
 
 RowsWritten = Callable[[int], None]  # the number of answers written so far
 
@@ -75,7 +86,7 @@ def _round(value: float | None, digits: int, scale: float = 1.0) -> float | None
     return None if value is None else round(value * scale, digits)
 
 
-def _map_row(level: str, row: StageRow, touchpoint: Cell | None) -> list[object]:
+def _map_row(level: str, row: StageRow, touchpoint: MapCell | None) -> list[object]:
     stage = row.stage
     cell = touchpoint or stage
     f, p, c = cell.figures, cell.previous, cell.change
@@ -116,7 +127,7 @@ def _map_row(level: str, row: StageRow, touchpoint: Cell | None) -> list[object]
     ]
 
 
-def _estimates(cell: Cell) -> list[float | None]:
+def _estimates(cell: MapCell) -> list[float | None]:
     values: list[float | None] = []
     for metric, scale, digits in _ESTIMATES:
         estimate = cell.estimates.get(metric)
@@ -156,7 +167,7 @@ def _text(value: object) -> object:
 
 
 def map_csv(report: Report) -> str:
-    """The aggregated map as CSV text."""
+    """The aggregated map as CSV text (a file of it starts with BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerows([_csv_value(v) for v in row] for row in map_rows(report))
@@ -231,7 +242,7 @@ async def answers_csv(
     progress: RowsWritten | None = None,
 ) -> int:
     """Write the raw answers of the period to `out` as CSV (header first); the number of
-    answers written. Open a file for it with newline=""."""
+    answers written. Open a file for it with newline="" and write BOM first."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ANSWER_COLUMNS)
     comment = ANSWER_COLUMNS.index("comment")
@@ -246,194 +257,242 @@ async def answers_csv(
 
 # --- XLSX -------------------------------------------------------------------------------
 
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
-_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAX_CELL_TEXT = 32767  # Excel's limit per cell
-# XML 1.0 forbids these; a stray control character in a comment would break the file.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+INT = None  # whole numbers read right in Excel's General format
+DEC1, DEC2 = "0.0", "0.00"
+SIGNED_INT, SIGNED1, SIGNED2 = "+0;-0;0", "+0.0;-0.0;0.0", "+0.00;-0.00;0.00"
+_DATE = {"en": "yyyy-mm-dd", "ru": "dd.mm.yyyy"}
+_TIME = {"en": "yyyy-mm-dd hh:mm", "ru": "dd.mm.yyyy hh:mm"}
 
 
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A sheet's column: its key (the CSV header), its header in each language, its width
+    in characters and its number format."""
+
+    key: str
+    en: str
+    ru: str
+    width: float
+    format: str | None = None  # for numbers; dates and times get the locale's
 
 
-def _cell_xml(ref: str, value: object) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
-    if isinstance(value, datetime | date):
-        value = value.isoformat()
-    text = _ILLEGAL_XML.sub("", str(value))[:_MAX_CELL_TEXT]
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
+MAP_SHEET = (
+    Column("level", "Row", "Строка", 14),
+    Column("stage_id", "Stage id", "Код этапа", 14),
+    Column("stage", "Stage", "Этап", 22),
+    Column("touchpoint_id", "Touchpoint id", "Код точки контакта", 16),
+    Column("touchpoint", "Touchpoint", "Точка контакта", 26),
+    Column("answers", "Answers", "Ответы", 10, INT),
+    Column("ratings", "Ratings", "Оценки", 10, INT),
+    Column("average_rating", "Average rating", "Средняя оценка", 12, DEC2),
+    Column("csat", "CSAT, %", "CSAT, %", 10, DEC1),
+    Column("nps_answers", "NPS answers", "Ответы NPS", 10, INT),
+    Column("nps", "NPS", "NPS", 9, SIGNED1),
+    Column("nps_margin", "NPS margin, ±", "Погрешность NPS, ±", 12, DEC1),
+    Column("valence_answers", "Mood answers", "Ответы о настроении", 12, INT),
+    Column("mean_valence", "Mood, −2…+2", "Настроение, −2…+2", 12, SIGNED2),
+    Column("comments", "Comments", "Комментарии", 12, INT),
+    Column("flag", "Flag", "Оценка этапа", 16),
+    Column("reason", "Why", "Почему", 60),
+    Column("previous_answers", "Answers, previous period", "Ответы, прошлый период", 14, INT),
+    Column(
+        "previous_average_rating", "Average rating, previous period",
+        "Средняя оценка, прошлый период", 14, DEC2,
+    ),
+    Column("previous_csat", "CSAT, previous period, %", "CSAT, прошлый период, %", 14, DEC1),
+    Column("previous_nps", "NPS, previous period", "NPS, прошлый период", 14, SIGNED1),
+    Column(
+        "previous_mean_valence", "Mood, previous period", "Настроение, прошлый период", 14,
+        SIGNED2,
+    ),
+    Column("change_answers", "Change: answers", "Изменение: ответы", 12, SIGNED_INT),
+    Column(
+        "change_average_rating", "Change: average rating", "Изменение: средняя оценка", 14,
+        SIGNED2,
+    ),
+    Column("change_csat", "Change: CSAT, pts", "Изменение: CSAT, п.п.", 14, SIGNED1),
+    Column("change_nps", "Change: NPS, pts", "Изменение: NPS, п.п.", 14, SIGNED1),
+    Column("change_mean_valence", "Change: mood", "Изменение: настроение", 14, SIGNED2),
+    Column("waves_answered", "Waves answered", "Волн отвечено", 12, INT),
+    Column("waves_sent", "Waves sent", "Волн отправлено", 12, INT),
+    Column("response_rate", "Response rate, %", "Отклик, %", 12, DEC1),
+    Column("customers", "Customers", "Клиенты", 10, INT),
+    Column("rating_estimate", "Rating, estimate", "Оценка: расчётная", 12, DEC2),
+    Column("rating_low", "Rating, 90 % from", "Оценка: 90 % от", 12, DEC2),
+    Column("rating_high", "Rating, 90 % to", "Оценка: 90 % до", 12, DEC2),
+    Column("csat_estimate", "CSAT, estimate, %", "CSAT: расчётный, %", 12, DEC1),
+    Column("csat_low", "CSAT, 90 % from", "CSAT: 90 % от", 12, DEC1),
+    Column("csat_high", "CSAT, 90 % to", "CSAT: 90 % до", 12, DEC1),
+    Column("nps_estimate", "NPS, estimate", "NPS: расчётный", 12, SIGNED1),
+    Column("nps_low", "NPS, 90 % from", "NPS: 90 % от", 12, SIGNED1),
+    Column("nps_high", "NPS, 90 % to", "NPS: 90 % до", 12, SIGNED1),
+)  # fmt: skip
+
+ANSWERS_SHEET = (
+    Column("id", "Answer no.", "№ ответа", 10, INT),
+    Column("answered_at", "Answered, UTC", "Время ответа, UTC", 17),  # a date format
+    Column("day", "Day, UTC", "День, UTC", 12),
+    Column("survey_id", "Survey", "Опрос", 12),
+    Column("wave_id", "Wave", "Волна", 22),
+    Column("question_id", "Question", "Вопрос", 44),
+    Column("stage", "Stage", "Этап", 20),
+    Column("touchpoint", "Touchpoint", "Точка контакта", 24),
+    Column("kind", "Kind", "Тип вопроса", 12),
+    Column("segment", "Segment", "Сегмент", 14),
+    Column("rating", "Rating, 1–5", "Оценка, 1–5", 11, INT),
+    Column("nps", "NPS answer, 0–10", "Ответ NPS, 0–10", 12, INT),
+    Column("emotion", "Emotion", "Эмоция", 18),
+    Column("valence", "Mood, −2…+2", "Настроение, −2…+2", 12, SIGNED_INT),
+    Column("choice", "Choice", "Выбор", 26),
+    Column("comment", "Comment", "Комментарий", 60),
+    Column("skipped", "Skipped", "Пропущен", 10),
+)  # fmt: skip
+
+_SHEET_NAMES = {"en": ("Map", "Answers"), "ru": ("Карта", "Ответы")}
+_ROW_KIND = {
+    "en": {"stage": "Stage", "touchpoint": "Touchpoint"},
+    "ru": {"stage": "Этап", "touchpoint": "Точка контакта"},
+}
+_FLAGS = {  # as on the map and in the HTML
+    "en": {level.value: label for level, label in LEVEL_LABEL.items()},
+    "ru": {level.value: label for level, label in LEVEL_LABEL_RU.items()},
+}
+_KINDS = {
+    "en": {"rating": "Rating", "nps": "NPS", "emotion": "Emotion", "choice": "Choice",
+           "text": "Text"},
+    "ru": {"rating": "Оценка", "nps": "NPS", "emotion": "Эмоция", "choice": "Выбор",
+           "text": "Текст"},
+}  # fmt: skip
 
 
-def _sheet_name(name: str, taken: set[str]) -> str:
-    base = _SHEET_NAME_BAD.sub("_", name).strip("'")[:31] or "Sheet"
-    candidate, n = base, 2
-    while candidate.lower() in taken:
-        suffix = f" ({n})"
-        candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
-    taken.add(candidate.lower())
-    return candidate
+class _Names:
+    """Ids in the answers → what the survey calls them in the report's language."""
+
+    def __init__(self, survey: Survey | None, locale: str) -> None:
+        self.lang = language(locale)
+        self.waves = wave_names(survey, locale) if survey else {}
+        self.questions: dict[str, str] = {}
+        self.stages: dict[str, str] = {}
+        self.touchpoints: dict[tuple[str, str], str] = {}
+        self.choices: dict[tuple[str, str], str] = {}
+        self.emotions: dict[str, str] = {}
+        self.surveys: dict[str, str] = {}
+        if survey is not None:
+            self._learn(survey, locale)
+
+    def _learn(self, survey: Survey, locale: str) -> None:
+        self.surveys[survey.id] = survey.text(survey.title, locale)
+        for stage in survey.stages:
+            self.stages[stage.id] = survey.text(stage.name, locale)
+            for tp in stage.touchpoints:
+                self.touchpoints[stage.id, tp.id] = survey.text(tp.name, locale)
+        for wave in survey.waves:
+            for question in wave.questions:
+                self.questions[question.id] = survey.text(question.text, locale)
+                for option in question.options:
+                    self.choices[question.id, option.id] = survey.text(option.label, locale)
+        for emotion in survey.emotions:
+            self.emotions[emotion.id] = survey.text(emotion.label, locale)
+
+    def answer(self, row: Sequence[object]) -> list[object]:
+        """One answer row (ANSWER_COLUMNS) as the sheet shows it."""
+        values = dict(zip(ANSWER_COLUMNS, row, strict=True))
+        question, stage = str(values["question_id"]), str(values["stage"])
+        touchpoint, choice = values["touchpoint"], values["choice"]
+        values["survey_id"] = self.surveys.get(str(values["survey_id"]), values["survey_id"])
+        values["wave_id"] = self.waves.get(str(values["wave_id"]), values["wave_id"])
+        values["question_id"] = self.questions.get(question, question)
+        values["stage"] = self.stages.get(stage, stage)
+        if touchpoint is not None:
+            values["touchpoint"] = self.touchpoints.get((stage, str(touchpoint)), touchpoint)
+        values["kind"] = _KINDS[self.lang].get(str(values["kind"]), values["kind"])
+        if values["emotion"] is not None:
+            values["emotion"] = self.emotions.get(str(values["emotion"]), values["emotion"])
+        if choice is not None:
+            values["choice"] = self.choices.get((question, str(choice)), choice)
+        return [values[name] for name in ANSWER_COLUMNS]
+
+    def map_row(self, row: Sequence[object]) -> list[object]:
+        values = list(row)
+        values[0] = _ROW_KIND[self.lang].get(str(values[0]), values[0])
+        flag = MAP_COLUMNS.index("flag")
+        values[flag] = _FLAGS[self.lang].get(str(values[flag]), values[flag])
+        return values
 
 
-class _ClosedOnExit:
-    """`with` closes it, whatever happened inside."""
+class _SheetWriter:
+    """A write-only sheet: widths and the frozen header first, rows as they come, the
+    autofilter over all of them at the end."""
 
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class XlsxWriter(_ClosedOnExit):
-    """A workbook written sheet by sheet, row by row, straight into the zip: rows are
-    never held in memory. The sheet names are fixed up front; call `sheet()` once per
-    name, in order, and write its rows before the next.
-
-        with XlsxWriter(path, ["map", "answers"]) as book:
-            with book.sheet() as sheet:
-                sheet.row(["a", 1])
-    """
-
-    def __init__(self, path: str | Path | IO[bytes], names: Sequence[str]) -> None:
-        taken: set[str] = set()
-        self.names = [_sheet_name(name, taken) for name in names]
-        self._zip = ZipFile(path, "w", ZIP_DEFLATED)
-        self._next = 0
-        try:
-            self._write_package()
-        except BaseException:
-            self._zip.close()
-            raise
-
-    def _write_package(self) -> None:
-        count = len(self.names)
-        overrides = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for i in range(1, count + 1)
-        )
-        self._zip.writestr(
-            "[Content_Types].xml",
-            f'{_XML}<Types xmlns="{_CT_NS}">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>",
-        )
-        self._zip.writestr(
-            "_rels/.rels",
-            f'{_XML}<Relationships xmlns="{_PKG_REL_NS}">'
-            f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>",
-        )
-        sheets = "".join(
-            f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
-            for i, name in enumerate(self.names, 1)
-        )
-        self._zip.writestr(
-            "xl/workbook.xml",
-            f'{_XML}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
-            f"<sheets>{sheets}</sheets></workbook>",
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" '
-            f'Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, count + 1)
-        )
-        rels += f'<Relationship Id="rId{count + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
-        self._zip.writestr(
-            "xl/_rels/workbook.xml.rels",
-            f'{_XML}<Relationships xmlns="{_PKG_REL_NS}">{rels}</Relationships>',
-        )
-        self._zip.writestr(
-            "xl/styles.xml",
-            f'{_XML}<styleSheet xmlns="{_MAIN_NS}">'
-            '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
-            '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-            '<fill><patternFill patternType="gray125"/></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
-            "</borders>"
-            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
-            "</cellStyleXfs>"
-            '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" '
-            'xfId="0"/></cellXfs>'
-            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
-            "</cellStyles></styleSheet>",
-        )
-
-    def sheet(self) -> _Sheet:
-        if self._next >= len(self.names):
-            raise ValueError("every sheet of the workbook has been written")
-        self._next += 1
-        handle = self._zip.open(f"xl/worksheets/sheet{self._next}.xml", "w")
-        return _Sheet(handle)
-
-    def close(self) -> None:
-        try:
-            while self._next < len(self.names):  # sheets never written stay empty
-                with self.sheet():
-                    pass
-        finally:
-            self._zip.close()
-
-
-class _Sheet(_ClosedOnExit):
-    def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
+    def __init__(self, book: Workbook, title: str, columns: Sequence[Column], lang: str) -> None:
+        self.sheet = book.create_sheet(_sheet_title(title))
+        self.columns = columns
+        self.lang = lang
         self.rows = 0
-        handle.write(f'{_XML}<worksheet xmlns="{_MAIN_NS}"><sheetData>'.encode())
+        for index, column in enumerate(columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = column.width
+        self.sheet.freeze_panes = "A2"
+        header = [self._text(getattr(column, lang)) for column in columns]
+        for cell in header:
+            cell.font = Font(bold=True)
+        self.sheet.append(header)
 
-    def row(self, values: Iterable[object]) -> None:
-        self.rows += 1
-        r = self.rows
-        cells = "".join(
-            _cell_xml(f"{column_letter(i)}{r}", value) for i, value in enumerate(values)
+    def append(self, values: Sequence[object]) -> None:
+        self.sheet.append(
+            [
+                self._value(value, column)
+                for value, column in zip(values, self.columns, strict=True)
+            ]
         )
-        self._handle.write(f'<row r="{r}">{cells}</row>'.encode())
+        self.rows += 1
 
-    def close(self) -> None:
-        self._handle.write(b"</sheetData></worksheet>")
-        self._handle.close()
+    def finish(self) -> None:
+        last = get_column_letter(len(self.columns))
+        self.sheet.auto_filter.ref = f"A1:{last}{self.rows + 1}"
+
+    def _value(self, value: object, column: Column) -> object:
+        """A plain value where openpyxl's default does (the cheap path: most cells); a cell
+        of its own for a number format, or for text that would be read as a formula."""
+        value = _typed(value)
+        if isinstance(value, str):
+            return self._text(value) if value.startswith("=") else value
+        number_format = _format(value, column, self.lang)
+        if number_format is None:
+            return value
+        cell: Cell = WriteOnlyCell(self.sheet, cast(Any, value))
+        cell.number_format = number_format
+        return cell
+
+    def _text(self, value: str) -> Cell:
+        cell: Cell = WriteOnlyCell(self.sheet, value)
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+        return cell
 
 
-def write_xlsx(
-    path: str | Path | IO[bytes], sheets: Mapping[str, Iterable[Sequence[object]]]
-) -> None:
-    """A workbook with one sheet per entry, in order; each row a list of cell values
-    (str, int, float, bool, date/datetime as ISO text; None leaves the cell empty)."""
-    with XlsxWriter(path, list(sheets)) as book:
-        for rows in sheets.values():
-            with book.sheet() as sheet:
-                for values in rows:
-                    sheet.row(values)
+def _typed(value: object) -> object:
+    """What openpyxl can store: naive UTC datetimes, text without XML-illegal characters."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)[:_MAX_CELL_TEXT]
+    return value
+
+
+def _format(value: object, column: Column, lang: str) -> str | None:
+    if isinstance(value, datetime):
+        return _TIME[lang]
+    if isinstance(value, date):
+        return _DATE[lang]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return column.format
+    return None
+
+
+def _sheet_title(name: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "Sheet"
 
 
 async def report_xlsx(
@@ -441,17 +500,23 @@ async def report_xlsx(
     report: Report,
     path: str | Path | IO[bytes],
     progress: RowsWritten | None = None,
+    survey: Survey | None = None,
 ) -> int:
-    """The 'map' and 'answers' sheets of `report` in one workbook; the answers are streamed
-    from the database into the file. Returns the number of answers written."""
-    with XlsxWriter(path, ["map", "answers"]) as book:
-        with book.sheet() as sheet:
-            for values in map_rows(report):
-                sheet.row(values)
-        with book.sheet() as sheet:
-            sheet.row(ANSWER_COLUMNS)
-            written = _Every(progress)
-            async for row in answer_rows(session, report.survey_id, report.period, report.segment):
-                sheet.row(row)
-                written.add()
-            return written.done()
+    """The map and the answers of `report` as two sheets of one workbook, in the report's
+    language (with `survey`, waves, questions, stages and choices by name); the answers
+    are streamed from the database into the file. Returns the number of answers written."""
+    names = _Names(survey, report.locale)
+    book = Workbook(write_only=True)
+    map_title, answers_title = _SHEET_NAMES[names.lang]
+    sheet = _SheetWriter(book, map_title, MAP_SHEET, names.lang)
+    for values in map_rows(report)[1:]:
+        sheet.append(names.map_row(values))
+    sheet.finish()
+    sheet = _SheetWriter(book, answers_title, ANSWERS_SHEET, names.lang)
+    written = _Every(progress)
+    async for row in answer_rows(session, report.survey_id, report.period, report.segment):
+        sheet.append(names.answer(row))
+        written.add()
+    sheet.finish()
+    await asyncio.to_thread(book.save, path)
+    return written.done()

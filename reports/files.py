@@ -18,10 +18,11 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
-from reports.export import answers_csv, count_answers, map_csv, report_xlsx
+from reports.export import BOM, answers_csv, count_answers, map_csv, report_xlsx
 from reports.render_html import render_html
 from reports.render_png import render_png_async
 from reports.report import build_report
+from reports.words import wave_names
 from surveys.model import Survey
 
 Progress = Callable[[str], None]
@@ -49,9 +50,14 @@ async def write_report_files(
     async with sessions() as session:
         report = await build_report(session, survey, period, now, segment, locale)
     progress("drawing the map")
-    png = await render_png_async(report)
-    html = await asyncio.to_thread(render_html, report, png)
-    files = {"map.png": png, "report.html": html.encode(), "map.csv": map_csv(report).encode()}
+    waves = wave_names(survey, report.locale)
+    png = await render_png_async(report, waves)
+    html = await asyncio.to_thread(render_html, report, png, waves)
+    files = {
+        "map.png": png,
+        "report.html": html.encode(),
+        "map.csv": (BOM + map_csv(report)).encode(),
+    }
     for name, content in files.items():
         await asyncio.to_thread((out / name).write_bytes, content)
     progress("exporting the answers")
@@ -63,8 +69,10 @@ async def write_report_files(
             return lambda done: rows(name, done, total)
 
         with (out / "answers.csv").open("w", encoding="utf-8", newline="") as answers:
+            answers.write(BOM)  # Excel reads the file as UTF-8 only with it
             csv_rows = counting("answers.csv")
             count = await answers_csv(session, survey.id, period, segment, answers, csv_rows)
-        await report_xlsx(session, report, out / "report.xlsx", counting("report.xlsx"))
+        xlsx_rows = counting("report.xlsx")
+        await report_xlsx(session, report, out / "report.xlsx", xlsx_rows, survey)
     progress(f"{count} answers exported")
     return [out / name for name in (*files, "answers.csv", "report.xlsx")]

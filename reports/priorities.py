@@ -33,7 +33,7 @@ from storage.models import Answer
 
 BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
-MAX_JOURNEYS = 5_000  # a random sample beyond this: the ranking is settled long before
+MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
 SEED = 20_261_204  # a fixed seed: the same data give the same report
 
@@ -90,10 +90,13 @@ async def journey_scores(
     days: ColumnElement[bool] = in_runs(Answer.day, [(period.start, period.end)])
     if segment is not None:
         days = and_(days, Answer.segment == segment)
+    # The most recent MAX_JOURNEYS NPS answers (newest first on the report index): the
+    # ranking is settled long before, and the cost stays bounded however long the period.
     nps = (
-        select(Answer.order_id, func.max(Answer.nps).label("y"))
+        select(Answer.order_id, Answer.nps.label("y"))
         .where(Answer.survey_id == survey_id, Answer.nps.is_not(None), days)
-        .group_by(Answer.order_id)
+        .order_by(Answer.day.desc())
+        .limit(MAX_JOURNEYS)
         .subquery()
     )
     ratings = (
@@ -172,9 +175,6 @@ def priorities(
     columns = [scores.stages.index(s) for s in stages]
     x, y = scores.x[:, columns], scores.y
     rng = np.random.default_rng(SEED)
-    if scores.journeys > MAX_JOURNEYS:
-        keep = rng.choice(scores.journeys, MAX_JOURNEYS, replace=False)
-        x, y = x[keep], y[keep]
     full = relative_weights(x, y)
     r_squared = float(full.sum())
     shares = _shares(full)

@@ -7,20 +7,23 @@ language (English or Russian: `TEXTS`, and the explanations written out per lang
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from reports import lanes
 from reports.aggregate import Comment
 from reports.alerts import alerts_fact
 from reports.flags import customers, span
 from reports.levels import Level
 from reports.priority_words import explanation, headline, sentences
 from reports.report import Cell, Report, StageRow, period_name
-from reports.words import counted, language
+from reports.themes import ThemeFigure
+from reports.words import counted, days, language
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
@@ -71,7 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why": "Why", "said": "What customers said", "rated": "rated {rating}/5",
         "low": "low", "how": "How to read this",
         "average rating": "average rating", "CSAT": "CSAT", "NPS": "NPS", "mood": "mood",
-        "pts": " pts",
+        "pts": " pts", "wave": "Wave {n}",
         **{level.value: label for level, label in LEVEL_LABEL.items()},
     },
     "ru": {
@@ -97,7 +100,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why": "Почему", "said": "Что сказали клиенты", "rated": "оценка {rating}/5",
         "low": "низкая", "how": "Как читать отчёт",
         "average rating": "средняя оценка", "CSAT": "CSAT", "NPS": "NPS",
-        "mood": "настроение", "pts": " п.п.",
+        "mood": "настроение", "pts": " п.п.", "wave": "Волна {n}",
         **{level.value: label for level, label in LEVEL_LABEL_RU.items()},
     },
 }  # fmt: skip
@@ -167,12 +170,43 @@ class CommentView:
 
 
 @dataclass(frozen=True)
+class ThemeView:
+    label: str
+    customers: int
+    share: str
+    change: Delta | None
+    where: str  # the touchpoints it was said about, with their counts
+    quotes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VoiceView:
+    """The stage's voice lanes (reports.lanes): for the map's rows and the stage section."""
+
+    doing: str | None
+    thinking: str | None
+    unhappy: int
+    pain: tuple[ThemeView, ...]
+    pain_quotes: tuple[str, ...]
+    uncovered: str
+    love: tuple[str, ...]  # the map row: themes, or a quote
+    love_quotes: tuple[str, ...]
+    ideas: tuple[str, ...]
+    choices: tuple[tuple[str, tuple[str, ...]], ...]  # question, its top answers
+    map_pain: tuple[str, ...]
+    map_love: tuple[str, ...]
+    map_ideas: tuple[str, ...]
+    map_choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StageView:
     id: str
     cell: CellView
     touchpoints: tuple[CellView, ...]
     comments: tuple[CommentView, ...]
     response: str  # 72% (36/50): answered of sent waves that ask about the stage
+    voice: VoiceView | None = None
 
 
 @dataclass(frozen=True)
@@ -252,14 +286,14 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
     where = comment.touchpoint
     return CommentView(
         text=comment.text,
-        date=comment.answered_at.date().isoformat(),
+        date=f"{comment.answered_at:%d.%m.%Y}",
         touchpoint=touchpoints.get(where, where) if where is not None else None,
         rating=comment.rating,
         low=comment.low,
     )
 
 
-def _stage(row: StageRow, texts: dict[str, str]) -> StageView:
+def _stage(row: StageRow, texts: dict[str, str], report: Report) -> StageView:
     names = {tp.id: tp.name for tp in row.touchpoints}
     return StageView(
         id=row.stage.id,
@@ -267,6 +301,55 @@ def _stage(row: StageRow, texts: dict[str, str]) -> StageView:
         touchpoints=tuple(_cell(tp, texts) for tp in row.touchpoints),
         comments=tuple(_comment(c, names) for c in row.comments[:COMMENTS_SHOWN]),
         response=_response(row),
+        voice=_voice(report, row, texts, names) if lanes.has_voices(report) else None,
+    )
+
+
+def _theme(figure: ThemeFigure, where: str, texts: dict[str, str], locale: str) -> ThemeView:
+    change = None
+    if figure.change is not None and figure.share is not None:
+        before = figure.share - figure.change
+        change = _delta(_CSAT, figure.share, before, texts)
+    quotes = tuple(lanes.quote(q, locale) for q in figure.quotes)
+    share = lanes.percent(figure.share)
+    return ThemeView(figure.label, figure.customers, share, change, where, quotes)
+
+
+def _voice(
+    report: Report, row: StageRow, texts: dict[str, str], names: dict[str, str]
+) -> VoiceView:
+    said, locale = lanes.voice_of(report, row), report.locale
+
+    def where(theme: str) -> str:
+        places = [
+            f"{names.get(tp, tp)} {f.customers}"
+            for tp, figures in said.touchpoints.items()
+            for f in figures
+            if f.id == theme
+        ]
+        return ", ".join(places)
+
+    def shown(lines: list[lanes.Line]) -> tuple[str, ...]:
+        return tuple(line.text for line in lines)
+
+    return VoiceView(
+        doing=said.doing,
+        thinking=said.thinking,
+        unhappy=said.unhappy,
+        pain=tuple(_theme(f, where(f.id), texts, locale) for f in said.pain),
+        pain_quotes=tuple(lanes.quote(q, locale) for q in said.pain_quotes),
+        uncovered=", ".join(f"{t.text} ({t.customers})" for t in said.uncovered),
+        love=tuple(lanes.theme_line(f, with_share=False) for f in said.praise),
+        love_quotes=tuple(lanes.quote(q, locale) for q in said.praise_quotes),
+        ideas=tuple(lanes.quote(q, locale) for q in said.suggestion_quotes),
+        choices=tuple(
+            (q.text, tuple(f"{c.label} — {lanes.percent(c.share)} ({c.answers})" for c in q.top))
+            for q in said.choices
+        ),
+        map_pain=shown(lanes.pain_lines(said, row, locale)),
+        map_love=shown(lanes.love_lines(said, locale)),
+        map_ideas=shown(lanes.idea_lines(said, locale)),
+        map_choices=shown(lanes.choice_lines(said.choices, locale)),
     )
 
 
@@ -287,6 +370,7 @@ class Curve:
     lines: tuple[str, ...]  # polyline points of the runs without gaps
     dots: tuple[tuple[float, float, str, str, float, float], ...]  # x, y, class, label, at
     labels: tuple[tuple[float, str], ...]  # x, stage name
+    bridges: tuple[str, ...] = ()  # dashed segments across stages without a mood
 
 
 def _curve(report: Report) -> Curve | None:
@@ -301,6 +385,8 @@ def _curve(report: Report) -> Curve | None:
     run: list[str] = []
     dots = []
     labels = []
+    bridges: list[str] = []
+    last: tuple[int, str] | None = None  # the latest stage with a mood: index, point
     for i, row in enumerate(report.stages):
         x = CURVE_STEP / 2 + i * CURVE_STEP
         labels.append((x, row.stage.name))
@@ -310,7 +396,11 @@ def _curve(report: Report) -> Curve | None:
                 lines.append(" ".join(run))
             run = []
             continue
-        run.append(f"{x},{y(valence)}")
+        point = f"{x},{y(valence)}"
+        if last is not None and last[0] < i - 1:
+            bridges.append(f"{last[1]} {point}")
+        last = (i, point)
+        run.append(point)
         at = y(valence)
         level = LEVEL_CLASS[row.stage.flag.level]
         dots.append((x, at, level, _fixed(valence, 1, True), x + 9, round(at - 8, 1)))
@@ -323,6 +413,7 @@ def _curve(report: Report) -> Curve | None:
         tuple(lines),
         tuple(dots),
         tuple(labels),
+        tuple(bridges),
     )
 
 
@@ -346,21 +437,36 @@ def _verdict_line(report: Report, texts: dict[str, str]) -> str | None:
     return texts["not yet"].format(have=have, needed=report.min_customers)
 
 
-def render_html(report: Report, map_png: bytes | None = None) -> str:
-    """The report as one self-contained HTML page, in the report's language."""
+def _waves(
+    report: Report, names: Mapping[str, str] | None, texts: dict[str, str]
+) -> list[tuple[str, str, int, int]]:
+    """(name, rate, answered, sent) per wave that was sent, in the survey's order."""
+    rates = report.response_rates
+    named = dict(names or {})
+    for wave in sorted(rates):
+        named.setdefault(wave, texts["wave"].format(n=len(named) + 1))
+    shown = []
+    for wave, name in named.items():
+        answered, sent = rates.get(wave, (0, 0))
+        if sent:
+            shown.append((name, f"{_fixed(100 * answered / sent, 0)}%", answered, sent))
+    return shown
+
+
+def render_html(
+    report: Report, map_png: bytes | None = None, waves: Mapping[str, str] | None = None
+) -> str:
+    """The report as one self-contained HTML page, in the report's language; `waves` names
+    the waves (reports.words.wave_names), "Wave 1"… without it."""
     lang = language(report.locale)
     texts = TEXTS[lang]
     period = report.period
-    last_day = period.end - timedelta(days=1)
-    shown_period = (
-        period.start.isoformat()
-        if last_day == period.start
-        else f"{period.start.isoformat()} – {last_day.isoformat()}"
-    )
+    shown_period = days(period.start, period.end - timedelta(days=1))
     rate = report.response_rate
     answered = sum(a for a, _ in report.response_rates.values())
     sent = sum(s for _, s in report.response_rates.values())
     png = base64.b64encode(map_png).decode("ascii") if map_png else None
+    stages = [_stage(row, texts, report) for row in report.stages]
     template = _environment().get_template(TEMPLATE)
     return template.render(
         title=report.title,
@@ -375,13 +481,12 @@ def render_html(report: Report, map_png: bytes | None = None) -> str:
         response_rate=None if rate is None else f"{_fixed(rate * 100, 0)}%",
         waves_answered=answered,
         waves_sent=sent,
-        waves=[
-            (wave, f"{_fixed(100 * a / s, 0)}%", a, s)
-            for wave, (a, s) in sorted(report.response_rates.items())
-            if s
-        ],
-        generated_at=report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        stages=[_stage(row, texts) for row in report.stages],
+        waves=_waves(report, waves, texts),
+        generated_at=report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC"),
+        stages=stages,
+        has_changes=any(s.cell.changes or any(tp.changes for tp in s.touchpoints) for s in stages),
+        v=lanes.names(report.locale),
+        voices=lanes.has_voices(report),
         curve=_curve(report),
         priorities=_priorities(report),
         not_yet=_verdict_line(report, texts),

@@ -3,8 +3,12 @@ average rating, CSAT, NPS (where asked), the emotion curve, answers, response ra
 waves that ask about the stage) and pain points; every column tinted by its stage's flag;
 period, segment and n in the title.
 
-Sized for Telegram on a phone: 1600×1000 px, and no text smaller than 13 pt at 100 dpi
+Sized for Telegram on a phone: 1600×1400 px, and no text smaller than 13 pt at 100 dpi
 (18 px), which stays ≥ 14 px when Telegram scales photos down to 1280 px.
+
+The voice lanes (reports.lanes) frame the figures: what the customer does and thinks at
+each stage above them; below, the pain points (themes with counts, then quotes — never
+praise), what customers love, what they suggest, and the top answers of choice questions.
 
 `render_png` uses matplotlib's object API only (a `Figure` with its own Agg canvas, never
 pyplot's global state), so it may run in a worker thread; `render_png_async` does, because
@@ -16,9 +20,9 @@ import asyncio
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -27,22 +31,23 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
-from reports.aggregate import Comment, Period
+from reports import lanes as voice
+from reports.aggregate import Period
 from reports.flags import span
 from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
-from reports.words import language
+from reports.words import days, language
 
-WIDTH, HEIGHT, DPI = 1600, 1000, 100  # pixels; 16 × 10 inches at 100 dpi
+WIDTH, HEIGHT, DPI = 1600, 1400, 100  # pixels; 16 × 14 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
 SMALL = 13.0  # pt: the smallest text on the map (18 px at 100 dpi)
 LINE = 22.0  # px per line of SMALL text
 QUOTE_CHARS = 60  # a pain-point quote longer than this is cut with an ellipsis
-QUOTES = 2  # per stage
 MISSING = "—"
 VALENCE_LIMIT = 2.0  # the emotion scale is −2…+2
+TEXT_LANE_LINES = 3  # the doing, thinking, love, ideas and top answers lanes
 
 MARGIN = 16.0
 LABEL_WIDTH = 190.0  # the lane names on the left
@@ -92,6 +97,9 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Response by wave",
         "pts": " pts",
         "changes": "▲▼ change vs the previous {days} days",
+        "wave": "Wave {n}",
+        "quotes": "“”",
+        "made": "made {when}",
         "no_quotes": "no comments",
         "more": "+{n} more",
     },
@@ -123,26 +131,50 @@ LABELS: dict[str, dict[str, str]] = {
         "waves": "Отклик по волнам",
         "pts": " п.п.",
         "changes": "▲▼ изменение к предыдущим {days} дн.",
+        "wave": "Волна {n}",
+        "quotes": "«»",
+        "made": "сформирован {when}",
         "no_quotes": "нет комментариев",
         "more": "ещё {n}",
     },
 }
 
 
-def render_png(report: Report) -> bytes:
+def map_lane_texts(report: Report, waves: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """What the map shows, lane by lane (title, header, pain, love…): its texts in order."""
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    drawn = _Map(report, figure, waves)
+    drawn.draw()
+    return drawn.drawn
+
+
+def render_png(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """The map as PNG bytes, WIDTH × HEIGHT pixels. Pure and synchronous: safe to call from
-    a worker thread (see render_png_async), never from the event loop."""
-    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
-    _Map(report, figure).draw()
+    a worker thread (see render_png_async), never from the event loop. `waves` names the
+    waves in the report's language (reports.words.wave_names); without it, "Wave 1"…"""
+    figure = _drawn(report, waves)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
-async def render_png_async(report: Report) -> bytes:
+async def render_png_async(report: Report, waves: Mapping[str, str] | None = None) -> bytes:
     """render_png in a worker thread, so the event loop keeps handling updates."""
-    return await asyncio.to_thread(render_png, report)
+    return await asyncio.to_thread(render_png, report, waves)
+
+
+def map_texts(report: Report, waves: Mapping[str, str] | None = None) -> list[str]:
+    """Every text written on the map, top to bottom as drawn: what a reader sees."""
+    figure = _drawn(report, waves)
+    return [text.get_text() for axes in figure.axes for text in axes.texts]
+
+
+def _drawn(report: Report, waves: Mapping[str, str] | None) -> Figure:
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
+    _Map(report, figure, waves).draw()
+    return figure
 
 
 @dataclass(frozen=True)
@@ -154,9 +186,13 @@ class _Lane:
 class _Map:
     """Draws in pixel coordinates: x to the right, y downwards from the top-left corner."""
 
-    def __init__(self, report: Report, figure: Figure) -> None:
+    def __init__(
+        self, report: Report, figure: Figure, waves: Mapping[str, str] | None = None
+    ) -> None:
         self.report = report
         self.figure = figure
+        self.waves = waves
+        self.arrows = False  # whether a cell shows a change: the ▲▼ legend is for them
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
         self.labels = LABELS[language(report.locale)]
         self.ax = figure.add_axes((0, 0, 1, 1))
@@ -167,6 +203,8 @@ class _Map:
         self.left = MARGIN + LABEL_WIDTH
         self.column = (WIDTH - MARGIN - self.left) / stages
         self.has_nps = any(row.stage.figures.nps is not None for row in report.stages)
+        self.lane_key = "title"
+        self.drawn: dict[str, list[str]] = {}  # lane → its texts, for tests
 
     # ---- text helpers ---------------------------------------------------------------
 
@@ -184,6 +222,7 @@ class _Map:
         style: str = "normal",
         **extra: Any,
     ) -> None:
+        self.drawn.setdefault(self.lane_key, []).append(text)
         self.ax.text(
             x, y, text, fontsize=size, fontfamily=FONT, fontweight=weight, color=color,
             ha=ha, va=va, fontstyle=style, parse_math=False, **extra,
@@ -238,7 +277,8 @@ class _Map:
         self.title()
         inner = self.column - 20
         touchpoint_lines = [self.touchpoint_lines(row, inner) for row in self.report.stages]
-        quote_lines = [self.quote_lines(row, inner) for row in self.report.stages]
+        texts = self.voice_texts(inner)
+        quote_lines = texts.pop("pain")
         fixed = [
             _Lane("header", 66),
             _Lane("rating", 78),
@@ -246,7 +286,15 @@ class _Map:
             *([_Lane("nps", 66)] if self.has_nps else []),
         ]
         counts = [_Lane("answers", 40), _Lane("response", 40)]
-        taken = sum(lane.height for lane in (*fixed, *counts))
+        nothing = voice.names(self.report.locale)["nothing"]
+        framed = {
+            key: _Lane(key, min(TEXT_LANE_LINES, max(map(len, stages))) * LINE + 14)
+            for key, stages in texts.items()
+            if any(line != nothing for lines in stages for line, _ in lines)
+        }
+        above = [framed[key] for key in ("doing", "thinking") if key in framed]
+        below = [framed[key] for key in ("love", "ideas", "choices") if key in framed]
+        taken = sum(lane.height for lane in (*fixed, *counts, *above, *below))
         available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - taken
         emotion_min = 150.0
         flexible = available - emotion_min
@@ -258,12 +306,15 @@ class _Map:
         quotes = available - touch - emotion  # what the curve does not need
         lanes = [
             fixed[0],
+            *above,
             _Lane("touchpoints", touch),
             *fixed[1:],
             _Lane("emotion", emotion),
             *counts,
             _Lane("pain", quotes),
+            *below,
         ]
+        texts["pain"] = quote_lines
         top = TITLE_HEIGHT
         bottom = top + sum(lane.height for lane in lanes)
         for index, row in enumerate(self.report.stages):
@@ -273,13 +324,44 @@ class _Map:
             )
         y = top
         for lane in lanes:
-            self.lane(lane, y, touchpoint_lines, quote_lines)
+            self.lane_key = lane.key
+            self.lane(lane, y, touchpoint_lines, texts)
             y += lane.height
             self.ax.plot([MARGIN, WIDTH - MARGIN], [y, y], color="#d0d0d0", lw=1)
+        self.lane_key = "footer"
         for index in range(1, len(self.report.stages)):
             x = self.x(index)
             self.ax.plot([x, x], [top, bottom], color=GRID, lw=3)
         self.footer(bottom)
+
+    def voice_texts(self, width: float) -> dict[str, list[list[tuple[str, str]]]]:
+        """lane → per stage, its wrapped lines and their kinds (theme, quote, note)."""
+        locale = self.report.locale
+        result: dict[str, list[list[tuple[str, str]]]] = {}
+        for row in self.report.stages:
+            said = voice.voice_of(self.report, row)
+            by_lane = {
+                "doing": [voice.Line(said.doing, "note")] if said.doing else [],
+                "thinking": [voice.Line(said.thinking, "quote")]
+                if said.thinking else [],
+                "pain": voice.pain_lines(said, row, locale),
+                "love": voice.love_lines(said, locale),
+                "ideas": voice.idea_lines(said, locale),
+                "choices": voice.choice_lines(said.choices, locale),
+            }  # fmt: skip
+            for key, lines in by_lane.items():
+                result.setdefault(key, []).append(self.wrap_lines(lines, width))
+        return result
+
+    def wrap_lines(self, lines: list[voice.Line], width: float) -> list[tuple[str, str]]:
+        wrapped: list[tuple[str, str]] = []
+        for line in lines:
+            bullet = 20 if line.kind == "theme" else 0
+            text = _shorten(line.text) if line.kind == "quote" else line.text
+            parts = self.wrap(text, width - bullet)
+            wrapped += [(part, line.kind if n == 0 else f"{line.kind}+") for n, part in
+                        enumerate(parts)]  # fmt: skip
+        return wrapped
 
     def x(self, index: int) -> float:
         return self.left + index * self.column
@@ -292,10 +374,16 @@ class _Map:
         lane: _Lane,
         top: float,
         touchpoint_lines: Sequence[list[tuple[str, Level | None]]],
-        quote_lines: Sequence[list[tuple[str, bool]]],
+        texts: dict[str, list[list[tuple[str, str]]]],
     ) -> None:
         labels = self.labels
+        said = voice.names(self.report.locale)
         names = {
+            "doing": (said["doing"], ""),
+            "thinking": (said["thinking"], ""),
+            "love": (said["love"], ""),
+            "ideas": (said["ideas"], ""),
+            "choices": (said["choices"], ""),
             "touchpoints": (labels["touchpoints"], ""),
             "rating": (labels["rating"], ""),
             "csat": (labels["csat"], labels["csat_hint"]),
@@ -303,7 +391,7 @@ class _Map:
             "emotion": (labels["emotion"], labels["emotion_hint"]),
             "answers": (labels["answers"], ""),
             "response": (labels["response_lane"], ""),
-            "pain": (labels["pain"], ""),
+            "pain": (labels["pain"], said["pain_hint"]),
         }
         if lane.key in names:
             self.lane_name(lane, top, *names[lane.key])
@@ -324,8 +412,8 @@ class _Map:
                 self.text(centre, top + 9, str(answers) if answers else MISSING, 15, ha="center")
             elif lane.key == "response":
                 self.text(centre, top + 9, self.stage_response(row), 15, ha="center")
-            elif lane.key == "pain":
-                self.quotes(x, top + 8, quote_lines[index], lane.height - 14)
+            elif lane.key in texts:
+                self.voice_lane(x, top + 8, texts[lane.key][index], lane.height - 14)
 
     def lane_name(self, lane: _Lane, top: float, name: str, hint: str) -> None:
         # The emotion lane keeps room for its scale at the right of the lane names.
@@ -345,7 +433,8 @@ class _Map:
 
     def title(self) -> None:
         report, labels = self.report, self.labels
-        title = f"{report.title} — {_period(report.period)}"
+        last = report.period.end - timedelta(days=1)
+        title = f"{report.title} — {days(report.period.start, last)}"
         self.text(MARGIN, 14, self.fit(title, WIDTH - 2 * MARGIN, 22, "bold"), 22, weight="bold")
         segment = report.segment or labels["everyone"]
         facts = [
@@ -410,16 +499,34 @@ class _Map:
         if self.report.judged and rest > 200:
             line = headline(self.report.priorities, names, self.report.locale)
             self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
-        when = self.report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = self.report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
         waves = " · ".join(
-            f"{wave} {_percent(a / s if s else None)}"
-            for wave, (a, s) in self.report.response_rates.items()
+            f"{name} {_percent(a / s if s else None)}" for name, (a, s) in self.wave_rates()
         )
         parts = [f"{self.labels['waves']}: {waves}"] if waves else []
-        parts.append(self.labels["changes"].format(days=self.report.period.days))
-        parts.append(when)
+        if self.arrows:
+            parts.append(self.labels["changes"].format(days=self.report.period.days))
+        parts.append(self.labels["made"].format(when=when))
         line = "   ·   ".join(parts)
         self.text(MARGIN, y + LINE + 6, self.fit(line, WIDTH - 2 * MARGIN), color=MUTED)
+
+    def wave_rates(self) -> list[tuple[str, tuple[int, int]]]:
+        """(name, (answered, sent)) per wave, in the survey's order; never the wave's id."""
+        rates = self.report.response_rates
+        names = self.waves or {
+            wave: self.labels["wave"].format(n=n) for n, wave in enumerate(sorted(rates), 1)
+        }
+        known = [(names[wave], rates[wave]) for wave in names if wave in rates]
+        others = [wave for wave in sorted(rates) if wave not in names]
+        return known + [
+            (self.labels["wave"].format(n=len(names) + n), rates[wave])
+            for n, wave in enumerate(others, 1)
+        ]
+
+    def arrow(self, change: float | None, digits: int, unit: str = "") -> str:
+        shown = _arrow(change, digits, unit)
+        self.arrows = self.arrows or bool(shown)
+        return shown
 
     # ---- cells ----------------------------------------------------------------------
 
@@ -462,25 +569,23 @@ class _Map:
                 self.text(x, y - 1, "●", SMALL, color=colour)
             self.text(x + 20, y, line, color=colour)
 
-    def quote_lines(self, row: StageRow, width: float) -> list[tuple[str, bool]]:
-        lines: list[tuple[str, bool]] = []
-        for comment in _quotes(row.comments):
-            if lines:
-                lines.append(("", comment.low))
-            text = "“" + _shorten(comment.text) + "”"
-            lines.extend((line, comment.low) for line in self.wrap(text, width))
-        return lines
-
-    def quotes(self, x: float, top: float, lines: list[tuple[str, bool]], height: float) -> None:
-        if not lines:
-            self.text(x, top, self.labels["no_quotes"], color=MUTED, style="italic")
-            return
+    def voice_lane(
+        self, x: float, top: float, lines: list[tuple[str, str]], height: float
+    ) -> None:
+        """A voice lane's lines: themes with a bullet, quotes in italics, notes muted."""
         room = max(1, int(height // LINE))
-        for number, (line, low) in enumerate(lines[:room]):
+        for number, (line, kind) in enumerate(lines[:room]):
+            y = top + number * LINE
             shown = line
-            if number == room - 1 and len(lines) > room and line:
-                shown = line.rstrip("”") + "…"
-            self.text(x, top + number * LINE, shown, color=INK if low else MUTED)
+            if number == room - 1 and len(lines) > room:
+                shown = line.rstrip("”»") + "…"
+            if kind == "theme":
+                bullet = {"pain": NEGATIVE, "love": POSITIVE}.get(self.lane_key, MUTED)
+                self.text(x, y - 1, "●", SMALL, color=bullet)
+            indent = 20 if kind.startswith("theme") else 0
+            colour = INK if kind.startswith("theme") else MUTED
+            style = "italic" if kind.startswith("quote") else "normal"
+            self.text(x + indent, y, shown, color=colour, style=style)
 
     def metric(self, centre: float, top: float, value: str, size: float, detail: str) -> None:
         self.text(centre, top + 6, value, size, weight="bold", ha="center")
@@ -492,7 +597,7 @@ class _Map:
         value = figures.average_rating
         if value is None:
             return MISSING, 24, ""
-        arrow = _arrow(cell.change.average_rating, 1)
+        arrow = self.arrow(cell.change.average_rating, 1)
         return f"{value:.1f} ★", 24, " ".join(filter(None, [_span(cell, "rating"), arrow]))
 
     def csat(self, cell: Cell) -> tuple[str, float, str]:
@@ -500,7 +605,7 @@ class _Map:
         if value is None:
             return MISSING, 20, ""
         change = cell.change.csat
-        arrow = _arrow(None if change is None else 100 * change, 0, self.labels["pts"])
+        arrow = self.arrow(None if change is None else 100 * change, 0, self.labels["pts"])
         return _percent(value), 20, " ".join(filter(None, [_span(cell, "csat"), arrow]))
 
     def nps(self, cell: Cell) -> tuple[str, float, str]:
@@ -509,7 +614,7 @@ class _Map:
             return MISSING, 20, ""
         if cell.figures.nps_too_few:
             return MISSING, 20, self.labels["too few"]
-        detail = " ".join(filter(None, [_span(cell, "nps"), _arrow(cell.change.nps, 0)]))
+        detail = " ".join(filter(None, [_span(cell, "nps"), self.arrow(cell.change.nps, 0)]))
         return _signed(value, 0), 20, detail
 
     def emotion(self, top: float, height: float) -> None:
@@ -539,6 +644,13 @@ class _Map:
         values = [row.stage.figures.mean_valence for row in self.report.stages]
         ys = [math.nan if v is None else v for v in values]
         axes.plot(xs, ys, color="#37474f", lw=3, zorder=2, solid_capstyle="round")
+        # Across a stage without emotions, a thin dashed line: the curve stays one curve.
+        known = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+        if len(known) > 1:
+            axes.plot(
+                [x for x, _ in known], [v for _, v in known], color="#37474f", lw=1.5,
+                ls=(0, (2, 3)), zorder=2,
+            )  # fmt: skip
         for x, value, row in zip(xs, values, self.report.stages, strict=True):
             if value is None:
                 tint = COLOURS[row.stage.flag.level][0]
@@ -563,20 +675,6 @@ class _Map:
         for level, text in ((VALENCE_LIMIT, "+2"), (0.0, "0"), (-VALENCE_LIMIT, "−2")):
             y = plot_top + plot_height * (span - level) / (2 * span)
             self.text(self.left - 8, y, text, ha="right", va="center", color=MUTED)
-
-
-def _quotes(comments: Sequence[Comment]) -> list[Comment]:
-    """Up to QUOTES distinct comments, the low-rated ones first (as the report orders them)."""
-    seen: set[str] = set()
-    chosen: list[Comment] = []
-    for comment in sorted(comments, key=lambda c: not c.low):
-        key = " ".join(comment.text.split()).casefold()
-        if key and key not in seen:
-            seen.add(key)
-            chosen.append(comment)
-        if len(chosen) == QUOTES:
-            break
-    return chosen
 
 
 def _shorten(text: str, limit: int = QUOTE_CHARS) -> str:

@@ -24,6 +24,7 @@ from reports.priorities import (
     journey_scores,
     priorities,
 )
+from reports.themes import NO_VOICES, Voices, build_voices
 from surveys.model import Survey
 
 
@@ -79,6 +80,9 @@ class Report:
     def judged(self) -> bool:
         """Whether any stage had enough customers to be judged at all."""
         return any(row.stage.estimates for row in self.stages)
+
+    # What customers say per stage: pain themes, praise, suggestions (reports.themes).
+    voices: Voices = NO_VOICES
 
     @property
     def answers(self) -> int:
@@ -185,4 +189,5 @@ async def build_report(
         tuple(rows), rates, ranked,
         await alert_figures(session, survey.id, period, segment),
         survey.thresholds.min_responses,
+        await build_voices(session, survey, period, segment, locale),
     )  # fmt: skip

@@ -80,7 +80,8 @@ def _headline(report: Report, labels: dict[str, str]) -> str:
         if total.nps_too_few:
             parts.append(f"{labels['nps']}: {labels['too few']}")
         else:
-            parts.append(f"{labels['nps']} {total.nps:+.0f} (±{total.nps_margin:.0f})")
+            nps = f"{total.nps:+.0f}".replace("-", "−")  # the minus sign, as everywhere else
+            parts.append(f"{labels['nps']} {nps} (±{total.nps_margin:.0f})")
     return " · ".join(parts)
 
 

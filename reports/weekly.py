@@ -11,6 +11,10 @@ retaken after the lease. Only the most recent firing at or before now is ever de
 so a bot that was down for a month sends one report on start, not four; older unfinished
 weeks are given up.
 
+Nothing to report, nothing sent: a week before the survey's first order, or a week without
+answers, is recorded as `empty` and sends nothing. Until the first answer ever, each owner
+gets once, instead, a short note in their language on how the first answers come (`noted`).
+
 Telegram's answers: flood control, 5xx and network failures are retried with growing
 pauses; a blocked bot (403) or a refused request fails the delivery for good, with the
 reason. The parts already delivered are recorded, so a retry never repeats one — except
@@ -24,7 +28,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,8 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.bundle import BundleBuilder, Part, ReportBundle, ReportSender
 from reports.schedule import latest_firing
+from reports.words import LANGUAGES, counted, language
 from reports.worker import WorkerFailed
-from storage import deliveries
+from storage import answers, deliveries, orders
 from storage.deliveries import Claim
 from storage.models import ReportDelivery
 from surveys.messenger import Outage, Rejected, RetryAfter, SendError, Unreachable
@@ -45,6 +51,66 @@ WEEK_DAYS = 7
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about six hours of retries
+
+
+class Content(StrEnum):
+    """What a week has for the owners."""
+
+    REPORT = "report"
+    NOTE = "note"  # no answers ever yet: how to get the first ones, once per owner
+    BEFORE_FIRST_ORDER = "nothing to report: the week ended before the first order"
+    NO_ANSWERS = "nothing to report: no answers that week"
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    day: date  # the firing's date, the key of the deliveries
+    content: Content
+    orders: int = 0  # for the note: the orders so far …
+    waiting: int = 0  # … and those whose customer has not opened the link
+
+
+_NOTE = {
+    "en": (
+        "No answers for {days} yet, so there is no weekly report this time.\n\n"
+        "How the first ones come: for each order, staff send the bot /order <the customer's "
+        "phone or card number>, and the customer scans the QR code or opens the link it "
+        "gives. The questions follow the purchase; the weekly report starts with the first "
+        "week that has answers.\n\n{tail}"
+    ),
+    "ru": (
+        "За {days} ответов пока нет, поэтому еженедельного отчёта в этот раз не будет.\n\n"
+        "Как появятся первые: на каждый заказ сотрудник отправляет боту /order <телефон или "
+        "номер карты клиента>, а клиент сканирует QR-код или открывает ссылку из ответа бота. "
+        "Вопросы приходят после покупки, а еженедельный отчёт начнётся с первой недели, в "
+        "которой есть ответы.\n\n{tail}"
+    ),
+}
+_WAITING = {
+    "en": "{orders} so far, {waiting} still waiting for the customer to open the link.",
+    "ru": "Пока {orders}; ещё ждут, когда клиент откроет ссылку: {waiting}.",
+}
+_NONE_WAITING = {
+    "en": "{orders} so far; every customer has opened the link.",
+    "ru": "Пока {orders}; все клиенты открыли ссылку.",
+}
+
+
+def note_text(week: Week, locale: str) -> str:
+    """The "no answers yet" note: what to do, and the orders that are waiting."""
+    period = week_period(week.day)
+    last = period.end - timedelta(days=1)
+    lang = language(locale)
+    orders = counted(week.orders, locale, ("order", "orders"), ("заказ", "заказа", "заказов"))
+    tail = (_WAITING if week.waiting else _NONE_WAITING)[lang]
+    return _NOTE[lang].format(
+        days=f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}",
+        tail=tail.format(orders=orders, waiting=week.waiting),
+    )
+
+
+# The week's deliveries so far, the owners' remembered languages, the owners noted.
+_Looked = tuple[dict[int, ReportDelivery], dict[int, str], set[int]]
 
 
 def week_period(week: date) -> Period:
@@ -88,29 +154,75 @@ class WeeklyReports:
         fired = latest_firing(self.trigger, self.clock())
         if fired is None or not self.owners:
             return Outcome()
-        week = fired.astimezone(self.trigger.timezone).date()
-        rows, remembered = await self._look(week)
+        day = fired.astimezone(self.trigger.timezone).date()
+        rows, remembered, noted = await self._look(day)
+        week: Week | None = None  # looked at once there is an owner to send to
         results: dict[str, list[int]] = {"sent": [], "retrying": [], "failed": []}
         bundles: dict[str, ReportBundle] = {}
         for owner in sorted(self.owners):
             row = rows.get(owner)
             if row is not None and row.status in deliveries.SETTLED:
                 continue
-            locale = self.languages.get(owner) or remembered.get(owner) or self.default_locale
+            week = week or await self._week(day)
+            content = week.content
+            if content is Content.NOTE and owner in noted:
+                content = Content.NO_ANSWERS
+            locale = self.languages.get(owner) or remembered.get(owner) or self._fallback
             # Claimed one at a time, just before sending: the lease covers one owner.
-            claim = await self._claim(owner, week, row, locale)
-            if claim is not None:
+            claim = await self._claim(owner, day, row, locale)
+            if claim is None:
+                continue
+            if content in (Content.BEFORE_FIRST_ORDER, Content.NO_ANSWERS):
+                await self._nothing(claim, content)
+            elif content is Content.NOTE:
+                results[await self._note(claim, week, locale)].append(owner)
+            else:
                 results[await self._deliver_one(claim, locale, bundles)].append(owner)
-        return Outcome(week, *(tuple(results[key]) for key in ("sent", "retrying", "failed")))
+        return Outcome(day, *(tuple(results[key]) for key in ("sent", "retrying", "failed")))
 
-    async def _look(self, week: date) -> tuple[dict[int, ReportDelivery], dict[int, str]]:
+    @property
+    def _fallback(self) -> str:
+        """An owner who never wrote to the bot reads the survey's language."""
+        default = self.survey.default_locale
+        return default if default in LANGUAGES else self.default_locale
+
+    async def _look(self, week: date) -> _Looked:
         async with self.sessions.begin() as session:
             reason = f"superseded by the report of {week}"
             stale = self.clock() - self.lease
             if given_up := await deliveries.supersede(session, week, stale, reason):
                 log.warning("weekly report: %d unfinished older deliveries given up", given_up)
             rows = await deliveries.deliveries_of(session, week)
-            return rows, await deliveries.last_locales(session, self.owners)
+            remembered = await deliveries.last_locales(session, self.owners)
+            return rows, remembered, await deliveries.noted_owners(session, self.owners)
+
+    async def _week(self, day: date) -> Week:
+        period, survey = week_period(day), self.survey.id
+        async with self.sessions() as session:
+            if await answers.any_answered(session, survey, period.start, period.end):
+                return Week(day, Content.REPORT)
+            first = await orders.first_registered(session, survey)
+            if first is None or first >= datetime.combine(period.end, time(), UTC):
+                return Week(day, Content.BEFORE_FIRST_ORDER)
+            if await answers.any_answered(session, survey):
+                return Week(day, Content.NO_ANSWERS)
+            waiting, _ = await orders.awaiting_links(session, self.clock())
+            return Week(day, Content.NOTE, await orders.count_orders(session, survey), waiting)
+
+    async def _nothing(self, claim: Claim, content: Content) -> None:
+        async with self.sessions.begin() as session:
+            await deliveries.record_empty(session, claim, content.value)
+        log.info("weekly report of %s to owner %s: %s", claim.week, claim.owner_id, content)
+
+    async def _note(self, claim: Claim, week: Week, locale: str) -> str:
+        try:
+            await self.sender.send_text(claim.owner_id, note_text(week, locale))
+        except SendError as error:
+            return await self._not_sent(claim, error)
+        async with self.sessions.begin() as session:
+            await deliveries.record_noted(session, claim, self.clock(), locale)
+        log.info("weekly: no answers yet, the note went to owner %s", claim.owner_id)
+        return "sent"
 
     async def _claim(
         self, owner: int, week: date, row: ReportDelivery | None, locale: str

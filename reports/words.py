@@ -3,6 +3,10 @@ forms ("1 answer, 2 answers"; "1 ответ, 2 ответа, 5 ответов, 2
 
 from __future__ import annotations
 
+from datetime import date
+
+from surveys.model import Survey
+
 LANGUAGES = ("en", "ru")
 
 
@@ -37,3 +41,24 @@ ANSWERS_RU = ("ответ", "ответа", "ответов")
 
 def answers(n: int, locale: str) -> str:
     return counted(n, locale, ANSWERS_EN, ANSWERS_RU)
+
+
+_WAVE = {"en": "Wave {n}", "ru": "Волна {n}"}
+
+
+def wave_names(survey: Survey, locale: str) -> dict[str, str]:
+    """wave id → how a report in `locale` names it: its title, else "Wave 2"; in the
+    survey's order."""
+    return {
+        wave.id: survey.text(wave.title, locale)
+        if wave.title
+        else _WAVE[language(locale)].format(n=number)
+        for number, wave in enumerate(survey.waves, start=1)
+    }
+
+
+def days(first: date, last: date) -> str:
+    """A period as Telegram shows it: 16.11.2026–22.11.2026, or one day: 16.11.2026."""
+    if first == last:
+        return f"{first:%d.%m.%Y}"
+    return f"{first:%d.%m.%Y}–{last:%d.%m.%Y}"

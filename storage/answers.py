@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -130,3 +130,23 @@ async def set_message(session: AsyncSession, dispatch_id: int, message_id: int) 
     await session.execute(
         update(Dispatch).where(Dispatch.id == dispatch_id).values(message_id=message_id)
     )
+
+
+async def any_answered(
+    session: AsyncSession,
+    survey_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    segment: str | None = None,
+) -> bool:
+    """Whether a customer (of the segment) answered, not skipped, a question on a UTC day
+    in [start, end)."""
+    conditions = [Answer.survey_id == survey_id, Answer.skipped.is_(False)]
+    if segment is not None:
+        conditions.append(Answer.segment == segment)
+    if start is not None:
+        conditions.append(Answer.day >= start)
+    if end is not None:
+        conditions.append(Answer.day < end)
+    found = await session.scalar(select(Answer.id).where(*conditions).limit(1))
+    return found is not None

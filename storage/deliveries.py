@@ -30,9 +30,11 @@ class DeliveryStatus(StrEnum):
     RETRY = "retry"  # Telegram was unavailable; again at retry_at
     SENT = "sent"
     FAILED = "failed"  # for good: blocked by the owner, refused, given up, superseded
+    EMPTY = "empty"  # nothing to report that week: nothing was sent (error says why)
+    NOTED = "noted"  # no answers yet: the short how-to-get-them note went out instead
 
 
-SETTLED = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+SETTLED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.EMPTY, DeliveryStatus.NOTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,27 @@ async def record_sent(session: AsyncSession, claim: Claim, now: datetime, locale
     await _settle(
         session, claim, status=DeliveryStatus.SENT, sent_at=now, error=None, locale=locale
     )
+
+
+async def record_noted(session: AsyncSession, claim: Claim, now: datetime, locale: str) -> None:
+    await _settle(
+        session, claim, status=DeliveryStatus.NOTED, sent_at=now, error=None, locale=locale
+    )
+
+
+async def record_empty(session: AsyncSession, claim: Claim, reason: str) -> None:
+    await _settle(session, claim, status=DeliveryStatus.EMPTY, error=reason[:ERROR_LENGTH])
+
+
+async def noted_owners(session: AsyncSession, owner_ids: Iterable[int]) -> set[int]:
+    """The owners who have had the "no answers yet" note: it goes to each one once."""
+    found = await session.scalars(
+        select(ReportDelivery.owner_id).where(
+            ReportDelivery.owner_id.in_(list(owner_ids)),
+            ReportDelivery.status == DeliveryStatus.NOTED,
+        )
+    )
+    return set(found)
 
 
 async def record_retry(

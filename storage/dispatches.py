@@ -205,6 +205,25 @@ async def mark_unreachable(session: AsyncSession, customer_id: int, now: datetim
     await cancel_open(session, customer_id, now, "customer unreachable (blocked the bot)")
 
 
+async def ask_again_at(
+    session: AsyncSession, dispatch_id: int, question_id: str, due_at: datetime
+) -> bool:
+    """The question a sent wave waits on never reached the customer (a reply that could
+    not be sent): the outbox's follow-up sends it again at `due_at`, as a reminder, even
+    if the wave had its reminder already (that one may not have arrived either). Nothing
+    changes once the wave has moved on from that question."""
+    result = await session.execute(
+        update(Dispatch)
+        .where(
+            Dispatch.id == dispatch_id,
+            Dispatch.status == DispatchStatus.SENT,
+            Dispatch.current_question == question_id,
+        )
+        .values(due_at=due_at, reminded_at=None)
+    )
+    return _rowcount(result) == 1
+
+
 async def expire_stale_claims(session: AsyncSession, now: datetime, lease: timedelta) -> int:
     """Claims older than the lease belong to a process that died mid-send: the request
     may have reached Telegram, so the wave becomes *unknown* and is never resent."""
@@ -275,4 +294,11 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
         select(func.min(Dispatch.due_at)).where(
             Dispatch.status == DispatchStatus.PENDING, Dispatch.due_at <= now
         )
+    )
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the next planned wave is due (one step down ix_dispatches_pending_due)."""
+    return await session.scalar(
+        select(func.min(Dispatch.due_at)).where(Dispatch.status == DispatchStatus.PENDING)
     )

@@ -410,3 +410,6 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+    # When its replies were made (written shortly after, with the next update): a replay
+    # of an update without it completes what a crash may have cut off.
+    replied_at: Mapped[datetime | None]

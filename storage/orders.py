@@ -79,3 +79,44 @@ async def latest_of(session: AsyncSession, customer_id: int) -> Order | None:
     return await session.scalar(
         select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(1)
     )
+
+
+async def segments(session: AsyncSession, survey_id: str) -> list[str]:
+    """The segments the survey's orders were registered with, sorted."""
+    found = await session.scalars(
+        select(Order.segment)
+        .where(Order.survey_id == survey_id, Order.segment.is_not(None))
+        .distinct()
+        .order_by(Order.segment)
+    )
+    return [segment for segment in found if segment]
+
+
+async def awaiting_links(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Orders whose customer has not opened the link yet: how many, and how many of them
+    have no link left that could still be opened."""
+    usable = (
+        select(LinkToken.id)
+        .where(
+            LinkToken.order_id == Order.id, LinkToken.used_at.is_(None), LinkToken.expires_at > now
+        )
+        .exists()
+    )
+    waiting = Order.journey == Journey.AWAITING_LINK
+    total = await session.scalar(select(func.count()).select_from(Order).where(waiting))
+    expired = await session.scalar(select(func.count()).select_from(Order).where(waiting, ~usable))
+    return int(total or 0), int(expired or 0)
+
+
+async def first_registered(session: AsyncSession, survey_id: str) -> datetime | None:
+    """When the survey's first order was registered."""
+    return await session.scalar(
+        select(func.min(Order.created_at)).where(Order.survey_id == survey_id)
+    )
+
+
+async def count_orders(session: AsyncSession, survey_id: str) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Order).where(Order.survey_id == survey_id)
+    )
+    return int(found or 0)

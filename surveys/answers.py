@@ -43,6 +43,14 @@ class Recorded:
     alert: AlertUpdate | None = None  # staff to notify (SPEC §4 "Closing the loop")
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    ask: Ask  # the question the wave waits on
+    locale: str
+    answered: Question | None = None  # the last question answered, if any
+    shown: str = ""  # its answer as the customer should see it
+
+
 class AnswerService:
     def __init__(self, survey: Survey, default_locale: str) -> None:
         self.survey = survey
@@ -89,6 +97,36 @@ class AnswerService:
         definition, question = found
         columns = {"comment": text.strip()[:MAX_COMMENT]}
         return await self._record(session, wave, definition, question, columns, now)
+
+    async def resume(
+        self, session: AsyncSession, user_id: int, dispatch_id: int | None = None
+    ) -> Resumed | None:
+        """The question a customer's open wave waits on, to put on their screen again
+        (a reply lost to a crash or an outage, or the customer's /continue); with the
+        last answer given, as it is shown. None when no wave waits for this customer.
+
+        Reads only: asking again changes nothing stored."""
+        if dispatch_id is None:
+            wave = await answers.open_wave_of(session, user_id, ANSWERABLE)
+        else:
+            wave = await answers.open_wave(session, dispatch_id)
+        if wave is None or wave.tg_user_id != user_id or wave.status not in ANSWERABLE:
+            return None
+        definition = self.survey.wave(wave.wave_id)
+        if definition is None or wave.survey_id != self.survey.id or wave.chat_id is None:
+            return None
+        current = self._question(wave, self._current(wave, definition))
+        if current is None:
+            return None
+        locale = wave.locale or self.default_locale
+        ask = Ask(wave.chat_id, locale, wave.id, self.survey, definition, current[1])
+        last = list(wave.progress)[-1] if wave.progress else None
+        found = self._question(wave, last) if last else None
+        if found is None:
+            return Resumed(ask, locale)
+        question = found[1]
+        columns = _columns_of(question, wave.progress[question.id])
+        return Resumed(ask, locale, question, self.shown(question, columns, locale))
 
     def _current_id(self, wave: OpenWave) -> str:
         definition = self.survey.wave(wave.wave_id)
@@ -187,6 +225,21 @@ class AnswerService:
             option = next(o for o in question.options if o.id == columns["choice"])
             return self.survey.text(option.label, locale)
         return str(columns.get("comment") or "")
+
+
+def _columns_of(question: Question, given: list[Any]) -> dict[str, Any]:
+    """An answer's columns back from its `progress` entry (see _given): enough to show it."""
+    number, option = [*given, None, None][:2]
+    kind = question.kind
+    if kind is QuestionKind.RATING and number is not None:
+        return {"rating": number}
+    if kind is QuestionKind.NPS and number is not None:
+        return {"nps": number}
+    if kind is QuestionKind.EMOTION and option is not None:
+        return {"emotion": option}
+    if kind is QuestionKind.CHOICE and option is not None:
+        return {"choice": option}
+    return {"skipped": True} if kind is QuestionKind.TEXT else {}
 
 
 def _given(columns: dict[str, Any]) -> list[Any]:

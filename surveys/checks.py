@@ -33,6 +33,7 @@ def check_survey(survey: Survey, unsure: Collection[Loc] = ()) -> list[Problem]:
         *_translations(survey, unsure),
         *_questions(survey, unsure),
         *_waves(survey, unsure),
+        *_themes(survey, unsure),
     ]
 
 
@@ -55,6 +56,7 @@ def _duplicates(survey: Survey) -> Iterator[Problem]:
         yield from _dupes(touchpoints, ("stages", i, "touchpoints"), "touchpoint")
     yield from _dupes([e.id for e in survey.emotions], ("emotions",), "emotion")
     yield from _dupes([w.id for w in survey.waves], ("waves",), "wave")
+    yield from _dupes([t.id for t in survey.themes], ("themes",), "theme")
     seen: set[str] = set()
     for w, wave in enumerate(survey.waves):
         for q, question in enumerate(wave.questions):
@@ -73,8 +75,9 @@ def _texts(survey: Survey) -> Iterator[tuple[Loc, dict[str, str]]]:
         yield ("emotions", i, "label"), emotion.label
     for i, stage in enumerate(survey.stages):
         yield ("stages", i, "name"), stage.name
-        if stage.description:
-            yield ("stages", i, "description"), stage.description
+        for key in ("description", "doing", "thinking"):
+            if text := getattr(stage, key):
+                yield ("stages", i, key), text
         for j, touchpoint in enumerate(stage.touchpoints):
             yield ("stages", i, "touchpoints", j, "name"), touchpoint.name
     for w, wave in enumerate(survey.waves):
@@ -84,6 +87,8 @@ def _texts(survey: Survey) -> Iterator[tuple[Loc, dict[str, str]]]:
             yield ("waves", w, "questions", q, "text"), question.text
             for o, option in enumerate(question.options):
                 yield ("waves", w, "questions", q, "options", o, "label"), option.label
+    for t, theme in enumerate(survey.themes):
+        yield ("themes", t, "label"), theme.label
 
 
 def _translations(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
@@ -131,6 +136,8 @@ def _questions(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
                 if found is not None and found[1] not in unsure:
                     yield from _option_touchpoints(survey, question, found[0].id, loc)
                 yield from _options(survey, question, loc, unsure)
+                if question.intent is not None and question.kind is not QuestionKind.TEXT:
+                    yield (*loc, "intent"), "intent is only for text questions"
                 if question.ask_if is not None:
                     where = (*loc, "ask_if")
                     yield from _condition(
@@ -283,3 +290,16 @@ def _waves(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
             yield ("waves", w, "remind_after"), "must be longer than zero"
         elif expires and wave.remind_after >= wave.expire_after:
             yield ("waves", w, "remind_after"), "must be shorter than expire_after"
+
+
+def _themes(survey: Survey, unsure: frozenset[Loc]) -> Iterator[Problem]:
+    """A theme's words are listed per language of the survey."""
+    if ("title",) in unsure:
+        return
+    for t, theme in enumerate(survey.themes):
+        for language in theme.words:
+            if language not in survey.title:
+                yield (
+                    ("themes", t, "words", language),
+                    f"unknown language {language!r}: the survey has {', '.join(survey.title)}",
+                )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,11 @@ from surveys.timing import SendingRules
 # Telegram's deep-link payload: at most 64 characters of A-Za-z0-9_- ; 32 here.
 TOKEN_BYTES = 24
 MAX_CLOCK_SKEW = timedelta(days=1)
+MAX_REF = 128
+MAX_SEGMENT = 64
+# A phone as people write it: +7 (999) 123-45-67, 8 999 123 45 67, +44 20 7946 0958.
+PHONE = re.compile(r"\+?[\d(][\d\s().-]*\d")
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15  # E.164 allows at most 15
 
 
 class OrderRejected(ValueError):
@@ -73,22 +79,22 @@ class Journeys:
         registered before, or earlier in `news`, gets that order's receipt, unchanged."""
         for new in news:
             validate_order(new, now)
+        news = [replace(new, customer_ref=customer_ref(new.customer_ref)) for new in news]
         known = await orders.by_external_ids(session, {new.external_id for new in news})
         fresh: dict[str, NewOrder] = {}
         for new in news:
             if new.external_id not in known:
                 fresh.setdefault(new.external_id, new)
-        refs = {new.customer_ref.strip() for new in fresh.values()}
+        refs = {new.customer_ref for new in fresh.values()}
         people = await customers.get_or_create_many(session, refs, now) if refs else {}
         created = {
-            key: self._new_order(new, people[new.customer_ref.strip()], now)
-            for key, new in fresh.items()
+            key: self._new_order(new, people[new.customer_ref], now) for key, new in fresh.items()
         }
         session.add_all(created.values())
         await session.flush()
         links = {}
         for key, order in created.items():
-            customer = people[fresh[key].customer_ref.strip()]
+            customer = people[fresh[key].customer_ref]
             if customer.status == CustomerStatus.ACTIVE:
                 order.journey = await self.start(session, customer, order, now)
             elif customer.status in (CustomerStatus.STOPPED, CustomerStatus.UNREACHABLE):
@@ -197,16 +203,33 @@ class Journeys:
         )  # fmt: skip
 
 
+def customer_ref(text: str) -> str:
+    """The one rule for a customer's reference, wherever it comes from (`/order`, `cjm
+    order add`, the API, an import): one word, except that a phone may be written with
+    spaces, dashes, dots and brackets; a phone is kept as its digits (and a leading +),
+    so "+7 999 123-45-67" and "+79991234567" are the same customer."""
+    ref = text.strip()
+    if not ref:
+        raise OrderRejected("customer_ref: must not be empty")
+    digits = re.sub(r"\D", "", ref)
+    if PHONE.fullmatch(ref) and MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        ref = ("+" if ref.startswith("+") else "") + digits
+    if any(char.isspace() or not char.isprintable() for char in ref):
+        raise OrderRejected(
+            "customer_ref: one word, or a phone number (spaces and dashes are fine there)"
+        )
+    if len(ref) > MAX_REF:
+        raise OrderRejected(f"customer_ref: at most {MAX_REF} characters")
+    return ref
+
+
 def validate_order(new: NewOrder, now: datetime) -> None:
     """Raise OrderRejected as `register_order` would, without touching the database."""
-    if not new.customer_ref.strip():
-        raise OrderRejected("customer_ref: must not be empty")
-    if len(new.customer_ref) > 128:
-        raise OrderRejected("customer_ref: at most 128 characters")
+    customer_ref(new.customer_ref)
     if not new.external_id.strip() or len(new.external_id) > 128:
         raise OrderRejected("external_id: 1 to 128 characters")
-    if new.segment is not None and len(new.segment) > 64:
-        raise OrderRejected("segment: at most 64 characters")
+    if new.segment is not None and len(new.segment) > MAX_SEGMENT:
+        raise OrderRejected(f"segment: at most {MAX_SEGMENT} characters")
     if new.purchased_at is not None:
         if new.purchased_at.tzinfo is None:
             raise OrderRejected("purchased_at: needs a time zone")

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from surveys import wording
 from surveys.checks import Loc, check_survey
 from surveys.model import IDENT, Survey
 
@@ -53,7 +54,7 @@ class SurveyProblem:
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
-        return f"{where}: {self.path}: {self.message}"
+        return f"{where}: {self.path}: {self.message}" if self.loc else f"{where}: {self.message}"
 
 
 class SurveyError(Exception):
@@ -72,15 +73,15 @@ def resolve(spec: str) -> Path:
     return template_path(spec) if spec in TEMPLATES else Path(spec)
 
 
-def load_survey(spec: str | Path) -> Survey:
+def load_survey(spec: str | Path, setting: str | None = None) -> Survey:
+    """`setting`: the name of the setting `spec` came from, for the error message."""
     path = resolve(spec) if isinstance(spec, str) else spec
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_BYTES + 1)  # a FIFO or a device has no size to ask first
     except OSError as error:
-        raise SurveyError(
-            str(path), [SurveyProblem((), f"cannot read: {error.strerror}")]
-        ) from None
+        source = f"{setting}: {path}" if setting else str(path)
+        raise SurveyError(source, [SurveyProblem((), _unreadable(str(spec), error))]) from None
     return parse_survey(_decoded(raw, str(path)), str(path))
 
 
@@ -96,6 +97,17 @@ def _decoded(raw: bytes, source: str) -> str:
             "save it as UTF-8 YAML"
         )
         raise SurveyError(source, [SurveyProblem((), message)]) from None
+
+
+def _unreadable(spec: str, error: OSError) -> str:
+    bundled = ", ".join(TEMPLATES)
+    if not isinstance(error, FileNotFoundError):
+        return f"cannot read: {error.strerror}"
+    if Path(spec).suffix in (".yaml", ".yml") or "/" in spec or "\\" in spec:
+        return f"no such file (give a survey YAML file, or a bundled template: {bundled})"
+    close = difflib.get_close_matches(spec, TEMPLATES, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"no such file, and not a bundled template ({bundled}){hint}"
 
 
 def parse_survey(text: str, source: str = "<survey>") -> Survey:
@@ -219,7 +231,7 @@ def _by_line(problems: list[SurveyProblem]) -> list[SurveyProblem]:
 def _from_pydantic(error: object, node: yaml.Node | None) -> SurveyProblem:
     assert isinstance(error, dict)
     loc = tuple(error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = wording.message(error)
     site = _site(loc)
     if error["type"] == "extra_forbidden":
         message = "unknown key"

@@ -74,11 +74,11 @@ class Thresholds(_Strict):
     min_responses: int = Field(5, ge=1)  # customers, not answers
     # How the map decides (README "How the map decides"): the smallest differences that
     # matter and the false discovery rate over a report's tests.
-    relative_rating: float = Field(0.2, ge=0, le=2)  # stars below the customers' other ratings
-    drop_rating: float = Field(0.15, ge=0, le=2)  # stars below the baseline
-    drop_csat: float = Field(0.05, ge=0, le=1)  # share below the baseline
-    drop_nps: float = Field(8, ge=0, le=100)  # NPS points below the baseline
-    drop_valence: float = Field(0.2, ge=0, le=2)  # mood below the baseline
+    relative_rating: float = Field(0.15, ge=0, le=2)  # stars below the customers' other ratings
+    drop_rating: float = Field(0.1, ge=0, le=2)  # stars below the baseline
+    drop_csat: float = Field(0.03, ge=0, le=1)  # share below the baseline
+    drop_nps: float = Field(5, ge=0, le=100)  # NPS points below the baseline
+    drop_valence: float = Field(0.15, ge=0, le=2)  # mood below the baseline
     baseline_periods: int = Field(4, ge=1, le=12)  # periods of the same length before
     fdr: float = Field(0.05, gt=0, le=0.5)  # false discovery rate over the report's tests
 
@@ -107,6 +107,10 @@ class Stage(_Strict):
     id: Ident
     name: Localized
     description: Localized | None = None
+    # The map's actions and thoughts lanes: what the customer does here, and what goes
+    # through their mind ("Is there a seat?").
+    doing: Localized | None = None
+    thinking: Localized | None = None
     touchpoints: list[Touchpoint] = Field(default_factory=list)
 
 
@@ -118,6 +122,14 @@ class Option(_Strict):
     touchpoint: Ident | None = None
 
 
+class Intent(StrEnum):
+    """What the text answers of a question are: complaints, praise or ideas."""
+
+    PAIN = "pain"
+    PRAISE = "praise"
+    SUGGESTION = "suggestion"
+
+
 class Question(_Strict):
     id: Ident
     stage: Ident
@@ -127,10 +139,28 @@ class Question(_Strict):
     ask_if: str | None = None
     options: list[Option] = Field(default_factory=list)
     optional: bool = Field(True, description="text questions offer a Skip button")
+    intent: Intent | None = None  # text questions; inferred from ask_if when missing
 
     @cached_property
     def condition(self) -> Condition | None:
         return parse_condition(self.ask_if) if self.ask_if else None
+
+    @cached_property
+    def comment_intent(self) -> Intent | None:
+        """The intent of its text answers: the one written, else the one its condition
+        implies (asked after a low answer → pain, after a high one → praise), else None
+        (an open question: each comment's own words decide)."""
+        if self.intent is not None:
+            return self.intent
+        condition = self.condition
+        if condition is None or not condition.comparisons:
+            return None
+        ops = {c.op for c in condition.comparisons if isinstance(c.value, int)}
+        if ops and ops <= {"<", "<="}:
+            return Intent.PAIN
+        if ops and ops <= {">", ">="}:
+            return Intent.PRAISE
+        return None
 
     def touchpoint_of(self, choice: str | None) -> str | None:
         """Where an answer lands on the map: the chosen option's touchpoint when it names
@@ -141,8 +171,27 @@ class Question(_Strict):
         return self.touchpoint
 
 
+ThemeWords = Annotated[
+    dict[
+        str,
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1)],
+    ],
+    Field(min_length=1),
+]
+
+
+class Theme(_Strict):
+    """A subject customers write about ("the queue"), found in comments by its words and
+    phrases per language, matched by lemma and stem (`surveys.themes`)."""
+
+    id: Ident
+    label: Label
+    words: ThemeWords
+
+
 class Wave(_Strict):
     id: Ident
+    title: Localized | None = None  # how reports name the wave; "Wave 2" without it
     after: Duration
     remind_after: Duration | None = None
     expire_after: Duration = Field(default_factory=lambda: timedelta(days=3))
@@ -161,6 +210,7 @@ class Survey(_Strict):
     emotions: list[Emotion] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1)
     waves: list[Wave] = Field(min_length=1)
+    themes: list[Theme] = Field(default_factory=list)
 
     @property
     def locales(self) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from bot.callbacks import ReplyCb
 from storage.models import Alert, AlertMessage, AlertReply, Customer, CustomerStatus, ReplyDraft
@@ -24,12 +24,21 @@ from tests.support.fake_bot_api import ApiError, Call, TgUser
 from tests.support.harness import OWNER_ID, STAFF_ID, Harness
 
 TITLE = "⚠️ An unhappy customer"
+RATING = "Purchase — Overall, how was your visit today?"
+FEELING = "Purchase — How did you feel when you left?"
+BETTER = "Purchase — What could we have done better? A few words help us fix it."
 THANKS = "Thank you! That's all for now 🙏"
 
 
 def notifications(h: Harness, chat_id: int) -> list[dict[str, Any]]:
     """The alert notifications in a staff chat as they look now (after edits)."""
     return [m for m in h.api.messages_to(chat_id) if m.get("text", "").startswith(TITLE)]
+
+
+def alert_edits(h: Harness) -> list[Call]:
+    """Edits of the notifications in the staff's and the owner's chats."""
+    team = {STAFF_ID, OWNER_ID}
+    return [c for c in h.api.calls_of("editMessageText") if int(c.params["chat_id"]) in team]
 
 
 def on_screen(h: Harness, user: TgUser) -> dict[str, Any]:
@@ -67,7 +76,7 @@ async def test_low_rating_alerts_every_staff_member_and_owner(harness: Harness) 
 
     for chat in (STAFF_ID, OWNER_ID):
         [shown] = notifications(harness, chat)
-        assert shown["text"] == f"{TITLE}\nCustomer: alice\n\nPurchase: ★★☆☆☆ ❗"
+        assert shown["text"] == f"{TITLE}\nCustomer: alice\n\n{RATING} ★★☆☆☆ ❗"
         assert buttons(shown) == ["↩️ Reply"]
     assert "501" not in notifications(harness, STAFF_ID)[0]["text"]  # never the Telegram id
     alert = await harness.scalar(select(Alert))
@@ -84,7 +93,10 @@ async def test_each_recipient_reads_the_alert_in_their_language(harness: Harness
     [russian] = [m for m in harness.api.messages_to(OWNER_ID) if "⚠️" in m.get("text", "")]
     assert russian["text"] == (
         "⚠️ Недовольный клиент\nКлиент: alice\n\n"
-        "Покупка: ★★☆☆☆ ❗\nПокупка: 😞 Разочарование ❗\nПокупка: «Cold coffee»"
+        "Покупка — Как вам сегодняшний визит в целом? ★★☆☆☆ ❗\n"
+        "Покупка — С каким настроением вы от нас ушли? 😞 Разочарование ❗\n"
+        "Покупка — Что нам стоило сделать лучше? Пара слов поможет это исправить. "
+        "«Cold coffee»"
     )
     assert buttons(russian) == ["↩️ Ответить"]
     assert notifications(harness, STAFF_ID)[0]["text"].startswith(TITLE)  # English
@@ -103,7 +115,7 @@ async def test_follow_ups_edit_the_notification_instead_of_sending_another(
         [shown] = notifications(harness, chat)
         assert shown["text"] == (
             f"{TITLE}\nCustomer: alice\n\n"
-            "Purchase: ★★☆☆☆ ❗\nPurchase: 😞 Disappointment ❗\nPurchase: «The coffee was cold»"
+            f"{RATING} ★★☆☆☆ ❗\n{FEELING} 😞 Disappointment ❗\n{BETTER} «The coffee was cold»"
         )
         sends = [
             c
@@ -112,7 +124,20 @@ async def test_follow_ups_edit_the_notification_instead_of_sending_another(
         ]
         assert len(sends) == 1
     assert await harness.count(Alert) == 1
-    assert len(harness.api.calls_of("editMessageText")) >= 4  # emotion and comment, twice
+    edits = alert_edits(harness)
+    assert len(edits) == 4 and all(edit.ok for edit in edits)  # emotion and comment, twice
+
+
+async def test_an_answer_that_changes_nothing_shown_edits_nothing(harness: Harness) -> None:
+    alice = harness.user(501)
+    await unhappy_visit(harness, alice, "alice", None)
+    before = alert_edits(harness)
+
+    await harness.click(alice, on_screen(harness, alice), "Skip")  # the comment question
+
+    assert harness.api.sent_texts(501)[-1] == THANKS
+    assert alert_edits(harness) == before  # no edit answered "message is not modified"
+    assert all(edit.ok for edit in before)
 
 
 async def test_segment_and_nps_detractor_are_shown(harness: Harness) -> None:
@@ -163,7 +188,7 @@ async def test_a_strongly_negative_emotion_alerts_even_after_kind_stars(
     await harness.click(dave, harness.last_to(dave), "😠 Irritation")
 
     [shown] = notifications(harness, STAFF_ID)
-    assert shown["text"].endswith("Purchase: ★★★★☆\nPurchase: 😠 Irritation ❗")
+    assert shown["text"].endswith(f"{RATING} ★★★★☆\n{FEELING} 😠 Irritation ❗")
 
 
 def test_alert_rules() -> None:
@@ -335,8 +360,15 @@ async def test_forget_erases_the_exchange_and_stops_replies(harness: Harness) ->
         [shown] = notifications(harness, chat)
         assert "Customer: (the customer deleted their data)" in shown["text"]
         assert "alice" not in shown["text"] and "Cold coffee" not in shown["text"]
-        assert "Purchase: ★★☆☆☆ ❗" in shown["text"]
-    await harness.click(harness.staff, notifications(harness, STAFF_ID)[-1], "↩️ Reply")
+        assert f"{RATING} ★★☆☆☆ ❗" in shown["text"]
+        assert buttons(shown) == []  # nobody left to reply to
+    # A Reply tapped on a copy that could not be redrawn is turned down.
+    alert = await harness.scalar(select(Alert))
+    notice = notifications(harness, STAFF_ID)[-1]
+    await harness.api.wait_acked(
+        harness.staff.click_data(notice["message_id"], ReplyCb(alert=alert.id).pack()),
+        timeout=10,
+    )
     toast = harness.api.last("answerCallbackQuery").params
     assert toast["text"].startswith("The customer deleted their data")
     assert await harness.count(ReplyDraft) == 0
@@ -422,10 +454,11 @@ async def test_a_failed_update_is_logged_by_id_without_its_contents(
 ) -> None:
     alice = harness.user(501)
     alice.username = "alice_private"
-    locked = sqlite3.OperationalError("database is locked")
+    # not a transient error (those are retried until stored): the update fails for good
+    broken = sqlite3.IntegrityError("CHECK constraint failed: My secret words")
 
     async def fails(*_args: object) -> None:
-        raise OperationalError("UPDATE customers SET locale=?", ("My secret words",), locked)
+        raise IntegrityError("UPDATE customers SET locale=?", ("My secret words",), broken)
 
     monkeypatch.setattr(privacy, "profile", fails)
     with caplog.at_level(logging.INFO, logger="bot.middlewares"):
@@ -433,8 +466,7 @@ async def test_a_failed_update_is_logged_by_id_without_its_contents(
         await harness.api.wait_acked(update_id, timeout=10)
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert f"update {update_id} (message) failed, nothing stored: OperationalError" in logged
-    assert "(database is locked)" in logged
+    assert f"update {update_id} (message) failed, nothing stored: IntegrityError" in logged
     for private in ("My secret words", "alice_private", "User501"):
         assert private not in logged
     assert re.search(r"\b501\b", logged) is None  # nor the user's id

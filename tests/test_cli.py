@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select, update
 from sqlalchemy.orm import Session
 
 from bot.cli import main
 from reports import export
-from storage.models import Customer, Order
+from storage.models import Customer, Dispatch, LinkToken, Order, ReportDelivery
 from tests.support.fake_bot_api import FakeBotAPI
 
+PAST = datetime(2020, 1, 1, tzinfo=UTC)
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]{20,64})")
 
 
@@ -85,6 +87,74 @@ async def test_order_add_asks_telegram_for_the_bot_name(
     assert [call.method for call in api.calls] == ["getMe"]
 
 
+def test_order_add_without_a_token_stores_nothing(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+
+    assert main(["order", "add", "+79990001122"]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        "not registered: the customer's link needs the bot's name: set CJM_BOT_USERNAME, "
+        "or CJM_BOT_TOKEN (from @BotFather)\n",
+    )
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("token", "code", "message"),
+    [
+        ("notatoken", 2, "not registered: CJM_BOT_TOKEN: not a bot token (it looks like "
+         "123456789:AAH…; get one from @BotFather)"),
+        ("123456:REVOKED", 2, "not registered: CJM_BOT_TOKEN: Telegram refused this token "
+         "(revoked or mistyped? check it with @BotFather)"),
+    ],
+)  # fmt: skip
+async def test_order_add_with_a_bad_token_stores_nothing(
+    database: Path,
+    api: FakeBotAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    code: int,
+    message: str,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", token)
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+    api.fail_next("getMe", 401, "Unauthorized")
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == code
+
+    assert capsys.readouterr() == ("", message + "\n")
+    assert not await asyncio.to_thread(database.exists)
+
+
+async def test_order_add_with_telegram_unreachable_stores_nothing_and_a_retry_adds_one(
+    database: Path,
+    api: FakeBotAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+    api.drop_next("getMe")
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"not registered: Telegram is unreachable at {api.url}: ")
+    assert err.endswith(" (CJM_BOT_USERNAME makes links without asking it)\n")
+    assert len(err.splitlines()) == 1
+    assert not await asyncio.to_thread(database.exists)
+
+    assert await asyncio.to_thread(main, ["order", "add", "bob"]) == 0  # the retry
+    assert LINK.search(capsys.readouterr().out) is not None
+    assert [ref for _id, ref, _segment, _source in orders(database)] == ["bob"]
+
+
 def test_order_add_rejects_a_time_without_zone(
     database: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,12 +165,118 @@ def test_order_add_rejects_a_time_without_zone(
     assert "give a time zone" in capsys.readouterr().err
 
 
+def test_order_add_refuses_a_bad_reference_before_anything_else(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["order", "add", "ivan petrov"]) == 1
+
+    assert capsys.readouterr() == (
+        "",
+        "not registered: customer_ref: one word, or a phone number (spaces and dashes are "
+        "fine there)\n",
+    )
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "why"),
+    [
+        ("sqlite+aiosqlite:////nonexistent/dir/shop.db", "sqlite+aiosqlite:////nonexistent/dir/"
+         "shop.db", "no folder /nonexistent/dir"),
+        ("postgresql+asyncpg://cjm:secret@127.0.0.1:1/shop", "postgresql+asyncpg://cjm:***@"
+         "127.0.0.1:1/shop", "Connect call failed ('127.0.0.1', 1)"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"], ["report"]])
+def test_a_database_that_cannot_be_opened_is_one_line(
+    database: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    shown: str,
+    why: str,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+
+    assert main(command) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()[-1]) == ("", f"CJM_DATABASE_URL: cannot open {shown}: {why}")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["order", "add", "bob", "--purchased-at", "yesterday"],
+         "argument --purchased-at: not a time: 'yesterday' (ISO 8601 with a zone, "
+         "e.g. 2026-11-23T14:05+03:00)"),
+        (["report", "--from", "5.12.2026"],
+         "argument --from: not a date: '5.12.2026' (YYYY-MM-DD)"),
+        (["report", "--days", "week"], "argument --days: not a whole number: 'week'"),
+    ],
+)  # fmt: skip
+def test_a_malformed_time_or_date_is_said_in_words(
+    database: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(command)
+
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: {message}")
+    assert not database.exists()
+
+
 def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     capsys.readouterr()
 
     assert main(["status"]) == 0
     assert capsys.readouterr().out.strip() == "no waves yet"
+
+
+def test_status_counts_orders_waiting_names_the_week_and_the_next_wave(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_BOT_USERNAME", "zerno_bot")
+    monkeypatch.setenv("CJM_TIMEZONE", "Europe/Moscow")
+    for ref in ("+79990001122", "+79990001133", "+79990001144"):
+        assert main(["order", "add", ref]) == 0
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "no waves yet (they are planned when a customer opens the link)",
+        "orders waiting for the customer to open the link: 3",
+    ]
+
+    engine = create_engine(f"sqlite:///{database}")
+    with Session(engine) as session, session.begin():
+        session.execute(update(LinkToken).where(LinkToken.id == 1).values(expires_at=PAST))
+        session.add(Dispatch(
+            order_id=2, survey_id="cafe", wave_id="after_purchase", status="pending",
+            due_at=datetime(2026, 12, 5, 7, 0, tzinfo=UTC), attempts=0, progress={},
+            created_at=PAST,
+        ))  # fmt: skip
+        session.add(ReportDelivery(
+            owner_id=1, week=date(2026, 11, 30), status="sent", attempts=1, parts=3,
+            claimed_at=datetime(2026, 11, 30, 6, 0, tzinfo=UTC),
+            sent_at=datetime(2026, 11, 30, 6, 0, 5, tzinfo=UTC),
+        ))  # fmt: skip
+        session.add(ReportDelivery(
+            owner_id=2, week=date(2026, 11, 30), status="failed", attempts=1, parts=0,
+            claimed_at=PAST, error="Forbidden: bot was blocked by the user",
+        ))  # fmt: skip
+    engine.dispose()
+
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "   pending: 1",
+        "next wave: 2026-12-05 10:00 Europe/Moscow",
+        "orders waiting for the customer to open the link: 3 (1 with the link expired)",
+        "weekly report of 2026-11-23..2026-11-29 to owner 1: sent 2026-11-30 09:00 Europe/Moscow",
+        "weekly report of 2026-11-23..2026-11-29 to owner 2: failed (Forbidden: bot was blocked"
+        " by the user)",
+    ]
 
 
 def test_report_writes_the_files_for_a_period(
@@ -170,3 +346,49 @@ def test_customer_relink_of_an_unknown_or_unlinked_customer_makes_no_link(
         "",
         "no link made: +79990001122 is not connected to Telegram: give them their order's link\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (
+            ["--from", "2026-12-05", "--to", "2026-12-01"],
+            "cjm report: --from 2026-12-05 is after --to 2026-12-01: put the earlier date first",
+        ),
+        (["--days", "0"], "cjm report: --days 0: give 1 or more days"),
+        (["--days", "-3"], "cjm report: --days -3: give 1 or more days"),
+        (
+            ["--days", "7", "--locale", "de"],
+            "cjm report: --locale de is not supported; use one of: en, ru",
+        ),
+    ],
+)
+def test_report_refuses_arguments_that_make_no_report_in_one_line(
+    database: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    error: str,
+) -> None:
+    out = tmp_path / "nothing"
+
+    assert main(["report", *arguments, "--out", str(out)]) == 2
+
+    printed = capsys.readouterr()
+    assert printed.err == error + "\n"
+    assert printed.out == ""
+    assert not out.exists() and not database.exists()
+
+
+def test_report_from_a_future_day_says_today(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--from", "2999-01-01"]) == 2
+    assert capsys.readouterr().err.startswith("cjm report: --from 2999-01-01 is after today (")
+
+
+def test_report_to_alone_ends_the_last_days_there(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--to", "2026-11-22", "--days", "7", "--locale", "ru"]) == 0
+    assert capsys.readouterr().out.split()[0] == "report-2026-11-16-2026-11-22/map.png"

@@ -21,6 +21,7 @@ from reports.evidence import (
     Settings,
     assess,
     benjamini_hochberg,
+    conditional_bh,
     moderated_variance,
     pooled_variance,
     shrink,
@@ -197,7 +198,9 @@ def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None
     visit = dropped.cells["visit", None]
     drop = next(f for f in visit.findings if f.rule is Rule.DROP and f.metric == "rating")
     assert drop.discovered and drop.baseline == pytest.approx(4.5, abs=0.1)
-    assert not any(f.rule is Rule.DROP for f in dropped.cells["pay", None].findings)
+    assert not any(
+        f.rule is Rule.DROP and f.discovered for f in dropped.cells["pay", None].findings
+    )
     # a change smaller than the minimum drop is not a problem, however many customers
     tiny = assess(journey({"visit": week(4.5, 5000)}), journey({"visit": week(4.6, 5000)}),
                   SETTINGS)  # fmt: skip
@@ -220,3 +223,15 @@ def test_drop_p_value_is_welchs_test_with_a_margin_for_large_samples() -> None:
     reference = stats.ttest_ind(now, shifted, equal_var=False, alternative="less").pvalue
     assert finding.p == pytest.approx(float(reference), rel=0.02)
     assert math.isclose(finding.value, now.mean() - before.mean())
+
+
+def test_conditional_bh_drops_conservative_nulls_only() -> None:
+    # two real effects among forty hypotheses far inside their null (p near 1): plain BH
+    # counts all 42 and finds nothing; conditioned on p ≤ 0.5 it tests two, rescaled
+    p = [0.004, 0.02] + [0.9] * 40
+    assert not any(benjamini_hochberg(p, 0.05))
+    assert conditional_bh(p, 0.05) == [True, True] + [False] * 40
+    # uniform noise stays quiet: under the null, p | p ≤ 0.5 is uniform again
+    rng = np.random.default_rng(7)
+    false = sum(any(conditional_bh(rng.uniform(size=40).tolist(), 0.05)) for _ in range(2000))
+    assert false / 2000 < 0.07

@@ -7,18 +7,37 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reports.worker import ReportWorker
 from storage.migrate import alembic_config, script_head
+from tests.flows import first_wave
 from tests.support.harness import OWNER_ID, Harness
 
 WORKER_FAILED = (
     "Sorry, the report could not be drawn: the process that draws it stopped with an "
     "error. The details are in the bot's log. Please try again later."
 )
+
+
+async def answered_last_week(h: Harness) -> None:
+    """One guest answers on Wednesday 18 November; then it is Monday 23, noon (the weekly
+    report has fired): there is something to draw for both reports."""
+    h.clock.now = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    alice = h.user(501)
+    question = await first_wave(h, alice, "alice")
+    await h.click(alice, question, "I've been here before")
+    for answer in ("Something on the menu", "5 ⭐", "😍 Delight"):
+        await h.click(alice, h.last_to(alice), answer)
+    h.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def to_owner(h: Harness, method: str) -> list[Any]:
+    return [call for call in h.api.calls_of(method) if call.params["chat_id"] == OWNER_ID]
 
 
 def worker_of(harness: Harness) -> ReportWorker:
@@ -52,12 +71,13 @@ async def test_a_worker_killed_midway_tells_the_owner_and_the_log(
 ) -> None:
     kill_self = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     worker_of(harness).command = (sys.executable, "-c", kill_self)  # as the OOM killer would
+    await answered_last_week(harness)
 
     await harness.send(harness.user(OWNER_ID), "/report")
     await harness.app.background.wait()
 
     assert harness.api.sent_texts(OWNER_ID)[-1] == WORKER_FAILED
-    assert harness.api.calls_of("sendPhoto") == []
+    assert to_owner(harness, "sendPhoto") == []
     assert (
         f"/report for {OWNER_ID} was not drawn: the report worker was killed by SIGKILL "
         "(out of memory?)"
@@ -69,6 +89,7 @@ async def test_a_worker_error_is_logged_with_its_cause_and_the_owner_told_in_rus
 ) -> None:
     # The worker's database has none of the bot's tables: it fails, exit code 1.
     worker_of(harness).database_url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    await answered_last_week(harness)
 
     await harness.send(harness.user(OWNER_ID, language="ru"), "/report 30d")
     await harness.app.background.wait()
@@ -88,6 +109,7 @@ async def test_a_worker_that_hangs_is_stopped_and_the_owner_told(harness: Harnes
     worker = worker_of(harness)
     worker.command = (sys.executable, "-c", "import time; time.sleep(3600)")
     worker.timeout = 0.5
+    await answered_last_week(harness)
 
     await harness.send(harness.user(OWNER_ID), "/report")
     await harness.app.background.wait()
@@ -102,11 +124,12 @@ async def test_a_weekly_report_whose_worker_fails_is_retried_later(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker_of(harness).command = (sys.executable, "-c", "raise SystemExit('out of disk')")
+    await answered_last_week(harness)
 
     outcome = await harness.app.weekly.deliver()
 
     assert outcome.retrying == (OWNER_ID,)
-    assert harness.api.calls_of("sendMessage") == []
+    assert to_owner(harness, "sendMessage") == []
     assert (
         f"weekly report for owner {OWNER_ID} was not drawn: the report worker exited with "
         "code 1: out of disk"

@@ -159,7 +159,7 @@ async def test_command_menus_per_role_and_language(harness: Harness) -> None:
         for call in harness.api.calls_of("setMyCommands")
     }  # fmt: skip
 
-    customer = ["help", "stop", "forget", "language"]
+    customer = ["help", "continue", "stop", "forget", "language"]
     assert menus[("default", None, None)] == customer
     assert menus[("default", None, "ru")] == customer
     for language in (None, "ru"):

@@ -16,6 +16,7 @@ from bot.cli import main
 from storage.db import make_engine
 from storage.models import Customer, LinkToken, Order
 from surveys import order_import
+from tests.support.fake_bot_api import FakeBotAPI
 
 GOOD = [
     "external_id,customer_ref,purchased_at,segment",
@@ -429,6 +430,31 @@ def test_a_rerun_after_a_crash_lists_the_links_of_every_order_still_waiting(
     for external_id, ref, link, _ in rows[1:]:
         assert ref == "+7999" + external_id[2:].rjust(7, "0")
         assert link == f"https://t.me/cjm_shop_bot?start={tokens[external_id]}"
+
+
+async def test_links_without_telegram_import_nothing_and_say_so(
+    shop: str,
+    api: FakeBotAPI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_TELEGRAM_API_URL", api.url)
+    monkeypatch.delenv("CJM_BOT_USERNAME", raising=False)
+    api.drop_next("getMe")
+    path = await asyncio.to_thread(write_csv, tmp_path / "orders.csv", GOOD)
+
+    code, out, err = await asyncio.to_thread(
+        run, capsys, str(path), "--links", str(tmp_path / "links.csv")
+    )
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"nothing imported: Telegram is unreachable at {api.url}: Server disconnected "
+        "(CJM_BOT_USERNAME makes links without asking it)\n"
+    )
+    assert await asyncio.to_thread(saved, shop) == []
 
 
 def stored_tokens(url: str) -> dict[str, str]:

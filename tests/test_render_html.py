@@ -162,7 +162,7 @@ def test_comments_are_quoted_with_dates(report: Report, page: Page) -> None:
     assert quotes == sum(min(3, len(row.comments)) for row in report.stages)
     for comment in comments:
         assert " ".join(comment.text.split()) in page.text
-        assert comment.answered_at.date().isoformat() in page.text
+        assert f"{comment.answered_at:%d.%m.%Y}" in page.text
     assert any(c.low for c in comments)
     assert "low" in [a.get("class") for t, a in page.tags if t == "blockquote"]
 
@@ -223,7 +223,7 @@ def test_customer_text_is_escaped() -> None:
     assert "Visit <b>&</b> pay" in page.texts
     assert "Tiny <café>" in page.texts
     assert "<vip>" in page.texts
-    assert "2026-11-12 · Till & queue · rated 2/5 ·" in page.text
+    assert "12.11.2026 · Till & queue · rated 2/5 ·" in page.text
     assert "low" in page.texts
 
 
@@ -241,11 +241,24 @@ def test_changes_show_arrows_and_numbers() -> None:
     assert "(was 30%)" in text
     assert "60%" in page.texts  # the response rate, 12 of 20 waves
     assert "(12 of 20 waves)" in page.texts
-    assert "Response rate by wave: w1 60% (12/20)" in page.texts
+    assert "Response rate by wave: Wave 1 60% (12/20)" in page.texts  # never the id "w1"
     assert (
         "What moves NPS cannot be told apart yet: 4 customers with an NPS answer (20 needed)."
         in page.texts
     )
+    assert any(t.startswith("▲ and ▼ compare with last week") for t in page.texts)
+
+
+def test_waves_are_named_by_their_titles_and_dates_read_as_in_telegram() -> None:
+    page = check_page(render_html(small_report(), waves={"w0": "Unsent", "w1": "After the visit"}))
+    assert "Response rate by wave: After the visit 60% (12/20)" in page.texts
+    assert "09.11.2026–15.11.2026 (7 days)" in page.texts
+    assert "16.11.2026 09:00 UTC" in page.texts
+    assert "w1" not in page.text
+
+
+def test_no_arrows_explained_when_nothing_is_compared(page: Page) -> None:
+    assert not any("▲" in text or "▼" in text for text in page.texts)
 
 
 def test_an_empty_report_renders() -> None:
@@ -285,11 +298,27 @@ def test_a_russian_report_reads_in_russian(demo_url: str) -> None:
     report = demo_report(demo_url, locale="ru")
     page = check_page(render_html(report))
     customer_text = {" ".join(c.text.split()) for row in report.stages for c in row.comments}
-    english = [t for t in page.texts if t not in customer_text and ENGLISH_WORDS.search(t)]
+    # The customers' own words in the voice lanes: quotes, and the words no theme covers.
+    said = [
+        *(
+            q
+            for v in report.voices.stages.values()
+            for f in (*v.pain, *v.praise)
+            for q in f.quotes
+        ),
+        *(q for v in report.voices.stages.values() for q in v.pain_quotes + v.praise_quotes),
+        *(q for v in report.voices.stages.values() for q in v.suggestion_quotes),
+        *(t.text for v in report.voices.stages.values() for t in v.uncovered),
+    ]
+    english = [
+        t for t in page.texts
+        if t not in customer_text and ENGLISH_WORDS.search(t)
+        and not any(q in t for q in said)
+    ]  # fmt: skip
     assert english == []
     assert "Отчёт по карте пути клиента" in page.texts
     assert "Как читать отчёт" in page.texts
-    assert f"{report.period.start.isoformat()} – 2026-11-14 (45 дней)" in page.texts
+    assert "01.10.2026–14.11.2026 (45 дней)" in page.texts
     retention = next(row for row in report.stages if row.stage.id == "retention")
     assert retention.stage.flag.sentence in page.texts
     assert "Проблема" in page.texts

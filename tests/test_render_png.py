@@ -13,8 +13,11 @@ from datetime import date
 import pytest
 
 from reports.aggregate import Comment, Period
-from reports.render_png import HEIGHT, WIDTH, render_png, render_png_async
+from reports.priority_words import headline
+from reports.render_png import HEIGHT, WIDTH, map_texts, render_png, render_png_async
 from reports.report import Report
+from reports.words import wave_names
+from surveys.loader import load_survey
 from tests.support.demo_data import START, demo_report
 
 NO_ANSWERS = Period(date(2020, 1, 1), date(2020, 1, 8))
@@ -46,7 +49,7 @@ def test_the_map_is_a_png_of_the_promised_size(reports: dict[str, Report]) -> No
     report = reports["en"]
     assert report.answers > 0  # the demo has answers: the map is not empty
     data = render_png(report)
-    assert png_size(data) == (WIDTH, HEIGHT) == (1600, 1000)
+    assert png_size(data) == (WIDTH, HEIGHT) == (1600, 1400)
     assert data.endswith(b"IEND\xaeB`\x82")
 
 
@@ -128,3 +131,61 @@ async def test_the_async_render_does_not_block_the_event_loop(
     assert data == render_png(report)
     # The loop kept running other tasks while the render ran in its worker thread.
     assert ticks_during_render[0] > 3
+
+
+SECOND_HALF = Period(date(2026, 10, 24), date(2026, 11, 15))  # compared with the first half
+FOOTER_EN = (
+    "Response by wave: After the visit 89% · A few days later 86% · Three weeks later 77%"
+    "   ·   made 15.11.2026 00:00 UTC"
+)
+FOOTER_RU = (
+    "Отклик по волнам: После визита 89% · Через несколько дней 86% · Через три недели 77%"
+    "   ·   сформирован 15.11.2026 00:00 UTC"
+)
+
+
+def line(texts: list[str], start: str) -> str:
+    """The one text on the map that starts so."""
+    [found] = [text for text in texts if text.startswith(start)]
+    return found
+
+
+def test_the_map_names_waves_by_title_and_dates_as_telegram_does(
+    reports: dict[str, Report],
+) -> None:
+    survey = load_survey("cafe")
+    english = map_texts(reports["en"], wave_names(survey, "en"))
+    russian = map_texts(reports["ru"], wave_names(survey, "ru"))
+
+    assert english[0] == "Cafe: the guest journey — 01.10.2026–14.11.2026"
+    assert russian[0] == "Кафе: путь гостя — 01.10.2026–14.11.2026"
+    assert line(english, "Response by wave") == FOOTER_EN  # nothing before 1 October: no ▲▼
+    assert line(russian, "Отклик по волнам") == FOOTER_RU
+    for wave in ("after_purchase", "first_use", "loyalty"):
+        assert not any(wave in text for text in english + russian if "%" in text), wave
+
+
+def test_the_change_legend_only_when_the_map_shows_changes(demo_url: str) -> None:
+    texts = map_texts(demo_report(demo_url, SECOND_HALF))
+    assert any(text.startswith(("▲", "▼")) for text in texts if not text.startswith("▲▼"))
+    assert line(texts, "▲▼") == "▲▼ change vs the previous 22 days   ·   made 15.11.2026 00:00 UTC"
+
+
+def test_quotes_use_the_languages_marks(reports: dict[str, Report]) -> None:
+    russian, english = map_texts(reports["ru"]), map_texts(reports["en"])
+    assert any(text.startswith("«") for text in russian)
+    assert not any("“" in text or "”" in text for text in russian)
+    assert any(text.startswith("“") for text in english)
+    assert not any("«" in text for text in english)
+
+
+def test_the_map_says_what_to_fix_first(reports: dict[str, Report]) -> None:
+    assert not reports["empty"].judged  # nobody answered: no ranking on the map
+    for locale in ("en", "ru"):
+        report = reports[locale]
+        names = {row.stage.id: row.stage.name for row in report.stages}
+        said = headline(report.priorities, names, locale)
+        assert said in map_texts(report) or any(
+            text.endswith("…") and said.startswith(text[:-1]) for text in map_texts(report)
+        )
+    assert not any("r=" in text or "r =" in text for text in map_texts(reports["en"]))

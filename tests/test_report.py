@@ -58,7 +58,10 @@ def test_every_stage_and_touchpoint_of_the_survey_is_on_the_map(report: Report) 
 def test_comments_response_rates_and_key_stages(report: Report) -> None:
     retention = next(row for row in report.stages if row.stage.id == "retention")
     assert 0 < len(retention.comments) <= 3
-    assert retention.comments[0].low  # low-rated first
+    # Low-rated first: purchase comments follow its rating in the same wave. (Retention's
+    # follow a choice, "not sure" or "unlikely" to come back: not rated low by a number.)
+    purchase = next(row for row in report.stages if row.stage.id == "purchase")
+    assert purchase.comments and purchase.comments[0].low
     assert set(report.response_rates) == {"after_purchase", "first_use", "loyalty"}
     assert all(0 < answered <= sent for answered, sent in report.response_rates.values())
     assert report.response_rate is not None and 0.5 < report.response_rate < 1
@@ -78,7 +81,7 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     assert lines[0] == "Cafe: the guest journey"
     assert lines[1] == "01.10.2026–14.11.2026"
     assert lines[2].startswith(f"{report.answers} answers · response rate ")
-    assert "NPS " in lines[2]
+    assert "NPS −68 (±14)" in lines[2]  # the minus sign, as on the map
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Purchase" in line for line in problems)

@@ -41,7 +41,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ("CJM_DISPATCH_INTERVAL", "0", "Input should be greater than 0"),
         ("CJM_DISPATCH_INTERVAL", "often", "Input should be a valid number"),
         ("CJM_LINK_TTL", "a week", "not a duration: 'a week'"),
-        ("CJM_DEFAULT_LOCALE", "english", "String should match pattern"),
+        (
+            "CJM_DEFAULT_LOCALE",
+            "english",
+            "expected a two-letter language code, e.g. ru or en (got 'english')",
+        ),
         ("CJM_HTTP_PORT", "99999", "Input should be less than or equal to 65535"),
     ],
 )
@@ -192,8 +196,25 @@ def test_run_with_a_missing_survey_file(
     assert main(["run"]) == 2
 
     assert capsys.readouterr().err == (
-        f"{clean_env}/missing.yaml: (file): cannot read: No such file or directory\n"
+        f"CJM_SURVEY: {clean_env}/missing.yaml: no such file (give a survey YAML file, or a "
+        "bundled template: cafe, online_shop, lean)\n"
     )
+
+
+def test_run_with_a_mistyped_template_names_the_setting_and_the_templates(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_env: Path
+) -> None:
+    monkeypatch.setenv("CJM_BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("CJM_SURVEY", "cafee")
+
+    assert main(["run"]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        "CJM_SURVEY: cafee: no such file, and not a bundled template (cafe, online_shop, "
+        "lean); did you mean cafe?\n",
+    )
+    assert not (clean_env / "cjm.db").exists()
 
 
 def test_run_refuses_a_webhook_without_its_secret(

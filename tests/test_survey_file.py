@@ -298,7 +298,8 @@ def test_unquoted_yes_and_no_get_a_hint(word: str, meant: str) -> None:
         ("default_locale: en", "default_locale: de", "title:", "title",
          "no text for the default locale 'de'"),
         ("id: after_purchase", "id: After-Purchase", "After-Purchase", "waves[0].id",
-         "String should match pattern"),
+         "expected lower-case latin letters, digits and _, starting with a letter "
+         "(e.g. after_purchase)"),
     ],
 )  # fmt: skip
 def test_single_mistakes_are_located(
@@ -359,7 +360,7 @@ def test_invalid_yaml_names_its_line() -> None:
     problems = problems_of(text)
 
     assert problems == [
-        f"s.yaml:{line_of(text, 'touchpoints:')}: (file): not valid YAML: "
+        f"s.yaml:{line_of(text, 'touchpoints:')}: not valid YAML: "
         "expected ',' or '}', but got '<scalar>' "
         f"(while parsing a flow mapping that starts on line {line_of(text, unclosed)})"
     ]
@@ -371,19 +372,20 @@ def test_invalid_yaml_indentation() -> None:
     problems = problems_of(text)
 
     assert len(problems) == 1
-    assert problems[0].startswith(f"s.yaml:{line_of(text, 'after: 2h')}: (file): not valid YAML")
+    assert problems[0].startswith(f"s.yaml:{line_of(text, 'after: 2h')}: not valid YAML")
 
 
 @pytest.mark.parametrize("text", ["- just\n- a list\n", "a plain sentence\n", ""])
 def test_a_file_that_is_not_a_mapping(text: str) -> None:
-    assert problems_of(text) == ["s.yaml: (file): expected a mapping of survey keys"]
+    assert problems_of(text) == ["s.yaml: expected a mapping of survey keys"]
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SurveyError) as caught:
         load_survey(tmp_path / "nowhere.yaml")
     assert str(caught.value) == (
-        f"{tmp_path}/nowhere.yaml: (file): cannot read: No such file or directory"
+        f"{tmp_path}/nowhere.yaml: no such file (give a survey YAML file, or a bundled "
+        "template: cafe, online_shop, lean)"
     )
 
 
@@ -424,7 +426,30 @@ def test_cli_check_of_a_template_by_name(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_cli_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["survey", "check", str(tmp_path / "nope.yaml")]) == 2
-    assert "cannot read: No such file or directory" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"{tmp_path}/nope.yaml: no such file (give a survey YAML file, or a bundled "
+        "template: cafe, online_shop, lean)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"), [("nosuch", ""), ("cafee", "; did you mean cafe?")]
+)  # fmt: skip
+def test_cli_check_of_an_unknown_template_lists_the_bundled_ones(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    hint: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["survey", "check", name]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        f"{name}: no such file, and not a bundled template (cafe, online_shop, lean){hint}\n",
+    )
 
 
 LAUGHS = "".join(
@@ -438,24 +463,23 @@ LAUGHS = "".join(
     [
         (
             ("id: deep\nwaves: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
-            "bad.yaml:2: (file): nested too deep: at most 24 levels of mappings and lists",
+            "bad.yaml:2: nested too deep: at most 24 levels of mappings and lists",
         ),
         (
             b"id: photo\n" + bytes(range(256)),
-            "bad.yaml: (file): not a UTF-8 text file (byte 0x80 at position 138); "
-            "save it as UTF-8 YAML",
+            "bad.yaml: not a UTF-8 text file (byte 0x80 at position 138); save it as UTF-8 YAML",
         ),
         (
             b"id: nul\ntitle: a\x00b\n",
-            "bad.yaml:2: (file): not valid YAML: a control character (#x0000) is not allowed",
+            "bad.yaml:2: not valid YAML: a control character (#x0000) is not allowed",
         ),
         (
             LAUGHS.encode(),
-            "bad.yaml: (file): too large: more than 50,000 values (aliases counted as expanded)",
+            "bad.yaml: too large: more than 50,000 values (aliases counted as expanded)",
         ),
         (
             b"id: huge\n" + b"# a comment line\n" * 40_000,
-            "bad.yaml: (file): too large: a survey file is at most 256 KB",
+            "bad.yaml: too large: a survey file is at most 256 KB",
         ),
     ],
     ids=["deep", "binary", "nul", "aliases", "huge"],
@@ -559,3 +583,81 @@ def test_texts_too_long_for_a_telegram_message_or_button_are_located() -> None:
         f"s.yaml:{line_of(text, long_label)}: waves[0].questions[2].options[0].label.en: "
         "String should have at most 64 characters",
     ]
+
+
+# -- themes, intents, the actions and thoughts lanes -------------------------------------
+
+THEMES = """\
+themes:
+  - id: queue
+    label: {ru: "Очередь", en: "The queue"}
+    words: {ru: [очередь, долго ждать], en: [queue, waited ages]}
+"""
+
+
+def test_themes_intents_and_lanes_are_read() -> None:
+    text = changed(
+        "    touchpoints:\n",
+        '    doing: {ru: "Платит", en: "Pays"}\n'
+        '    thinking: {ru: "Быстрее бы", en: "Hurry up"}\n    touchpoints:\n',
+    )
+    text = changed(
+        'text: {ru: "Комментарий?"', 'intent: suggestion\n        text: {ru: "Комментарий?"', text
+    )
+    survey = parse_survey(text + THEMES, "s.yaml")
+
+    stage = survey.stages[0]
+    assert (stage.doing, stage.thinking) == (
+        {"ru": "Платит", "en": "Pays"},
+        {"ru": "Быстрее бы", "en": "Hurry up"},
+    )
+    assert survey.themes[0].words == {
+        "ru": ["очередь", "долго ждать"],
+        "en": ["queue", "waited ages"],
+    }
+    intents = {q.id: q.comment_intent for q in survey.waves[0].questions if q.kind == "text"}
+    assert intents == {"comment": "suggestion", "follow_up": "pain"}  # rating <= 3 → pain
+
+
+@pytest.mark.parametrize(
+    ("condition", "intent"),
+    [("rating <= 3", "pain"), ("rating < 2", "pain"), ("rating >= 4", "praise"),
+     ("channel == web", None), ("mood.valence < 0", "pain")],
+)  # fmt: skip
+def test_intent_is_inferred_from_the_condition(condition: str, intent: str | None) -> None:
+    survey = parse_survey(with_follow_up(condition), "s.yaml")
+
+    assert survey.waves[0].questions[-1].comment_intent == intent
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "path", "message"),
+    [
+        ("kind: rating", "kind: rating\n    intent: pain", "intent: pain",
+         "waves[0].questions[0].intent", "intent is only for text questions"),
+        ("ask_if: rating <= 3", "ask_if: rating <= 3\n    intent: anger", "intent: anger",
+         "waves[0].questions[4].intent", "Input should be 'pain', 'praise' or 'suggestion'"),
+        ("en: [queue", "de: [queue", "de: [queue", "themes[0].words.de",
+         "unknown language 'de': the survey has ru, en"),
+        ('label: {ru: "Очередь", en: "The queue"}', 'label: {ru: "Очередь"}', '{ru: "Очередь"}',
+         "themes[0].label", "missing translation: en"),
+        ("words: {ru: [очередь, долго ждать], en: [queue, waited ages]}", "words: {ru: []}",
+         "words:", "themes[0].words.ru", "List should have at least 1 item"),
+    ],
+)  # fmt: skip
+def test_theme_and_intent_mistakes_are_located(
+    old: str, new: str, line: str, path: str, message: str
+) -> None:
+    indent = "\n" + " " * 8
+    text = changed(old.replace("\n    ", indent), new.replace("\n    ", indent), BASE + THEMES)
+
+    problems = problems_of(text)
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"s.yaml:{line_of(text, line)}: {path}: {message}"), problems
+
+
+def test_a_theme_id_written_twice_is_reported() -> None:
+    text = BASE + THEMES + THEMES.removeprefix("themes:\n")
+
+    assert any("themes[1].id: duplicate theme id 'queue'" in p for p in problems_of(text))

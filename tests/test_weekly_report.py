@@ -23,6 +23,7 @@ from storage.models import ReportDelivery
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import OWNER_ID, Harness, settings_for
+from tests.support.seed import answered_on
 
 SECOND_OWNER = 2
 OWNERS = frozenset({OWNER_ID, SECOND_OWNER})
@@ -58,6 +59,13 @@ async def started(
         await app.close()
 
 
+@pytest.fixture(autouse=True)
+async def answered_every_week(database_url: str) -> None:
+    """An answer on each Wednesday from 11 November to 16 December: every week has some
+    (a week without answers sends nothing: tests/test_weekly_quiet.py)."""
+    await answered_on(database_url, [date(2026, 11, 11) + timedelta(weeks=n) for n in range(6)])
+
+
 @pytest.fixture
 async def owners(api: FakeBotAPI, database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
     async with Harness(api, database_url, clock, owner_ids=OWNERS) as running:
@@ -66,8 +74,8 @@ async def owners(api: FakeBotAPI, database_url: str, clock: FakeClock) -> AsyncI
 
 async def test_every_owner_gets_summary_map_and_html_once_a_week(owners: Harness) -> None:
     api = owners.api
-    await owners.send(owners.user(SECOND_OWNER, language="ru"), "/help")  # speaks Russian
-    api.clear()
+    await owners.send(owners.user(SECOND_OWNER, language="en"), "/help")  # speaks English
+    api.clear()  # the first owner never wrote: the survey's language (ru) for them
 
     outcome = await owners.app.weekly.deliver()
 
@@ -75,16 +83,16 @@ async def test_every_owner_gets_summary_map_and_html_once_a_week(owners: Harness
     assert sorted(outcome.sent) == sorted(OWNERS)
     for owner in OWNERS:
         assert received(api, owner) == PARTS
-    assert api.sent_texts(OWNER_ID)[0].startswith(f"Cafe: the guest journey\n{LAST_WEEK}\n")
-    assert api.sent_texts(SECOND_OWNER)[0].startswith(f"Кафе: путь гостя\n{LAST_WEEK}\n")
+    assert api.sent_texts(OWNER_ID)[0].startswith(f"Кафе: путь гостя\n{LAST_WEEK}\n")
+    assert api.sent_texts(SECOND_OWNER)[0].startswith(f"Cafe: the guest journey\n{LAST_WEEK}\n")
     photo = api.calls_of("sendPhoto")[0]
     assert photo.files["photo"][1].startswith(b"\x89PNG")
     filename, html = api.calls_of("sendDocument")[0].files["document"]
     assert filename == "report-2026-11-16-2026-11-22.html" and b"<html" in html
     rows = await deliveries(owners.app)
     assert {key: (row.status, row.attempts, row.locale) for key, row in rows.items()} == {
-        (OWNER_ID, date(2026, 11, 23)): ("sent", 1, "en"),
-        (SECOND_OWNER, date(2026, 11, 23)): ("sent", 1, "ru"),
+        (OWNER_ID, date(2026, 11, 23)): ("sent", 1, "ru"),
+        (SECOND_OWNER, date(2026, 11, 23)): ("sent", 1, "en"),
     }
 
     owners.clock.advance(days=3)  # the schedule's jobs run again in the same week
@@ -99,7 +107,7 @@ async def test_a_restart_does_not_resend_and_remembers_the_language(
     api: FakeBotAPI, database_url: str, clock: FakeClock
 ) -> None:
     async with Harness(api, database_url, clock, owner_ids=OWNERS) as first:
-        await first.send(first.user(SECOND_OWNER, language="ru"), "/help")
+        await first.send(first.user(SECOND_OWNER, language="en"), "/help")
         await first.app.weekly.deliver()
     api.clear()
 
@@ -109,8 +117,8 @@ async def test_a_restart_does_not_resend_and_remembers_the_language(
     clock.advance(days=7)  # the next week: no update from the owner in this process
     async with started(api, database_url, clock) as app:
         assert received(api, SECOND_OWNER) == PARTS
-        assert api.sent_texts(SECOND_OWNER)[0].startswith("Кафе: путь гостя\n23.11.2026–")
-        assert (await deliveries(app))[SECOND_OWNER, date(2026, 11, 30)].locale == "ru"
+        assert api.sent_texts(SECOND_OWNER)[0].startswith("Cafe: the guest journey\n23.11.2026–")
+        assert (await deliveries(app))[SECOND_OWNER, date(2026, 11, 30)].locale == "en"
 
 
 async def test_a_missed_week_is_sent_on_start_once_and_only_the_latest(
@@ -332,7 +340,7 @@ async def test_status_shows_each_owners_latest_weekly_report(
     shown = await status(settings_for(harness.api, database_url))
 
     assert shown.splitlines()[-1] == (
-        "weekly report to 1, week of 2026-11-23: failed "
+        "weekly report of 2026-11-16..2026-11-22 to owner 1: failed "
         "(403: Forbidden: bot was blocked by the user)"
     )
 

@@ -123,6 +123,8 @@ async def on_help(
     text = t(locale, "help", business=services.business(locale))
     if role is not Role.CUSTOMER:
         text += t(locale, "help_staff")
+    if role is Role.OWNER:
+        text += t(locale, "help_owner")
     replies.add(message.answer(text))
 
 

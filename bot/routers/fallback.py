@@ -1,4 +1,4 @@
-"""What nobody else handled: strangers at staff commands, unknown commands, stale buttons."""
+"""What nobody else handled: others at staff or owner commands, unknown commands, old buttons."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ async def on_staff_command(
     replies.add(message.answer(t(locale, "staff_only", business=services.business(locale))))
 
 
+async def on_owner_command(
+    message: Message, services: Services, replies: Replies, locale: str
+) -> None:
+    replies.add(message.answer(t(locale, "owner_only", business=services.business(locale))))
+
+
 async def on_unknown_command(message: Message, replies: Replies, locale: str) -> None:
     replies.add(message.answer(t(locale, "unknown_command")))
 
@@ -38,7 +44,8 @@ async def on_unknown_callback(query: CallbackQuery, replies: Replies, locale: st
 
 def setup() -> Router:
     router = Router(name="fallback")
-    router.message.register(on_staff_command, Command("order", "report"))
+    router.message.register(on_staff_command, Command("order"))
+    router.message.register(on_owner_command, Command("report"))
     router.message.register(on_unknown_command, is_command)
     router.callback_query.register(on_unknown_callback)
     return router

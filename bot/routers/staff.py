@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from aiogram import Router
@@ -15,7 +16,16 @@ from bot.roles import HasRole, Role
 from bot.services import Services
 from bot.texts import t
 from storage.models import Journey
-from surveys.journeys import NewOrder, OrderReceipt, OrderRejected
+from surveys.journeys import (
+    MAX_SEGMENT,
+    MIN_PHONE_DIGITS,
+    NewOrder,
+    OrderReceipt,
+    OrderRejected,
+)
+
+PHONE_WORD = re.compile(r"\+?[\d().-]+")
+PHONE_DIGITS = 10  # a phone's words are joined until it has this many digits
 
 
 async def on_order(
@@ -27,21 +37,48 @@ async def on_order(
     now: datetime,
     locale: str,
 ) -> None:
-    parts = (command.args or "").split()
-    if not parts or len(parts) > 2:
+    parsed = order_args(command.args or "")
+    if parsed is None:
         replies.add(message.answer(t(locale, "order_usage")))
         return
+    ref, segment = parsed
     # The message identifies the order: a replayed or re-sent update registers it once.
     new = NewOrder(
-        customer_ref=parts[0], external_id=f"tg:{message.chat.id}:{message.message_id}",
-        segment=parts[1] if len(parts) > 1 else None, source="bot",
+        customer_ref=ref, external_id=f"tg:{message.chat.id}:{message.message_id}",
+        segment=segment, source="bot",
     )  # fmt: skip
     try:
         receipt = await services.journeys.register_order(session, new, now)
     except OrderRejected as error:
-        replies.add(message.answer(t(locale, "order_rejected", reason=error)))
+        replies.add(message.answer(_refusal(str(error), ref, locale)))
         return
     _present(receipt, message, services, replies, locale)
+
+
+def order_args(text: str) -> tuple[str, str | None] | None:
+    """`<ref> [segment]`, where the ref may be a phone typed with spaces: "+7 999 123-45-67
+    downtown". Words that look like parts of a phone are taken as one until it has ten
+    digits (so "89991234567 5" is a phone and segment 5); fewer than seven digits in all
+    is not a phone ("4711 12": ref 4711, segment 12)."""
+    words = text.split()
+    taken = digits = 0
+    while taken < len(words) and digits < PHONE_DIGITS and PHONE_WORD.fullmatch(words[taken]):
+        digits += sum(char.isdigit() for char in words[taken])
+        taken += 1
+    if taken > 1 and digits >= MIN_PHONE_DIGITS and len(words) - taken <= 1:
+        return " ".join(words[:taken]), words[taken] if taken < len(words) else None
+    if not words or len(words) > 2:
+        return None
+    return words[0], words[1] if len(words) > 1 else None
+
+
+def _refusal(reason: str, ref: str, locale: str) -> str:
+    """The service's reason, in the staff member's language for what /order can get wrong."""
+    if reason.startswith("customer_ref:"):
+        return t(locale, "order_bad_ref", ref=ref)
+    if reason.startswith("segment:"):
+        return t(locale, "order_bad_segment", limit=MAX_SEGMENT)
+    return t(locale, "order_rejected", reason=reason)
 
 
 def _present(

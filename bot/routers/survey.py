@@ -7,8 +7,9 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.enums import ParseMode
+from aiogram.filters import Command
 from aiogram.methods import EditMessageReplyMarkup, SendMessage
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import AlertDesk
@@ -19,7 +20,7 @@ from bot.services import Services
 from bot.texts import t
 from storage import answers
 from surveys import alerts
-from surveys.answers import Outcome, Recorded
+from surveys.answers import Outcome, Recorded, Resumed
 from surveys.messenger import Ask
 from surveys.model import QuestionKind
 
@@ -113,7 +114,11 @@ def _continue(result: Recorded, replies: Replies, services: Services, chat_id: i
     on_sent = None
     if result.next.question.kind is QuestionKind.TEXT:
         on_sent = _remember_prompt(services, result.next)
-    replies.add(method, on_sent)
+    replies.add(method, on_sent, question_of=_question_of(result.next))
+
+
+def _question_of(ask: Ask) -> tuple[int, str]:
+    return ask.dispatch_id, ask.question.id
 
 
 def _remember_prompt(services: Services, ask: Ask) -> Any:
@@ -126,8 +131,66 @@ def _remember_prompt(services: Services, ask: Ask) -> Any:
     return remember
 
 
+async def on_continue(
+    message: Message, session: AsyncSession, services: Services, replies: Replies, locale: str
+) -> None:
+    """/continue: the question the customer's wave waits on, again (after a reply that
+    Telegram never got, or a message the customer deleted)."""
+    assert message.from_user is not None
+    resumed = await services.answers.resume(session, message.from_user.id)
+    if resumed is None:
+        replies.add(message.answer(t(locale, "nothing_to_continue")))
+        return
+    _ask_again(resumed, replies, services)
+
+
+async def complete_replay(
+    session: AsyncSession, update: Update, replies: Replies, data: dict[str, Any]
+) -> None:
+    """An answer delivered again by Telegram was committed, but the process may have
+    stopped before its reply went out (the offset is confirmed only after it): the
+    answered message is closed and the question the wave now waits on is asked again."""
+    services: Services | None = data.get("services")
+    if services is None:
+        return
+    query, message = update.callback_query, update.message
+    if query is not None and query.data is not None and query.data.startswith("a:"):
+        try:
+            tapped = AnswerCb.unpack(query.data)
+        except (TypeError, ValueError):
+            return
+        resumed = await services.answers.resume(session, query.from_user.id, tapped.d)
+        if resumed is None or resumed.ask.question.id == tapped.q:
+            return
+        if isinstance(query.message, Message) and resumed.answered is not None:
+            text = answered_text(services.survey, resumed.answered, resumed.locale, resumed.shown)
+            replies.add(
+                query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
+            )
+        replies.add(query.answer())
+        _ask_again(resumed, replies, services)
+    elif message is not None and message.from_user is not None and await is_comment(message):
+        resumed = await services.answers.resume(session, message.from_user.id)
+        if resumed is None or resumed.answered is None:
+            return
+        if resumed.answered.kind is QuestionKind.TEXT:
+            _ask_again(resumed, replies, services)
+
+
+def _ask_again(resumed: Resumed, replies: Replies, services: Services) -> None:
+    text, keyboard = render(resumed.ask)
+    method = SendMessage(
+        chat_id=resumed.ask.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+    )
+    on_sent = None
+    if resumed.ask.question.kind is QuestionKind.TEXT:
+        on_sent = _remember_prompt(services, resumed.ask)
+    replies.add(method, on_sent, question_of=_question_of(resumed.ask))
+
+
 def setup() -> Router:
     router = Router(name="survey")
+    router.message.register(on_continue, Command("continue"))
     router.callback_query.register(on_tap, AnswerCb.filter(), answer_offered)
     router.message.register(on_comment, is_comment)
     return router

@@ -140,7 +140,7 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class _Action:
-    kind: str  # "fail" | "hang" | "drop"
+    kind: str  # "fail" | "hang" | "drop" | "html" | "reset"
     error: ApiError | None = None
 
 
@@ -368,6 +368,19 @@ class FakeBotAPI(LoopbackServer):
     def drop_next(self, method: str, times: int = 1) -> None:
         self._schedule(method, _Action("drop"), times)
 
+    def gateway_page_next(self, method: str, status: int = 502, times: int = 1) -> None:
+        """A proxy's HTML error page instead of the Bot API's JSON; nothing performed."""
+        self._schedule(method, _Action("html", ApiError(status, "Bad Gateway")), times)
+
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Close the connection without performing the call (unlike `drop_next`, which
+        performs it and then loses the answer)."""
+        self._schedule(method, _Action("reset"), times)
+
+    def heal(self) -> None:
+        """Forget every failure still scheduled: the Bot API works again."""
+        self._actions.clear()
+
     def _schedule(self, method: str, action: _Action, times: int) -> None:
         self._actions[method.lower()].extend([action] * times)
 
@@ -574,6 +587,8 @@ class FakeBotAPI(LoopbackServer):
     async def _respond(self, call: Call, action: _Action | None) -> JsonDict:
         if action is not None and action.error is not None:
             return action.error.payload()
+        if action is not None and action.kind == "reset":
+            return {"ok": False, "error_code": 0, "description": "connection reset"}
         try:
             result = await self._execute(call)
         except ApiError as error:
@@ -582,7 +597,7 @@ class FakeBotAPI(LoopbackServer):
 
     @staticmethod
     def _outcome(call: Call, action: _Action | None) -> str:
-        if action is not None and action.kind in {"hang", "drop"}:
+        if action is not None and action.kind in {"hang", "drop", "reset"}:
             return action.kind
         return "ok" if call.ok else "error"
 
@@ -591,10 +606,15 @@ class FakeBotAPI(LoopbackServer):
     ) -> web.StreamResponse:
         if action is not None and action.kind == "hang":
             await self._closing.wait()
-        if action is not None and action.kind in {"hang", "drop"}:
+        if action is not None and action.kind in {"hang", "drop", "reset"}:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)
+        if action is not None and action.kind == "html" and action.error is not None:
+            page = f"<html><body><h1>{action.error.error_code} Bad Gateway</h1></body></html>"
+            return web.Response(
+                text=page, status=action.error.error_code, content_type="text/html"
+            )
         if self.delay > 0:
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.delay):

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 
+from tests.flows import first_wave
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import OWNER_ID, Harness
@@ -34,7 +36,15 @@ def built_share() -> float:
 
 
 async def main(database_url: str) -> None:
-    async with FakeBotAPI() as api, Harness(api, database_url, FakeClock()) as harness:
+    clock = FakeClock(datetime(2026, 11, 18, 12, tzinfo=UTC))  # in the week reported below
+    async with FakeBotAPI() as api, Harness(api, database_url, clock) as harness:
+        alice = harness.user(501)
+        question = await first_wave(harness, alice, "alice")
+        await harness.click(alice, question, "I've been here before")
+        for answer in ("Something on the menu", "5 ⭐", "😍 Delight"):
+            await harness.click(alice, harness.last_to(alice), answer)
+        clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)  # the weekly report has fired
+
         await harness.send(harness.user(OWNER_ID), "/report 7d")
         await harness.app.background.wait()
         outcome = await harness.app.weekly.deliver()

@@ -1,0 +1,110 @@
+"""The words of the map's voice lanes, one source for the PNG and the HTML: what the
+customer does and thinks at a stage, their pain points (themes with counts, then quotes),
+what they love, what they suggest, and the top answers of the stage's choice questions.
+
+A stage's pain lane shows only complaints (reports.themes): the answer to "what do you like
+most" can never land there. A report made without voices (`NO_VOICES`) falls back to the
+stage's low-rated comments, never to the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports.report import Report, StageRow
+from reports.themes import NO_VOICE, ChoiceQuestion, StageVoice, ThemeFigure
+from reports.words import language
+
+NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "doing": "Customer does", "thinking": "Customer thinks", "pain": "Pain points",
+        "pain_hint": "customers · share of the unhappy", "love": "What they love",
+        "ideas": "What they suggest", "choices": "Top answers",
+        "no_pain": "no complaints", "nothing": "—", "also": "also: {terms}",
+        "unhappy": "{n} unhappy customers",
+        "theme": "Theme", "customers": "Customers", "share": "Share of the unhappy",
+        "where": "Where", "quotes": "In their words",
+        "uncovered": "Also mentioned, no theme yet",
+        "uncovered_hint": "run `cjm themes suggest` to turn these into themes",
+        "baseline": "the share against the same share over the 4 periods before",
+    },
+    "ru": {
+        "doing": "Что делает клиент", "thinking": "Что думает клиент", "pain": "Боли",
+        "pain_hint": "клиенты · доля недовольных", "love": "Что нравится",
+        "ideas": "Что предлагают", "choices": "Частые ответы",
+        "no_pain": "жалоб нет", "nothing": "—", "also": "ещё: {terms}",
+        "unhappy": "недовольных: {n}",
+        "theme": "Тема", "customers": "Клиенты", "share": "Доля недовольных",
+        "where": "Где", "quotes": "Их словами",
+        "uncovered": "Ещё упоминают, темы пока нет",
+        "uncovered_hint": "`cjm themes suggest` превратит их в темы",
+        "baseline": "доля в сравнении с той же долей за 4 предыдущих периода",
+    },
+}  # fmt: skip
+THEMES_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str
+    kind: str  # theme, quote, note: how a renderer styles it
+
+
+def names(locale: str) -> dict[str, str]:
+    return NAMES[language(locale)]
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{round(100 * share)}%"
+
+
+def theme_line(figure: ThemeFigure, with_share: bool = True) -> str:
+    """ "Queue and waiting 3 · 50%": the theme, its customers and their share."""
+    shown = f"{figure.label} {figure.customers}"
+    return f"{shown} · {percent(figure.share)}" if with_share and figure.share else shown
+
+
+def quote(text: str, locale: str = "en") -> str:
+    return f"«{text}»" if language(locale) == "ru" else f"“{text}”"
+
+
+def pain_lines(voice: StageVoice, row: StageRow, locale: str) -> list[Line]:
+    """The leading pain themes, then a quote of the first one (or of a complaint no theme
+    covers), then the recurring words no theme covers."""
+    words = names(locale)
+    lines = [Line(theme_line(f), "theme") for f in voice.pain[:THEMES_SHOWN]]
+    quotes = [*(voice.pain[0].quotes[:1] if voice.pain else ()), *voice.pain_quotes[:1]]
+    if voice is NO_VOICE:  # a report made without voices: its low-rated comments only
+        quotes = [c.text for c in row.comments if c.low][:2]
+    lines += [Line(quote(q, locale), "quote") for q in quotes[:2]]
+    if voice.uncovered:
+        terms = ", ".join(f"{t.text} ({t.customers})" for t in voice.uncovered[:3])
+        lines.append(Line(words["also"].format(terms=terms), "note"))
+    return lines or [Line(words["no_pain"], "note")]
+
+
+def love_lines(voice: StageVoice, locale: str) -> list[Line]:
+    lines = [Line(theme_line(f, with_share=False), "theme") for f in voice.praise[:2]]
+    lines += [Line(quote(q, locale), "quote") for q in voice.praise_quotes[:1]]
+    return lines or [Line(names(locale)["nothing"], "note")]
+
+
+def idea_lines(voice: StageVoice, locale: str) -> list[Line]:
+    lines = [Line(quote(q, locale), "quote") for q in voice.suggestion_quotes[:2]]
+    return lines or [Line(names(locale)["nothing"], "note")]
+
+
+def choice_lines(choices: tuple[ChoiceQuestion, ...], locale: str) -> list[Line]:
+    lines = []
+    for question in choices[:2]:
+        lines += [Line(f"{c.label} {percent(c.share)}", "theme") for c in question.top[:2]]
+    return lines or [Line(names(locale)["nothing"], "note")]
+
+
+def voice_of(report: Report, row: StageRow) -> StageVoice:
+    return report.voices.of(row.stage.id)
+
+
+def has_voices(report: Report) -> bool:
+    """Whether the report carries any voice lane: the survey's doing/thinking or a comment."""
+    return any(v.doing or v.thinking or v.said or v.choices for v in report.voices.stages.values())
