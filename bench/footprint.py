@@ -4,11 +4,12 @@ owner's `/report` and after the weekly report (issue 11 item 9).
     .venv/bin/python -m bench.footprint                    # this checkout, ~3 min
     .venv/bin/python -m bench.footprint --code /tmp/old    # `cjm run` of another checkout
 
-What runs: `cjm demo --customers 80` fills a fresh SQLite file (a month of a cafe's
-answers, up to today); the fake Bot API of the tests (tests/support/fake_bot_api.py)
-serves on a local port; `python -m bot.cli run` starts against both, as a shop would run
-it, with one owner and the weekly report scheduled at a whole minute about two minutes
-ahead (never fired before, so nothing goes out at start). Then:
+What runs: the demo (`cjm demo --customers 80`, its first orders 24 days ago) fills a
+fresh SQLite file with a cafe's answers up to about today; the fake Bot API of the tests
+(tests/support/fake_bot_api.py) serves on a local port; `python -m bot.cli run` starts
+against both, as a shop would run it, with one owner and the weekly report scheduled at a
+whole minute about two minutes ahead (last year's firing of that line marked as sent, so
+nothing goes out at start). Then:
 
 1. idle: once polling has gone quiet for `--settle` seconds, VmRSS of the process;
 2. `/report 30d` from the owner; once the HTML file is sent and `--settle` seconds have
@@ -17,7 +18,7 @@ ahead (never fired before, so nothing goes out at start). Then:
 
 Meanwhile the bot's child processes (the report workers) are sampled every 0.1 s; the
 largest VmHWM seen is their peak. VmHWM of the bot is its own peak. The result goes to
-bench/results/footprint.json.
+bench/results/footprint-*.json.
 """
 
 from __future__ import annotations
@@ -87,10 +88,22 @@ class WorkerPeak:
             await asyncio.sleep(0.1)
 
 
+DEMO = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from bot.demo import DemoOptions, run_demo
+start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+options = DemoOptions(int(sys.argv[1]), out=Path(sys.argv[2]), start=start - timedelta(days=24))
+asyncio.run(run_demo(options, sys.stdout))
+"""
+
+
 def fill_database(folder: Path, customers: int) -> None:
+    """`cjm demo`, its first orders 24 days ago: the last whole week has answers (a week
+    without any gets no weekly report)."""
     subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", "--customers", str(customers),
-         "--out", str(folder)],
+        [sys.executable, "-c", DEMO, str(customers), str(folder)],
         check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
