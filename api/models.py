@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from reports.flags import Level
+from reports.levels import Level
 from storage.models import Journey
 from surveys import wording
 from surveys.journeys import OrderRejected, customer_ref

@@ -1,9 +1,13 @@
 """GET /api/v1/report: the report object (reports.report.Report) as JSON, for the same
-periods and segments as `/report` and `cjm report`."""
+periods and segments as `/report` and `cjm report`.
+
+The figures need numpy and scipy: they are imported on the first request, not when the
+bot starts (most shops never call this API, and the bot stays small)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -28,8 +32,9 @@ from api.models import (
 )
 from reports.aggregate import Period
 from reports.figures import Figures
-from reports.priority_words import headline, sentence
-from reports.report import Cell, Report, StageRow, build_report
+
+if TYPE_CHECKING:
+    from reports.report import Cell, Report, StageRow
 
 # The report compares with the period before, so the calendar's ends are out of reach.
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
@@ -51,6 +56,8 @@ async def get_report(request: web.Request) -> web.Response:
     if query.locale is not None and query.locale not in deps.survey.locales:
         locales = ", ".join(deps.survey.locales)
         raise ApiError.one(422, f"the survey speaks {locales}", field="locale")
+    from reports.report import build_report  # noqa: PLC0415  (numpy, scipy: see above)
+
     now = deps.clock()
     period = period_of(query, now.date())
     async with deps.sessions() as session:
@@ -143,6 +150,8 @@ def _figures(f: Figures) -> FiguresOut:
 
 
 def _priorities(report: Report) -> PrioritiesOut:
+    from reports.priority_words import headline, sentence  # noqa: PLC0415
+
     names = {row.stage.id: row.stage.name for row in report.stages}
     ranked = report.priorities
     return PrioritiesOut(

@@ -39,9 +39,9 @@ from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
 from reports.weekly import WeeklyReports
+from reports.worker import ReportWorker
 from storage import dispatches, orders
 from storage.db import make_engine, make_session_factory
-from storage.shared_rate import SharedRateLimiter
 from storage.updates import forget_updates_before
 from surveys.answers import AnswerService
 from surveys.dispatcher import WaveDispatcher
@@ -121,8 +121,9 @@ class App:
         await self.ledger.save(self.sessions, self.services.clock())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if isinstance(self.waves.limiter, SharedRateLimiter):
-            await self.waves.limiter.close()
+        close_limiter = getattr(self.waves.limiter, "close", None)  # a SharedRateLimiter's Redis
+        if close_limiter is not None:
+            await close_limiter()
         self.background.grace = max(0.0, min(self.background.grace, deadline - loop.time()))
         await self.background.close()
         await self.bot.session.close()
@@ -146,6 +147,9 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
     pause (Telegram's limits are per bot); without it, the limit is this process's."""
     burst = max(1.0, settings.send_rate * BURST_SECONDS)
     if settings.redis_url:
+        # redis is imported only when configured: most shops run one process without it.
+        from storage.shared_rate import SharedRateLimiter  # noqa: PLC0415
+
         prefix = f"cjm:bot{bot.id}"
         fallback = LocalRateLimiter(safe_rate(settings.send_rate))
         return SharedRateLimiter.from_url(
@@ -193,11 +197,16 @@ async def build_app(
     sender = TelegramReportSender(bot, settings.request_timeout)
     languages = TeamLanguages(settings.staff_ids | settings.owner_ids, locale, sessions)
     await languages.load()
+    # Reports are drawn in a short-lived process: the bot never loads matplotlib & co.
+    worker = ReportWorker(
+        settings.survey, survey.id, settings.database_url, settings.report_timeout
+    )
     weekly = WeeklyReports(
         sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
         settings.owner_ids, clock, locale, languages.seen, settings.send_lease,
+        worker,
     )  # fmt: skip
-    owner_reports = OwnerReports(sessions, survey, sender, background, clock)
+    owner_reports = OwnerReports(worker, sender, background, clock)
     dp = build_dispatcher(
         settings, services, owner_reports=owner_reports, languages=languages,
         observe=update_observer(metrics), replies=replies, ledger=ledger,

@@ -17,7 +17,6 @@ from bot.services import deep_link
 from bot.settings import Settings, SettingsError
 from bot.startup import TelegramUnreachable, bot_user, open_database
 from reports.aggregate import Period
-from reports.files import write_report_files
 from reports.weekly import week_period
 from storage import deliveries, dispatches, orders
 from storage.db import make_session_factory
@@ -308,6 +307,9 @@ async def write_report(
     period = report_period(args, now)
     locale = report_locale(args)
     out = args.out or Path(f"report-{period.start}-{period.end - timedelta(days=1)}")
+    # numpy, scipy, matplotlib, jinja2, openpyxl: only where the files are written.
+    from reports.files import write_report_files  # noqa: PLC0415
+
     engine = await open_database(settings)
     try:
         return await write_report_files(

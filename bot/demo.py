@@ -31,7 +31,6 @@ from bot.demo_guests import Behaviour, Guest, Tap, consent_button, next_wakeup, 
 from bot.settings import Settings
 from reports import rollups
 from reports.aggregate import Period
-from reports.files import write_report_files
 from storage.models import Answer, Customer, Dispatch, DispatchStatus
 from surveys.dispatcher import DrainReport
 from surveys.model import Survey
@@ -151,6 +150,9 @@ async def _report_files(app: App, options: DemoOptions, now: datetime) -> list[P
     """The same files `cjm report` writes, for the whole simulated month, in English."""
     first = (options.start or default_start()).date()
     period = Period(first, now.date() + timedelta(days=1))
+    # numpy, scipy, matplotlib, jinja2, openpyxl: only where the files are written.
+    from reports.files import write_report_files  # noqa: PLC0415
+
     # As the scheduler does every quarter hour: the closed days come from the rollup.
     await rollups.refresh_survey(app.sessions, app.survey, now)
     return await write_report_files(

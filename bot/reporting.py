@@ -1,5 +1,8 @@
 """Reports to owners over Telegram: the parts sent through the bot, and `/report` built in
-the background so the updates behind it in the polling queue are not kept waiting."""
+the background so the updates behind it in the polling queue are not kept waiting.
+
+The bot draws reports in a worker process (reports.worker), never in its own: nothing
+here imports numpy, scipy, matplotlib or jinja2."""
 
 from __future__ import annotations
 
@@ -11,15 +14,14 @@ from datetime import datetime
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
 from aiogram.types import BufferedInputFile
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Background
 from bot.telegram_errors import classify
 from bot.texts import t
 from reports.aggregate import Period
-from reports.bundle import Part, ReportBundle, build_bundle
+from reports.bundle import BundleBuilder, Part, ReportBundle
+from reports.worker import WorkerFailed
 from surveys.messenger import SendError
-from surveys.model import Survey
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +59,12 @@ class OwnerReports:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
-        survey: Survey,
+        build: BundleBuilder,
         sender: TelegramReportSender,
         background: Background,
         clock: Callable[[], datetime],
     ) -> None:
-        self.sessions = sessions
-        self.survey = survey
+        self.build = build
         self.sender = sender
         self.background = background
         self.clock = clock
@@ -75,20 +75,22 @@ class OwnerReports:
 
     async def _send(self, chat_id: int, period: Period, segment: str | None, locale: str) -> None:
         try:
-            bundle = await build_bundle(
-                self.sessions, self.survey, period, self.clock(), segment, locale
-            )
+            bundle = await self.build(period, self.clock(), segment, locale)
             for part in Part:
                 await self.sender.send_part(chat_id, bundle, part)
         except SendError as error:
             log.warning("/report for %s not delivered: %s", chat_id, error.reason)
             await self._apologise(chat_id, locale)
+        except WorkerFailed as error:
+            log.error("/report for %s was not drawn: %s", chat_id, error.reason)
+            key = "report_timed_out" if error.timed_out else "report_worker_failed"
+            await self._apologise(chat_id, locale, key)
         except Exception:
             log.exception("/report for %s failed", chat_id)
             await self._apologise(chat_id, locale)
 
-    async def _apologise(self, chat_id: int, locale: str) -> None:
+    async def _apologise(self, chat_id: int, locale: str, key: str = "report_failed") -> None:
         try:
-            await self.sender.send_text(chat_id, t(locale, "report_failed"))
+            await self.sender.send_text(chat_id, t(locale, key))
         except SendError as error:
             log.warning("/report for %s: the apology was not delivered: %s", chat_id, error)

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     stop_timeout: float = Field(
         10.0, gt=0, le=600, description="seconds SIGTERM waits for the sends in flight"
     )
+    report_timeout: float = Field(300.0, gt=0, description="seconds a report may take to draw")
     api_key: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)

@@ -124,6 +124,14 @@ EN = {
     ),
     "report_building": "Building your report… the map and the HTML file follow in a moment.",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
+    "report_worker_failed": (
+        "Sorry, the report could not be drawn: the process that draws it stopped with an "
+        "error. The details are in the bot's log. Please try again later."
+    ),
+    "report_timed_out": (
+        "Sorry, the report took too long to draw and was stopped. Try a shorter period, "
+        "or try again later."
+    ),
     "order_usage": (
         "Usage: /order <customer ref> [segment]\nExample: /order +7 999 123-45-67 downtown"
     ),
@@ -289,6 +297,14 @@ RU = {
     ),
     "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
+    "report_worker_failed": (
+        "Извините, отчёт не удалось нарисовать: процесс, который его рисует, завершился "
+        "с ошибкой. Подробности — в журнале бота. Попробуйте позже."
+    ),
+    "report_timed_out": (
+        "Извините, отчёт рисовался слишком долго и был остановлен. Выберите период "
+        "покороче или попробуйте позже."
+    ),
     "order_usage": (
         "Формат: /order <код клиента> [сегмент]\nПример: /order +7 999 123-45-67 центр"
     ),

@@ -3,6 +3,10 @@
 Building takes a few hundred milliseconds to a second: the figures are read in a session
 of its own (never an update's transaction) and the drawing happens in worker threads, so
 the event loop keeps serving other chats meanwhile.
+
+The bot does not call `build_bundle` itself: it runs it in a short-lived process
+(reports.worker), so numpy, scipy, matplotlib and jinja2 never stay in its memory. This
+module imports them only inside `build_bundle`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,6 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
-from reports.render_html import render_html
-from reports.render_png import render_png_async
-from reports.report import build_report
-from reports.summary import summary_text
 from reports.words import wave_names
 from surveys.model import Survey
 
@@ -60,6 +60,14 @@ class ReportSender(Protocol):
         ...
 
 
+class BundleBuilder(Protocol):
+    """Builds the report of a period: in this process (`build_bundle`) or in a worker."""
+
+    async def __call__(
+        self, period: Period, now: datetime, segment: str | None, locale: str | None
+    ) -> ReportBundle: ...
+
+
 async def build_bundle(
     sessions: async_sessionmaker[AsyncSession],
     survey: Survey,
@@ -68,6 +76,12 @@ async def build_bundle(
     segment: str | None = None,
     locale: str | None = None,
 ) -> ReportBundle:
+    # Heavy (numpy, scipy, matplotlib, jinja2): imported only where a report is drawn.
+    from reports.render_html import render_html  # noqa: PLC0415
+    from reports.render_png import render_png_async  # noqa: PLC0415
+    from reports.report import build_report  # noqa: PLC0415
+    from reports.summary import summary_text  # noqa: PLC0415
+
     async with sessions() as session:
         report = await build_report(session, survey, period, now, segment, locale)
     waves = wave_names(survey, report.locale)

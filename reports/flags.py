@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from reports.evidence import CellVerdict, Estimate, Finding, Rule, Settings
+from reports.levels import Level
 from reports.words import counted, language
 from surveys.model import Thresholds
 
@@ -108,13 +108,6 @@ def customers(n: int, locale: str) -> str:
 # Reasons read in this order: the rating first, mood last; the absolute line before the rest.
 _ORDER = ("rating", "csat", "nps", "valence")
 _RULES = (Rule.THRESHOLD, Rule.RELATIVE, Rule.DROP)
-
-
-class Level(StrEnum):
-    PROBLEM = "problem"
-    WATCH = "watch"
-    OK = "ok"
-    NOT_ENOUGH_DATA = "not enough data"
 
 
 @dataclass(frozen=True)

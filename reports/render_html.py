@@ -18,7 +18,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from reports import lanes
 from reports.aggregate import Comment
 from reports.alerts import alerts_fact
-from reports.flags import Level, customers, span
+from reports.flags import customers, span
+from reports.levels import Level
 from reports.priority_words import explanation, headline, sentences
 from reports.report import Cell, Report, StageRow, period_name
 from reports.themes import ThemeFigure

@@ -33,7 +33,8 @@ from matplotlib.textpath import TextToPath
 
 from reports import lanes as voice
 from reports.aggregate import Period
-from reports.flags import Level, span
+from reports.flags import span
+from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from reports.alerts import alerts_line
 from reports.figures import Figures
-from reports.flags import Level, customers
+from reports.flags import customers
+from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Report, StageRow
 from reports.words import answers, language

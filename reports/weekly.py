@@ -35,9 +35,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
-from reports.bundle import Part, ReportBundle, ReportSender, build_bundle
+from reports.bundle import BundleBuilder, Part, ReportBundle, ReportSender
 from reports.schedule import latest_firing
 from reports.words import LANGUAGES, counted, language, unknown_sends
+from reports.worker import WorkerFailed
 from storage import answers, deliveries, dispatches, orders
 from storage.deliveries import Claim
 from storage.models import ReportDelivery
@@ -145,6 +146,7 @@ class WeeklyReports:
     default_locale: str
     languages: Mapping[int, str]  # owners' Telegram languages, as last seen
     lease: timedelta
+    build: BundleBuilder  # in the bot: reports.worker.ReportWorker, another process
 
     async def deliver(self) -> Outcome:
         """Send the latest week's report to every owner who has not had it. Safe to call
@@ -237,13 +239,14 @@ class WeeklyReports:
         try:
             if locale not in bundles:
                 period = week_period(claim.week)
-                bundle = await build_bundle(
-                    self.sessions, self.survey, period, self.clock(), locale=locale
-                )
+                bundle = await self.build(period, self.clock(), None, locale)
                 bundles[locale] = await self._with_unknown_sends(bundle, period, locale)
             await self._send(claim, bundles[locale])
         except SendError as error:
             return await self._not_sent(claim, error)
+        except WorkerFailed as error:  # logged, and retried later
+            log.error("weekly report for owner %s was not drawn: %s", claim.owner_id, error)
+            return await self._not_sent(claim, SendError(error.reason))
         except Exception as error:  # a bug or the database: logged, and retried later
             log.exception("weekly report for owner %s could not be built", claim.owner_id)
             return await self._not_sent(claim, SendError(f"{type(error).__name__}: {error}"))

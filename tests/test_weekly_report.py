@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot import reporting
 from bot.app import App, build_app, serving
 from bot.commands import status
 from bot.settings import SettingsError, load_settings
-from reports.bundle import build_bundle
 from reports.schedule import crontab, latest_firing
+from reports.worker import ReportWorker
 from storage.models import ReportDelivery
 from tests.flows import connect
 from tests.support.clock import FakeClock
@@ -277,13 +276,13 @@ def test_a_bad_report_cron_stops_start_up_naming_the_setting(
 def held_build(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """/report's build waits for this event."""
     release = asyncio.Event()
-    build = build_bundle
+    build = ReportWorker.__call__
 
     async def held(*args: Any, **kwargs: Any) -> Any:
         await release.wait()
         return await build(*args, **kwargs)
 
-    monkeypatch.setattr(reporting, "build_bundle", held)
+    monkeypatch.setattr(ReportWorker, "__call__", held)
     return release
 
 
@@ -312,7 +311,7 @@ async def test_a_report_that_fails_says_so(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(reporting, "build_bundle", broken)
+    monkeypatch.setattr(ReportWorker, "__call__", broken)
     await harness.send(harness.user(OWNER_ID, language="ru"), "/report")
     await harness.app.background.wait()
 
