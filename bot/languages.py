@@ -45,7 +45,7 @@ class TeamLanguages(BaseMiddleware):
         try:
             async with self.sessions() as session:
                 known = await team.languages(session, self.user_ids)
-        except DBAPIError as error:  # start anyway: /healthz says what is wrong
+        except (DBAPIError, OSError) as error:  # start anyway: /healthz says what is wrong
             log.warning("languages of staff and owners not loaded: %s", error)
             return
         for user_id, (locale, chosen) in known.items():
