@@ -318,7 +318,7 @@ def simulate(p: Plan, model: Model, rng: np.random.Generator, rows: Rows) -> Non
     """The orders, dispatches and answers of one configuration, appended to `rows`."""
     survey = p.survey
     index = {s.id: i for i, s in enumerate(survey.stages)}
-    start, end = _window(survey)
+    _, end = _window(survey)
     report_start = end - WEEK
     order_ids, purchased, experience = _customers(p, model, rng, rows)
     n = len(order_ids)
@@ -329,7 +329,10 @@ def simulate(p: Plan, model: Model, rng: np.random.Generator, rows: Rows) -> Non
         delay = rng.exponential(model.delay_hours * 3600, n)
         answered_at = due + delay
         in_time = delay < wave.expire_after.total_seconds()
-        inside = (due >= start) & (due < end) & (answered_at < end)
+        # Every wave of the window's orders, the earlier waves of orders bought before the
+        # baseline included (the shop has been running): the priorities read a journey's
+        # ratings of every wave, whenever they were given.
+        inside = (due < end) & (answered_at < end)
         this_week = answered_at >= report_start
         felt = experience - standing[None, :] - np.where(this_week[:, None], drop[None, :], 0.0)
         wave_stages = sorted({index[q.stage] for q in wave.questions})

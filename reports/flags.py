@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from reports.evidence import CellVerdict, Estimate, Finding, Rule, Settings
 from reports.levels import Level
 from reports.words import counted, language
+from surveys.formats import decimal, number, percent, plural
 from surveys.model import Thresholds
 
 WORDS: dict[str, dict[str, str]] = {
@@ -22,15 +23,14 @@ WORDS: dict[str, dict[str, str]] = {
         "csat": "CSAT",
         "nps": "NPS",
         "valence": "mood",
-        "points": "pts",
-        "interval": "{value} (90 %: {low} to {high})",
+        "interval": "{value} (90%: {low} to {high})",
         "below": "{shown} < {line}, {customers}",
         "maybe below": "{shown}, may be below {line} — not yet conclusive, {customers}",
         "relative": (
-            "{amount} below the same customers' other ratings (90 %: {low} to {high}), {customers}"
+            "{amount} below the same customers' other ratings (90%: {low} to {high}), {customers}"
         ),
         "maybe relative": (
-            "{amount} below the same customers' other ratings (90 %: {low} to {high}) — not yet "
+            "{amount} below the same customers' other ratings (90%: {low} to {high}) — not yet "
             "conclusive, {customers}"
         ),
         "drop": "{shown}, down {amount} from {before} {baseline} ({customers} vs {previous})",
@@ -47,9 +47,8 @@ WORDS: dict[str, dict[str, str]] = {
         "csat": "CSAT",
         "nps": "NPS",
         "valence": "настроение",
-        "points": "п.",
         "interval": "{value} (90 %: от {low} до {high})",
-        "below": "{shown} < {line}, {customers}",
+        "below": "{shown} < {line} — {customers}",  # "< 3,5, 21" would read as one number
         "maybe below": "{shown}, возможно ниже {line} — пока не доказано, {customers}",
         "relative": (
             "на {amount} ниже других оценок тех же клиентов (90 %: от {low} до {high}), "
@@ -72,11 +71,24 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-# The baseline by the report period's length in days, as the drop sentences name it.
-BASELINES: dict[str, dict[int, str]] = {
-    "en": {7: "over the previous {k} weeks", 0: "over the previous {k} periods"},
-    "ru": {7: "за предыдущие {k} нед.", 0: "за предыдущие {k} периода(ов)"},
-}
+# The baseline by the report period's length in days, as the drop sentences name it, in
+# the forms of the number of periods (CLDR plural categories; "1" for exactly one).
+BASELINES: dict[str, dict[int, dict[str, str]]] = {
+    "en": {
+        7: {"1": "over the previous week", "other": "over the previous {n} weeks"},
+        0: {"1": "over the previous period", "other": "over the previous {n} periods"},
+    },
+    "ru": {
+        7: {
+            "1": "за предыдущую неделю", "one": "за предыдущие {n} неделю",
+            "few": "за предыдущие {n} недели", "other": "за предыдущие {n} недель",
+        },
+        0: {
+            "1": "за предыдущий период", "one": "за предыдущие {n} период",
+            "few": "за предыдущие {n} периода", "other": "за предыдущие {n} периодов",
+        },
+    },
+}  # fmt: skip
 # The previous period by its length in days (the change columns of the map).
 PERIODS: dict[str, dict[int, str]] = {
     "en": {7: "last week", 30: "the previous 30 days", 0: "the previous period"},
@@ -97,8 +109,9 @@ def previous_period(days: int, locale: str = "en") -> str:
 
 
 def baseline_name(days: int, periods: int, locale: str = "en") -> str:
-    names = BASELINES[language(locale)]
-    return names.get(days, names[0]).format(k=periods)
+    lang = language(locale)
+    forms = BASELINES[lang].get(days, BASELINES[lang][0])
+    return forms["1"] if periods == 1 else plural(periods, lang, forms)
 
 
 def customers(n: int, locale: str) -> str:
@@ -122,40 +135,50 @@ class Flag:
         return "; ".join(self.reasons)
 
 
-def _number(value: float, digits: int) -> str:
-    """Fixed-point with a real minus sign, and no "−0"."""
-    text = f"{value:.{digits}f}"
+def _number(value: float, digits: int, locale: str = "en") -> str:
+    """Fixed-point with the locale's decimal sign (3.2, 3,2), a real minus sign, and no
+    "−0"."""
+    text = decimal(value, digits, locale)
     if text.startswith("-"):
-        return text[1:] if float(text) == 0 else "−" + text[1:]
+        return "−" + text[1:] if any(c in "123456789" for c in text) else text[1:]
     return text
 
 
-def shown(metric: str, value: float) -> str:
-    """A metric's value as owners read it: 4.2 stars, 85 %, NPS +12, mood +0.4."""
+def shown(metric: str, value: float, locale: str = "en") -> str:
+    """A metric's value as owners read it: 4.2 stars, 85 %, NPS +12, mood +0.4; with the
+    decimal comma in Russian (4,2)."""
     if metric == "csat":
-        return f"{_number(100 * value, 0)} %"
+        return percent(round(100 * value) / 100, locale)
     if metric == "nps":
-        points = _number(100 * value, 0)
+        points = _number(100 * value, 0, locale)
         return points if points.startswith(("−", "0")) else f"+{points}"
-    if metric == "valence":
-        text = _number(value, 1)
-        return text if text.startswith(("−", "0.0")) else f"+{text}"
-    return _number(value, 1)
+    text = _number(value, 1, locale)
+    if metric == "valence" and not text.startswith("−") and float(text.replace(",", ".")):
+        return f"+{text}"
+    return text
 
 
-def _amount(metric: str, value: float, w: Mapping[str, str]) -> str:
-    """A difference as a positive amount: 0.4 (stars), 12 pts."""
+# Points of CSAT or NPS in a difference: "12 pts", "на 12 пунктов".
+POINTS = {
+    "en": {"one": "{n} pt", "other": "{n} pts"},
+    "ru": {"one": "{n} пункт", "few": "{n} пункта", "many": "{n} пунктов", "other": "{n} пункта"},
+}
+
+
+def _amount(metric: str, value: float, locale: str) -> str:
+    """A difference as a positive amount: 0.4 (stars), 12 pts, 12 пунктов."""
     if metric in ("csat", "nps"):
-        return f"{_number(100 * abs(value), 0)} {w['points']}"
-    return _number(abs(value), 1)
+        return plural(round(100 * abs(value)), language(locale), POINTS[language(locale)])
+    return _number(abs(value), 1, locale)
 
 
 def _with_interval(
-    metric: str, estimate_value: float, low: float, high: float, w: Mapping[str, str]
+    metric: str, value: float, low: float, high: float, w: Mapping[str, str], locale: str
 ) -> str:
     return w["interval"].format(
-        value=shown(metric, estimate_value), low=shown(metric, low), high=shown(metric, high)
-    )
+        value=shown(metric, value, locale), low=shown(metric, low, locale),
+        high=shown(metric, high, locale),
+    )  # fmt: skip
 
 
 def _limits(metric: str, low: float, high: float) -> tuple[float, float]:
@@ -164,13 +187,13 @@ def _limits(metric: str, low: float, high: float) -> tuple[float, float]:
     return max(floor, low), min(ceiling, high)
 
 
-def span(metric: str, estimate: Estimate, level: float = 0.90) -> str:
+def span(metric: str, estimate: Estimate, level: float = 0.90, locale: str = "en") -> str:
     """An estimate's interval as the map prints it beside the figure: 3.9…4.4, 61…78 %,
-    −12…+30."""
+    −12…+30 (3,9…4,4 in Russian)."""
     low, high = _limits(metric, *estimate.interval(level))
-    first, last = shown(metric, low), shown(metric, high)
+    first, last = shown(metric, low, locale), shown(metric, high, locale)
     if metric == "csat":
-        first = first.removesuffix(" %")
+        first = first.removesuffix("%").rstrip("\xa0 ")
     return f"{first}…{last}"
 
 
@@ -184,30 +207,30 @@ def _reason(f: Finding, w: Mapping[str, str], locale: str, baseline: str) -> str
         key = "relative" if f.discovered else "maybe relative"
         low, high = -f.high, -f.low
         return w[key].format(
-            amount=_number(abs(f.value), 1), low=_number(max(0.0, low), 1),
-            high=_number(high, 1), customers=n,
+            amount=_number(abs(f.value), 1, locale), low=_number(max(0.0, low), 1, locale),
+            high=_number(high, 1, locale), customers=n,
         )  # fmt: skip
     if f.rule is Rule.DROP:
         key = "drop" if f.discovered else "maybe drop"
         now = (f.baseline or 0.0) + f.value
         return w[key].format(
-            shown=f"{_label(f.metric, w)} {shown(f.metric, now)}",
-            amount=_amount(f.metric, f.value, w), before=shown(f.metric, f.baseline or 0.0),
-            baseline=baseline, customers=n, previous=str(f.n_baseline),
+            shown=f"{_label(f.metric, w)} {shown(f.metric, now, locale)}",
+            amount=_amount(f.metric, f.value, locale),
+            before=shown(f.metric, f.baseline or 0.0, locale),
+            baseline=baseline, customers=n, previous=number(f.n_baseline, locale),
         )  # fmt: skip
     low, high = _limits(f.metric, f.low, f.high)
-    text = f"{_label(f.metric, w)} {_with_interval(f.metric, f.value, low, high, w)}"
+    text = f"{_label(f.metric, w)} {_with_interval(f.metric, f.value, low, high, w, locale)}"
     key = "below" if f.discovered else "maybe below"
-    return w[key].format(shown=text, line=shown(f.metric, f.line), customers=n)
+    return w[key].format(shown=text, line=shown(f.metric, f.line, locale), customers=n)
 
 
-def _ok(estimates: Mapping[str, Estimate], w: Mapping[str, str], level: float) -> str:
+def _ok(estimates: Mapping[str, Estimate], w: Mapping[str, str], level: float, locale: str) -> str:
     parts = []
     for metric, estimate in estimates.items():
         low, high = _limits(metric, *estimate.interval(level))
-        parts.append(
-            f"{_label(metric, w)} {_with_interval(metric, estimate.posterior, low, high, w)}"
-        )
+        value = _with_interval(metric, estimate.posterior, low, high, w, locale)
+        parts.append(f"{_label(metric, w)} {value}")
     return ", ".join(parts)
 
 
@@ -230,7 +253,8 @@ def flag(
     if level is Level.OK:
         n = max(e.n for e in verdict.estimates.values())
         sentence = w["base"].format(
-            shown=_ok(verdict.estimates, w, settings.interval), customers=customers(n, locale)
+            shown=_ok(verdict.estimates, w, settings.interval, locale),
+            customers=customers(n, locale),
         )
         return Flag(Level.OK, (sentence,))
     chosen = sorted(

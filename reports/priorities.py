@@ -3,11 +3,28 @@ short, with the uncertainty of both.
 
 *Importance* is the stage's share of the NPS variance that the stage scores explain
 together — Johnson's relative weights (2000), which split R² among correlated predictors
-the way the Shapley/LMG decomposition does, at the cost of one eigendecomposition. The
-data are the journeys with an NPS answer in the period: x = the journey's mean rating of
+the way the Shapley/LMG decomposition does, at the cost of one eigendecomposition. What
+moves NPS is a property of the business that changes slowly, and one week of NPS answers
+cannot tell drivers apart (a stage twice as important is ranked first about two times in
+three with 50 journeys, nine in ten with 200): the data are the journeys with an NPS
+answer in the period *and its baseline* — the `baseline_periods` periods of the same
+length before it, the window the drop rule compares with: x = the journey's mean rating of
 each stage, y = its NPS; a journey that did not rate a stage is left out of the
 correlations with that stage only (pairwise-complete correlations). Journeys are
 resampled (bootstrap) for the intervals and for how often each stage comes out first.
+
+A stage asked with one question is measured with more noise than one asked with five,
+and noise hides a driver: uncorrected, a single-question stage that truly drives NPS lost
+to a five-question stage half the time even with 850 journeys (bench/README.md, quality).
+So the correlations are corrected for attenuation (Spearman 1904) before the weights: a
+stage score's reliability is 1 − σ²·mean(1/k) / var(score), where k is the journey's number
+of ratings of the stage and σ² the variance of one rating around the journey's own level
+for that stage — pooled over every journey that rated a stage more than once, after each
+question's own mean is taken out (so easy and hard questions do not count as noise).
+Reliabilities are kept within [MIN_RELIABILITY, 1]; without a stage rated twice by one
+journey nothing is corrected. The corrected correlations of the stages and NPS are made a
+correlation matrix again (eigenvalues clipped, unit diagonal): pairwise-complete
+correlations over different journeys, once divided, need not describe any possible data.
 
 *Performance* is the gap between the stage's shrunk mean rating (reports.evidence) and
 where it should be: the survey's rating threshold or the journey's mean rating, whichever
@@ -21,10 +38,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
@@ -35,18 +53,41 @@ BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
 MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
+MIN_RELIABILITY = 0.3  # a stage score is never taken for mostly noise
+PSD_FLOOR = 0.05  # the smallest eigenvalue of corrected correlations
 SEED = 20_261_204  # a fixed seed: the same data give the same report
+
+
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
 class JourneyScores:
     stages: tuple[str, ...]
-    x: np.ndarray[Any, np.dtype[np.float64]]  # journeys × stages, NaN where not rated
-    y: np.ndarray[Any, np.dtype[np.float64]]  # the journeys' NPS answers, 0–10
+    x: Matrix  # journeys × stages, NaN where not rated
+    y: Matrix  # the journeys' NPS answers, 0–10
+    items: Matrix | None = None  # journeys × stages: ratings behind each score (0: none)
+    error_variance: float | None = None  # of one rating around the journey's stage level
 
     @property
     def journeys(self) -> int:
         return int(self.y.shape[0])
+
+    def reliabilities(self) -> Matrix:
+        """Each stage score's share of its variance that is not rating noise (1 when the
+        noise cannot be measured)."""
+        ones = np.ones(len(self.stages))
+        if self.items is None or self.error_variance is None or self.journeys < 3:
+            return ones
+        rated = ~np.isnan(self.x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inverse = np.where(rated & (self.items > 0), 1 / self.items, np.nan)
+            noise = self.error_variance * np.nanmean(inverse, axis=0)
+            spread = np.nanvar(self.x, axis=0, ddof=1)
+            reliability = 1 - noise / spread
+        reliability = np.where(np.isfinite(reliability), reliability, 1.0)
+        result: Matrix = np.clip(reliability, MIN_RELIABILITY, 1.0)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +111,7 @@ class Priorities:
     journeys: int  # journeys with an NPS answer in the period
     needed: int  # journeys needed to tell the drivers apart
     r_squared: float | None = None  # of NPS on the stage scores, all journeys
+    days: int = 0  # of NPS answers the ranking learned from: the period and its baseline
 
     @property
     def enough(self) -> bool:
@@ -99,60 +141,82 @@ async def journey_scores(
         .limit(MAX_JOURNEYS)
         .subquery()
     )
-    ratings = (
-        select(Answer.order_id, Answer.stage, func.avg(Answer.rating).label("x"))
-        .where(Answer.order_id.in_(select(nps.c.order_id)), Answer.rating.is_not(None))
-        .group_by(Answer.order_id, Answer.stage)
-        .subquery()
+    ratings = select(
+        Answer.order_id, Answer.stage, Answer.question_id, Answer.rating.label("x")
+    ).where(Answer.order_id.in_(select(nps.c.order_id)), Answer.rating.is_not(None))
+    answers = {
+        int(order_id): float(y)
+        for order_id, y in (await session.execute(select(nps.c.order_id, nps.c.y))).all()
+    }
+    rated = (await session.execute(ratings)).all()
+    return scores_from_ratings(
+        answers, [(int(o), str(s), str(q), float(x)) for o, s, q, x in rated if x is not None]
     )
-    rows = (
-        await session.execute(
-            select(nps.c.order_id, nps.c.y, ratings.c.stage, ratings.c.x).outerjoin(
-                ratings, ratings.c.order_id == nps.c.order_id
-            )
-        )
-    ).all()
-    journeys: dict[int, dict[str, float]] = {}
-    answers: dict[int, float] = {}
-    for order_id, y, stage, x in rows:
-        answers[order_id] = float(y)
-        if stage is not None:
-            journeys.setdefault(order_id, {})[str(stage)] = float(x)
-    stages = tuple(sorted({s for by_stage in journeys.values() for s in by_stage}))
+
+
+def scores_from_ratings(
+    answers: Mapping[int, float], rated: Sequence[tuple[int, str, str, float]]
+) -> JourneyScores:
+    """The journeys' stage means, their rating counts, and the pooled variance of one
+    rating around its journey's stage level once each question's own mean is removed."""
+    by_question: dict[str, list[float]] = {}
+    for _, _, question, x in rated:
+        by_question.setdefault(question, []).append(x)
+    question_mean = {q: sum(v) / len(v) for q, v in by_question.items()}
+    cells: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for order_id, stage, question, x in rated:
+        if order_id not in answers:  # the newest NPS answers moved on between two reads
+            continue
+        cells.setdefault((order_id, stage), []).append((x, x - question_mean[question]))
+    squares = freedom = 0.0
+    for values in cells.values():
+        if len(values) > 1:
+            residuals = np.asarray([r for _, r in values])
+            squares += float(np.sum((residuals - residuals.mean()) ** 2))
+            freedom += len(values) - 1
+    stages = tuple(sorted({stage for _, stage in cells}))
+    column = {stage: j for j, stage in enumerate(stages)}
     orders = sorted(answers)
+    row = {order_id: i for i, order_id in enumerate(orders)}
     matrix = np.full((len(orders), len(stages)), np.nan)
-    for i, order_id in enumerate(orders):
-        for j, stage in enumerate(stages):
-            matrix[i, j] = journeys.get(order_id, {}).get(stage, np.nan)
-    return JourneyScores(stages, matrix, np.asarray([answers[o] for o in orders], dtype=float))
+    items = np.zeros((len(orders), len(stages)))
+    for (order_id, stage), values in cells.items():
+        matrix[row[order_id], column[stage]] = sum(x for x, _ in values) / len(values)
+        items[row[order_id], column[stage]] = len(values)
+    y = np.asarray([answers[o] for o in orders], dtype=float)
+    return JourneyScores(stages, matrix, y, items, squares / freedom if freedom > 0 else None)
 
 
 def _correlations(
     x: np.ndarray[Any, np.dtype[np.float64]], y: np.ndarray[Any, np.dtype[np.float64]]
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
-    """Pairwise-complete correlations among the stages, and of each stage with NPS."""
+    """Pairwise-complete correlations among the stages, and of each stage with NPS: each
+    pair over the journeys that have both (fewer than three: uncorrelated). All pairs at
+    once from cross-products of the zero-filled data and its presence mask."""
     data = np.column_stack([x, y])
-    present = ~np.isnan(data)
-    filled = np.where(present, data, 0.0)
-    k = data.shape[1]
-    corr = np.eye(k)
-    for a in range(k):
-        for b in range(a + 1, k):
-            both = present[:, a] & present[:, b]
-            if both.sum() < 3:
-                continue
-            u, v = filled[both, a], filled[both, b]
-            su, sv = u.std(), v.std()
-            if su > 0 and sv > 0:
-                corr[a, b] = corr[b, a] = float(np.mean((u - u.mean()) * (v - v.mean())) / su / sv)
+    present = (~np.isnan(data)).astype(float)
+    filled = np.where(present > 0, data, 0.0)
+    n = present.T @ present  # journeys with both a and b
+    sums = filled.T @ present  # [a, b]: Σ a over the journeys with both
+    squares = (filled**2).T @ present
+    products = filled.T @ filled
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sums / n
+        variance = squares / n - mean**2
+        covariance = products / n - mean * mean.T
+        corr = covariance / np.sqrt(variance * variance.T)
+    usable = (n >= 3) & (variance > 1e-12) & (variance.T > 1e-12)
+    corr = np.where(usable, corr, 0.0)
+    np.fill_diagonal(corr, 1.0)
     return corr[:-1, :-1], corr[:-1, -1]
 
 
-def relative_weights(
-    x: np.ndarray[Any, np.dtype[np.float64]], y: np.ndarray[Any, np.dtype[np.float64]]
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Johnson's relative weights of the columns of x for y: their sum is R²."""
+def relative_weights(x: Matrix, y: Matrix, reliability: Matrix | None = None) -> Matrix:
+    """Johnson's relative weights of the columns of x for y: their sum is R² (of the true
+    scores, when the columns' `reliability` corrects the correlations for attenuation)."""
     rxx, rxy = _correlations(x, y)
+    if reliability is not None:
+        rxx, rxy = _nearest_correlations(rxx, rxy, np.sqrt(reliability))
     values, vectors = np.linalg.eigh(rxx)
     values = np.clip(values, 1e-9, None)  # pairwise correlations need not be PSD
     half = vectors @ np.diag(np.sqrt(values)) @ vectors.T  # correlations of X with its
@@ -161,27 +225,54 @@ def relative_weights(
     return weights
 
 
+def _nearest_correlations(rxx: Matrix, rxy: Matrix, root: Matrix) -> tuple[Matrix, Matrix]:
+    """The stages' and NPS's correlations divided by the square roots of the stages'
+    reliabilities, made a correlation matrix again: pairwise-complete correlations over
+    different journeys, once corrected, can describe no possible data (a negative
+    eigenvalue, weights in the thousands). Stages and NPS are corrected together and the
+    eigenvalues clipped at PSD_FLOOR, then the diagonal restored to one."""
+    k = len(rxy)
+    joint = np.ones((k + 1, k + 1))
+    joint[:k, :k], joint[:k, k], joint[k, :k] = rxx, rxy, rxy
+    scale = np.append(root, 1.0)
+    joint = joint / np.outer(scale, scale)
+    np.fill_diagonal(joint, 1.0)
+    values, vectors = np.linalg.eigh(joint)
+    joint = vectors @ np.diag(np.clip(values, PSD_FLOOR, None)) @ vectors.T
+    unit = np.sqrt(np.diag(joint))
+    joint = joint / np.outer(unit, unit)
+    return joint[:k, :k], joint[:k, k]
+
+
+def importance_window(period: Period, baseline_periods: int) -> Period:
+    """The days whose NPS answers the ranking learns from: the period and its baseline."""
+    return Period(period.start - timedelta(days=baseline_periods * period.days), period.end)
+
+
 def priorities(
     scores: JourneyScores,
     gaps: Mapping[str, float],
     bootstraps: int = BOOTSTRAPS,
+    days: int = 0,
 ) -> Priorities:
     """Importance with its bootstrap interval, times each stage's gap (stars below where
-    it should be; a stage missing from `gaps` has none)."""
+    it should be; a stage missing from `gaps` has none). `days`: the window `scores` were
+    read over, for the words."""
     stages = [s for s in scores.stages if s in gaps]
     needed = MIN_JOURNEYS_PER_STAGE * max(len(stages), 1)
     if len(stages) < 2 or scores.journeys < needed:
-        return Priorities((), scores.journeys, needed)
+        return Priorities((), scores.journeys, needed, days=days)
     columns = [scores.stages.index(s) for s in stages]
     x, y = scores.x[:, columns], scores.y
     rng = np.random.default_rng(SEED)
-    full = relative_weights(x, y)
+    reliability = scores.reliabilities()[columns]
+    full = relative_weights(x, y, reliability)
     r_squared = float(full.sum())
     shares = _shares(full)
     resampled = np.empty((bootstraps, len(stages)))
     for b in range(bootstraps):
         rows = rng.integers(0, y.shape[0], y.shape[0])
-        resampled[b] = _shares(relative_weights(x[rows], y[rows]))
+        resampled[b] = _shares(relative_weights(x[rows], y[rows], reliability))
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail], axis=0)
     first = np.bincount(resampled.argmax(axis=1), minlength=len(stages)) / bootstraps
@@ -200,7 +291,7 @@ def priorities(
         for j, stage in enumerate(stages)
     ]
     result.sort(key=lambda p: (-p.score, -p.importance))
-    return Priorities(tuple(result), scores.journeys, needed, r_squared)
+    return Priorities(tuple(result), scores.journeys, needed, r_squared, days)
 
 
 def _shares(

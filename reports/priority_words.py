@@ -5,24 +5,31 @@ journeys the ranking needs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from reports.priorities import Priorities, Priority
 from reports.words import counted, language
+from surveys.formats import decimal, percent, plural
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "stage": "{stage}: {share} of what moves NPS (90 %: {low}–{high}), {gap}",
-        "below": "{stars} stars below target",
+        "stage": "{stage}: {share} of what moves NPS (90%: {low}–{high}), {gap}",
+        "below": "{stars} below target",
         "on target": "at or above target",
         "first": "Fix first",
         "nothing": "No stage that moves NPS falls short of its target.",
         "not yet": (
             "What moves NPS cannot be told apart yet: {journeys} with an NPS answer "
+            "in {days} ({needed} needed)."
+        ),
+        "not yet, no window": (
+            "What moves NPS cannot be told apart yet: {journeys} with an NPS answer "
             "({needed} needed)."
         ),
         "explain": (
             "Each stage's share of the differences in customers' NPS answers that the stage "
-            "ratings explain (relative weights, with a 90 % bootstrap interval), and how far "
+            "ratings explain (relative weights over this period's and the previous periods' NPS "
+            "answers, with a 90% bootstrap interval), and how far "
             "its average rating falls short of the higher of the threshold and the journey's "
             "average. Fix first: stages that clearly matter more than an even share and fall "
             "short."
@@ -36,32 +43,54 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing": "Ни один этап, влияющий на NPS, не ниже цели.",
         "not yet": (
             "Что сильнее влияет на NPS, пока не определить: {journeys} с ответом NPS "
+            "за {days} (нужно {needed})."
+        ),
+        "not yet, no window": (
+            "Что сильнее влияет на NPS, пока не определить: {journeys} с ответом NPS "
             "(нужно {needed})."
         ),
         "explain": (
             "Доля различий в ответах клиентов на вопрос NPS, которую объясняет оценка этапа "
-            "(относительные веса, 90-процентный бутстреп-интервал), и насколько средняя "
+            "(относительные веса по ответам NPS этого и предыдущих периодов, "
+            "90-процентный бутстреп-интервал), и насколько средняя "
             "оценка этапа ниже цели — большего из порога и средней по пути клиента. "
             "В первую очередь — этапы, которые заметно важнее средней доли и ниже цели."
         ),
     },
 }
+# How far below target, in stars: 0.4 stars, 1.0 star is not said (CLDR: a fraction is
+# "other"); в русском дробное — "0,4 звезды".
+STARS = {
+    "en": {"one": "{n} star", "other": "{n} stars"},
+    "ru": {"one": "{n} звезду", "few": "{n} звезды", "many": "{n} звёзд", "other": "{n} звезды"},
+}
 CUSTOMERS_EN = ("customer", "customers")
 CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
+DAYS_EN = ("day", "days")
+DAYS_RU = ("день", "дня", "дней")
 
 
-def _percent(share: float) -> str:
-    return f"{100 * share:.0f} %"
+def _percent(share: float, locale: str) -> str:
+    return percent(share, language(locale))
+
+
+def stars(gap: float, locale: str) -> str:
+    """0.4 stars, 1.0 stars; 0,4 звезды, 1,0 звезды (the decimal as shown decides the form)."""
+    lang = language(locale)
+    figure = f"{gap:.1f}"
+    return plural(Decimal(figure), lang, STARS[lang], shown=decimal(gap, 1, lang))
 
 
 def sentence(priority: Priority, name: str, locale: str) -> str:
     w = WORDS[language(locale)]
     gap = (
-        w["below"].format(stars=f"{priority.gap:.1f}") if priority.gap >= 0.05 else w["on target"]
+        w["below"].format(stars=stars(priority.gap, locale))
+        if priority.gap >= 0.05
+        else w["on target"]
     )
     return w["stage"].format(
-        stage=name, share=_percent(priority.importance), low=_percent(priority.low).split()[0],
-        high=_percent(priority.high), gap=gap,
+        stage=name, share=_percent(priority.importance, locale),
+        low=str(round(100 * priority.low)), high=_percent(priority.high, locale), gap=gap,
     )  # fmt: skip
 
 
@@ -74,7 +103,10 @@ def headline(priorities: Priorities, names: Mapping[str, str], locale: str) -> s
     w = WORDS[language(locale)]
     if not priorities.enough:
         journeys = counted(priorities.journeys, locale, CUSTOMERS_EN, CUSTOMERS_RU)
-        return w["not yet"].format(journeys=journeys, needed=priorities.needed)
+        if priorities.days <= 0:  # a ranking built without a window (tests, ad-hoc calls)
+            return w["not yet, no window"].format(journeys=journeys, needed=priorities.needed)
+        days = counted(priorities.days, locale, DAYS_EN, DAYS_RU)
+        return w["not yet"].format(journeys=journeys, needed=priorities.needed, days=days)
     first = priorities.fix_first
     if not first:
         return w["nothing"]

@@ -82,6 +82,8 @@ EXPECTED_VISIT = CustomerFigures(
     csat=Moments(3, 1.5, 1.25),
     # 3 − 5 (their pay rating) and 5 − 3; customer 3 rated nothing else
     relative=Moments(2, 0.0, 8.0),
+    # customers 1 (a 2) and 3 (a 1) answered low; the follow-up adds no one
+    low=2,
 )
 
 
@@ -90,6 +92,8 @@ async def test_each_customer_counts_once_per_cell(sessions: Sessions) -> None:
     assert cells.stages["visit"] == EXPECTED_VISIT
     assert cells.stages["pay"].rating == Moments(2, 8.0, 34.0)
     assert cells.stages["pay"].relative == Moments(2, 0.0, 8.0)  # 5 − 3, 3 − 5
+    assert cells.stages["pay"].low == 1  # customer 2's 3
+    assert cells.touchpoints["visit", "counter"].low == 0
     assert cells.touchpoints["visit", "counter"].rating == Moments(1, 4.0, 16.0)
     assert cells.touchpoints["visit", "counter"].relative == Moments(1, 0.5, 0.25)  # 4 − 3.5
 

@@ -17,10 +17,10 @@ from reports.flags import (
     settings_of,
     shown,
 )
-from reports.words import answers, language
+from reports.words import answers, language, unknown_sends
 from surveys.model import Thresholds
 
-SETTINGS = settings_of(Thresholds())  # rating 3.5, CSAT 70 %, NPS 0, mood 0, 5 customers
+SETTINGS = settings_of(Thresholds())  # rating 3.5, CSAT 70%, NPS 0, mood 0, 5 customers
 WEEKS = baseline_name(7, 4)
 
 
@@ -54,14 +54,14 @@ def test_a_threshold_problem_reads_with_its_interval_and_customers() -> None:
     assert result == Flag(
         Level.PROBLEM,
         (
-            "average rating 3.2 (90 %: 3.0 to 3.5) < 3.5, 40 customers",
-            "CSAT 42 % (90 %: 31 % to 53 %) < 70 %, 40 customers",
+            "average rating 3.2 (90%: 3.0 to 3.5) < 3.5, 40 customers",
+            "CSAT 42% (90%: 31% to 53%) < 70%, 40 customers",
         ),
         frozenset({"threshold"}),
     )
     ru = flag(verdict(finding(Rule.THRESHOLD, "rating", 3.24, 3.02, 3.46, 21, 3.5), n=21),
               SETTINGS, baseline_name(7, 4, "ru"), "ru")  # fmt: skip
-    assert ru.sentence == "средняя оценка 3.2 (90 %: от 3.0 до 3.5) < 3.5, 21 клиент"
+    assert ru.sentence == "средняя оценка 3,2 (90 %: от 3,0 до 3,5) < 3,5 — 21 клиент"
 
 
 def test_watch_says_the_evidence_is_not_yet_enough() -> None:
@@ -69,13 +69,12 @@ def test_watch_says_the_evidence_is_not_yet_enough() -> None:
                   SETTINGS, WEEKS)  # fmt: skip
     assert result.level is Level.WATCH
     assert result.sentence == (
-        "average rating 3.6 (90 %: 3.2 to 4.0), may be below 3.5 — not yet conclusive, "
-        "12 customers"
+        "average rating 3.6 (90%: 3.2 to 4.0), may be below 3.5 — not yet conclusive, 12 customers"
     )
     ru = flag(verdict(finding(Rule.THRESHOLD, "rating", 3.6, 3.2, 4.0, 12, 3.5, False)),
               SETTINGS, WEEKS, "ru")  # fmt: skip
     assert ru.sentence == (
-        "средняя оценка 3.6 (90 %: от 3.2 до 4.0), возможно ниже 3.5 — пока не доказано, "
+        "средняя оценка 3,6 (90 %: от 3,2 до 4,0), возможно ниже 3,5 — пока не доказано, "
         "12 клиентов"
     )
 
@@ -84,7 +83,7 @@ def test_relative_and_drop_sentences() -> None:
     relative = flag(verdict(finding(Rule.RELATIVE, "rating", -0.45, -0.6, -0.3, 80, -0.2)),
                     SETTINGS, WEEKS)  # fmt: skip
     assert relative.sentence == (
-        "0.5 below the same customers' other ratings (90 %: 0.3 to 0.6), 80 customers"
+        "0.5 below the same customers' other ratings (90%: 0.3 to 0.6), 80 customers"
     )
     drop = finding(Rule.DROP, "nps", -0.2, -0.3, -0.1, 60, -0.08, baseline=0.35,
                    n_baseline=240)  # fmt: skip
@@ -92,7 +91,7 @@ def test_relative_and_drop_sentences() -> None:
         "NPS +15, down 20 pts from +35 over the previous 4 weeks (60 customers vs 240)"
     )
     assert flag(verdict(drop), SETTINGS, baseline_name(7, 4, "ru"), "ru").sentence == (
-        "NPS +15, на 20 п. ниже, чем +35 за предыдущие 4 нед. (60 клиентов против 240)"
+        "NPS +15, на 20 пунктов ниже, чем +35 за предыдущие 4 недели (60 клиентов против 240)"
     )
 
 
@@ -101,7 +100,54 @@ def test_numbers_read_as_owners_read_them() -> None:
     assert shown("nps", 0.004) == "0"
     assert shown("valence", -0.04) == "0.0"
     assert shown("valence", 0.44) == "+0.4"
-    assert shown("csat", 0.705) == "70 %"
+    assert shown("csat", 0.705) == "70%"
+
+
+def test_russian_numbers_have_the_decimal_comma() -> None:
+    assert shown("rating", 3.24, "ru") == "3,2"
+    assert shown("valence", -0.44, "ru") == "−0,4"
+    assert shown("valence", 0.44, "ru") == "+0,4"
+    assert shown("valence", -0.04, "ru") == "0,0"
+    assert shown("nps", -0.133, "ru") == "−13"
+    relative = finding(Rule.RELATIVE, "rating", -0.45, -0.6, -0.3, 80, -0.2)
+    assert flag(verdict(relative), SETTINGS, WEEKS, "ru").sentence == (
+        "на 0,5 ниже других оценок тех же клиентов (90 %: от 0,3 до 0,6), 80 клиентов"
+    )
+
+
+@pytest.mark.parametrize(
+    ("periods", "english", "russian"),
+    [
+        (1, "over the previous week", "за предыдущую неделю"),
+        (2, "over the previous 2 weeks", "за предыдущие 2 недели"),
+        (4, "over the previous 4 weeks", "за предыдущие 4 недели"),
+        (5, "over the previous 5 weeks", "за предыдущие 5 недель"),
+        (21, "over the previous 21 weeks", "за предыдущие 21 неделю"),
+    ],
+)
+def test_the_baseline_is_named_with_the_plural_of_its_weeks(
+    periods: int, english: str, russian: str
+) -> None:
+    assert baseline_name(7, periods) == english
+    assert baseline_name(7, periods, "ru") == russian
+
+
+def test_other_baselines_count_periods() -> None:
+    assert baseline_name(30, 1) == "over the previous period"
+    assert baseline_name(30, 3, "ru") == "за предыдущие 3 периода"
+    assert baseline_name(30, 5, "ru") == "за предыдущие 5 периодов"
+
+
+def test_a_drop_of_one_point_and_of_a_thousand_customers() -> None:
+    drop = finding(Rule.DROP, "csat", -0.01, -0.02, -0.005, 1500, 0.7, baseline=0.81,
+                   n_baseline=4200)  # fmt: skip
+    assert flag(verdict(drop), SETTINGS, WEEKS).sentence == (
+        "CSAT 80%, down 1 pt from 81% over the previous 4 weeks (1,500 customers vs 4,200)"
+    )
+    assert flag(verdict(drop), SETTINGS, baseline_name(7, 4, "ru"), "ru").sentence == (
+        "CSAT 80\xa0%, на 1 пункт ниже, чем 81\xa0% за предыдущие 4 недели "
+        "(1\xa0500 клиентов против 4\xa0200)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,7 +184,7 @@ def test_a_healthy_stage_is_ok_with_its_figures() -> None:
     verdicts = assess(cells, CustomerCells(), SETTINGS)
     result = flag(verdicts.get(("pay", None)), SETTINGS, WEEKS)
     assert result.level is Level.OK
-    assert result.sentence.startswith("average rating 4.5 (90 %: 4.4 to 4.6), CSAT 100 %")
+    assert result.sentence.startswith("average rating 4.5 (90%: 4.4 to 4.6), CSAT 100%")
     assert result.sentence.endswith(", 40 customers")
 
 
@@ -163,6 +209,14 @@ def test_a_healthy_stage_is_ok_with_its_figures() -> None:
 def test_russian_plural_of_answers(n: int, expected: str) -> None:
     assert answers(n, "ru") == expected
     assert answers(n, "en") == (f"{n} answer" if n == 1 else f"{n} answers")
+
+
+def test_counted_nouns_follow_babels_plural_rules_and_group_thousands() -> None:
+    assert answers(1234, "ru") == "1\xa0234 ответа"
+    assert answers(1001, "en") == "1,001 answers"
+    assert unknown_sends(21, "ru").startswith("⚠️ 21 вопрос мог не дойти до клиентов")
+    assert unknown_sends(3, "ru").startswith("⚠️ 3 вопроса могли не дойти до клиентов")
+    assert unknown_sends(1, "en").startswith("⚠️ 1 question may not have reached customers")
 
 
 def test_locales_read_in_their_language() -> None:
