@@ -12,10 +12,12 @@ language their last update had (`bot.languages`), else in CJM_DEFAULT_LOCALE.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
+from functools import partial
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
@@ -24,10 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keyboards import alert_keyboard
 from bot.languages import TeamLanguages
+from bot.reply_sender import ReplySender
 from bot.telegram_errors import not_modified, retrying
 from bot.texts import t
 from storage import alerts as stored
 from storage.alerts import AlertAnswer, AlertDetails
+from storage.db import transient_db_error
 from surveys import alerts
 from surveys.alerts import AlertRules, Outgoing
 from surveys.formats import moment
@@ -35,10 +39,12 @@ from surveys.messenger import MaybeDelivered, SendError, Unreachable
 from surveys.model import QuestionKind, Survey
 
 log = logging.getLogger(__name__)
+READ_RETRIES = (0.2, 1.0, 3.0, 5.0)  # seconds between reads of a committed alert
 
 TELEGRAM_LIMIT = 4096
 COMMENT_SHOWN = 600  # a notification shows every comment of the wave, each cut to this
 QUESTION_SHOWN = 120  # and the question each answer was given to
+_QUOTES = {"ru": "«{}»", "en": "“{}”"}  # a customer's words as each language quotes them
 SHOWN_REMEMBERED = 10_000  # notifications whose look is remembered (the latest)
 Clock = Callable[[], datetime]
 Job = Callable[[Bot], Awaitable[None]]
@@ -53,7 +59,11 @@ class AlertDesk:
         languages: TeamLanguages,
         timezone: tzinfo,
         clock: Clock,
+        sender: ReplySender | None = None,
     ) -> None:
+        # Every notification and reply takes a slot of the bot's one send rate and obeys
+        # its 429 pause, as the outbox and the replies to updates do.
+        self.paced = (sender or ReplySender()).paced
         self.sessions = sessions
         self.survey = survey
         self.languages = languages
@@ -68,6 +78,36 @@ class AlertDesk:
         self.shown: OrderedDict[tuple[int, int], Look] = OrderedDict()
 
     # -- the notification ---------------------------------------------------------------
+    def notify(self, dispatch_id: int) -> Job:
+        """After an answer's commit: show its wave's alert as it is stored now. With no
+        staff or owner to tell, nothing is read."""
+
+        async def job(bot: Bot) -> None:
+            if not self.recipients:
+                return
+            alert = await self._read(dispatch_id)
+            if alert is not None:
+                await self.publish(alert)(bot)
+
+        return job
+
+    async def _read(self, dispatch_id: int) -> AlertDetails | None:
+        """The wave's alert, read again after a transient database error (a locked SQLite
+        file, a dropped connection): the answer is committed, and a staff member who is
+        not told about an unhappy customer is a message lost."""
+        for delay in (*READ_RETRIES, None):
+            try:
+                async with self.sessions() as session:
+                    return await stored.details_of_wave(session, dispatch_id)
+            except Exception as error:
+                if delay is None or not transient_db_error(error):
+                    raise
+                log.warning(
+                    "reading alert of dispatch %s failed: again in %gs", dispatch_id, delay
+                )
+                await asyncio.sleep(delay)
+        return None
+
     def publish(self, alert: AlertDetails) -> Job:
         """Show the alert to every recipient: edit the notification they have, send one
         to those who have none yet (also when an earlier send to them failed)."""
@@ -104,9 +144,9 @@ class AlertDesk:
                 if self.shown.get((alert.id, chat_id)) == (message_id, *looks):
                     return message_id
                 try:
-                    await bot.edit_message_text(
+                    await self.paced(lambda: bot.edit_message_text(
                         text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
-                    )
+                    ))  # fmt: skip
                 except TelegramBadRequest as error:
                     if not_modified(error):
                         self._remember(alert.id, chat_id, (message_id, *looks))
@@ -116,7 +156,7 @@ class AlertDesk:
                 else:
                     self._remember(alert.id, chat_id, (message_id, *looks))
                     return message_id
-            sent = await bot.send_message(chat_id, text, reply_markup=keyboard)
+            sent = await self.paced(lambda: bot.send_message(chat_id, text, reply_markup=keyboard))
         except TelegramForbiddenError:
             log.warning("alert %s: staff chat %s has blocked the bot", alert.id, chat_id)
             return None
@@ -187,7 +227,7 @@ class AlertDesk:
             comment = answer.comment
             if len(comment) > COMMENT_SHOWN:
                 comment = comment[: COMMENT_SHOWN - 1].rstrip() + "…"
-            return f"«{comment}»", False
+            return _QUOTES.get(locale, "“{}”").format(comment), False
         return None, False  # a choice or a skipped comment says nothing about the pain
 
     def _where(self, answer: AlertAnswer, locale: str) -> str:
@@ -221,9 +261,10 @@ class AlertDesk:
             for chat_id, message_id in mentions:
                 text = t(self.languages.of(chat_id), "mention_forgotten")
                 try:
-                    await bot.edit_message_text(
-                        text=text, chat_id=chat_id, message_id=message_id, reply_markup=None
-                    )
+                    await self.paced(partial(
+                        bot.edit_message_text, text=text, chat_id=chat_id,
+                        message_id=message_id, reply_markup=None,
+                    ))  # fmt: skip
                 except (AiogramError, TimeoutError) as error:
                     if not not_modified(error):
                         log.warning(
@@ -245,7 +286,9 @@ class AlertDesk:
             text = t(theirs, "reply_to_customer", business=business,
                      text=reply.text)  # fmt: skip
             try:
-                message = await retrying(lambda: bot.send_message(reply.chat_id, text))
+                message = await retrying(
+                    lambda: self.paced(lambda: bot.send_message(reply.chat_id, text))
+                )
             except SendError as failure:
                 await self._not_delivered(bot, reply, failure, staff_id, locale)
                 return
@@ -253,7 +296,7 @@ class AlertDesk:
                 alert = await alerts.delivered(
                     session, reply, message.message_id, (staff_id, name), self.clock()
                 )
-            said = await _say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
+            said = await self._say(bot, staff_id, t(locale, "reply_delivered", ref=ref))
             await self._record_mention(reply.alert_id, staff_id, said)
             if alert is not None:
                 await self.publish(alert)(bot)
@@ -273,7 +316,7 @@ class AlertDesk:
         log.warning("reply %s about alert %s: %s", reply.reply_id, reply.alert_id, failure.reason)
         async with self.sessions.begin() as session:
             await alerts.not_delivered(session, reply, status, failure.reason, self.clock())
-        await self._record_mention(reply.alert_id, staff_id, await _say(bot, staff_id, said))
+        await self._record_mention(reply.alert_id, staff_id, await self._say(bot, staff_id, said))
 
     # -- the customer's answer back ---------------------------------------------------------
     def relay(self, message: Outgoing) -> Job:
@@ -285,9 +328,9 @@ class AlertDesk:
             text = t(locale, "customer_reply", ref=message.ref or "—", text=message.text)
             keyboard = alert_keyboard(message.alert_id, locale)
             try:
-                sent = await retrying(
+                sent = await retrying(lambda: self.paced(
                     lambda: bot.send_message(message.chat_id, text, reply_markup=keyboard)
-                )
+                ))  # fmt: skip
             except SendError as failure:
                 reason = failure.reason
                 log.warning("customer's message %s not relayed: %s", message.reply_id, reason)
@@ -300,11 +343,10 @@ class AlertDesk:
 
         return job
 
-
-async def _say(bot: Bot, chat_id: int, text: str) -> int | None:
-    """A note to a staff member, its message id; losing one is logged, not fatal."""
-    try:
-        return (await bot.send_message(chat_id, text)).message_id
-    except (AiogramError, TimeoutError) as error:
-        log.warning("could not tell staff chat %s: %s", chat_id, error)
-        return None
+    async def _say(self, bot: Bot, chat_id: int, text: str) -> int | None:
+        """A note to a staff member, its message id; losing one is logged, not fatal."""
+        try:
+            return (await self.paced(lambda: bot.send_message(chat_id, text))).message_id
+        except (AiogramError, TimeoutError) as error:
+            log.warning("could not tell staff chat %s: %s", chat_id, error)
+            return None

@@ -151,7 +151,9 @@ def rate_limiter(settings: Settings, bot: Bot) -> RateLimiter:
         from storage.shared_rate import SharedRateLimiter  # noqa: PLC0415
 
         prefix = f"cjm:bot{bot.id}"
-        fallback = LocalRateLimiter(safe_rate(settings.send_rate))
+        # No burst in hand: when Redis fails the shared bucket has just been spent, and a
+        # full local one in each process would double the rate in the second of the switch.
+        fallback = LocalRateLimiter(safe_rate(settings.send_rate), burst=1.0)
         return SharedRateLimiter.from_url(
             settings.redis_url, prefix, settings.send_rate, fallback=fallback, burst=burst
         )
@@ -199,8 +201,9 @@ async def build_app(
     await languages.load()
     # Reports are drawn in a short-lived process: the bot never loads matplotlib & co.
     worker = ReportWorker(
-        settings.survey, survey.id, settings.database_url, settings.report_timeout
-    )
+        settings.survey, survey.id, settings.database_url, settings.report_timeout,
+        settings.report_formats,
+    )  # fmt: skip
     weekly = WeeklyReports(
         sessions, survey, sender, crontab(settings.report_cron, settings.timezone),
         settings.owner_ids, clock, locale, languages.seen, settings.send_lease,
@@ -236,9 +239,14 @@ def build_dispatcher(
         settings.staff_ids | settings.owner_ids, services.default_locale, services.sessions
     )
     desk = AlertDesk(
-        services.sessions, services.survey, spoken, services.rules.timezone, services.clock
-    )
-    dp = Dispatcher(services=services, alert_desk=desk, team_languages=spoken)
+        services.sessions, services.survey, spoken, services.rules.timezone, services.clock,
+        replies,
+    )  # fmt: skip
+    # report_formats (CJM_REPORT_FORMATS): /help and /report name the files a report sends.
+    dp = Dispatcher(
+        services=services, alert_desk=desk, team_languages=spoken,
+        report_formats=settings.report_formats,
+    )  # fmt: skip
     dp.update.outer_middleware(spoken)
     dp.update.outer_middleware(
         UpdateMiddleware(

@@ -17,11 +17,8 @@ Telegram delivers the update again.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import random
-import socket
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,13 +29,14 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import TelegramObject, Update, User
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.reply_sender import Call, ReplySender
 from bot.roles import Role
 from bot.texts import pick_locale
 from storage.customers import chosen_locale
+from storage.db import transient_db_error
 from storage.updates import claim_update, mark_replied, was_replied
 
 log = logging.getLogger(__name__)
@@ -59,29 +57,6 @@ _REPLAYED = object()  # the update was handled before
 class UpdateNotStored(Exception):
     """A transient database error outlasted the patience: the update must not be
     confirmed to Telegram (the webhook answers 503), so that it is delivered again."""
-
-
-def transient_db_error(error: BaseException) -> bool:
-    """A database error that may pass (locked, refused, connection lost, timeout), as
-    opposed to one that the same statement would meet again (a constraint, a bug)."""
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated or isinstance(error, InterfaceError):
-            return True
-        if isinstance(error.orig, sqlite3.OperationalError):
-            # SQLite says OperationalError for a missing table too: only these pass.
-            return any(word in str(error.orig).lower() for word in _SQLITE_TRANSIENT)
-        return isinstance(error, OperationalError)
-    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
-        return True
-    # asyncpg's connect: "Multiple exceptions: [Errno 111] Connect call failed ..."
-    return isinstance(error, OSError) and (
-        error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions")
-    )
-
-
-_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
-_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH,
-                   errno.ENETUNREACH, errno.ETIMEDOUT, errno.EPIPE}  # fmt: skip
 
 
 def _ignore(_outcome: str, _result: Any) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -45,6 +45,8 @@ from aiogram.methods import (
 from bot.telegram_errors import classify, not_modified
 from surveys.messenger import MaybeDelivered, NotDelivered, Outage, RetryAfter
 from surveys.ratelimit import LocalRateLimiter, RateLimiter
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +271,21 @@ class ReplySender:
                     return _Outcome.LATE, None
                 log.info("%s failed (%s), again in %.2f s: %s", name, kind, delay, error)
                 await asyncio.sleep(delay)
+
+    async def paced(self, call: Callable[[], Awaitable[T]], patience: float | None = None) -> T:
+        """One Bot API call whose failures are the caller's to handle (the staff alerts),
+        made through the bot's send-rate limiter: a 429 pauses all sending and the call
+        is made again after retry_after. TimeoutError when no slot came within `patience`
+        (default the horizon)."""
+        deadline = time.monotonic() + (self.horizon if patience is None else patience)
+        while True:
+            if not await self._slot(deadline):
+                raise TimeoutError("sending paused past the deadline")
+            try:
+                return await call()
+            except TelegramRetryAfter as error:
+                self._pause(float(error.retry_after))
+                log.info("sending paused for %s s: %s", error.retry_after, error)
 
     async def _slot(self, deadline: float, rated: bool = True) -> bool:
         """A send slot from the bot's limiter (with `rated`; else only the end of a

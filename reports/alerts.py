@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
 from storage.models import Alert
+from surveys.formats import percent
 
 ANSWER_WITHIN = timedelta(hours=24)
 
@@ -62,7 +63,7 @@ _WORDS = {
     },
     "ru": {
         "alerts": "Недовольные клиенты", "in_time": "ответ за 24 ч",
-        "median": "медиана до ответа", "h": "ч", "min": "мин", "d": "д",
+        "median": "медиана до ответа", "h": "ч", "min": "мин", "d": "дн.",
     },
 }  # fmt: skip
 
@@ -89,7 +90,10 @@ def alerts_fact(figures: AlertFigures, locale: str) -> tuple[str, str]:
     if not figures.alerts:
         return words["alerts"], "0"
     share = figures.in_time_share or 0.0
-    value = f"{figures.alerts} · {words['in_time']}: {figures.answered_in_time} ({share:.0%})"
+    value = (
+        f"{figures.alerts} · {words['in_time']}: {figures.answered_in_time} "
+        f"({percent(share, locale)})"
+    )
     if figures.median_reply is not None:
         value += f" · {words['median']} {duration_text(figures.median_reply, locale)}"
     return words["alerts"], value

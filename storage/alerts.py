@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import ColumnElement, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -64,26 +64,29 @@ class Recipient:
     locale: str | None
 
 
-async def open_alert(session: AsyncSession, values: dict[str, Any]) -> int:
-    """The wave's alert, opened with `values` unless it is open already."""
+async def open_alert(session: AsyncSession, values: dict[str, Any]) -> None:
+    """The wave's alert, opened with `values` unless it is open already: one statement,
+    and no read (the notification reads it after the commit: `details_of_wave`)."""
     connection = await session.connection()
     statement = insert_ignoring_conflicts(connection.dialect.name, _ALERTS)
     await connection.execute(statement, values)
-    found = (
-        await connection.execute(
-            select(_ALERTS.c.id).where(_ALERTS.c.dispatch_id == values["dispatch_id"])
-        )
-    ).scalar()
-    assert found is not None  # inserted just now, or there already
-    return int(found)
 
 
 async def details(session: AsyncSession, alert_id: int) -> AlertDetails | None:
+    return await _details(session, Alert.id == alert_id)
+
+
+async def details_of_wave(session: AsyncSession, dispatch_id: int) -> AlertDetails | None:
+    """The alert of this wave (one at most), as `details`."""
+    return await _details(session, Alert.dispatch_id == dispatch_id)
+
+
+async def _details(session: AsyncSession, where: ColumnElement[bool]) -> AlertDetails | None:
     row = (
         await session.execute(
             select(Alert, Customer.ref)
             .outerjoin(Customer, Customer.id == Alert.customer_id)
-            .where(Alert.id == alert_id)
+            .where(where)
         )
     ).first()
     if row is None:
@@ -99,7 +102,7 @@ async def details(session: AsyncSession, alert_id: int) -> AlertDetails | None:
     )  # fmt: skip
     messages = await session.execute(
         select(AlertMessage.chat_id, AlertMessage.message_id).where(
-            AlertMessage.alert_id == alert_id
+            AlertMessage.alert_id == alert.id
         )
     )
     return AlertDetails(

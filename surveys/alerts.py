@@ -32,10 +32,11 @@ MAX_REPLY = 3500  # leaves room for the prefix within Telegram's 4,096 character
 
 @dataclass(frozen=True, slots=True)
 class AlertUpdate:
-    """What staff must be shown: the alert as it is now, and whether it is new."""
+    """Staff must be shown the alert of this wave, read once the answer is committed (what
+    they see is what is stored, and an update that is not stored tells nobody)."""
 
-    alert: AlertDetails
-    new: bool
+    dispatch_id: int
+    new: bool  # this answer opened it
 
 
 class AlertRules:
@@ -72,15 +73,15 @@ async def record(
     wave: OpenWave,
     question: Question,
     now: datetime,
-) -> AlertUpdate | None:
-    """Open the wave's alert, or read the open one, once the answer is stored."""
+) -> AlertUpdate:
+    """Open the wave's alert unless it is open: one statement, whatever the wave's state
+    (an alert missing for a wave that crossed before, e.g. under other thresholds, opens)."""
     new = not rules.crossed(wave.progress)
-    alert_id = await alerts.open_alert(session, {
+    await alerts.open_alert(session, {
         "dispatch_id": wave.id, "customer_id": wave.customer_id, "survey_id": wave.survey_id,
         "segment": wave.segment, "stage": question.stage, "created_at": now,
     })  # fmt: skip
-    found = await alerts.details(session, alert_id)
-    return AlertUpdate(found, new) if found else None
+    return AlertUpdate(wave.id, new)
 
 
 # -- the staff member's reply -------------------------------------------------------------

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import answers, dispatches
+from storage.db import transient_db_error
 from storage.dispatches import FollowUp, Target
 from storage.models import CustomerStatus, DispatchStatus
 from surveys.messenger import (
@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 ERROR_LENGTH = 500  # dispatches.error is VARCHAR(500); PostgreSQL rejects longer reasons
 CLAIM_SECONDS = 2.0  # a claim holds what the send rate allows within this long
-WRITE_RETRIES = (0.2, 1.0, 3.0)  # seconds before recording a batch of sends again
+# Seconds before recording a batch of sends again: the sends were made, so their record
+# waits out a database restart or failover rather than leave them unknown.
+WRITE_RETRIES = (0.2, 1.0, 3.0, 5.0, 10.0)
 OUTAGE_PAUSE = (1.0, 15.0)  # the Bot API unreachable: pause this long, doubling to the max
 Clock = Callable[[], datetime]
 Jitter = Callable[[float], float]
@@ -149,10 +151,12 @@ class _Ledger:
                 async with self.sessions.begin() as session:
                     await dispatches.mark_started(session, batch.started, self.now)
                     await self.settle(session, batch)
-            except DBAPIError as error:
-                if delay is None:
+            except Exception as error:
+                # asyncpg's refused connect is a bare OSError, not a DBAPIError.
+                if delay is None or not transient_db_error(error):
                     raise
-                log.warning("recording sends failed (%s): again in %gs", error.orig, delay)
+                reason = getattr(error, "orig", None) or error
+                log.warning("recording sends failed (%s): again in %gs", reason, delay)
                 await asyncio.sleep(delay)
             else:
                 return

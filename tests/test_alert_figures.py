@@ -91,7 +91,7 @@ def test_the_figures_in_words() -> None:
         "Unhappy customers: 4 · answered within 24 h: 2 (50%) · median first reply 1 d 0 h"
     )
     assert alerts_line(figures, "ru") == (
-        "Недовольные клиенты: 4 · ответ за 24 ч: 2 (50%) · медиана до ответа 1 д 0 ч"
+        "Недовольные клиенты: 4 · ответ за 24 ч: 2 (50\xa0%) · медиана до ответа 1 дн. 0 ч"
     )
     assert alerts_line(AlertFigures(), "en") is None
     assert duration_text(timedelta(minutes=125), "en") == "2 h 05 min"

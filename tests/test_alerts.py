@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.alerts import AlertDesk
 from bot.callbacks import ReplyCb
+from bot.languages import TeamLanguages
 from storage.models import Alert, AlertMessage, AlertReply, Customer, CustomerStatus, ReplyDraft
 from surveys import privacy
 from surveys.alerts import AlertRules
@@ -20,7 +23,7 @@ from surveys.loader import load_survey
 from surveys.model import Alert as AlertLimits
 from surveys.model import QuestionKind
 from tests.flows import buttons, connect, first_wave
-from tests.support.fake_bot_api import ApiError, Call, TgUser
+from tests.support.fake_bot_api import ApiError, Call, TgUser, _Action
 from tests.support.harness import OWNER_ID, STAFF_ID, Harness
 
 TITLE = "⚠️ An unhappy customer"
@@ -115,7 +118,7 @@ async def test_follow_ups_edit_the_notification_instead_of_sending_another(
         [shown] = notifications(harness, chat)
         assert shown["text"] == (
             f"{TITLE}\nCustomer: alice\n\n"
-            f"{RATING} ★★☆☆☆ ❗\n{FEELING} 😞 Disappointment ❗\n{BETTER} «The coffee was cold»"
+            f"{RATING} ★★☆☆☆ ❗\n{FEELING} 😞 Disappointment ❗\n{BETTER} “The coffee was cold”"
         )
         sends = [
             c
@@ -486,3 +489,79 @@ async def test_a_failed_update_is_logged_by_id_without_its_contents(
     for private in ("My secret words", "alice_private", "User501"):
         assert private not in logged
     assert re.search(r"\b501\b", logged) is None  # nor the user's id
+
+
+async def test_an_alert_met_by_a_429_is_shown_once_after_retry_after(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notification takes the bot's one send rate and its 429 pause, as replies do:
+    flood control on the staff chat pauses sending, then the same notification goes out."""
+    api, refused = harness.api, []
+    take = api._take_action
+
+    def flood_on_the_first_notification(method: str) -> Any:
+        call = api.calls[-1]  # the call being answered
+        if method == "sendMessage" and int(call.params["chat_id"]) == STAFF_ID and not refused:
+            refused.append(call)
+            return _Action("fail", ApiError(429, "Too Many Requests: retry after 1", 1))
+        return take(method)
+
+    monkeypatch.setattr(api, "_take_action", flood_on_the_first_notification)
+    alice = harness.user(501)
+    question = await first_wave(harness, alice, "alice")
+    await harness.click(alice, question, "I've been here before")
+    await harness.click(alice, harness.last_to(alice), "Something on the menu")
+    await harness.click(alice, harness.last_to(alice), "2 ⭐")
+    await harness.app.replies.idle()
+
+    for chat in (STAFF_ID, OWNER_ID):
+        [shown] = notifications(harness, chat)
+        assert shown["text"] == f"{TITLE}\nCustomer: alice\n\n{RATING} ★★☆☆☆ ❗"
+    [flooded] = refused
+    again = [
+        c for c in api.calls_of("sendMessage") if c.params["chat_id"] == flooded.params["chat_id"]
+    ]
+    assert [c.ok for c in again] == [False, True]
+    assert again[1].at - flooded.at >= 1.0  # the retry_after was honoured
+
+
+async def test_with_nobody_to_tell_an_alert_is_not_even_read() -> None:
+    """The notification reads the alert after the answer's commit; a shop without staff
+    or owners configured pays nothing for it."""
+
+    def no_reads() -> Any:
+        raise AssertionError("the alert was read with nobody to tell")
+
+    nobody = TeamLanguages(frozenset(), "en")
+    desk = AlertDesk(no_reads, load_survey("cafe"), nobody, UTC, lambda: datetime.now(UTC))  # type: ignore[arg-type]
+    await desk.notify(1)(None)  # type: ignore[arg-type]
+
+
+async def test_an_alert_read_that_meets_a_dropped_connection_is_read_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alert is read after the answer's commit; a database that refuses that read once
+    (a restart, a cut connection) delays the notification, it does not lose it."""
+    import bot.alerts
+
+    real = bot.alerts.stored.details_of_wave
+    reads: list[int] = []
+
+    async def refused_once(session: Any, dispatch_id: int) -> Any:
+        reads.append(dispatch_id)
+        if len(reads) == 1:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return await real(session, dispatch_id)
+
+    monkeypatch.setattr(bot.alerts.stored, "details_of_wave", refused_once)
+    monkeypatch.setattr(bot.alerts, "READ_RETRIES", (0.0,))
+    alice = harness.user(501)
+    question = await first_wave(harness, alice, "alice")
+    await harness.click(alice, question, "I've been here before")
+    await harness.click(alice, harness.last_to(alice), "Something on the menu")
+    await harness.click(alice, harness.last_to(alice), "2 ⭐")
+
+    for chat in (STAFF_ID, OWNER_ID):
+        [shown] = notifications(harness, chat)
+        assert shown["text"] == f"{TITLE}\nCustomer: alice\n\n{RATING} ★★☆☆☆ ❗"
+    assert len(reads) >= 2

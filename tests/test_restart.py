@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
-from storage.models import Customer, CustomerStatus, Dispatch, DispatchStatus, Journey, Order
+from storage.db import make_engine
+from storage.models import Customer, Dispatch, DispatchStatus
 from tests.flows import first_wave
 from tests.support.clock import FakeClock
 from tests.support.fake_bot_api import (
@@ -28,6 +27,7 @@ from tests.support.fake_bot_api import (
     make_message_update,
 )
 from tests.support.harness import Harness
+from tests.support.seed import due_in_order, linked_waves
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = list(range(20_001, 20_061))
@@ -40,33 +40,7 @@ UNSETTLED = (DispatchStatus.PENDING, DispatchStatus.SENDING)
 async def seed_due_waves(database_url: str) -> None:
     """60 consenting customers, each with wave 1 due; one a second apart, so the drain
     takes them in this order."""
-    now = datetime.now(UTC)
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    async with make_session_factory(engine).begin() as session:
-        for n, chat_id in enumerate(CHATS):
-            customer = Customer(
-                ref=f"guest-{chat_id}", tg_user_id=chat_id, chat_id=chat_id, locale="en",
-                status=CustomerStatus.ACTIVE, consented_at=now, created_at=now,
-            )  # fmt: skip
-            session.add(customer)
-            await session.flush()
-            order = Order(
-                external_id=f"order-{chat_id}", customer_id=customer.id, survey_id="cafe",
-                source="test", journey=Journey.SCHEDULED, purchased_at=now - timedelta(hours=3),
-                journey_started_at=now, created_at=now,
-            )  # fmt: skip
-            session.add(order)
-            await session.flush()
-            session.add(
-                Dispatch(
-                    order_id=order.id, customer_id=customer.id, survey_id="cafe",
-                    wave_id="after_purchase", status=DispatchStatus.PENDING, attempts=0,
-                    due_at=now - timedelta(hours=1) + timedelta(seconds=n), progress={},
-                    created_at=now,
-                )
-            )  # fmt: skip
-    await engine.dispose()
+    await linked_waves(database_url, due_in_order(CHATS, datetime.now(UTC), timedelta(seconds=1)))
 
 
 async def start_bot(
