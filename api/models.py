@@ -224,12 +224,112 @@ class PrioritiesOut(Strict):
     stages: list[PriorityOut]
 
 
+class PlaceThemeOut(Strict):
+    id: str
+    label: str
+    customers: int = Field(description="Customers (journeys) whose complaints name the theme.")
+    share: float | None = Field(description="Of the stage's unhappy customers, 0–1.")
+    quotes: list[str]
+
+
+class PlaceOut(Strict):
+    touchpoint: str | None = Field(description="The flagged touchpoint; null: the whole stage.")
+    name: str
+    level: Level = Field(description="Its cell's flag.")
+    reason: str = Field(description="The flag's sentence; empty when it is not flagged.")
+    themes: list[PlaceThemeOut] = Field(description="Leading pain themes, most customers first.")
+    sentence: str = Field(description="As the weekly summary words it.")
+
+
+class StagePlacesOut(Strict):
+    rank: int = Field(description="1 for the first stage to improve.")
+    stage: str
+    name: str
+    gap: float = Field(description="Stars below the higher of the threshold and the journey.")
+    importance: float | None = Field(
+        description="Share of what moves NPS (reports.priorities); null when not ranked by it."
+    )
+    importance_low: float | None = Field(description="90 % bootstrap interval, lower end.")
+    importance_high: float | None
+    gain: float | None = Field(description="Expected gain: importance × gap.")
+    gain_low: float | None = Field(
+        description="The importance's interval times the gap (the gap's own uncertainty "
+        "is not in it)."
+    )
+    gain_high: float | None
+    level: Level = Field(description="The strongest flag of the stage and its touchpoints.")
+    unhappy: int = Field(description="Customers who answered the stage low or complained.")
+    places: list[PlaceOut] = Field(description="Flagged touchpoints first, then the stage.")
+    suggestions: list[str] = Field(description="Customers' suggestions, quoted.")
+    ideas: list[str] = Field(description="The owner's ideas for the stage (`ideas:`).")
+
+
+class PlacesOut(Strict):
+    by_gain: bool = Field(
+        description="True: ranked by expected gain; false: by the gap alone, because too few "
+        "journeys answered NPS to tell what moves it."
+    )
+    journeys: int = Field(description="Journeys with an NPS answer in the period.")
+    needed: int = Field(description="Journeys needed to rank by expected gain.")
+    note: str = Field(description="How the list is ranked, in the report's language.")
+    top: list[str] = Field(description="The weekly summary's lines: the top three places.")
+    stages: list[StagePlacesOut] = Field(description="Only stages to improve, ranked.")
+
+
 class AlertsOut(Strict):
     alerts: int
     answered: int
     answered_in_time: int
     in_time_share: float | None
     median_reply_seconds: float | None
+
+
+class FunnelQuestionOut(Strict):
+    id: str
+    text: str = Field(description="The question as the report's language words it.")
+    follow_up: bool = Field(
+        description="Asked only when its ask_if holds: its figures count only the customers "
+        "it was asked."
+    )
+    reached: int = Field(description="Customers it was shown to: answered + stopped + waiting.")
+    answered: int = Field(description="Customers who answered it (a Skip counts).")
+    stopped: int = Field(
+        description="Customers whose wave closed unfinished (expired, superseded by a newer "
+        "wave, or /stop) with this question on screen. On the first question: those who "
+        "never opened the wave."
+    )
+    waiting: int = Field(description="Customers whose wave is still open on this question.")
+    stop_share: float | None = Field(
+        description="stopped / (answered + stopped): the waiting are left out, they may "
+        "still answer. None when nobody has answered or stopped."
+    )
+    stop_low: float | None = Field(description="90 % Wilson interval, lower end.")
+    stop_high: float | None
+    drop_out: bool = Field(description="The wave's drop-out point (see FunnelWaveOut).")
+
+
+class FunnelWaveOut(Strict):
+    wave_id: str
+    name: str
+    sent: int = Field(description="Requests made: delivered + failed + unknown.")
+    delivered: int = Field(
+        description="Sends recorded as delivered, and unknown sends the customer answered."
+    )
+    failed: int = Field(description="Telegram refused the message for good.")
+    unknown: int = Field(description="A process stopped mid-send; never answered since.")
+    opened: int = Field(description="Waves with at least one answer.")
+    completed: int = Field(
+        description="Every question that applied (its ask_if held) answered: status answered."
+    )
+    expired: int = Field(description="Closed unfinished: expired, or superseded by a newer wave.")
+    cancelled: int = Field(description="Closed unfinished by /stop, /forget or a blocked bot.")
+    open: int = Field(description="Delivered and still waiting for an answer.")
+    drop_out: str | None = Field(
+        description="The question after the first where most customers stopped, when at "
+        "least the survey's min_responses stopped there and the lower end of its stop "
+        "share's 90 % interval is at least 5 %; else None."
+    )
+    questions: list[FunnelQuestionOut] = Field(description="In the wave's order.")
 
 
 class PeriodOut(Strict):
@@ -252,7 +352,12 @@ class ReportOut(Strict):
     response_rates: dict[str, ResponseOut] = Field(description="Per wave id.")
     stages: list[StageOut]
     priorities: PrioritiesOut
+    places: PlacesOut = Field(description="Places to improve, per stage (reports.places).")
     alerts: AlertsOut
+    funnel: list[FunnelWaveOut] = Field(
+        description="Where customers drop out: per wave sent in the period (by when it was "
+        "sent), in the survey's order; one count is one customer's wave of one order."
+    )
 
 
 # -- health ----------------------------------------------------------------------------

@@ -22,18 +22,25 @@ from api.models import (
     EstimateOut,
     FiguresOut,
     FlagOut,
+    FunnelQuestionOut,
+    FunnelWaveOut,
     PeriodOut,
+    PlaceOut,
+    PlacesOut,
+    PlaceThemeOut,
     PrioritiesOut,
     PriorityOut,
     ReportOut,
     ReportQuery,
     ResponseOut,
     StageOut,
+    StagePlacesOut,
 )
 from reports.aggregate import Period
 from reports.figures import Figures
 
 if TYPE_CHECKING:
+    from reports.funnel import QuestionStep, WaveFunnel
     from reports.report import Cell, Report, StageRow
 
 # The report compares with the period before, so the calendar's ends are out of reach.
@@ -92,11 +99,13 @@ def report_out(report: Report) -> ReportOut:
         response_rates={wave: _response(pair) for wave, pair in report.response_rates.items()},
         stages=[_stage(row) for row in report.stages],
         priorities=_priorities(report),
+        places=_places(report),
         alerts=AlertsOut(
             alerts=alerts.alerts, answered=alerts.answered,
             answered_in_time=alerts.answered_in_time, in_time_share=alerts.in_time_share,
             median_reply_seconds=median.total_seconds() if median is not None else None,
         ),
+        funnel=[_wave_funnel(wave) for wave in report.funnel.waves],
     )  # fmt: skip
 
 
@@ -164,5 +173,63 @@ def _priorities(report: Report) -> PrioritiesOut:
                 sentence=sentence(p, names.get(p.stage, p.stage), report.locale),
             )
             for p in ranked.stages
+        ],
+    )  # fmt: skip
+
+
+def _wave_funnel(wave: WaveFunnel) -> FunnelWaveOut:
+    point = wave.drop_out
+    return FunnelWaveOut(
+        wave_id=wave.id, name=wave.name, sent=wave.sent, delivered=wave.delivered,
+        failed=wave.failed, unknown=wave.unknown, opened=wave.opened,
+        completed=wave.completed, expired=wave.expired, cancelled=wave.cancelled,
+        open=wave.open, drop_out=point.id if point is not None else None,
+        questions=[_funnel_question(step) for step in wave.questions],
+    )  # fmt: skip
+
+
+def _funnel_question(step: QuestionStep) -> FunnelQuestionOut:
+    share = step.stop_share
+    low, high = share.interval() or (None, None)
+    return FunnelQuestionOut(
+        id=step.id, text=step.text, follow_up=step.follow_up, reached=step.reached,
+        answered=step.answered, stopped=step.stopped, waiting=step.waiting,
+        stop_share=share.value, stop_low=low, stop_high=high, drop_out=step.drop_out,
+    )  # fmt: skip
+
+
+def _places(report: Report) -> PlacesOut:
+    from reports.place_words import place_line, ranking_note, top_lines  # noqa: PLC0415
+
+    places, locale = report.places, report.locale
+    return PlacesOut(
+        by_gain=places.by_gain, journeys=places.journeys, needed=places.needed,
+        note=ranking_note(places, locale), top=top_lines(places, locale),
+        stages=[
+            StagePlacesOut(
+                rank=rank, stage=s.stage, name=s.name, gap=s.gap,
+                importance=s.importance[0] if s.importance else None,
+                importance_low=s.importance[1] if s.importance else None,
+                importance_high=s.importance[2] if s.importance else None,
+                gain=s.gain, gain_low=s.gain_interval[0] if s.gain_interval else None,
+                gain_high=s.gain_interval[1] if s.gain_interval else None,
+                level=s.level, unhappy=s.unhappy,
+                places=[
+                    PlaceOut(
+                        touchpoint=p.touchpoint, name=p.name, level=p.level, reason=p.reason,
+                        themes=[
+                            PlaceThemeOut(
+                                id=t.id, label=t.label, customers=t.customers, share=t.share,
+                                quotes=list(t.quotes),
+                            )
+                            for t in p.themes
+                        ],
+                        sentence=place_line(s, p, locale),
+                    )
+                    for p in s.places
+                ],
+                suggestions=list(s.suggestions), ideas=list(s.ideas),
+            )
+            for rank, s in enumerate(places.stages, 1)
         ],
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""The report as it goes to an owner in Telegram: the summary, the PNG map and the HTML file.
+"""The report as it goes to an owner in Telegram: the summary, then the files that
+`CJM_REPORT_FORMATS` names — the PNG map, the HTML report, the PDF.
 
 Building takes a few hundred milliseconds to a second: the figures are read in a session
 of its own (never an update's transaction) and the drawing happens in worker threads, so
@@ -12,6 +13,7 @@ module imports them only inside `build_bundle`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -30,6 +32,17 @@ class Part(IntEnum):
     SUMMARY = 0
     MAP = 1
     HTML = 2
+    PDF = 3
+
+
+# CJM_REPORT_FORMATS: the files an owner gets, each a part of its own.
+FORMATS = {"png": Part.MAP, "html": Part.HTML, "pdf": Part.PDF}
+DEFAULT_FORMATS = ("png", "html")
+
+
+def parts_of(formats: Iterable[str]) -> tuple[Part, ...]:
+    """The parts sent for these formats, in sending order: the summary always first."""
+    return (Part.SUMMARY, *sorted({FORMATS[name] for name in formats}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,8 @@ class ReportBundle:
     png: bytes
     html: bytes
     name: str  # the files' name without the extension: report-FROM-TO
+    pdf: bytes | None = None  # drawn only when a PDF is to be sent
+    parts: tuple[Part, ...] = (Part.SUMMARY, Part.MAP, Part.HTML)  # what is sent, in order
 
     @property
     def png_name(self) -> str:
@@ -46,6 +61,10 @@ class ReportBundle:
     @property
     def html_name(self) -> str:
         return f"{self.name}.html"
+
+    @property
+    def pdf_name(self) -> str:
+        return f"{self.name}.pdf"
 
 
 class ReportSender(Protocol):
@@ -75,9 +94,11 @@ async def build_bundle(
     now: datetime,
     segment: str | None = None,
     locale: str | None = None,
+    formats: Iterable[str] = DEFAULT_FORMATS,
 ) -> ReportBundle:
     # Heavy (numpy, scipy, matplotlib, jinja2): imported only where a report is drawn.
     from reports.render_html import render_html  # noqa: PLC0415
+    from reports.render_pdf import render_pdf  # noqa: PLC0415
     from reports.render_png import render_png_async  # noqa: PLC0415
     from reports.report import build_report  # noqa: PLC0415
     from reports.summary import summary_text  # noqa: PLC0415
@@ -88,5 +109,7 @@ async def build_bundle(
     png = await render_png_async(report, waves)
     html = await asyncio.to_thread(render_html, report, png, waves)
     summary = await asyncio.to_thread(summary_text, report)
+    parts = parts_of(formats)
+    pdf = await asyncio.to_thread(render_pdf, report, waves) if Part.PDF in parts else None
     name = f"report-{period.start}-{period.end - timedelta(days=1)}"
-    return ReportBundle(summary, png, html.encode(), name)
+    return ReportBundle(summary, png, html.encode(), name, pdf, parts)

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
 from reports.days import built_days, gaps, in_runs, runs
 from storage.models import Answer, CustomerRollup
@@ -49,7 +50,7 @@ METRICS = ("rating", "csat", "nps", "valence", "relative")
 SUM_COLUMNS = (
     "customers",
     "r_n", "r_sum", "r_sq", "s_n", "s_sum", "s_sq", "p_n", "p_sum", "p_sq",
-    "v_n", "v_sum", "v_sq", "d_n", "d_sum", "d_sq",
+    "v_n", "v_sum", "v_sq", "d_n", "d_sum", "d_sq", "low",
 )  # fmt: skip
 _PREFIX = {"rating": "r", "csat": "s", "nps": "p", "valence": "v", "relative": "d"}
 
@@ -86,11 +87,19 @@ class CustomerFigures:
     nps: Moments = field(default_factory=Moments)  # coded NPS per customer, −1…1
     valence: Moments = field(default_factory=Moments)  # mean valence per customer, −2…2
     relative: Moments = field(default_factory=Moments)  # rating minus their other ratings
+    # Customers who answered the cell low: a rating ≤ LOW_RATING, a negative emotion or
+    # an NPS of a detractor (the map's "unhappy customers" that theme shares are of).
+    low: int = 0
 
     def __add__(self, other: CustomerFigures) -> CustomerFigures:
         return CustomerFigures(
             self.customers + other.customers,
-            *(getattr(self, m) + getattr(other, m) for m in METRICS),
+            self.rating + other.rating,
+            self.csat + other.csat,
+            self.nps + other.nps,
+            self.valence + other.valence,
+            self.relative + other.relative,
+            self.low + other.low,
         )
 
     def metric(self, name: str) -> Moments:
@@ -104,7 +113,9 @@ class CustomerFigures:
             Moments(int(values[f"{p}_n"]), values[f"{p}_sum"], values[f"{p}_sq"])
             for p in (_PREFIX[m] for m in METRICS)
         ]
-        return cls(int(values["customers"]), *moments)
+        rating, csat, nps, valence, relative = moments
+        low = int(values["low"])
+        return cls(int(values["customers"]), rating, csat, nps, valence, relative, low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +174,7 @@ def _per_customer(conditions: Sequence[ColumnElement[bool]], by_touchpoint: bool
         (Answer.nps <= NPS_DETRACTOR, -1.0),
         (Answer.nps.is_not(None), 0.0),
     )
+    low = or_(Answer.rating <= LOW_RATING, Answer.valence < 0, Answer.nps <= NPS_DETRACTOR)
     keys: list[Any] = [Answer.day, Answer.order_id, Answer.stage]
     where = list(conditions)
     if by_touchpoint:
@@ -182,6 +194,7 @@ def _per_customer(conditions: Sequence[ColumnElement[bool]], by_touchpoint: bool
             _as_float(func.avg(satisfied)).label("s"),
             _as_float(func.avg(coded)).label("p"),
             _as_float(func.avg(Answer.valence)).label("v"),
+            func.max(case((low, 1), else_=0)).label("low"),
         )
         .where(*where)
         .group_by(*keys)
@@ -225,6 +238,7 @@ def _cells_query(
         *_moments(per.c.p),
         *_moments(per.c.v),
         *_moments(relative),
+        func.coalesce(func.sum(per.c.low), 0),
     )
     joined = and_(journey.c.day == per.c.day, journey.c.order_id == per.c.order_id)
     return select(*keys, *sums).select_from(per.join(journey, joined)).group_by(*keys)

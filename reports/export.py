@@ -8,7 +8,9 @@ batches, so an export of any length holds one batch in memory.
 Units in the map export: CSAT in % (0–100), NPS and its margin in points, changes of CSAT
 and NPS in percentage points, a stage's response rate in % of the waves sent that ask about
 it (empty on touchpoint rows: waves are answered as a whole, not per touchpoint); empty
-where a figure has no value.
+where a figure has no value. `place_rank` numbers the places to improve (reports.places)
+over all stages as the summary does: a stage row's is the stage's as a whole, a touchpoint
+row's the touchpoint's; empty where the row is not a place.
 
 Long exports report their progress: `count_answers` gives the total up front (one COUNT
 over the same filters), and the writers call back with the rows written so far after each
@@ -41,7 +43,9 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reports import place_words
 from reports.aggregate import Period
+from reports.places import Place, StagePlaces
 from reports.render_html import LEVEL_LABEL, LEVEL_LABEL_RU
 from reports.report import Cell as MapCell
 from reports.report import Report, StageRow
@@ -64,7 +68,7 @@ MAP_COLUMNS = (
     "change_mean_valence",
     "waves_answered", "waves_sent", "response_rate",
     "customers", "rating_estimate", "rating_low", "rating_high", "csat_estimate", "csat_low",
-    "csat_high", "nps_estimate", "nps_low", "nps_high",
+    "csat_high", "nps_estimate", "nps_low", "nps_high", "place_rank",
 )  # fmt: skip
 # The customer-level estimates (shrunk, reports.evidence) and their 90 % intervals, in the
 # units of the columns above: stars, % and NPS points.
@@ -86,7 +90,9 @@ def _round(value: float | None, digits: int, scale: float = 1.0) -> float | None
     return None if value is None else round(value * scale, digits)
 
 
-def _map_row(level: str, row: StageRow, touchpoint: MapCell | None) -> list[object]:
+def _map_row(
+    level: str, row: StageRow, touchpoint: MapCell | None, rank: int | None
+) -> list[object]:
     stage = row.stage
     cell = touchpoint or stage
     f, p, c = cell.figures, cell.previous, cell.change
@@ -124,6 +130,7 @@ def _map_row(level: str, row: StageRow, touchpoint: MapCell | None) -> list[obje
         None if touchpoint else _round(row.response_rate, 1, 100),
         cell.customers,
         *_estimates(cell),
+        rank,
     ]
 
 
@@ -143,9 +150,13 @@ def _estimates(cell: MapCell) -> list[float | None]:
 def map_rows(report: Report) -> list[list[object]]:
     """The aggregated map, header first: each stage, then its touchpoints."""
     rows: list[list[object]] = [list(MAP_COLUMNS)]
+    ranks = report.places.ranks()  # the place_rank column: empty where it is not a place
     for row in report.stages:
-        rows.append(_map_row("stage", row, None))
-        rows.extend(_map_row("touchpoint", row, tp) for tp in row.touchpoints)
+        stage = row.stage.id
+        rows.append(_map_row("stage", row, None, ranks.get((stage, None))))
+        rows.extend(
+            _map_row("touchpoint", row, tp, ranks.get((stage, tp.id))) for tp in row.touchpoints
+        )
     return rows
 
 
@@ -319,14 +330,15 @@ MAP_SHEET = (
     Column("response_rate", "Response rate, %", "Отклик, %", 12, DEC1),
     Column("customers", "Customers", "Клиенты", 10, INT),
     Column("rating_estimate", "Rating, estimate", "Оценка: расчётная", 12, DEC2),
-    Column("rating_low", "Rating, 90 % from", "Оценка: 90 % от", 12, DEC2),
-    Column("rating_high", "Rating, 90 % to", "Оценка: 90 % до", 12, DEC2),
+    Column("rating_low", "Rating, 90% from", "Оценка: 90 % от", 12, DEC2),
+    Column("rating_high", "Rating, 90% to", "Оценка: 90 % до", 12, DEC2),
     Column("csat_estimate", "CSAT, estimate, %", "CSAT: расчётный, %", 12, DEC1),
-    Column("csat_low", "CSAT, 90 % from", "CSAT: 90 % от", 12, DEC1),
-    Column("csat_high", "CSAT, 90 % to", "CSAT: 90 % до", 12, DEC1),
+    Column("csat_low", "CSAT, 90% from", "CSAT: 90 % от", 12, DEC1),
+    Column("csat_high", "CSAT, 90% to", "CSAT: 90 % до", 12, DEC1),
     Column("nps_estimate", "NPS, estimate", "NPS: расчётный", 12, SIGNED1),
-    Column("nps_low", "NPS, 90 % from", "NPS: 90 % от", 12, SIGNED1),
-    Column("nps_high", "NPS, 90 % to", "NPS: 90 % до", 12, SIGNED1),
+    Column("nps_low", "NPS, 90% from", "NPS: 90 % от", 12, SIGNED1),
+    Column("nps_high", "NPS, 90% to", "NPS: 90 % до", 12, SIGNED1),
+    Column("place_rank", "Place to improve, no.", "Что улучшить: №", 12, INT),
 )  # fmt: skip
 
 ANSWERS_SHEET = (
@@ -349,6 +361,54 @@ ANSWERS_SHEET = (
     Column("skipped", "Skipped", "Пропущен", 10),
 )  # fmt: skip
 
+# Where customers drop out (reports.funnel): a row per wave (its columns up to Expired),
+# then a row per question of it (the columns from Shown on).
+FUNNEL_SHEET = (
+    Column("wave", "Wave", "Волна", 24),
+    Column("question", "Question", "Вопрос", 50),
+    Column("follow_up", "Follow-up", "Уточняющий", 11),
+    Column("sent", "Sent", "Отправлено", 11, INT),
+    Column("delivered", "Delivered", "Доставлено", 11, INT),
+    Column("opened", "Opened", "Начали отвечать", 11, INT),
+    Column("completed", "Completed", "Ответили на всё", 11, INT),
+    Column("expired", "Expired", "Истекло", 11, INT),
+    Column("shown", "Shown", "Показан", 11, INT),
+    Column("answered", "Answered", "Ответили", 11, INT),
+    Column("stopped", "Stopped here", "Бросили здесь", 11, INT),
+    Column("waiting", "Still answering", "Ещё отвечают", 11, INT),
+    Column("stop_share", "Stop share", "Доля бросивших", 11, "0%"),
+    Column("stop_low", "90% low", "90 %: от", 10, "0%"),
+    Column("stop_high", "90% high", "90 %: до", 10, "0%"),
+    Column("drop_out", "Drop-out point", "Точка ухода", 12),
+)  # fmt: skip
+_FUNNEL_TITLE = {"en": "Drop-out", "ru": "Где бросают"}
+
+# The places to improve (reports.places): a row per place, in rank order (the summary's
+# numbering); the stage's figures, suggestions and ideas on each of its places. Importance
+# and gain are empty when the stages are ranked by the gap alone (the "Ranked by" column).
+PLACES_SHEET = (
+    Column("rank", "No.", "№", 6, INT),
+    Column("stage_rank", "Stage's rank", "Место этапа", 10, INT),
+    Column("stage", "Stage", "Этап", 22),
+    Column("touchpoint", "Touchpoint", "Точка контакта", 24),
+    Column("flag", "Flag", "Оценка", 14),
+    Column("reason", "Why", "Почему", 50),
+    Column("gap", "Below target, stars", "Ниже цели, звёзд", 12, DEC2),
+    Column("importance", "Share of what moves NPS", "Доля влияния на NPS", 13, "0%"),
+    Column("importance_low", "Share, 90% from", "Доля: 90 % от", 11, "0%"),
+    Column("importance_high", "Share, 90% to", "Доля: 90 % до", 11, "0%"),
+    Column("gain", "Expected gain, stars", "Ожидаемый эффект, звёзд", 13, DEC2),
+    Column("gain_low", "Gain, 90% from", "Эффект: 90 % от", 11, DEC2),
+    Column("gain_high", "Gain, 90% to", "Эффект: 90 % до", 11, DEC2),
+    Column("unhappy", "Unhappy customers", "Недовольных клиентов", 12, INT),
+    Column("customers", "Customers, leading theme", "Клиентов: главная тема", 12, INT),
+    Column("themes", "Pain themes", "Темы жалоб", 60),
+    Column("quote", "A complaint", "Жалоба", 50),
+    Column("suggestions", "Customers suggest", "Клиенты предлагают", 50),
+    Column("ideas", "Your ideas", "Ваши идеи", 40),
+    Column("ranked_by", "Ranked by", "Порядок", 28),
+)  # fmt: skip
+_YES = {"en": "yes", "ru": "да"}
 _SHEET_NAMES = {"en": ("Map", "Answers"), "ru": ("Карта", "Ответы")}
 _ROW_KIND = {
     "en": {"stage": "Stage", "touchpoint": "Touchpoint"},
@@ -491,6 +551,75 @@ def _format(value: object, column: Column, lang: str) -> str | None:
     return None
 
 
+def funnel_rows(report: Report, lang: str) -> list[list[object]]:
+    """The funnel sheet's rows (FUNNEL_SHEET), waves and their questions in order."""
+    yes = _YES[language(lang)]
+    rows: list[list[object]] = []
+    for wave in report.funnel.waves:
+        counts = [wave.sent, wave.delivered, wave.opened, wave.completed, wave.expired]
+        rows.append([wave.name, None, None, *counts, *[None] * 8])
+        for q in wave.questions:
+            share = q.stop_share
+            low, high = share.interval() or (None, None)
+            rows.append([
+                wave.name, q.text, yes if q.follow_up else None, *[None] * 5, q.reached,
+                q.answered, q.stopped, q.waiting, share.value, low, high,
+                yes if q.drop_out else None,
+            ])  # fmt: skip
+    return rows
+
+
+def place_rows(report: Report, lang: str) -> list[list[object]]:
+    """The places sheet's rows (PLACES_SHEET), in rank order."""
+    places, flags = report.places, _FLAGS[language(lang)]
+    ranked_by = place_words.lane_hint(places, lang)
+    rows: list[list[object]] = []
+    for stage_rank, stage in enumerate(places.stages, 1):
+        for place in stage.places:
+            rows.append([
+                len(rows) + 1, stage_rank, stage.name,
+                None if place.touchpoint is None else place.name,
+                flags.get(place.level.value, place.level.value), place.reason or None,
+                _round(stage.gap, 3), *_importance_and_gain(stage), stage.unhappy,
+                place.customers if place.themes else None, *_place_texts(place, lang),
+                " · ".join(stage.suggestions) or None, " · ".join(stage.ideas) or None,
+                ranked_by,
+            ])  # fmt: skip
+    return rows
+
+
+def _importance_and_gain(stage: StagePlaces) -> list[float | None]:
+    """Share, its interval, then the gain and its interval; the gain empty when the stage is
+    on target (a place for its flagged cells alone), as the HTML report shows it."""
+    if stage.importance is None:
+        return [None] * 6
+    gain, interval = stage.gain, stage.gain_interval
+    gains = [gain, *interval] if stage.gap and gain is not None and interval else [None] * 3
+    return [_round(v, 4) for v in (*stage.importance, *gains)]
+
+
+def _place_texts(place: Place, lang: str) -> list[str | None]:
+    """Its pain themes, worded with their customers, and a complaint of the leading one."""
+    themes = [place_words.theme_text(place, lang, i) for i in range(len(place.themes))]
+    quote = place.themes[0].quotes[0] if place.themes and place.themes[0].quotes else None
+    return ["; ".join(t for t in themes if t) or None, quote]
+
+
+def _places_sheet(book: Workbook, report: Report, lang: str) -> None:
+    title = place_words.words(lang)["title"]
+    sheet = _SheetWriter(book, title, PLACES_SHEET, lang)
+    for values in place_rows(report, lang):
+        sheet.append(values)
+    sheet.finish()
+
+
+def _funnel_sheet(book: Workbook, report: Report, lang: str) -> None:
+    sheet = _SheetWriter(book, _FUNNEL_TITLE[lang], FUNNEL_SHEET, lang)
+    for values in funnel_rows(report, lang):
+        sheet.append(values)
+    sheet.finish()
+
+
 def _sheet_title(name: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "Sheet"
 
@@ -502,9 +631,11 @@ async def report_xlsx(
     progress: RowsWritten | None = None,
     survey: Survey | None = None,
 ) -> int:
-    """The map and the answers of `report` as two sheets of one workbook, in the report's
-    language (with `survey`, waves, questions, stages and choices by name); the answers
-    are streamed from the database into the file. Returns the number of answers written."""
+    """The map, the places to improve (when there are any), where customers drop out
+    (when waves were sent) and the answers of `report` as sheets of one workbook, in the
+    report's language (with `survey`, waves, questions, stages and choices by name); the
+    answers are streamed from the database into the file. Returns the number of answers
+    written."""
     names = _Names(survey, report.locale)
     book = Workbook(write_only=True)
     map_title, answers_title = _SHEET_NAMES[names.lang]
@@ -512,6 +643,10 @@ async def report_xlsx(
     for values in map_rows(report)[1:]:
         sheet.append(names.map_row(values))
     sheet.finish()
+    if report.places.stages:
+        _places_sheet(book, report, names.lang)
+    if report.funnel.waves:
+        _funnel_sheet(book, report, names.lang)
     sheet = _SheetWriter(book, answers_title, ANSWERS_SHEET, names.lang)
     written = _Every(progress)
     async for row in answer_rows(session, report.survey_id, report.period, report.segment):

@@ -1,4 +1,5 @@
-"""The report as files in a folder: map.png, report.html, map.csv, answers.csv, report.xlsx.
+"""The report as files in a folder: map.png, report.html, report.pdf, map.csv, answers.csv,
+report.xlsx.
 
 The answers are streamed from the database into their files (memory does not grow with
 them); these small buffered writes happen on the caller's loop, which is fine for `cjm
@@ -20,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.export import BOM, answers_csv, count_answers, map_csv, report_xlsx
 from reports.render_html import render_html
+from reports.render_pdf import render_pdf
 from reports.render_png import render_png_async
 from reports.report import build_report
+from reports.summary import summary_text
 from reports.words import wave_names
 from surveys.model import Survey
 
@@ -43,7 +46,10 @@ async def write_report_files(
     locale: str | None = None,
     progress: Progress = lambda _: None,
     rows: RowsProgress = _no_rows,
+    summary: bool = False,
 ) -> list[Path]:
+    """The map (PNG), the HTML and PDF reports, the map's CSV, the answers' CSV and the XLSX in
+    `out`; with `summary`, first the Telegram summary as summary.txt."""
     # File I/O in a worker thread: the bot's loop may call this too (/report).
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     progress("adding up the answers")
@@ -53,9 +59,12 @@ async def write_report_files(
     waves = wave_names(survey, report.locale)
     png = await render_png_async(report, waves)
     html = await asyncio.to_thread(render_html, report, png, waves)
+    pdf = await asyncio.to_thread(render_pdf, report, waves)
     files = {
+        **({"summary.txt": summary_text(report).encode()} if summary else {}),
         "map.png": png,
         "report.html": html.encode(),
+        "report.pdf": pdf,
         "map.csv": (BOM + map_csv(report)).encode(),
     }
     for name, content in files.items():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from reports.report import Report, StageRow
 from reports.themes import NO_VOICE, ChoiceQuestion, StageVoice, ThemeFigure
 from reports.words import language
+from surveys import formats
 
 NAMES: dict[str, dict[str, str]] = {
     "en": {
@@ -21,7 +22,6 @@ NAMES: dict[str, dict[str, str]] = {
         "pain_hint": "customers · share of the unhappy", "love": "What they love",
         "ideas": "What they suggest", "choices": "Top answers",
         "no_pain": "no complaints", "nothing": "—", "also": "also: {terms}",
-        "unhappy": "{n} unhappy customers",
         "theme": "Theme", "customers": "Customers", "share": "Share of the unhappy",
         "where": "Where", "quotes": "In their words",
         "uncovered": "Also mentioned, no theme yet",
@@ -33,7 +33,6 @@ NAMES: dict[str, dict[str, str]] = {
         "pain_hint": "клиенты · доля недовольных", "love": "Что нравится",
         "ideas": "Что предлагают", "choices": "Частые ответы",
         "no_pain": "жалоб нет", "nothing": "—", "also": "ещё: {terms}",
-        "unhappy": "недовольных: {n}",
         "theme": "Тема", "customers": "Клиенты", "share": "Доля недовольных",
         "where": "Где", "quotes": "Их словами",
         "uncovered": "Ещё упоминают, темы пока нет",
@@ -42,6 +41,17 @@ NAMES: dict[str, dict[str, str]] = {
     },
 }  # fmt: skip
 THEMES_SHOWN = 3
+# How many unhappy customers a stage's pain points come from, by CLDR plural category.
+UNHAPPY = {
+    "en": {"one": "{n} unhappy customer", "other": "{n} unhappy customers"},
+    "ru": {"other": "недовольных: {n}"},
+}
+
+
+def unhappy(n: int, locale: str) -> str:
+    """ "1 unhappy customer", "3 unhappy customers", "недовольных: 3"."""
+    lang = language(locale)
+    return formats.plural(n, lang, UNHAPPY[lang])
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +64,17 @@ def names(locale: str) -> dict[str, str]:
     return NAMES[language(locale)]
 
 
-def percent(share: float | None) -> str:
-    return "—" if share is None else f"{round(100 * share)}%"
+def percent(share: float | None, locale: str = "en") -> str:
+    """50% in English, 50 % in Russian (Babel's CLDR pattern); a dash for none."""
+    return "—" if share is None else formats.percent(share, locale)
 
 
-def theme_line(figure: ThemeFigure, with_share: bool = True) -> str:
+def theme_line(figure: ThemeFigure, with_share: bool = True, locale: str = "en") -> str:
     """ "Queue and waiting 3 · 50%": the theme, its customers and their share."""
     shown = f"{figure.label} {figure.customers}"
-    return f"{shown} · {percent(figure.share)}" if with_share and figure.share else shown
+    if with_share and figure.share:
+        return f"{shown} · {percent(figure.share, locale)}"
+    return shown
 
 
 def quote(text: str, locale: str = "en") -> str:
@@ -72,7 +85,7 @@ def pain_lines(voice: StageVoice, row: StageRow, locale: str) -> list[Line]:
     """The leading pain themes, then a quote of the first one (or of a complaint no theme
     covers), then the recurring words no theme covers."""
     words = names(locale)
-    lines = [Line(theme_line(f), "theme") for f in voice.pain[:THEMES_SHOWN]]
+    lines = [Line(theme_line(f, locale=locale), "theme") for f in voice.pain[:THEMES_SHOWN]]
     quotes = [*(voice.pain[0].quotes[:1] if voice.pain else ()), *voice.pain_quotes[:1]]
     if voice is NO_VOICE:  # a report made without voices: its low-rated comments only
         quotes = [c.text for c in row.comments if c.low][:2]
@@ -97,7 +110,8 @@ def idea_lines(voice: StageVoice, locale: str) -> list[Line]:
 def choice_lines(choices: tuple[ChoiceQuestion, ...], locale: str) -> list[Line]:
     lines = []
     for question in choices[:2]:
-        lines += [Line(f"{c.label} {percent(c.share)}", "theme") for c in question.top[:2]]
+        top = question.top[:2]
+        lines += [Line(f"{c.label} {percent(c.share, locale)}", "theme") for c in top]
     return lines or [Line(names(locale)["nothing"], "note")]
 
 

@@ -20,10 +20,14 @@ from reports.aggregate import Comment
 from reports.alerts import alerts_fact
 from reports.flags import customers, span
 from reports.levels import Level
+from reports.place_words import lane_lines, ranking_note, stage_texts
+from reports.place_words import words as place_words
 from reports.priority_words import explanation, headline, sentences
+from reports.render_funnel import funnel_view
 from reports.report import Cell, Report, StageRow, period_name
 from reports.themes import ThemeFigure
 from reports.words import counted, days, language
+from surveys.formats import decimal_sign, number, percent, plural
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
@@ -55,7 +59,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "kind": "Customer Journey Map report", "period": "Period", "segment": "Segment",
         "everyone": "all customers", "answers": "Answers", "response": "Response rate",
-        "of_waves": "{answered} of {sent} waves", "generated": "Generated",
+        "generated": "Generated",
         "by_wave": "Response rate by wave", "map": "The map",
         "no_answers": "No answers in this period.",
         "no_answers_segment": "No answers in this period for this segment.",
@@ -80,7 +84,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "ru": {
         "kind": "Отчёт по карте пути клиента", "period": "Период", "segment": "Сегмент",
         "everyone": "все клиенты", "answers": "Ответы", "response": "Отклик",
-        "of_waves": "{answered} из {sent} волн", "generated": "Сформирован",
+        "generated": "Сформирован",
         "by_wave": "Отклик по волнам", "map": "Карта",
         "no_answers": "За этот период ответов нет.",
         "no_answers_segment": "За этот период ответов этого сегмента нет.",
@@ -122,17 +126,26 @@ def _environment() -> Environment:
     )
 
 
-def _fixed(value: float, digits: int, signed: bool = False) -> str:
+def _fixed(value: float, digits: int, signed: bool = False, lang: str = "en") -> str:
+    """3.2 / 3,2 (the language's decimal sign), a real minus, no "−0"."""
     text = f"{value:.{digits}f}"
     if float(text) == 0:
-        return text.lstrip("-")
-    if text.startswith("-"):
-        return MINUS + text[1:]
-    return "+" + text if signed else text
+        text = text.lstrip("-")
+    elif text.startswith("-"):
+        text = MINUS + text[1:]
+    elif signed:
+        text = "+" + text
+    return text.replace(".", decimal_sign(lang))
 
 
-def _or_dash(value: float | None, digits: int, scale: float = 1.0, signed: bool = False) -> str:
-    return "—" if value is None else _fixed(value * scale, digits, signed)
+def _or_dash(
+    value: float | None, digits: int, scale: float = 1.0, signed: bool = False, lang: str = "en"
+) -> str:
+    return "—" if value is None else _fixed(value * scale, digits, signed, lang)
+
+
+def _percent(share: float, lang: str) -> str:
+    return percent(share, lang)
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,7 @@ class VoiceView:
     doing: str | None
     thinking: str | None
     unhappy: int
+    unhappy_text: str  # "3 unhappy customers"
     pain: tuple[ThemeView, ...]
     pain_quotes: tuple[str, ...]
     uncovered: str
@@ -225,20 +239,25 @@ _NPS = _Metric("NPS", 0, points=True, signed=True)
 _MOOD = _Metric("mood", 1, signed=True)
 
 
-def _delta(metric: _Metric, now: float, before: float, texts: dict[str, str]) -> Delta:
+def _delta(
+    metric: _Metric, now: float, before: float, texts: dict[str, str], lang: str = "en"
+) -> Delta:
     diff = (now - before) * metric.scale
-    shown = _fixed(abs(diff), metric.digits)
-    if float(shown) == 0:
+    shown = _fixed(abs(diff), metric.digits, lang=lang)
+    if not any(c in "123456789" for c in shown):
         arrow, direction = "=", "flat"
     elif diff > 0:
         arrow, direction = "▲", "up"
     else:
         arrow, direction = "▼", "down"
-    was = _fixed(before * metric.scale, metric.digits, metric.signed) + metric.before_unit
+    if metric.before_unit == "%":
+        was = _percent(before, lang)
+    else:
+        was = _fixed(before * metric.scale, metric.digits, metric.signed, lang)
     return Delta(arrow, direction, shown + (texts["pts"] if metric.points else ""), was)
 
 
-def _changes(cell: Cell, texts: dict[str, str]) -> tuple[tuple[str, Delta], ...]:
+def _changes(cell: Cell, texts: dict[str, str], lang: str) -> tuple[tuple[str, Delta], ...]:
     now, before = cell.figures, cell.previous
     pairs = [
         (_RATING, now.average_rating, before.average_rating),
@@ -247,38 +266,40 @@ def _changes(cell: Cell, texts: dict[str, str]) -> tuple[tuple[str, Delta], ...]
         (_MOOD, now.mean_valence, before.mean_valence),
     ]
     return tuple(
-        (texts[metric.name], _delta(metric, a, b, texts))
+        (texts[metric.name], _delta(metric, a, b, texts, lang))
         for metric, a, b in pairs
         if a is not None and b is not None
     )
 
 
-def _interval(cell: Cell, metric: str) -> str:
+def _interval(cell: Cell, metric: str, lang: str) -> str:
     """The estimate's 90 % interval, " (3.9…4.4)", or nothing below the customers needed."""
     estimate = cell.estimates.get(metric)
-    return "" if estimate is None else f" ({span(metric, estimate)})"
+    return "" if estimate is None else f" ({span(metric, estimate, locale=lang)})"
 
 
-def _cell(cell: Cell, texts: dict[str, str]) -> CellView:
+def _cell(cell: Cell, texts: dict[str, str], lang: str) -> CellView:
     f = cell.figures
     if f.nps_too_few:
         nps = texts["too few"]
     else:
-        nps = _or_dash(f.nps, 0, signed=True) + _interval(cell, "nps")
-    csat = _or_dash(f.csat, 0, 100.0)
-    csat = csat if f.csat is None else csat + "%" + _interval(cell, "csat")
+        nps = _or_dash(cell.figure("nps"), 0, signed=True, lang=lang)
+        nps += _interval(cell, "nps", lang)
+    csat_value = cell.figure("csat")
+    csat = "—" if csat_value is None else _percent(csat_value, lang)
+    csat += _interval(cell, "csat", lang) if csat_value is not None else ""
     return CellView(
         name=cell.name,
         level=LEVEL_CLASS[cell.flag.level],
         label=texts[cell.flag.level.value],
         sentence=cell.flag.sentence,
         answers=f.answers,
-        rating=_or_dash(f.average_rating, 1) + _interval(cell, "rating"),
+        rating=_or_dash(cell.figure("rating"), 1, lang=lang) + _interval(cell, "rating", lang),
         csat=csat,
         nps=nps,
         customers=cell.customers,
-        mood=_or_dash(f.mean_valence, 1, signed=True),
-        changes=_changes(cell, texts),
+        mood=_or_dash(f.mean_valence, 1, signed=True, lang=lang),
+        changes=_changes(cell, texts, lang),
     )
 
 
@@ -294,13 +315,14 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
 
 
 def _stage(row: StageRow, texts: dict[str, str], report: Report) -> StageView:
+    lang = language(report.locale)
     names = {tp.id: tp.name for tp in row.touchpoints}
     return StageView(
         id=row.stage.id,
-        cell=_cell(row.stage, texts),
-        touchpoints=tuple(_cell(tp, texts) for tp in row.touchpoints),
+        cell=_cell(row.stage, texts, lang),
+        touchpoints=tuple(_cell(tp, texts, lang) for tp in row.touchpoints),
         comments=tuple(_comment(c, names) for c in row.comments[:COMMENTS_SHOWN]),
-        response=_response(row),
+        response=_response(row, lang),
         voice=_voice(report, row, texts, names) if lanes.has_voices(report) else None,
     )
 
@@ -309,9 +331,9 @@ def _theme(figure: ThemeFigure, where: str, texts: dict[str, str], locale: str) 
     change = None
     if figure.change is not None and figure.share is not None:
         before = figure.share - figure.change
-        change = _delta(_CSAT, figure.share, before, texts)
+        change = _delta(_CSAT, figure.share, before, texts, language(locale))
     quotes = tuple(lanes.quote(q, locale) for q in figure.quotes)
-    share = lanes.percent(figure.share)
+    share = lanes.percent(figure.share, locale)
     return ThemeView(figure.label, figure.customers, share, change, where, quotes)
 
 
@@ -336,6 +358,7 @@ def _voice(
         doing=said.doing,
         thinking=said.thinking,
         unhappy=said.unhappy,
+        unhappy_text=lanes.unhappy(said.unhappy, locale),
         pain=tuple(_theme(f, where(f.id), texts, locale) for f in said.pain),
         pain_quotes=tuple(lanes.quote(q, locale) for q in said.pain_quotes),
         uncovered=", ".join(f"{t.text} ({t.customers})" for t in said.uncovered),
@@ -343,7 +366,12 @@ def _voice(
         love_quotes=tuple(lanes.quote(q, locale) for q in said.praise_quotes),
         ideas=tuple(lanes.quote(q, locale) for q in said.suggestion_quotes),
         choices=tuple(
-            (q.text, tuple(f"{c.label} — {lanes.percent(c.share)} ({c.answers})" for c in q.top))
+            (
+                q.text,
+                tuple(
+                    f"{c.label} — {lanes.percent(c.share, locale)} ({c.answers})" for c in q.top
+                ),
+            )
             for q in said.choices
         ),
         map_pain=shown(lanes.pain_lines(said, row, locale)),
@@ -353,11 +381,11 @@ def _voice(
     )
 
 
-def _response(row: StageRow) -> str:
+def _response(row: StageRow, lang: str) -> str:
     answered, sent = row.response
     if not sent:
         return "—"
-    return f"{_fixed(100 * answered / sent, 0)}% ({answered}/{sent})"
+    return f"{_percent(answered / sent, lang)} ({answered}/{sent})"
 
 
 @dataclass(frozen=True)
@@ -403,7 +431,8 @@ def _curve(report: Report) -> Curve | None:
         run.append(point)
         at = y(valence)
         level = LEVEL_CLASS[row.stage.flag.level]
-        dots.append((x, at, level, _fixed(valence, 1, True), x + 9, round(at - 8, 1)))
+        label = _fixed(valence, 1, True, language(report.locale))
+        dots.append((x, at, level, label, x + 9, round(at - 8, 1)))
     if len(run) > 1:
         lines.append(" ".join(run))
     return Curve(
@@ -449,8 +478,23 @@ def _waves(
     for wave, name in named.items():
         answered, sent = rates.get(wave, (0, 0))
         if sent:
-            shown.append((name, f"{_fixed(100 * answered / sent, 0)}%", answered, sent))
+            rate = _percent(answered / sent, language(report.locale))
+            shown.append((name, rate, answered, sent))
     return shown
+
+
+# "4 of 6 waves", "1 of 1 wave"; "4 из 6 волн", "1 из 21 волны" (genitive after "из").
+OF_WAVES = {
+    "en": {"one": "{a} of {n} wave", "other": "{a} of {n} waves"},
+    "ru": {"one": "{a} из {n} волны", "other": "{a} из {n} волн"},
+}
+
+
+def of_waves(answered: int, sent: int, lang: str) -> str:
+    forms = {
+        key: form.replace("{a}", number(answered, lang)) for key, form in OF_WAVES[lang].items()
+    }
+    return plural(sent, lang, forms)
 
 
 def render_html(
@@ -478,9 +522,8 @@ def render_html(
         previous=period_name(period, lang),
         segment=report.segment,
         answers=report.answers,
-        response_rate=None if rate is None else f"{_fixed(rate * 100, 0)}%",
-        waves_answered=answered,
-        waves_sent=sent,
+        response_rate=None if rate is None else _percent(rate, lang),
+        of_waves=of_waves(answered, sent, lang),
         waves=_waves(report, waves, texts),
         generated_at=report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC"),
         stages=stages,
@@ -492,4 +535,27 @@ def render_html(
         not_yet=_verdict_line(report, texts),
         map_png=png,
         alerts=alerts_fact(report.alerts, report.locale),
+        funnel=funnel_view(report.funnel, report.locale),
+        **_places(report),
     )
+
+
+def _places(report: Report) -> dict[str, object]:
+    """The "places to improve" row and section (templates/places*.html)."""
+    locale, places = report.locale, report.places
+    return {
+        "places": stage_texts(places, locale),
+        "places_lane": {row.stage.id: lane_lines(places, row.stage.id, locale)
+                        for row in report.stages},
+        "places_note": ranking_note(places, locale),
+        "pw": place_words(locale),
+        "level_class": {level.value: css for level, css in LEVEL_CLASS.items()},
+        "quote": lambda text: lanes.quote(text, locale),
+    }  # fmt: skip
+
+
+def stage_views(report: Report) -> tuple[dict[str, str], list[StageView]]:
+    """The page's words in the report's language and each stage as the page shows it: for
+    other renderers (the PDF's stage pages) that show the same."""
+    texts = TEXTS[language(report.locale)]
+    return texts, [_stage(row, texts, report) for row in report.stages]

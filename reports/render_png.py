@@ -8,7 +8,8 @@ Sized for Telegram on a phone: 1600×1400 px, and no text smaller than 13 pt at 
 
 The voice lanes (reports.lanes) frame the figures: what the customer does and thinks at
 each stage above them; below, the pain points (themes with counts, then quotes — never
-praise), what customers love, what they suggest, and the top answers of choice questions.
+praise), the places to improve (each stage's rank, gap and places: reports.places), what
+customers love, what they suggest, and the top answers of choice questions.
 
 `render_png` uses matplotlib's object API only (a `Figure` with its own Agg canvas, never
 pyplot's global state), so it may run in a worker thread; `render_png_async` does, because
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
 from reports import lanes as voice
+from reports import place_words
 from reports.aggregate import Period
 from reports.flags import span
 from reports.levels import Level
@@ -39,6 +42,7 @@ from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
 from reports.words import answers as counted_answers
 from reports.words import days, language
+from surveys.formats import decimal, decimal_sign, percent, plural
 
 WIDTH, HEIGHT, DPI = 1600, 1400, 100  # pixels; 16 × 14 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
@@ -46,8 +50,10 @@ SMALL = 13.0  # pt: the smallest text on the map (18 px at 100 dpi)
 LINE = 22.0  # px per line of SMALL text
 QUOTE_CHARS = 60  # a pain-point quote longer than this is cut with an ellipsis
 MISSING = "—"
+_BREAKS = re.compile(r"[ \t\r\n]+")  # where text may wrap: not at a no-break space
 VALENCE_LIMIT = 2.0  # the emotion scale is −2…+2
 TEXT_LANE_LINES = 3  # the doing, thinking, love, ideas and top answers lanes
+LANE_LINES = {"places": 4}  # rank and gap, two places, the owner's idea
 
 MARGIN = 16.0
 LABEL_WIDTH = 190.0  # the lane names on the left
@@ -75,7 +81,7 @@ LABELS: dict[str, dict[str, str]] = {
         "csat": "CSAT",
         "csat_hint": "share of 4–5 ★",
         "nps": "NPS",
-        "nps_hint": "90 % interval below",
+        "nps_hint": "90% interval below",
         "emotion": "Emotion",
         "emotion_hint": "mean of −2…+2",
         "answers": "Answers",
@@ -96,7 +102,6 @@ LABELS: dict[str, dict[str, str]] = {
         "too few": "too few answers",
         "waves": "Response by wave",
         "pts": " pts",
-        "changes": "▲▼ change vs the previous {days} days",
         "wave": "Wave {n}",
         "quotes": "“”",
         "made": "made {when}",
@@ -109,7 +114,7 @@ LABELS: dict[str, dict[str, str]] = {
         "csat": "CSAT",
         "csat_hint": "доля 4–5 ★",
         "nps": "NPS",
-        "nps_hint": "ниже — 90 % интервал",
+        "nps_hint": "интервал 90 %",
         "emotion": "Эмоции",
         "emotion_hint": "среднее от −2 до +2",
         "answers": "Ответы",
@@ -130,7 +135,6 @@ LABELS: dict[str, dict[str, str]] = {
         "too few": "мало ответов",
         "waves": "Отклик по волнам",
         "pts": " п.п.",
-        "changes": "▲▼ изменение к предыдущим {days} дн.",
         "wave": "Волна {n}",
         "quotes": "«»",
         "made": "сформирован {when}",
@@ -144,7 +148,7 @@ def map_lane_texts(report: Report, waves: Mapping[str, str] | None = None) -> di
     """What the map shows, lane by lane (title, header, pain, love…): its texts in order."""
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     FigureCanvasAgg(figure)
-    drawn = _Map(report, figure, waves)
+    drawn = MapDrawing(report, figure, waves)
     drawn.draw()
     return drawn.drawn
 
@@ -173,8 +177,18 @@ def map_texts(report: Report, waves: Mapping[str, str] | None = None) -> list[st
 def _drawn(report: Report, waves: Mapping[str, str] | None) -> Figure:
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)  # the figure's own canvas: no pyplot, no global state
-    _Map(report, figure, waves).draw()
+    MapDrawing(report, figure, waves).draw()
     return figure
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the map is drawn: `width` × `height` units (pixels of the PNG), text sized
+    `scale` times the PNG's — the PDF's A4 page draws the same map smaller."""
+
+    width: float = WIDTH
+    height: float = HEIGHT
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -183,25 +197,34 @@ class _Lane:
     height: float
 
 
-class _Map:
-    """Draws in pixel coordinates: x to the right, y downwards from the top-left corner."""
+class MapDrawing:
+    """The journey map drawn on a matplotlib figure: the PNG's whole picture, and the PDF's
+    first page (reports.render_pdf, with its own Geometry). Draws in pixel coordinates: x to
+    the right, y downwards from the top-left corner; `draw()` draws it all."""
 
     def __init__(
-        self, report: Report, figure: Figure, waves: Mapping[str, str] | None = None
+        self,
+        report: Report,
+        figure: Figure,
+        waves: Mapping[str, str] | None = None,
+        geometry: Geometry | None = None,
     ) -> None:
+        shape = geometry or Geometry()
+        self.page_width, self.page_height, self.scale = shape.width, shape.height, shape.scale
         self.report = report
         self.figure = figure
         self.waves = waves
         self.arrows = False  # whether a cell shows a change: the ▲▼ legend is for them
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
-        self.labels = LABELS[language(report.locale)]
+        self.lang = language(report.locale)
+        self.labels = LABELS[self.lang]
         self.ax = figure.add_axes((0, 0, 1, 1))
-        self.ax.set_xlim(0, WIDTH)
-        self.ax.set_ylim(HEIGHT, 0)
+        self.ax.set_xlim(0, self.page_width)
+        self.ax.set_ylim(self.page_height, 0)
         self.ax.set_axis_off()
         stages = max(1, len(report.stages))
         self.left = MARGIN + LABEL_WIDTH
-        self.column = (WIDTH - MARGIN - self.left) / stages
+        self.column = (self.page_width - MARGIN - self.left) / stages
         self.has_nps = any(row.stage.figures.nps is not None for row in report.stages)
         self.lane_key = "title"
         self.drawn: dict[str, list[str]] = {}  # lane → its texts, for tests
@@ -224,8 +247,8 @@ class _Map:
     ) -> None:
         self.drawn.setdefault(self.lane_key, []).append(text)
         self.ax.text(
-            x, y, text, fontsize=size, fontfamily=FONT, fontweight=weight, color=color,
-            ha=ha, va=va, fontstyle=style, parse_math=False, **extra,
+            x, y, text, fontsize=size * self.scale, fontfamily=FONT, fontweight=weight,
+            color=color, ha=ha, va=va, fontstyle=style, parse_math=False, **extra,
         )  # fmt: skip
 
     def width(self, text: str, size: float = SMALL, weight: str = "normal") -> float:
@@ -237,10 +260,11 @@ class _Map:
         self, text: str, width: float, size: float = SMALL, weight: str = "normal"
     ) -> list[str]:
         """Greedy word wrap to `width` pixels, measured with the real font; words longer
-        than a line are cut."""
+        than a line are cut. Breaks at ordinary spaces only: a no-break space keeps
+        "38 %" (Babel's Russian percent) together."""
         lines: list[str] = []
         current = ""
-        for word in text.split():
+        for word in _BREAKS.split(text.strip(" \t\r\n")):
             candidate = f"{current} {word}" if current else word
             if self.width(candidate, size, weight) <= width:
                 current = candidate
@@ -288,14 +312,16 @@ class _Map:
         counts = [_Lane("answers", 40), _Lane("response", 40)]
         nothing = voice.names(self.report.locale)["nothing"]
         framed = {
-            key: _Lane(key, min(TEXT_LANE_LINES, max(map(len, stages))) * LINE + 14)
+            key: _Lane(
+                key, min(LANE_LINES.get(key, TEXT_LANE_LINES), max(map(len, stages))) * LINE + 14
+            )
             for key, stages in texts.items()
             if any(line != nothing for lines in stages for line, _ in lines)
         }
         above = [framed[key] for key in ("doing", "thinking") if key in framed]
-        below = [framed[key] for key in ("love", "ideas", "choices") if key in framed]
+        below = [framed[key] for key in ("places", "love", "ideas", "choices") if key in framed]
         taken = sum(lane.height for lane in (*fixed, *counts, *above, *below))
-        available = HEIGHT - TITLE_HEIGHT - FOOTER_HEIGHT - taken
+        available = self.page_height - TITLE_HEIGHT - FOOTER_HEIGHT - taken
         emotion_min = 150.0
         flexible = available - emotion_min
         needed_touch = max((len(lines) for lines in touchpoint_lines), default=1) * LINE + 14
@@ -327,11 +353,12 @@ class _Map:
             self.lane_key = lane.key
             self.lane(lane, y, touchpoint_lines, texts)
             y += lane.height
-            self.ax.plot([MARGIN, WIDTH - MARGIN], [y, y], color="#d0d0d0", lw=1)
+            right = self.page_width - MARGIN
+            self.ax.plot([MARGIN, right], [y, y], color="#d0d0d0", lw=self.scale)
         self.lane_key = "footer"
         for index in range(1, len(self.report.stages)):
             x = self.x(index)
-            self.ax.plot([x, x], [top, bottom], color=GRID, lw=3)
+            self.ax.plot([x, x], [top, bottom], color=GRID, lw=3 * self.scale)
         self.footer(bottom)
 
     def voice_texts(self, width: float) -> dict[str, list[list[tuple[str, str]]]]:
@@ -348,16 +375,27 @@ class _Map:
                 "love": voice.love_lines(said, locale),
                 "ideas": voice.idea_lines(said, locale),
                 "choices": voice.choice_lines(said.choices, locale),
+                "places": self.place_lines(row),
             }  # fmt: skip
             for key, lines in by_lane.items():
                 result.setdefault(key, []).append(self.wrap_lines(lines, width))
         return result
 
+    def place_lines(self, row: StageRow) -> list[voice.Line]:
+        """The stage's rank and gap (with a bullet), its places, the owner's first idea."""
+        lines = place_words.lane_lines(self.report.places, row.stage.id, self.report.locale)
+        if not lines:
+            return [voice.Line(voice.names(self.report.locale)["nothing"], "note")]
+        head, *rest = lines
+        return [voice.Line(head, "theme"), *(voice.Line(line, "theme+") for line in rest)]
+
     def wrap_lines(self, lines: list[voice.Line], width: float) -> list[tuple[str, str]]:
         wrapped: list[tuple[str, str]] = []
         for line in lines:
-            bullet = 20 if line.kind == "theme" else 0
+            bullet = 20 if line.kind.startswith("theme") else 0
             text = _shorten(line.text) if line.kind == "quote" else line.text
+            if line.kind.startswith("theme"):  # "20 · 54 %" on one line, no "·" ending one
+                text = text.replace(" · ", "\u00a0·\u00a0")
             parts = self.wrap(text, width - bullet)
             wrapped += [(part, line.kind if n == 0 else f"{line.kind}+") for n, part in
                         enumerate(parts)]  # fmt: skip
@@ -384,6 +422,10 @@ class _Map:
             "love": (said["love"], ""),
             "ideas": (said["ideas"], ""),
             "choices": (said["choices"], ""),
+            "places": (
+                place_words.words(self.report.locale)["title"],
+                place_words.lane_hint(self.report.places, self.report.locale),
+            ),
             "touchpoints": (labels["touchpoints"], ""),
             "rating": (labels["rating"], ""),
             "csat": (labels["csat"], labels["csat_hint"]),
@@ -424,10 +466,12 @@ class _Map:
         room = max(1, int((lane.height - 10) // LINE))
         for number, (line, bold) in enumerate(lines[:room]):
             y = top + 8 + number * LINE
+            cut = number == room - 1 and len(lines) > room
+            shown = line.rstrip(" ,;:—") + "…" if cut else line  # cut, and says so
             if bold:
-                self.text(MARGIN, y, line, 14, weight="bold")
+                self.text(MARGIN, y, shown, 14, weight="bold")
             else:
-                self.text(MARGIN, y, line, color=MUTED)
+                self.text(MARGIN, y, shown, color=MUTED)
 
     # ---- title and footer -----------------------------------------------------------
 
@@ -435,18 +479,19 @@ class _Map:
         report, labels = self.report, self.labels
         last = report.period.end - timedelta(days=1)
         title = f"{report.title} — {days(report.period.start, last)}"
-        self.text(MARGIN, 14, self.fit(title, WIDTH - 2 * MARGIN, 22, "bold"), 22, weight="bold")
+        full = self.page_width - 2 * MARGIN
+        self.text(MARGIN, 14, self.fit(title, full, 22, "bold"), 22, weight="bold")
         segment = report.segment or labels["everyone"]
         facts = [
             f"{labels['segment']}: {segment}",
             labels["n"].format(answers=counted_answers(report.answers, report.locale)),
             self.response(),
         ]
-        self.text(MARGIN, 52, self.fit(" · ".join(facts), WIDTH - 2 * MARGIN, 15), 15)
+        self.text(MARGIN, 52, self.fit(" · ".join(facts), full, 15), 15)
         worst = self.worst()
         colour = COLOURS[worst[1]][2] if worst[1] is not None else MUTED
         self.text(
-            MARGIN, 80, self.fit(worst[0], WIDTH - 2 * MARGIN, 15, "bold"), 15,
+            MARGIN, 80, self.fit(worst[0], full, 15, "bold"), 15,
             weight="bold", color=colour,
         )  # fmt: skip
 
@@ -454,7 +499,7 @@ class _Map:
         rate = self.report.response_rate
         answered = sum(a for a, _ in self.report.response_rates.values())
         sent = sum(s for _, s in self.report.response_rates.values())
-        shown = self.labels["response"].format(rate=_percent(rate))
+        shown = self.labels["response"].format(rate=_percent(rate, self.lang))
         if sent:
             shown += f" ({self.labels['of'].format(answered=answered, sent=sent)})"
         return shown
@@ -462,7 +507,7 @@ class _Map:
     def stage_response(self, row: StageRow) -> str:
         """72% (36/50): answered of sent waves that ask about the stage."""
         answered, sent = row.response
-        return f"{_percent(row.response_rate)} ({answered}/{sent})" if sent else MISSING
+        return f"{_percent(row.response_rate, self.lang)} ({answered}/{sent})" if sent else MISSING
 
     def worst(self) -> tuple[str, Level | None]:
         rows = self.report.stages
@@ -489,26 +534,29 @@ class _Map:
         for level in (Level.PROBLEM, Level.WATCH, Level.OK, Level.NOT_ENOUGH_DATA):
             fill = COLOURS[level][1]
             self.ax.add_patch(
-                Rectangle((x, y + 1), 26, 18, facecolor=fill, edgecolor="#888888", lw=0.8)
+                Rectangle(
+                    (x, y + 1), 26, 18, facecolor=fill, edgecolor="#888888", lw=0.8 * self.scale
+                )
             )
             label = self.labels[level.value]
             self.text(x + 34, y, label)
             x += 34 + self.width(label) + 28
-        rest = WIDTH - MARGIN - x
+        rest = self.page_width - MARGIN - x
         names = {row.stage.id: row.stage.name for row in self.report.stages}
         if self.report.judged and rest > 200:
             line = headline(self.report.priorities, names, self.report.locale)
-            self.text(WIDTH - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
+            self.text(self.page_width - MARGIN, y, self.fit(line, rest), ha="right", color=MUTED)
         when = self.report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
         waves = " · ".join(
-            f"{name} {_percent(a / s if s else None)}" for name, (a, s) in self.wave_rates()
+            f"{name} {_percent(a / s if s else None, self.lang)}"
+            for name, (a, s) in self.wave_rates()
         )
         parts = [f"{self.labels['waves']}: {waves}"] if waves else []
         if self.arrows:
-            parts.append(self.labels["changes"].format(days=self.report.period.days))
+            parts.append(changes_note(self.report.period.days, self.lang))
         parts.append(self.labels["made"].format(when=when))
         line = "   ·   ".join(parts)
-        self.text(MARGIN, y + LINE + 6, self.fit(line, WIDTH - 2 * MARGIN), color=MUTED)
+        self.text(MARGIN, y + LINE + 6, self.fit(line, self.page_width - 2 * MARGIN), color=MUTED)
 
     def wave_rates(self) -> list[tuple[str, tuple[int, int]]]:
         """(name, (answered, sent)) per wave, in the survey's order; never the wave's id."""
@@ -524,7 +572,7 @@ class _Map:
         ]
 
     def arrow(self, change: float | None, digits: int, unit: str = "") -> str:
-        shown = _arrow(change, digits, unit)
+        shown = _arrow(change, digits, unit, self.lang)
         self.arrows = self.arrows or bool(shown)
         return shown
 
@@ -559,8 +607,15 @@ class _Map:
         room = max(1, int(height // LINE))
         shown = lines
         if len(lines) > room:
-            hidden = sum(1 for _, level in lines[room - 1 :] if level is not None)
-            shown = [*lines[: room - 1], (self.labels["more"].format(n=hidden), None)]
+            # Whole touchpoints only: one whose name is cut by "+n more" counts as hidden.
+            cut = room - 1
+            while cut > 0 and lines[cut][1] is None:
+                cut -= 1
+            cut = cut or room - 1  # a first name longer than the lane: its first lines
+            hidden = sum(1 for _, level in lines[cut:] if level is not None)
+            shown = lines[:cut]
+            more = self.labels["more"].format(n=hidden)
+            self.text(x + 20, top + cut * LINE, more, color=MUTED)
         colour = MUTED
         for number, (line, level) in enumerate(shown):
             y = top + number * LINE
@@ -580,7 +635,9 @@ class _Map:
             if number == room - 1 and len(lines) > room:
                 shown = line.rstrip("”»") + "…"
             if kind == "theme":
-                bullet = {"pain": NEGATIVE, "love": POSITIVE}.get(self.lane_key, MUTED)
+                bullet = {"pain": NEGATIVE, "love": POSITIVE, "places": NEGATIVE}.get(
+                    self.lane_key, MUTED
+                )
                 self.text(x, y - 1, "●", SMALL, color=bullet)
             indent = 20 if kind.startswith("theme") else 0
             colour = INK if kind.startswith("theme") else MUTED
@@ -593,42 +650,45 @@ class _Map:
             self.text(centre, top + 6 + size * DPI / 72 + 8, detail, color=MUTED, ha="center")
 
     def rating(self, cell: Cell) -> tuple[str, float, str]:
-        figures = cell.figures
-        value = figures.average_rating
+        value = cell.figure("rating")
         if value is None:
             return MISSING, 24, ""
         arrow = self.arrow(cell.change.average_rating, 1)
-        return f"{value:.1f} ★", 24, " ".join(filter(None, [_span(cell, "rating"), arrow]))
+        detail = " ".join(filter(None, [_span(cell, "rating", self.lang), arrow]))
+        return f"{decimal(value, 1, self.lang)} ★", 24, detail
 
     def csat(self, cell: Cell) -> tuple[str, float, str]:
-        value = cell.figures.csat
+        value = cell.figure("csat")
         if value is None:
             return MISSING, 20, ""
         change = cell.change.csat
         arrow = self.arrow(None if change is None else 100 * change, 0, self.labels["pts"])
-        return _percent(value), 20, " ".join(filter(None, [_span(cell, "csat"), arrow]))
+        detail = " ".join(filter(None, [_span(cell, "csat", self.lang), arrow]))
+        return _percent(value, self.lang), 20, detail
 
     def nps(self, cell: Cell) -> tuple[str, float, str]:
-        value = cell.figures.nps
+        value = cell.figure("nps")
         if value is None:
             return MISSING, 20, ""
         if cell.figures.nps_too_few:
             return MISSING, 20, self.labels["too few"]
-        detail = " ".join(filter(None, [_span(cell, "nps"), self.arrow(cell.change.nps, 0)]))
-        return _signed(value, 0), 20, detail
+        arrow = self.arrow(cell.change.nps, 0)
+        detail = " ".join(filter(None, [_span(cell, "nps", self.lang), arrow]))
+        return _signed(value, 0, self.lang), 20, detail
 
     def emotion(self, top: float, height: float) -> None:
         """The emotion curve: each stage's mean valence on −2…+2, a gap where a stage has
         none, over the stage columns."""
         pad_top, pad_bottom = 14.0, 12.0
         plot_top, plot_height = top + pad_top, height - pad_top - pad_bottom
-        right = WIDTH - MARGIN
+        width, height, scale = self.page_width, self.page_height, self.scale
+        right = width - MARGIN
         axes = self.figure.add_axes(
             (
-                self.left / WIDTH,
-                1 - (plot_top + plot_height) / HEIGHT,
-                (right - self.left) / WIDTH,
-                plot_height / HEIGHT,
+                self.left / width,
+                1 - (plot_top + plot_height) / height,
+                (right - self.left) / width,
+                plot_height / height,
             )
         )
         axes.set_facecolor("none")
@@ -637,37 +697,47 @@ class _Map:
         axes.set_xlim(0, max(1, count))
         limit = VALENCE_LIMIT + 0.35
         axes.set_ylim(-limit, limit)
-        axes.axhline(0, color="#7a7a7a", lw=1.2, ls=(0, (4, 3)), zorder=1)
+        axes.axhline(0, color="#7a7a7a", lw=1.2 * scale, ls=(0, (4, 3)), zorder=1)
         for level in (-VALENCE_LIMIT, VALENCE_LIMIT):
-            axes.axhline(level, color="#bdbdbd", lw=0.8, ls=":", zorder=1)
+            axes.axhline(level, color="#bdbdbd", lw=0.8 * scale, ls=":", zorder=1)
         xs = [index + 0.5 for index in range(count)]
         values = [row.stage.figures.mean_valence for row in self.report.stages]
         ys = [math.nan if v is None else v for v in values]
-        axes.plot(xs, ys, color="#37474f", lw=3, zorder=2, solid_capstyle="round")
+        axes.plot(xs, ys, color="#37474f", lw=3 * scale, zorder=2, solid_capstyle="round")
         # Across a stage without emotions, a thin dashed line: the curve stays one curve.
         known = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
         if len(known) > 1:
             axes.plot(
-                [x for x, _ in known], [v for _, v in known], color="#37474f", lw=1.5,
+                [x for x, _ in known], [v for _, v in known], color="#37474f", lw=1.5 * scale,
                 ls=(0, (2, 3)), zorder=2,
             )  # fmt: skip
         for x, value, row in zip(xs, values, self.report.stages, strict=True):
             if value is None:
                 tint = COLOURS[row.stage.flag.level][0]
                 axes.text(
-                    x, 0, MISSING, ha="center", va="center", fontsize=15, color=INK,
+                    x, 0, MISSING, ha="center", va="center", fontsize=15 * scale, color=INK,
                     fontfamily=FONT, parse_math=False, zorder=3,
                     bbox={"boxstyle": "square,pad=0.3", "fc": tint, "ec": "none"},
                 )  # fmt: skip
                 continue
             colour = POSITIVE if value > 0.25 else NEGATIVE if value < 0 else NEUTRAL
-            axes.plot([x], [value], "o", ms=14, color=colour, mec="white", mew=2, zorder=4)
+            axes.plot(
+                [x],
+                [value],
+                "o",
+                ms=14 * scale,
+                color=colour,
+                mec="white",
+                mew=2 * scale,
+                zorder=4,
+            )
             # Away from the zero line, unless that would leave the lane.
             above = value >= 0 if abs(value) < VALENCE_LIMIT - 0.6 else value < 0
             axes.annotate(
-                _signed(value, 1), (x, value), xytext=(0, 14 if above else -14),
+                _signed(value, 1, self.lang), (x, value),
+                xytext=(0, (14 if above else -14) * scale),
                 textcoords="offset points", ha="center", va="bottom" if above else "top",
-                fontsize=15, fontweight="bold", color=colour, fontfamily=FONT,
+                fontsize=15 * scale, fontweight="bold", color=colour, fontfamily=FONT,
                 parse_math=False, zorder=5,
             )  # fmt: skip
         # The scale, at the right edge of the lane names.
@@ -695,29 +765,46 @@ def _period(period: Period) -> str:
     return f"{period.start.isoformat()}…{last.isoformat()}"
 
 
-def _span(cell: Cell, metric: str) -> str:
+# The legend of the ▲▼ changes by the period's days, in CLDR plural categories ("1": one day).
+CHANGES = {
+    "en": {
+        "1": "▲▼ change vs the previous day", "other": "▲▼ change vs the previous {n} days",
+    },
+    "ru": {
+        "1": "▲▼ изменение к предыдущему дню", "one": "▲▼ изменение к предыдущим {n} дню",
+        "other": "▲▼ изменение к предыдущим {n} дням",
+    },
+}  # fmt: skip
+
+
+def changes_note(days: int, lang: str) -> str:
+    forms = CHANGES[lang]
+    return forms["1"] if days == 1 else plural(days, lang, forms)
+
+
+def _span(cell: Cell, metric: str, lang: str) -> str:
     estimate = cell.estimates.get(metric)
-    return "" if estimate is None else span(metric, estimate)
+    return "" if estimate is None else span(metric, estimate, locale=lang)
 
 
-def _percent(value: float | None) -> str:
-    return MISSING if value is None else f"{round(100 * value)}%"
+def _percent(value: float | None, lang: str) -> str:
+    return MISSING if value is None else percent(value, lang)
 
 
-def _signed(value: float | None, digits: int) -> str:
+def _signed(value: float | None, digits: int, lang: str) -> str:
     if value is None:
         return MISSING
     text = f"{value:+.{digits}f}"
     if float(text) == 0:
-        return f"{0:.{digits}f}"
-    return text.replace("-", "−")
+        return decimal(0, digits, lang)
+    return text.replace("-", "−").replace(".", decimal_sign(lang))
 
 
-def _arrow(change: float | None, digits: int, unit: str = "") -> str:
-    """▲0.3 / ▼18 pts; nothing when there is no change to show."""
+def _arrow(change: float | None, digits: int, unit: str, lang: str) -> str:
+    """▲0.3 / ▼18 pts (▲0,3 in Russian); nothing when there is no change to show."""
     if change is None:
         return ""
-    shown = f"{abs(change):.{digits}f}"
-    if float(shown) == 0:
+    shown = decimal(abs(change), digits, lang)
+    if not any(c in "123456789" for c in shown):
         return "±" + shown + unit
     return ("▲" if change > 0 else "▼") + shown + unit

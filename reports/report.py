@@ -17,10 +17,13 @@ from reports.customers import customer_cells, follow_ups
 from reports.evidence import Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
 from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
+from reports.funnel import NO_FUNNEL, Funnel, build_funnel
+from reports.places import NO_PLACES, Places, build_places
 from reports.priorities import (
     NO_PRIORITIES,
     Priorities,
     gaps_to_target,
+    importance_window,
     journey_scores,
     priorities,
 )
@@ -41,6 +44,17 @@ class Cell:
     # metric → the customer-level estimate with its interval (enough customers only)
     estimates: Mapping[str, Estimate] = field(default_factory=dict)
     customers: int = 0  # customers with a scored answer in the cell
+
+    def figure(self, metric: str) -> float | None:
+        """The figure the map prints for "rating" (stars), "csat" (0–1) or "nps" (points):
+        the customer-level estimate where the cell has one — the centre of the interval
+        printed beside it and the figure its flag's sentence quotes — else the answers' own
+        figure (a cell with too few customers for an interval)."""
+        estimate = self.estimates.get(metric)
+        if estimate is not None:
+            return 100 * estimate.posterior if metric == "nps" else estimate.posterior
+        f = self.figures
+        return {"rating": f.average_rating, "csat": f.csat, "nps": f.nps}[metric]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,10 @@ class Report:
 
     # What customers say per stage: pain themes, praise, suggestions (reports.themes).
     voices: Voices = NO_VOICES
+    # Where customers drop out, per wave sent in the period (reports.funnel).
+    funnel: Funnel = NO_FUNNEL
+    # Per stage, the places to improve ranked by expected gain (reports.places).
+    places: Places = NO_PLACES
 
     @property
     def answers(self) -> int:
@@ -120,6 +138,8 @@ class _Judge:
     settings: Settings
     baseline: str
     locale: str
+    # stage → customers who answered it low, in the period and in the baseline.
+    unhappy: tuple[dict[str, int], dict[str, int]]
 
     def cell(
         self, key: tuple[str, str | None], name: str, current: Figures, previous: Figures
@@ -144,7 +164,12 @@ async def _judge(
     baseline = await customer_cells(session, survey.id, start, period.start, segment, excluded)
     settings = settings_of(survey.thresholds)
     verdicts = assess(current, baseline, settings)
-    return _Judge(verdicts, settings, baseline_name(period.days, periods, locale), locale)
+    unhappy = (
+        {stage: figures.low for stage, figures in current.stages.items()},
+        {stage: figures.low for stage, figures in baseline.stages.items()},
+    )
+    name = baseline_name(period.days, periods, locale)
+    return _Judge(verdicts, settings, name, locale, unhappy)
 
 
 async def build_report(
@@ -182,12 +207,17 @@ async def build_report(
         for row in rows
         if "rating" in row.stage.estimates
     }
-    scores = await journey_scores(session, survey.id, period, segment)
-    ranked = priorities(scores, gaps_to_target(ratings, survey.thresholds.rating))
+    window = importance_window(period, survey.thresholds.baseline_periods)
+    scores = await journey_scores(session, survey.id, window, segment)
+    gaps = gaps_to_target(ratings, survey.thresholds.rating)
+    ranked = priorities(scores, gaps, days=window.days)
+    voices = await build_voices(session, survey, period, segment, locale, judge.unhappy)
+    ideas = {s.id: [survey.text(idea, locale) for idea in s.ideas] for s in survey.stages}
     return Report(
         survey.id, survey.text(survey.title, locale), locale, period, segment, now,
         tuple(rows), rates, ranked,
         await alert_figures(session, survey.id, period, segment),
-        survey.thresholds.min_responses,
-        await build_voices(session, survey, period, segment, locale),
+        survey.thresholds.min_responses, voices,
+        funnel=await build_funnel(session, survey, period, segment, locale),
+        places=build_places(rows, ranked, gaps, voices, ideas),
     )  # fmt: skip

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports import customers
 from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
+from reports.funnel_rollup import refresh_funnel
 from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
 from surveys.model import Survey
 
@@ -224,6 +225,8 @@ async def refresh(
 async def refresh_survey(
     sessions: async_sessionmaker[AsyncSession], survey: Survey, now: datetime
 ) -> Refreshed:
-    """`refresh` for one survey, its follow-up questions left out of the customer sums."""
+    """`refresh` for one survey, its follow-up questions left out of the customer sums;
+    and the funnel's rollup (reports.funnel_rollup)."""
     done = await refresh(sessions, [survey.id], now, {survey.id: customers.follow_ups(survey)})
+    await refresh_funnel(sessions, survey.id, now)
     return done[survey.id]

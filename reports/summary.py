@@ -1,5 +1,5 @@
-"""The report as one screen of Telegram text: the worst stages with their reasons (and their
-response rate) first."""
+"""The report as one screen of Telegram text: the top three places to improve first
+(reports.places), then the worst stages with their reasons (and their response rate)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from reports.alerts import alerts_line
 from reports.figures import Figures
 from reports.flags import customers
 from reports.levels import Level
+from reports.place_words import summary_lines
 from reports.priority_words import headline
 from reports.report import Report, StageRow
 from reports.words import answers, language
+from surveys.formats import percent
 
 TELEGRAM_LIMIT = 4096
 WORST_SHOWN = 3
@@ -40,10 +42,14 @@ _LABELS = {
 def summary_text(report: Report) -> str:
     labels = _LABELS[language(report.locale)]
     last_day = report.period.end - timedelta(days=1)
+    # The top places to improve first: what the owner acts on this week.
+    places = summary_lines(report.places, report.locale)
+    places += [""] if places else []
     lines = [
         report.title,
         f"{report.period.start:%d.%m.%Y}–{last_day:%d.%m.%Y}"
         + (f" · {report.segment}" if report.segment else ""),
+        *places,
         _headline(report, labels),
         "",
     ]
@@ -53,7 +59,7 @@ def summary_text(report: Report) -> str:
     )[:WORST_SHOWN]
     if worst:
         lines.append(f"{labels['worst']}:")
-        lines.extend(_stage_line(row, labels) for row in worst)
+        lines.extend(_stage_line(row, labels, report.locale) for row in worst)
     elif report.judged:
         lines.append(labels["fine"])
     else:
@@ -74,7 +80,7 @@ def summary_text(report: Report) -> str:
 def _headline(report: Report, labels: dict[str, str]) -> str:
     parts = [answers(report.answers, report.locale)]
     if report.response_rate is not None:
-        parts.append(f"{labels['response']} {report.response_rate:.0%}")
+        parts.append(f"{labels['response']} {percent(report.response_rate, report.locale)}")
     total = _nps_total(report)
     if total.nps is not None and total.nps_margin is not None:
         if total.nps_too_few:
@@ -93,11 +99,11 @@ def _nps_total(report: Report) -> Figures:
     return Figures(nps_answers=n, promoters=promoters, detractors=detractors)
 
 
-def _stage_line(row: StageRow, labels: dict[str, str]) -> str:
+def _stage_line(row: StageRow, labels: dict[str, str], locale: str) -> str:
     stage = row.stage
     line = f"{_MARK[stage.flag.level]} {stage.name}: {stage.flag.sentence}"
     if row.response_rate is not None:
-        line += f" · {labels['response']} {row.response_rate:.0%}"
+        line += f" · {labels['response']} {percent(row.response_rate, locale)}"
     low = next((c for c in row.comments if c.low), None)
     if low is not None:
         quote = low.text if len(low.text) <= 120 else low.text[:119].rstrip() + "…"

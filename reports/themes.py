@@ -5,8 +5,8 @@ the stage's choice questions — the map's "voice" lanes (SPEC §4 "What to do")
 The unit is the customer's journey (the order): a theme counts each journey once however
 many of its comments name it. A stage's *unhappy* customers are the journeys that answered
 it low (rating ≤ LOW_RATING, a negative emotion, NPS ≤ 6) or left a complaint about it.
-A theme's share is of those; its change is against the same share over the BASELINE
-periods of the same length just before.
+A theme's share is of those; its change is against the same share over the survey's
+baseline periods (`thresholds.baseline_periods`) of the same length just before.
 
 Comments are read in Python (themes need words, not GROUP BY), newest first, at most
 COMMENT_LIMIT a stage and period: the index `ix_answers_comments` hands them over in that
@@ -22,34 +22,34 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING, Period
-from storage.models import Answer
+from reports.cells import NPS_DETRACTOR
+from reports.customers import customer_cells, follow_ups
+from reports.theme_counts import StageCounts, count_themes, counts_of, read_unread
+from storage.models import Answer, CommentReading
+from storage.readings import keep_readings
 from surveys.model import Intent, Question, QuestionKind, Survey
 from surveys.themes import (
-    NEGATORS,
-    NOTHING,
-    STOPWORDS,
     Matchers,
-    find_themes,
+    TextReading,
+    decide,
+    fingerprint,
     matchers,
-    read,
-    words,
+    read_text,
 )
 
 COMMENT_LIMIT = 2000  # the most recent comments of a stage read per period
-BASELINE = 4  # periods before this one that make the baseline
 QUOTES = 2
 QUOTE_CHARS = 160
 TERMS = 5  # uncovered words and phrases listed per stage
-DETRACTOR = 6  # NPS 0-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,7 @@ class Read:
     pain: bool
     low: bool
     themes: tuple[str, ...]
+    terms: frozenset[tuple[str, str]] = frozenset()  # (key, form): words and word pairs
 
 
 # -- the database ------------------------------------------------------------------------
@@ -149,30 +150,46 @@ def _where(
     return conditions
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    answer: int
+    journey: int
+    touchpoint: str | None
+    question: str
+    text: str
+    at: datetime
+    low: bool
+    stored: TextReading | None  # its reading, when one of this version is kept
+
+
 async def _comments(
     session: AsyncSession,
     survey_id: str,
     stage: str,
     bounds: tuple[datetime, datetime],
     segment: str | None,
-) -> list[tuple[int, str | None, str, str, datetime, bool]]:
-    """(journey, touchpoint, question id, text, answered at, low) of the stage's newest
-    comments: low when the same wave answered the stage low."""
+    version: str,
+) -> list[_Row]:
+    """The stage's newest comments, each with its stored reading of `version` if any:
+    low when the same wave answered the stage low."""
     same = aliased(Answer)
     low = (
         select(func.count())
         .where(
             same.dispatch_id == Answer.dispatch_id,
             same.stage == stage,
-            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= DETRACTOR),
+            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR),
         )
         .scalar_subquery()
     )
+    kept = CommentReading
     statement = (
         select(
-            Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
-            Answer.answered_at, low,
+            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
+            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
+            kept.terms,
         )
+        .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == version))
         .where(
             *_where(survey_id, *bounds, segment), Answer.stage == stage,
             Answer.comment.is_not(None), Answer.comment != "",
@@ -181,31 +198,69 @@ async def _comments(
         .limit(COMMENT_LIMIT)
     )  # fmt: skip
     rows = (await session.execute(statement)).all()
-    return [(int(j), tp, q, str(text), at, bool(n)) for j, tp, q, text, at, n in rows]
-
-
-async def _unhappy(
-    session: AsyncSession, survey_id: str, bounds: tuple[datetime, datetime], segment: str | None
-) -> dict[str, int]:
-    """stage → journeys that answered it low."""
-    statement = (
-        select(Answer.stage, func.count(func.distinct(Answer.order_id)))
-        .where(
-            *_where(survey_id, *bounds, segment),
-            or_(Answer.rating <= LOW_RATING, Answer.valence < 0, Answer.nps <= DETRACTOR),
+    return [
+        _Row(
+            int(row[0]),
+            int(row[1]),
+            row[2],
+            row[3],
+            str(row[4]),
+            row[5],
+            bool(row[6]),
+            None if row[7] is None else _stored(*row[7:]),
         )
-        .group_by(Answer.stage)
+        for row in rows
+    ]
+
+
+_WORD_END, _TERM_END = "\x1f", "\x1e"
+
+
+def _stored(themes: str, denied: str, said: str | None, nothing: bool, terms: str) -> TextReading:
+    pairs = tuple(
+        (stem, form)
+        for stem, _, form in (t.partition(_WORD_END) for t in terms.split(_TERM_END) if t)
     )
-    return {stage: int(n) for stage, n in (await session.execute(statement)).all()}
+    intent = Intent(said) if said else None
+    return TextReading(tuple(themes.split()), tuple(denied.split()), intent, nothing, pairs)
+
+
+def _kept_row(answer: int, reading: TextReading, version: str) -> dict[str, object]:
+    return {
+        "answer_id": answer, "version": version, "themes": " ".join(reading.themes),
+        "denied": " ".join(reading.denied),
+        "said": reading.said.value if reading.said else None, "says_nothing": reading.nothing,
+        "terms": _TERM_END.join(f"{stem}{_WORD_END}{form}" for stem, form in reading.terms),
+    }  # fmt: skip
+
+
+async def unhappy_customers(
+    session: AsyncSession,
+    survey: Survey,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+) -> dict[str, int]:
+    """stage → customers who answered it low (reports.customers: closed days from the
+    rollup, a customer counted once a day)."""
+    start, end = (moment.date() for moment in bounds)
+    cells = await customer_cells(session, survey.id, start, end, segment, follow_ups(survey))
+    return {stage: figures.low for stage, figures in cells.stages.items()}
 
 
 async def _choices(
     session: AsyncSession, survey_id: str, bounds: tuple[datetime, datetime], segment: str | None
 ) -> dict[tuple[str, str], int]:
-    """(question id, option id) → answers."""
+    """(question id, option id) → answers, on the partial index `ix_answers_choices`."""
+    first, after = (moment.date() for moment in bounds)
+    conditions = [
+        Answer.survey_id == survey_id, Answer.choice.is_not(None),
+        Answer.day >= first, Answer.day < after,
+    ]  # fmt: skip
+    if segment is not None:
+        conditions.append(Answer.segment == segment)
     statement = (
         select(Answer.question_id, Answer.choice, func.count())
-        .where(*_where(survey_id, *bounds, segment), Answer.choice.is_not(None))
+        .where(*conditions)
         .group_by(Answer.question_id, Answer.choice)
     )
     rows = (await session.execute(statement)).all()
@@ -226,28 +281,39 @@ async def _read_stage(
     stage: str,
     bounds: tuple[datetime, datetime],
     segment: str | None,
+    fresh: list[dict[str, object]],
 ) -> list[Read]:
+    """The stage's comments, read: from their stored readings, or read now (and added to
+    `fresh`, for the caller to keep)."""
     questions = _questions(survey)
+    version = fingerprint(survey.themes)
     result = []
-    for journey, touchpoint, question_id, text, at, low in await _comments(
-        session, survey.id, stage, bounds, segment
-    ):
-        question = questions.get(question_id)
+    for row in await _comments(session, survey.id, stage, bounds, segment, version):
+        text_reading = row.stored
+        if text_reading is None:
+            text_reading = read_text(row.text, compiled)
+            fresh.append(_kept_row(row.answer, text_reading, version))
+        question = questions.get(row.question)
         asked = question.comment_intent if question is not None else None
-        found = find_themes(text, compiled)
-        reading = read(text, asked, low, found)
-        themes = found.of(reading.intent)
+        reading = decide(text_reading, asked, row.low)
+        themes = text_reading.found.of(reading.intent)
         result.append(
-            Read(journey, touchpoint, text, at, reading.intent, reading.pain, low, themes)
+            Read(
+                row.journey,
+                row.touchpoint,
+                row.text,
+                row.at,
+                reading.intent,
+                reading.pain,
+                row.low,
+                themes,
+                _terms(text_reading.terms),
+            )
         )
     return result
 
 
 # -- figures -----------------------------------------------------------------------------
-
-
-def _journeys(reads: Iterable[Read], theme: str) -> set[int]:
-    return {r.journey for r in reads if theme in r.themes}
 
 
 def _quotes(reads: Sequence[Read], limit: int = QUOTES) -> tuple[str, ...]:
@@ -273,22 +339,25 @@ def _shorten(text: str, limit: int = QUOTE_CHARS) -> str:
 def _figures(
     survey: Survey,
     locale: str,
-    reads: Sequence[Read],
+    counts: Mapping[str, int],
     total: int,
-    before: Sequence[Read] = (),
+    reads: Sequence[Read],
+    before: Mapping[str, int] | None = None,
     before_total: int = 0,
 ) -> tuple[ThemeFigure, ...]:
+    """Each theme's customers with its share of `total` and its change against the
+    baseline's share; quotes from the comments read."""
     result = []
     for theme in survey.themes:
-        journeys = _journeys(reads, theme.id)
-        if not journeys:
+        customers = counts.get(theme.id, 0)
+        if not customers:
             continue
-        share = len(journeys) / total if total else None
-        earlier = len(_journeys(before, theme.id)) / before_total if before_total else None
+        share = customers / total if total else None
+        earlier = (before or {}).get(theme.id, 0) / before_total if before_total else None
         change = None if share is None or earlier is None else share - earlier
         quotes = _quotes([r for r in reads if theme.id in r.themes])
         label = survey.text(theme.label, locale)
-        result.append(ThemeFigure(theme.id, label, len(journeys), share, change, quotes))
+        result.append(ThemeFigure(theme.id, label, customers, share, change, quotes))
     return tuple(sorted(result, key=lambda f: (-f.customers, f.label)))
 
 
@@ -312,21 +381,28 @@ def _choice_lane(
 # -- words no theme covers ---------------------------------------------------------------
 
 
-def _terms_of(text: str) -> set[tuple[str, str]]:
+def _terms(content: Sequence[tuple[str, str]]) -> frozenset[tuple[str, str]]:
     """(key, surface form) of the comment's content words and adjacent pairs of them."""
-    content = [
-        w for w in words(text)
-        if w.content and w.text not in STOPWORDS and w.text not in NEGATORS
-        and w.text not in NOTHING and len(w.text) >= 3 and not w.text.isdigit()
-    ]  # fmt: skip
-    terms = {(w.stem, w.text) for w in content}
+    terms = set(content)
     pairs = itertools.pairwise(content)
-    terms |= {(f"{a.stem} {b.stem}", f"{a.text} {b.text}") for a, b in pairs}
-    return terms
+    terms |= {(f"{a} {b}", f"{x} {y}") for (a, x), (b, y) in pairs}
+    return frozenset(terms)
+
+
+def frequencies(reads: Iterable[Read]) -> tuple[Counter[str], int]:
+    """In how many of the comments each term key occurs, and how many comments."""
+    counts: Counter[str] = Counter()
+    n = 0
+    for r in reads:
+        counts.update({key for key, _ in r.terms})
+        n += 1
+    return counts, n
 
 
 def uncovered(
-    stage_reads: Sequence[Read], other_reads: Sequence[Read], limit: int = TERMS
+    stage_reads: Sequence[Read],
+    other_reads: Sequence[Read] | tuple[Counter[str], int],
+    limit: int = TERMS,
 ) -> tuple[Term, ...]:
     """The words and phrases that recur among the stage's complaints no theme covers and
     are distinctive for the stage: more frequent there than in the other stages'
@@ -335,13 +411,11 @@ def uncovered(
     here: dict[str, set[int]] = defaultdict(set)
     forms: dict[str, Counter[str]] = defaultdict(Counter)
     for r in lonely:
-        for key, form in _terms_of(r.text):
+        for key, form in r.terms:
             here[key].add(r.journey)
             forms[key][form] += 1
-    elsewhere: Counter[str] = Counter()
-    for r in other_reads:
-        elsewhere.update({key for key, _ in _terms_of(r.text)})
-    n_here, n_else = max(1, len(lonely)), max(1, len(other_reads))
+    elsewhere, others = other_reads if isinstance(other_reads, tuple) else frequencies(other_reads)
+    n_here, n_else = max(1, len(lonely)), max(1, others)
     scored = []
     for key, journeys in here.items():
         if len(journeys) < 2:
@@ -372,32 +446,31 @@ def _voice(
     survey: Survey,
     locale: str,
     reads: Sequence[Read],
-    others: Sequence[Read],
+    others: tuple[Counter[str], int],
+    counts: StageCounts,
     unhappy_low: int,
-    before: Sequence[Read],
+    before: StageCounts,
     before_unhappy_low: int,
     choices: tuple[ChoiceQuestion, ...],
 ) -> StageVoice:
     pain = [r for r in reads if r.pain]
-    pain_before = [r for r in before if r.pain]
-    unhappy = unhappy_low + len({r.journey for r in pain if not r.low})
-    unhappy_before = before_unhappy_low + len({r.journey for r in pain_before if not r.low})
+    unhappy = unhappy_low + counts.complained
+    unhappy_before = before_unhappy_low + before.complained
     touchpoints = {
-        tp: _figures(survey, locale, [r for r in pain if r.touchpoint == tp], unhappy)
-        for tp in sorted({r.touchpoint for r in pain if r.touchpoint})
+        tp: _figures(survey, locale, found, unhappy, [r for r in pain if r.touchpoint == tp])
+        for tp, found in sorted(counts.touchpoints.items())
     }
     praise = [r for r in reads if r.intent is Intent.PRAISE]
     ideas = [r for r in reads if r.intent is Intent.SUGGESTION]
-    commenters = len({r.journey for r in reads})
     return StageVoice(
         unhappy=unhappy,
-        pain=_figures(survey, locale, pain, unhappy, pain_before, unhappy_before),
+        pain=_figures(survey, locale, counts.pain, unhappy, pain, before.pain, unhappy_before),
         touchpoints={tp: figures for tp, figures in touchpoints.items() if figures},
         pain_quotes=_quotes([r for r in pain if not r.themes]),
         uncovered=uncovered(reads, others),
-        praise=_figures(survey, locale, praise, commenters),
+        praise=_figures(survey, locale, counts.praise, counts.commenters, praise),
         praise_quotes=_quotes(praise),
-        suggestions=_figures(survey, locale, ideas, commenters),
+        suggestions=_figures(survey, locale, counts.suggestions, counts.commenters, ideas),
         suggestion_quotes=_quotes(ideas),
         choices=choices,
     )
@@ -409,38 +482,71 @@ async def build_voices(
     period: Period,
     segment: str | None = None,
     locale: str | None = None,
+    unhappy: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
 ) -> Voices:
     """Every stage's voice lanes for `period`, with the theme shares' change against the
-    BASELINE periods before it."""
+    survey's baseline periods before it. `unhappy`: per stage, the customers who
+    answered it low in the period and in the baseline, when the caller has them."""
     locale = locale or survey.default_locale
     compiled = matchers(survey.themes)
-    now, before = period.bounds(), _baseline(period)
-    unhappy = await _unhappy(session, survey.id, now, segment)
-    unhappy_before = await _unhappy(session, survey.id, before, segment)
-    counts = await _choices(session, survey.id, now, segment)
+    now, before = period.bounds(), _baseline(period, survey.thresholds.baseline_periods)
+    if unhappy is None:
+        unhappy = (
+            await unhappy_customers(session, survey, now, segment),
+            await unhappy_customers(session, survey, before, segment),
+        )
+    unhappy_now, unhappy_before = unhappy
+    choices = await _choices(session, survey.id, now, segment)
+    version = fingerprint(survey.themes)
+    # Every comment of the period and its baseline is read (once: the readings are kept),
+    # then counted in the database; the newest COMMENT_LIMIT a stage give the quotes and
+    # the recurring words.
+    reading = (before[0], now[1])
+    counted = await read_unread(
+        session, survey.id, reading, version, compiled, lambda i, r: _kept_row(i, r, version)
+    )
+    fresh: list[dict[str, object]] = []
     reads = {
-        s.id: await _read_stage(session, survey, compiled, s.id, now, segment)
+        s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh)
         for s in survey.stages
     }
+    themes = [t.id for t in survey.themes]
+    if counted:
+        counts = await count_themes(session, survey, now, segment, version)
+        counts_before = await count_themes(session, survey, before, segment, version)
+    else:  # the database would not keep the readings: count the comments in hand
+        counts = {ident: counts_of(rs, themes) for ident, rs in reads.items()}
+        counts_before = {
+            s.id: counts_of(
+                await _read_stage(session, survey, compiled, s.id, before, segment, fresh),
+                themes,
+            )
+            for s in survey.stages
+        }
+    # Each stage's terms are compared with every other stage's: count them once.
+    frequency = {ident: frequencies(rs) for ident, rs in reads.items()}
+    every: Counter[str] = sum((c for c, _ in frequency.values()), Counter())
     stages = {}
     for stage in survey.stages:
-        earlier = await _read_stage(session, survey, compiled, stage.id, before, segment)
-        others = [r for ident, rs in reads.items() if ident != stage.id for r in rs]
+        own, n_own = frequency[stage.id]
+        others = (every - own, sum(n for _, n in frequency.values()) - n_own)
         voice = _voice(
-            survey, locale, reads[stage.id], others, unhappy.get(stage.id, 0), earlier,
-            unhappy_before.get(stage.id, 0), _choice_lane(survey, stage.id, counts, locale),
+            survey, locale, reads[stage.id], others, counts.get(stage.id, StageCounts()),
+            unhappy_now.get(stage.id, 0), counts_before.get(stage.id, StageCounts()),
+            unhappy_before.get(stage.id, 0), _choice_lane(survey, stage.id, choices, locale),
         )  # fmt: skip
         stages[stage.id] = dataclasses.replace(
             voice,
             doing=survey.text(stage.doing, locale) if stage.doing else None,
             thinking=survey.text(stage.thinking, locale) if stage.thinking else None,
         )
+    await keep_readings(session, fresh)
     return Voices(stages)
 
 
-def _baseline(period: Period) -> tuple[datetime, datetime]:
+def _baseline(period: Period, periods: int) -> tuple[datetime, datetime]:
     start, _ = period.bounds()
-    return start - timedelta(days=BASELINE * period.days), start
+    return start - timedelta(days=periods * period.days), start
 
 
 async def uncovered_terms(

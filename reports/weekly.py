@@ -35,7 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period
-from reports.bundle import BundleBuilder, Part, ReportBundle, ReportSender
+from reports.bundle import BundleBuilder, ReportBundle, ReportSender
 from reports.schedule import latest_firing
 from reports.words import LANGUAGES, counted, language, unknown_sends
 from reports.worker import WorkerFailed
@@ -268,11 +268,11 @@ class WeeklyReports:
         return replace(bundle, summary=f"{bundle.summary}\n\n{unknown_sends(unknown, locale)}")
 
     async def _send(self, claim: Claim, bundle: ReportBundle) -> None:
-        for part in Part:
+        for part in bundle.parts:
             if part < claim.parts:
                 continue  # went out in an earlier attempt
             await self.sender.send_part(claim.owner_id, bundle, part)
-            if part < max(Part):
+            if part < bundle.parts[-1]:
                 async with self.sessions.begin() as session:
                     await deliveries.record_part(session, claim, part + 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from surveys.formats import plural
 from surveys.model import Survey
 
 LANGUAGES = ("en", "ru")
@@ -17,22 +18,14 @@ def language(locale: str) -> str:
     return code if code in LANGUAGES else "en"
 
 
-def russian_plural(n: int, one: str, few: str, many: str) -> str:
-    """The form of a Russian noun after the number n: 1, 21, 101 → one; 2–4, 22–24 → few;
-    0, 5–20, 25–30, 111–114 → many."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
 def counted(n: int, locale: str, en: tuple[str, str], ru: tuple[str, str, str]) -> str:
-    """The number with its noun in the locale's plural form: 5 answers, 5 ответов."""
+    """The number with its noun in the locale's plural form (Babel's CLDR rules): 5 answers,
+    1 ответ, 2 ответа, 5 ответов; thousands grouped as the locale groups them."""
     if language(locale) == "ru":
-        return f"{n} {russian_plural(n, *ru)}"
-    return f"{n} {en[0] if n == 1 else en[1]}"
+        one, few, many = ru
+        forms = {"one": f"{{n}} {one}", "few": f"{{n}} {few}", "many": f"{{n}} {many}"}
+        return plural(n, "ru", forms | {"other": f"{{n}} {few}"})
+    return plural(n, "en", {"one": f"{{n}} {en[0]}", "other": f"{{n}} {en[1]}"})
 
 
 ANSWERS_EN = ("answer", "answers")
@@ -72,7 +65,7 @@ def unknown_sends(n: int, locale: str) -> str:
     """The weekly summary's line about sends whose answer from Telegram was lost."""
     questions = counted(n, locale, QUESTIONS_EN, QUESTIONS_RU)
     if language(locale) == "ru":
-        verb = "мог" if n % 10 == 1 and n % 100 != 11 else "могли"
+        verb = plural(n, "ru", {"one": "мог", "other": "могли"})
         return (
             f"⚠️ {questions} {verb} не дойти до клиентов (ответ Telegram потерялся). "
             "Список и повторная отправка: cjm waves resend --unknown"

@@ -5,8 +5,8 @@ never gives back. The bot (the weekly report, `/report`) therefore runs
 `python -m reports.worker`: the worker gets plain data on its standard input (where the
 survey file is, the database URL, the period, the segment, the language), opens its own
 database engine (SQLite in WAL mode lets it read while the bot writes), writes the
-summary, the map and the HTML file into a folder the bot gave it, and exits. The bot
-reads the files back and sends them.
+summary, the map, the HTML file and (when asked) the PDF into a folder the bot gave it,
+and exits. The bot reads the files back and sends them.
 
 A worker that fails, is killed (out of memory) or runs past its time is reported as a
 `WorkerFailed` saying which; it never leaves the bot waiting. This module imports nothing
@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from reports.aggregate import Period
-from reports.bundle import ReportBundle
+from reports.bundle import DEFAULT_FORMATS, ReportBundle, parts_of
 
 log = logging.getLogger(__name__)
 
 SUMMARY, MAP, HTML, NAME = "summary.txt", "map.png", "report.html", "name.txt"
+PDF = "report.pdf"
 STDERR_TAIL = 2000  # characters of the worker's error output kept for the log
 
 
@@ -54,6 +55,7 @@ class ReportWorker:
     survey_id: str  # the survey the bot runs: the worker refuses another
     database_url: str
     timeout: float  # seconds before the worker is killed
+    formats: tuple[str, ...] = DEFAULT_FORMATS  # CJM_REPORT_FORMATS: the files sent
     command: tuple[str, ...] = field(default=(sys.executable, "-m", "reports.worker"))
 
     async def __call__(
@@ -63,13 +65,13 @@ class ReportWorker:
             "survey": self.survey_source, "survey_id": self.survey_id,
             "database_url": self.database_url, "start": period.start.isoformat(),
             "end": period.end.isoformat(), "now": now.isoformat(), "segment": segment,
-            "locale": locale,
+            "locale": locale, "formats": list(self.formats),
         }  # fmt: skip
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="cjm-report-"))
         try:
             job["out"] = str(folder)
             await self._run(json.dumps(job).encode())
-            return await asyncio.to_thread(_read_bundle, folder)
+            return await asyncio.to_thread(_read_bundle, folder, self.formats)
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
@@ -110,13 +112,15 @@ def _failure(code: int | None, errors: str) -> str:
     return f"the report worker {how}" + (f": {tail}" if tail else "")
 
 
-def _read_bundle(folder: Path) -> ReportBundle:
+def _read_bundle(folder: Path, formats: tuple[str, ...]) -> ReportBundle:
     try:
         return ReportBundle(
             summary=(folder / SUMMARY).read_text(encoding="utf-8"),
             png=(folder / MAP).read_bytes(),
             html=(folder / HTML).read_bytes(),
             name=(folder / NAME).read_text(encoding="utf-8"),
+            pdf=(folder / PDF).read_bytes() if "pdf" in formats else None,
+            parts=parts_of(formats),
         )
     except OSError as error:
         raise WorkerFailed(f"the report worker left no report: {error}") from error
@@ -139,13 +143,18 @@ async def _draw(job: dict[str, Any]) -> None:
     try:
         sessions = make_session_factory(engine)
         now = datetime.fromisoformat(job["now"])
-        bundle = await build_bundle(sessions, survey, period, now, job["segment"], job["locale"])
+        formats = job.get("formats", DEFAULT_FORMATS)
+        bundle = await build_bundle(
+            sessions, survey, period, now, job["segment"], job["locale"], formats
+        )
     finally:
         await engine.dispose()
     out = Path(job["out"])
     (out / MAP).write_bytes(bundle.png)
     (out / HTML).write_bytes(bundle.html)
     (out / SUMMARY).write_text(bundle.summary, encoding="utf-8")
+    if bundle.pdf is not None:
+        (out / PDF).write_bytes(bundle.pdf)
     (out / NAME).write_text(bundle.name, encoding="utf-8")  # last: the report is complete
 
 

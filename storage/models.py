@@ -210,6 +210,17 @@ class Answer(Base):
             sqlite_where=text("comment IS NOT NULL"),
             postgresql_where=text("comment IS NOT NULL"),
         ),
+        # The top answers of choice questions per period: a tenth of the answers.
+        Index(
+            "ix_answers_choices",
+            "survey_id",
+            "day",
+            "question_id",
+            "choice",
+            "segment",
+            sqlite_where=text("choice IS NOT NULL"),
+            postgresql_where=text("choice IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -293,6 +304,7 @@ class CustomerRollup(Base):
     d_n: Mapped[int] = mapped_column(Integer)
     d_sum: Mapped[float] = mapped_column(Float)
     d_sq: Mapped[float] = mapped_column(Float)
+    low: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # unhappy customers
 
 
 class RollupDay(Base):
@@ -309,6 +321,50 @@ class RollupDay(Base):
     # The highest answers.id when this day was built: an answer above the highest of
     # these that lands on a built day (an import, a clock set back) makes that day stale.
     last_answer_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FunnelWaveRollup(Base):
+    """One UTC day's waves (by when they were sent) of one survey, counted per wave,
+    status, question on screen, opened and send recorded (storage.funnel): the funnel
+    of a report over settled days reads these instead of every dispatch. Missing
+    segments and questions are stored as ''."""
+
+    __tablename__ = "funnel_wave_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    current_question: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened: Mapped[bool] = mapped_column(primary_key=True)
+    recorded: Mapped[bool] = mapped_column(primary_key=True)
+    waves: Mapped[int] = mapped_column(Integer)
+
+
+class FunnelAnswerRollup(Base):
+    """The answers per question of one UTC day's waves (by when they were sent)."""
+
+    __tablename__ = "funnel_answer_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer)
+
+
+class FunnelDay(Base):
+    """A day whose waves the funnel rollups hold (`built_at`), or a day seen with waves
+    still open (`built_at` NULL: read live, and looked at again by each refresh). A day
+    is built once every wave sent on it is closed for good: its counts no longer change."""
+
+    __tablename__ = "funnel_days"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime | None]
 
 
 class Alert(Base):
@@ -427,3 +483,24 @@ class TeamLanguage(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     locale: Mapped[str] = mapped_column(String(8))
     chosen: Mapped[bool] = mapped_column(default=False)
+
+
+class CommentReading(Base):
+    """What a comment's words say — its themes, its tone and its content words — read
+    once (surveys.themes.read_text) and kept, so reports count readings instead of
+    reading every text again. `version` names the survey's themes and the reader; a
+    reading of another version is stale and read again."""
+
+    __tablename__ = "comment_readings"
+
+    answer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )  # fmt: skip
+    version: Mapped[str] = mapped_column(String(16))
+    themes: Mapped[str] = mapped_column(Text)  # theme ids, space-separated, best first
+    denied: Mapped[str] = mapped_column(Text)
+    said: Mapped[str | None] = mapped_column(String(16))  # surveys.model.Intent
+    says_nothing: Mapped[bool]
+    # (stem, form) of the content words in order: "stem\x1fform" joined by "\x1e".
+    terms: Mapped[str] = mapped_column(Text)

@@ -78,6 +78,8 @@ def _texts(survey: Survey) -> Iterator[tuple[Loc, dict[str, str]]]:
         for key in ("description", "doing", "thinking"):
             if text := getattr(stage, key):
                 yield ("stages", i, key), text
+        for k, idea in enumerate(stage.ideas):
+            yield ("stages", i, "ideas", k), idea
         for j, touchpoint in enumerate(stage.touchpoints):
             yield ("stages", i, "touchpoints", j, "name"), touchpoint.name
     for w, wave in enumerate(survey.waves):

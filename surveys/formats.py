@@ -4,12 +4,14 @@ for everything the bot says and the CLI prints: "3 Dec 2026, 22:39 (MSK)",
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from functools import cache
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_name
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
 # A date with its year, and how a time joins it; by the locale's language.
 _DATE = {"en": "d MMM y", "ru": "d MMMM y 'г.'"}
@@ -41,6 +43,24 @@ def moment(when: datetime, zone: tzinfo, locale: str) -> str:
     return _JOIN[language].format(date=date, time=time) + f" ({zone_label(local, locale)})"
 
 
+# A moment later today or tomorrow, as people say it: "today at 14:00 (MSK)".
+_NEAR = {
+    "en": {0: "today at {time}", 1: "tomorrow at {time}"},
+    "ru": {0: "сегодня в {time}", 1: "завтра в {time}"},
+}
+
+
+def soon(when: datetime, now: datetime, zone: tzinfo, locale: str) -> str:
+    """A coming moment: "today at 14:00 (MSK)", "tomorrow at 09:00 (MSK)", or beyond
+    tomorrow the date as `moment` writes it."""
+    local, today = when.astimezone(zone), now.astimezone(zone).date()
+    near = _NEAR[_language(locale)].get((local.date() - today).days)
+    if near is None:
+        return moment(when, zone, locale)
+    time = format_time(local, "HH:mm", locale=_locale(locale))
+    return near.format(time=time) + f" ({zone_label(local, locale)})"
+
+
 def day(when: datetime, zone: tzinfo, locale: str) -> str:
     """A local date with the year: "3 Dec 2026", "3 декабря 2026 г."."""
     local = when.astimezone(zone)
@@ -64,13 +84,32 @@ def zone_label(local: datetime, locale: str) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def number(value: int | float, locale: str) -> str:
+def number(value: int | float | Decimal, locale: str) -> str:
     """3,000 in English, 3 000 in Russian."""
     return format_decimal(value, locale=_locale(locale))
 
 
-def plural(count: int, locale: str, forms: dict[str, str]) -> str:
+def decimal_sign(locale: str) -> str:
+    """ "." in English, "," in Russian."""
+    return str(get_decimal_symbol(_locale(locale)))
+
+
+def decimal(value: float, digits: int, locale: str) -> str:
+    """Fixed-point with the locale's decimal sign: 3.2 in English, 3,2 in Russian (rounded
+    as Python rounds it, so every output shows the same digits)."""
+    return f"{value:.{digits}f}".replace(".", decimal_sign(locale))
+
+
+def percent(share: float, locale: str) -> str:
+    """A share as the locale writes a percentage: 67% in English, 67 % in Russian."""
+    return format_percent(share, locale=_locale(locale))
+
+
+def plural(
+    count: int | Decimal, locale: str, forms: Mapping[str, str], shown: str | None = None
+) -> str:
     """The form for `count` by the locale's CLDR plural rule ("one", "few", "many",
-    "other"), falling back to "other"; `{n}` in it becomes the formatted count."""
+    "other"), falling back to "other"; `{n}` in it becomes the formatted count (or `shown`,
+    the count as already written: a Decimal("0.4") reads "0,4 звезды", "1.0 stars")."""
     form = forms.get(_locale(locale).plural_form(count)) or forms["other"]
-    return form.format(n=number(count, locale))
+    return form.format(n=number(count, locale) if shown is None else shown)

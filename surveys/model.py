@@ -111,6 +111,9 @@ class Stage(_Strict):
     # through their mind ("Is there a seat?").
     doing: Localized | None = None
     thinking: Localized | None = None
+    # The owner's own ideas for the stage, shown on the map's "places to improve" beside
+    # what customers say (reports.places).
+    ideas: list[Localized] = Field(default_factory=list)
     touchpoints: list[Touchpoint] = Field(default_factory=list)
 
 

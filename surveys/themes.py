@@ -11,6 +11,8 @@ each other, in any order. A theme named right after a negation ("no queue at all
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -393,15 +395,49 @@ class Reading:
     pain: bool  # shown among the stage's pain points
 
 
-def read(text: str, asked: Intent | None, low: bool, found: Found | None = None) -> Reading:
+@dataclass(frozen=True, slots=True)
+class TextReading:
+    """What a comment's words alone say, before its question and the answers around it
+    are known: stored once per comment (reports read these, not the texts again)."""
+
+    themes: tuple[str, ...]  # best matched first
+    denied: tuple[str, ...]
+    said: Intent | None  # text_intent
+    nothing: bool  # "нет", "-": says nothing
+    # The content words in order, as (stem, surface form): the report's recurring terms.
+    terms: tuple[tuple[str, str], ...]
+
+    @property
+    def found(self) -> Found:
+        return Found(self.themes, self.denied)
+
+
+def content_terms(comment: Sequence[Word]) -> tuple[tuple[str, str], ...]:
+    """(stem, form) of the words a recurring phrase can be made of, in order."""
+    return tuple(
+        (w.stem, w.text) for w in comment
+        if w.content and w.text not in STOPWORDS and w.text not in NEGATORS
+        and w.text not in NOTHING and len(w.text) >= 3 and not w.text.isdigit()
+    )  # fmt: skip
+
+
+def read_text(text: str, compiled: Matchers) -> TextReading:
+    found = find_themes(text, compiled)
+    comment = words(text)
+    nothing = all(w.text in NOTHING for w in comment)
+    said = None if nothing else text_intent(text, found)
+    return TextReading(found.themes, found.denied, said, nothing, content_terms(comment))
+
+
+def decide(reading: TextReading, asked: Intent | None, low: bool) -> Reading:
     """A comment's intent from its question's intent, the answers before it and its words.
 
     An answer to a praise question is praise, whatever the ratings: it never lands among
     the pain points. A comment is pain when its question asks for complaints, when it
     follows a low answer, or when its words complain."""
-    if says_nothing(text):
+    if reading.nothing:
         return Reading(None, pain=False)
-    said = text_intent(text, found)
+    said = reading.said
     if asked is Intent.PRAISE:
         return Reading(Intent.PRAISE, pain=False)
     if asked is Intent.SUGGESTION:
@@ -412,3 +448,24 @@ def read(text: str, asked: Intent | None, low: bool, found: Found | None = None)
     if said is None and low:
         said = Intent.PAIN
     return Reading(said, pain=said is Intent.PAIN or (low and said is Intent.SUGGESTION))
+
+
+def read(text: str, asked: Intent | None, low: bool, found: Found | None = None) -> Reading:
+    """`decide` on the comment's words (themes given as `found`, if already matched)."""
+    comment = words(text)
+    nothing = all(w.text in NOTHING for w in comment)
+    said = None if nothing else text_intent(text, found)
+    themes = found or Found(())
+    return decide(TextReading(themes.themes, themes.denied, said, nothing, ()), asked, low)
+
+
+# Bumped whenever the matching above changes what a stored reading would hold.
+READER_VERSION = 1
+
+
+def fingerprint(themes: Iterable[Theme]) -> str:
+    """Names the themes and the reader a stored reading was made with: a reading with
+    another fingerprint is stale and read again."""
+    described = [(t.id, sorted((k, sorted(v)) for k, v in t.words.items())) for t in themes]
+    payload = json.dumps([READER_VERSION, described], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -305,6 +305,36 @@ async def test_the_report_json_has_the_reports_figures(
         }  # fmt: skip
 
 
+async def test_the_report_json_says_where_customers_drop_out(
+    server: Harness, http: ClientSession
+) -> None:
+    for user_id, ref, stars in ((501, "alice", "4 ⭐"), (502, "bob", "2 ⭐")):
+        await answered_first_question(server, http, server.user(user_id), ref, stars)
+
+    async with http.get("/api/v1/report?days=7&locale=en", headers=AUTH) as response:
+        assert response.status == 200
+        body = await response.json()
+
+    survey = server.app.survey
+    first = survey.waves[0]
+    (wave,) = body["funnel"]  # only the first wave was sent
+    questions = wave.pop("questions")
+    assert wave == {
+        "wave_id": first.id, "name": survey.text(first.title or {"en": "?"}, "en"),
+        "sent": 2, "delivered": 2, "failed": 0, "unknown": 0, "opened": 2, "completed": 0,
+        "expired": 0, "cancelled": 0, "open": 2, "drop_out": None,
+    }  # fmt: skip
+    assert [q["id"] for q in questions] == [q.id for q in first.questions]
+    shown = [(q["reached"], q["answered"], q["stopped"], q["waiting"]) for q in questions]
+    assert shown[:3] == [(2, 2, 0, 0), (2, 2, 0, 0), (2, 0, 0, 2)]
+    assert all(counts == (0, 0, 0, 0) for counts in shown[3:])
+    assert questions[0]["text"] == survey.text(first.questions[0].text, "en")
+    assert questions[0]["stop_share"] == 0.0 and questions[0]["stop_low"] == 0.0
+    assert 0.5 < questions[0]["stop_high"] < 1
+    assert questions[2]["stop_share"] is None and questions[2]["stop_low"] is None
+    assert [q["follow_up"] for q in questions] == [q.ask_if is not None for q in first.questions]
+
+
 async def answered_first_question(
     h: Harness, http: ClientSession, user: TgUser, ref: str, stars: str
 ) -> None:

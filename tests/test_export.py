@@ -6,7 +6,9 @@ language."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,10 +21,14 @@ from reports.aggregate import Period, change
 from reports.export import (
     ANSWER_COLUMNS,
     ANSWERS_SHEET,
+    FUNNEL_SHEET,
     MAP_COLUMNS,
     MAP_SHEET,
+    PLACES_SHEET,
     answers_csv,
+    funnel_rows,
     map_csv,
+    place_rows,
     report_xlsx,
 )
 from reports.figures import Figures
@@ -138,6 +144,26 @@ def test_map_csv_change_columns() -> None:
     assert line["reason"] == cell.flag.sentence
 
 
+def test_map_csv_numbers_the_places_to_improve(demo: tuple[str, Report]) -> None:
+    """The demo plants a weak loyalty card (retention's return visit) and the queue at
+    purchase: the first two places, numbered as the summary numbers them."""
+    _, report = demo
+    rows = list(csv.DictReader(io.StringIO(map_csv(report), newline="")))
+    assert list(rows[0])[-1] == "place_rank"
+    ranked = {(r["stage_id"], r["touchpoint_id"]): int(r["place_rank"])
+              for r in rows if r["place_rank"]}  # fmt: skip
+    assert ranked[("retention", "return_visit")] == 1
+    assert ranked[("purchase", "")] == 2
+    top = report.places.top(len(ranked))
+    assert sorted(ranked, key=ranked.__getitem__) == [
+        (stage.stage, place.touchpoint or "") for stage, place in top
+    ]
+    retention = next(r for r in rows if r["level"] == "stage" and r["stage_id"] == "retention")
+    assert retention["place_rank"] == ""  # a place for its return visit, not as a whole
+    interest = [r for r in rows if r["stage_id"] == "interest"]
+    assert interest and all(r["place_rank"] == "" for r in interest)  # a fine stage
+
+
 # --- raw answers --------------------------------------------------------------------------
 
 
@@ -199,6 +225,39 @@ async def xlsx_of(url: str, report: Report, path: Path) -> int:
         await engine.dispose()
 
 
+def rounded(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    """Shares as Excel keeps them (15 significant digits)."""
+    return [[round(v, 9) if isinstance(v, float) else v for v in row] for row in rows]
+
+
+def assert_places_in_english(book: Workbook, report: Report) -> None:
+    """The demo's planted places first: the weak loyalty card, then the queue."""
+    places = book["Places to improve"]
+    values = [[cell.value for cell in row] for row in places.iter_rows()]
+    assert values[0] == [column.en for column in PLACES_SHEET]
+    assert rounded(values[1:]) == rounded(place_rows(report, "en"))
+    assert places.auto_filter.ref == f"A1:T{places.max_row}"
+    row = {column.key: cell for column, cell in zip(PLACES_SHEET, places[2], strict=True)}
+    first = report.places.stages[0]
+    assert (row["rank"].value, row["stage"].value, row["touchpoint"].value) == (
+        1, "Retention", "Return visit",
+    )  # fmt: skip
+    assert row["flag"].value == "Problem"
+    assert str(row["themes"].value).startswith("Loyalty card and rewards: ")
+    assert "customers (" in str(row["themes"].value)
+    assert first.importance is not None and first.gain is not None
+    assert row["importance"].value == pytest.approx(first.importance[0], abs=1e-4)
+    assert row["importance"].number_format == "0%"
+    assert row["gain"].value == pytest.approx(first.gain, abs=1e-4)
+    assert row["gain_low"].value < row["gain"].value < row["gain_high"].value
+    assert row["gain"].number_format == "0.00"
+    assert row["ranked_by"].value == "ranked by expected gain"
+    second = {column.key: cell.value for column, cell in zip(PLACES_SHEET, places[3], strict=True)}
+    assert (second["rank"], second["stage"], second["touchpoint"]) == (2, "Purchase", None)
+    assert str(second["themes"]).startswith("Queue and waiting: ")
+    assert second["ideas"] == " · ".join(report.places.stages[1].ideas)
+
+
 async def test_report_xlsx_is_typed_filterable_and_in_english(
     demo: tuple[str, Report], tmp_path: Path
 ) -> None:
@@ -207,8 +266,11 @@ async def test_report_xlsx_is_typed_filterable_and_in_english(
     written = await xlsx_of(url, report, path)
 
     book = load_workbook(path)
-    assert book.sheetnames == ["Map", "Answers"]
+    assert book.sheetnames == ["Map", "Places to improve", "Drop-out", "Answers"]
     answers, the_map = book["Answers"], book["Map"]
+    funnel = [[cell.value for cell in row] for row in book["Drop-out"].iter_rows()]
+    assert report.funnel.waves and funnel[0] == [column.en for column in FUNNEL_SHEET]
+    assert rounded(funnel[1:]) == rounded(funnel_rows(report, "en"))
     assert written == answers.max_row - 1 == await count_answers(url, WHOLE_DEMO)
     header = [cell.value for cell in answers[1]]
     assert header == [column.en for column in ANSWERS_SHEET]
@@ -217,7 +279,7 @@ async def test_report_xlsx_is_typed_filterable_and_in_english(
     assert all(cell.font.bold for cell in answers[1])
     assert answers.freeze_panes == the_map.freeze_panes == "A2"
     assert answers.auto_filter.ref == f"A1:Q{answers.max_row}"
-    assert the_map.auto_filter.ref == f"A1:AN{the_map.max_row}"
+    assert the_map.auto_filter.ref == f"A1:AO{the_map.max_row}"
     assert answers.column_dimensions["P"].width == 60  # the comments
     assert the_map.column_dimensions["Q"].width == 60  # the reasons
 
@@ -251,6 +313,8 @@ async def test_report_xlsx_is_typed_filterable_and_in_english(
     )
     assert isinstance(retention[7].value, float) and retention[7].number_format == "0.00"
     assert the_map.max_row - 1 == sum(1 + len(row.touchpoints) for row in report.stages)
+    assert the_map.cell(the_map.max_row, len(MAP_SHEET)).number_format == "General"
+    assert_places_in_english(book, report)
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +328,17 @@ async def test_report_xlsx_in_russian(demo_url: str, russian: Report, tmp_path: 
     await xlsx_of(demo_url, report, path)
 
     book = load_workbook(path)
-    assert book.sheetnames == ["Карта", "Ответы"]
+    assert book.sheetnames == ["Карта", "Что улучшить", "Где бросают", "Ответы"]
+    places = [[cell.value for cell in row] for row in book["Что улучшить"].iter_rows()]
+    assert places[0][:4] == ["№", "Место этапа", "Этап", "Точка контакта"]
+    assert rounded(places[1:]) == rounded(place_rows(report, "ru"))
+    assert places[1][2:5] == ["Возвращение", "Повторный визит", "Проблема"]
+    assert str(places[1][15]).startswith("Карта лояльности и бонусы: ")
+    assert "недовольных" in str(places[1][15])
+    assert places[1][-1] == "по ожидаемому эффекту"
+    funnel = [[cell.value for cell in row] for row in book["Где бросают"].iter_rows()]
+    assert funnel[0][:4] == ["Волна", "Вопрос", "Уточняющий", "Отправлено"]
+    assert rounded(funnel[1:]) == rounded(funnel_rows(report, "ru"))
     answers, the_map = book["Ответы"], book["Карта"]
     assert [cell.value for cell in answers[1]][:6] == [
         "№ ответа", "Время ответа, UTC", "День, UTC", "Опрос", "Волна", "Вопрос",
@@ -281,6 +355,23 @@ async def test_report_xlsx_in_russian(demo_url: str, russian: Report, tmp_path: 
     flags = {row[15].value for row in the_map.iter_rows(min_row=2)}
     assert levels == {"Этап", "Точка контакта"}
     assert "Проблема" in flags and flags <= {"Проблема", "Внимание", "Норма", "Мало данных"}
+
+
+def test_places_ranked_by_the_gap_alone_have_no_gain(demo: tuple[str, Report]) -> None:
+    _, report = demo
+    places = report.places
+    by_gap = dataclasses.replace(
+        places, by_gain=False,
+        stages=tuple(dataclasses.replace(s, importance=None) for s in places.stages),
+    )  # fmt: skip
+    rows = place_rows(dataclasses.replace(report, places=by_gap), "en")
+    column = {c.key: i for i, c in enumerate(PLACES_SHEET)}
+    gains = ("importance", "importance_low", "importance_high", "gain", "gain_low", "gain_high")
+    assert rows and all(row[column[key]] is None for row in rows for key in gains)
+    assert rows[0][column["gap"]] == pytest.approx(places.stages[0].gap, abs=1e-3)
+    assert {row[column["ranked_by"]] for row in rows} == {
+        "ranked by the gap alone: too few NPS answers"
+    }
 
 
 def test_xlsx_text_stays_text(tmp_path: Path) -> None:
@@ -332,7 +423,7 @@ async def test_the_report_files_count_their_rows_up_to_the_total(
         await engine.dispose()
 
     assert [path.name for path in written] == [
-        "map.png", "report.html", "map.csv", "answers.csv", "report.xlsx",
+        "map.png", "report.html", "report.pdf", "map.csv", "answers.csv", "report.xlsx",
     ]  # fmt: skip
     total = await count_answers(url, WHOLE_DEMO)
     assert total > 300

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from reports import lanes as lane_words
 from reports.figures import Figures
 from reports.render_html import render_html
 from reports.render_png import map_lane_texts as map_texts
@@ -33,9 +34,9 @@ def test_pain_themes_are_counted_at_their_stage(cafe_report: Report) -> None:
     assert "Loyalty card and rewards" in [f.label for f in retention.pain]
     pain = map_texts(cafe_report)["pain"]
     queue = purchase.pain[0]
-    assert f"Queue and waiting {queue.customers} · {round(100 * (queue.share or 0))}%" in " ".join(
-        pain
-    )
+    # The map binds a count to its share with no-break spaces; a reader sees plain spaces.
+    shown = " ".join(pain).replace("\u00a0", " ")
+    assert f"Queue and waiting {queue.customers} · {round(100 * (queue.share or 0))}%" in shown
 
 
 def test_actions_and_thoughts_lanes_come_from_the_survey(cafe_report: Report) -> None:
@@ -101,3 +102,12 @@ def test_the_emotion_curve_joins_stages_across_one_without_emotions() -> None:
     # Stage 0 (+1.0) and stage 2 (−1.0) around stage 1, which has no mood.
     assert '<polyline class="curve bridge" points="60.0,40.0 300.0,80.0"/>' in html
     assert html.count("<circle ") == 2
+
+
+def test_the_unhappy_customers_are_counted_in_each_language() -> None:
+    assert [lane_words.unhappy(n, "en") for n in (1, 3)] == [
+        "1 unhappy customer",
+        "3 unhappy customers",
+    ]
+    assert lane_words.unhappy(21, "ru") == "недовольных: 21"
+    assert lane_words.percent(0.5, "ru") == "50\xa0%" and lane_words.percent(0.5, "en") == "50%"

@@ -1,4 +1,4 @@
-"""The PNG map, drawn from the demo's report (the cafe with a fine purchase stage and a poor
+"""The PNG map, drawn from the demo's report (the cafe with a fine interest stage and a poor
 retention stage): a valid PNG of the promised size, in English and Russian, for an empty
 period, and rendered off the event loop."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import struct
 import threading
 from datetime import date
@@ -14,7 +15,15 @@ import pytest
 
 from reports.aggregate import Comment, Period
 from reports.priority_words import headline
-from reports.render_png import HEIGHT, WIDTH, map_texts, render_png, render_png_async
+from reports.render_png import (
+    HEIGHT,
+    WIDTH,
+    changes_note,
+    map_lane_texts,
+    map_texts,
+    render_png,
+    render_png_async,
+)
 from reports.report import Report
 from reports.words import wave_names
 from surveys.loader import load_survey
@@ -60,6 +69,16 @@ def test_the_map_renders_in_russian(reports: dict[str, Report]) -> None:
     data = render_png(report)
     assert png_size(data) == (WIDTH, HEIGHT)
     assert data != render_png(reports["en"])
+
+
+DECIMAL_POINT = re.compile(r"(?<![\d.])\d+\.\d(?![\d.])")  # 4.5, not 15.11.2026
+
+
+def test_the_russian_map_writes_decimals_with_a_comma(reports: dict[str, Report]) -> None:
+    russian, english = map_texts(reports["ru"]), map_texts(reports["en"])
+    assert not [text for text in russian if DECIMAL_POINT.search(text)]
+    assert any(re.search(r"\d,\d ★", text) for text in russian)
+    assert any(re.search(r"\d\.\d ★", text) for text in english)
 
 
 def test_a_period_without_answers_renders(reports: dict[str, Report]) -> None:
@@ -135,11 +154,12 @@ async def test_the_async_render_does_not_block_the_event_loop(
 
 SECOND_HALF = Period(date(2026, 10, 24), date(2026, 11, 15))  # compared with the first half
 FOOTER_EN = (
-    "Response by wave: After the visit 89% · A few days later 86% · Three weeks later 77%"
+    "Response by wave: After the visit 92% · A few days later 85% · Three weeks later 81%"
     "   ·   made 15.11.2026 00:00 UTC"
 )
 FOOTER_RU = (
-    "Отклик по волнам: После визита 89% · Через несколько дней 86% · Через три недели 77%"
+    "Отклик по волнам: После визита 92\xa0% · Через несколько дней 85\xa0% · "
+    "Через три недели 81\xa0%"
     "   ·   сформирован 15.11.2026 00:00 UTC"
 )
 
@@ -189,3 +209,44 @@ def test_the_map_says_what_to_fix_first(reports: dict[str, Report]) -> None:
             text.endswith("…") and said.startswith(text[:-1]) for text in map_texts(report)
         )
     assert not any("r=" in text or "r =" in text for text in map_texts(reports["en"]))
+
+
+MORE = re.compile(r"^(?:\+(\d+) more|ещё (\d+))$")
+
+
+def test_touchpoints_are_shown_whole_or_counted_among_the_more(
+    reports: dict[str, Report],
+) -> None:
+    """A long name wraps; where the lane is full, "+n more" counts every touchpoint not
+    shown whole (never "Interior and" cut short before "+1 more")."""
+    for locale in ("en", "ru"):
+        report = reports[locale]
+        lines = [text for text in map_lane_texts(report)["touchpoints"] if text != "●"]
+        shown = " ".join(lines)
+        names = [tp.name for row in report.stages for tp in row.touchpoints]
+        more = [int(m[1] or m[2]) for text in lines if (m := MORE.match(text))]
+        assert more  # the demo has stages with more touchpoints than room
+        assert sum(name in shown for name in names) + sum(more) == len(names)
+
+
+def test_a_share_stays_with_its_number(reports: dict[str, Report]) -> None:
+    """Wrapping keeps "38 %" (a no-break space) and "20 · 54 %" on one line."""
+    for locale in ("en", "ru"):
+        texts = map_texts(reports[locale])
+        assert not [text for text in texts if text.startswith("%") or text.endswith("·")]
+    assert map_lane_texts(reports["ru"])["nps"][:2] == ["NPS", "интервал 90 %"]
+
+
+@pytest.mark.parametrize(
+    ("days", "english", "russian"),
+    [
+        (1, "▲▼ change vs the previous day", "▲▼ изменение к предыдущему дню"),
+        (7, "▲▼ change vs the previous 7 days", "▲▼ изменение к предыдущим 7 дням"),
+        (21, "▲▼ change vs the previous 21 days", "▲▼ изменение к предыдущим 21 дню"),
+    ],
+)
+def test_the_change_legend_counts_days_in_each_language(
+    days: int, english: str, russian: str
+) -> None:
+    assert changes_note(days, "en") == english
+    assert changes_note(days, "ru") == russian

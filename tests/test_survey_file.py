@@ -661,3 +661,43 @@ def test_a_theme_id_written_twice_is_reported() -> None:
     text = BASE + THEMES + THEMES.removeprefix("themes:\n")
 
     assert any("themes[1].id: duplicate theme id 'queue'" in p for p in problems_of(text))
+
+
+# -- the owner's ideas per stage (places to improve) -------------------------------------
+
+IDEAS = (
+    "    ideas:\n"
+    '      - {ru: "Вторая касса в обед", en: "A second till at lunchtime"}\n'
+    '      - {ru: "Предзаказ в боте", en: "Pre-order in the bot"}\n'
+    "    touchpoints:\n"
+)
+
+
+def test_ideas_are_read_per_stage_in_every_language() -> None:
+    survey = parse_survey(changed("    touchpoints:\n", IDEAS), "s.yaml")
+
+    assert survey.stages[0].ideas == [
+        {"ru": "Вторая касса в обед", "en": "A second till at lunchtime"},
+        {"ru": "Предзаказ в боте", "en": "Pre-order in the bot"},
+    ]
+    assert parse_survey(BASE, "s.yaml").stages[0].ideas == []  # optional
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "path", "message"),
+    [
+        ('{ru: "Предзаказ в боте", en: "Pre-order in the bot"}', '{ru: "Предзаказ в боте"}',
+         "Предзаказ", "stages[0].ideas[1]", "missing translation: en"),
+        ('{ru: "Предзаказ в боте", en: "Pre-order in the bot"}', "Pre-order in the bot",
+         "- Pre-order", "stages[0].ideas[1]", "Input should be a valid dictionary"),
+        ('en: "A second till at lunchtime"', 'en: ""', "Вторая касса",
+         "stages[0].ideas[0].en", "String should have at least 1 character"),
+    ],
+)  # fmt: skip
+def test_idea_mistakes_are_located(old: str, new: str, line: str, path: str, message: str) -> None:
+    text = changed(old, new, changed("    touchpoints:\n", IDEAS))
+
+    problems = problems_of(text)
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"s.yaml:{line_of(text, line)}: {path}: {message}"), problems

@@ -21,25 +21,29 @@ Current period 2026-11-09..2026-11-16; the baseline is the four weeks before it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import surveys
 from bot.cli import main
+from reports import themes as report_themes
 from reports.aggregate import Period
+from reports.theme_counts import StageCounts, count_themes, counts_of
 from reports.themes import Voices, build_voices
 from storage import answers
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Customer, Dispatch, DispatchStatus, Order
+from storage.models import Answer, CommentReading, Customer, Dispatch, DispatchStatus, Order
 from surveys.loader import load_survey, parse_survey
-from surveys.themes import matchers, themes_of
+from surveys.themes import fingerprint, matchers, themes_of
 
 PERIOD = Period(date(2026, 11, 9), date(2026, 11, 16))
 PRAISE = "The cinnamon buns and the playlist"
@@ -225,3 +229,92 @@ async def test_themes_suggest_says_when_every_complaint_is_covered(
     assert capsys.readouterr().err.endswith(
         "error: argument --days: a whole number of days, 1 or more: '0'\n"
     )
+
+
+# -- readings kept -----------------------------------------------------------------------
+
+
+async def test_a_comment_is_read_once_and_its_reading_kept(
+    session: AsyncSession, voices: Voices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = await session.scalars(select(CommentReading))
+    by_answer = {r.answer_id: r for r in kept}
+    comments = await session.scalar(
+        select(func.count()).select_from(Answer).where(Answer.comment.is_not(None))
+    )
+    assert len(by_answer) == comments == 11
+    assert {r.version for r in by_answer.values()} == {fingerprint(load_survey("cafe").themes)}
+    queue = [r for r in by_answer.values() if r.themes.split()[:1] == ["queue"]]
+    assert len(queue) == 5  # journeys 1, 2, 3 (with food), 9; and 10 in October
+
+    def never(*_: object) -> None:
+        raise AssertionError("a kept comment was read again")
+
+    monkeypatch.setattr(report_themes, "read_text", never)
+    assert await build_voices(session, load_survey("cafe"), PERIOD, locale="en") == voices
+
+
+async def test_readings_of_other_themes_are_read_again(
+    session: AsyncSession, voices: Voices
+) -> None:
+    survey = load_survey("cafe")
+    queue = next(t for t in survey.themes if t.id == "queue")
+    grinder = queue.model_copy(
+        update={"id": "grinder", "words": {"ru": ["кофемолка"], "en": ["grinder"]}}
+    )
+    changed = survey.model_copy(update={"themes": (*survey.themes, grinder)})
+
+    again = await build_voices(session, changed, PERIOD, locale="en")
+
+    assert [(f.id, f.customers) for f in again.of("purchase").pain][:2] == [
+        ("queue", 3), ("grinder", 2),
+    ]  # fmt: skip
+    versions = set(await session.scalars(select(CommentReading.version)))
+    assert versions == {fingerprint(changed.themes)} != {fingerprint(survey.themes)}
+
+
+async def test_a_database_that_refuses_the_readings_loses_nothing(
+    session: AsyncSession, voices: Voices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await session.execute(delete(CommentReading))
+    await session.commit()
+
+    monkeypatch.setattr(session, "execute", _refusing_inserts(session.execute))
+    again = await build_voices(session, load_survey("cafe"), PERIOD, locale="en")
+
+    assert again == voices
+    assert await session.scalar(select(func.count()).select_from(CommentReading)) == 0
+
+
+def _refusing_inserts(execute: Any) -> Any:
+    async def guarded(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(statement, "is_insert", False):
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return await execute(statement, *args, **kwargs)
+
+    return guarded
+
+
+async def test_theme_counts_in_the_database_are_those_of_the_comments_read(
+    session: AsyncSession, voices: Voices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = load_survey("cafe")
+    version = fingerprint(survey.themes)
+    themes = [t.id for t in survey.themes]
+    fresh: list[dict[str, object]] = []
+    for stage in survey.stages:
+        reads = await report_themes._read_stage(
+            session, survey, matchers(survey.themes), stage.id, PERIOD.bounds(), None, fresh
+        )
+        counted = await count_themes(session, survey, PERIOD.bounds(), None, version)
+        assert counted.get(stage.id, StageCounts()) == counts_of(reads, themes), stage.id
+    assert fresh == []  # the report kept every reading
+
+    # The quotes read only the newest comments of a stage; the counts are of them all.
+    monkeypatch.setattr(report_themes, "COMMENT_LIMIT", 1)
+    sampled = await build_voices(session, survey, PERIOD, locale="en")
+    assert sampled.of("purchase").pain == tuple(
+        dataclasses.replace(f, quotes=sampled.of("purchase").pain[i].quotes)
+        for i, f in enumerate(voices.of("purchase").pain)
+    )
+    assert sampled.of("purchase").unhappy == voices.of("purchase").unhappy == 6
