@@ -143,6 +143,9 @@ async def run_demo(options: DemoOptions, out: TextIO) -> DemoResult:
             await app.close()
     print_summary(result, out)
     print("\nThe report (as owners get it):", *(f"  {path}" for path in files), sep="\n", file=out)
+    # The summary's first lines: the places to improve, the planted themes first.
+    summary = files[0].read_text(encoding="utf-8")
+    print("\nThe weekly summary (as owners get it in Telegram):", summary, sep="\n", file=out)
     return result
 
 
@@ -156,8 +159,9 @@ async def _report_files(app: App, options: DemoOptions, now: datetime) -> list[P
     # As the scheduler does every quarter hour: the closed days come from the rollup.
     await rollups.refresh_survey(app.sessions, app.survey, now)
     return await write_report_files(
-        app.sessions, app.survey, period, options.out.resolve() / "report", now, locale="en"
-    )
+        app.sessions, app.survey, period, options.out.resolve() / "report", now, locale="en",
+        summary=True,
+    )  # fmt: skip
 
 
 def default_start() -> datetime:

@@ -1,8 +1,12 @@
 """The simulated guests of `cjm demo`, and how they answer.
 
-The story: a newly opened cafe. The visit itself pleases (purchase: ratings mostly 4–5,
-joy), but guests rarely come back (retention: low ratings, confusion and disappointment,
-"too far from my office", "prices went up"). About one wave in seven is ignored (it gets
+The story: a newly opened cafe. The coffee and the room please, but two things hold it
+back, planted where an owner would look for them: the queue at the till at purchase
+("the queue at the till was slow": ratings around 3), and at retention a loyalty card that
+gives next to nothing, so guests rarely come back (low ratings, confusion and
+disappointment; also "too far from my office", "prices went up"). How a guest felt about
+the visit and about coming back moves their NPS answer (NPS_DRIVERS), so the report's
+places to improve should rank these two first. About one wave in seven is ignored (it gets
 a reminder, then expires), some guests answer only after the reminder, a few press /stop.
 
 Guests see only what the bot sent them: they find the question on screen in the recorded
@@ -39,10 +43,12 @@ DELAY_HOURS: dict[int, float] = {0: 45, 1: 20, 2: 10, 3: 8, 5: 7, 8: 6, 12: 4}
 
 # The average rating guests give each stage (a guest's own mood shifts all of them).
 STAGE_MOOD: dict[str, float] = {
-    "awareness": 4.3, "interest": 4.1, "consideration": 3.5,
-    "purchase": 4.5, "retention": 2.1, "loyalty": 3.2,
+    "awareness": 4.3, "interest": 4.6, "consideration": 3.7,
+    "purchase": 3.3, "retention": 2.1, "loyalty": 3.2,
 }  # fmt: skip
 DEFAULT_MOOD = 3.8
+# How much a guest's own rating of a stage (above or below its STAGE_MOOD) moves their NPS.
+NPS_DRIVERS: dict[str, float] = {"purchase": 0.5, "retention": 0.5}
 
 # Weights of the options of the cafe's choice questions (other options weigh 1).
 CHOICES: dict[str, dict[str, float]] = {
@@ -58,20 +64,24 @@ CHOICES: dict[str, dict[str, float]] = {
 
 Texts = dict[str, tuple[str, ...]]  # locale → texts
 COMMENTS: dict[str, Texts] = {
+    # The planted themes: the queue at purchase, the weak loyalty card at retention.
     "visit_pain": {
-        "en": ("The queue at the till was slow", "My latte was lukewarm",
+        "en": ("The queue at the till was slow", "Waited ages in the queue for one coffee",
+               "The queue at the till was slow, I nearly left", "My latte was lukewarm",
                "No free table at lunchtime"),
-        "ru": ("Долго стояли в очереди на кассе", "Латте был едва тёплый",
+        "ru": ("Долго стояли в очереди на кассе", "Очередь еле двигалась, ждал кофе долго",
+               "Долго стояли в очереди на кассе, чуть не ушёл", "Латте был едва тёплый",
                "В обед негде сесть"),
     },
     "come_back_pain": {
-        "en": ("Too far from my office", "Prices went up since my first visit",
-               "Too far from my office, I was only nearby for a meeting",
-               "Prices went up, the chain next door is cheaper",
-               "The loyalty card gives almost nothing"),
-        "ru": ("Слишком далеко от моего офиса", "Цены выросли с первого визита",
-               "Далеко от работы, был рядом случайно", "Цены выросли, в сетевой дешевле",
-               "Карта лояльности почти ничего не даёт"),
+        "en": ("The loyalty card gives almost nothing", "Too far from my office",
+               "Loyalty card points are worth nothing, so why come back",
+               "The loyalty card gives almost nothing, next door every 6th coffee is on the house",
+               "Prices went up since my first visit"),
+        "ru": ("Карта лояльности почти ничего не даёт", "Слишком далеко от моего офиса",
+               "Баллы по карте лояльности ничего не стоят, зачем возвращаться",
+               "Карта лояльности почти ничего не даёт, в сетевой каждый шестой кофе бесплатно",
+               "Цены выросли с первого визита"),
     },
     "nps_change": {
         "en": ("Prices went up — bring back the opening prices", "Too far from my office",
@@ -274,7 +284,12 @@ class Behaviour:
                 guest.ratings[question.stage] = rating
                 return rating
             case QuestionKind.NPS:
-                return _clamp(self.rng.gauss((mood - 1) * 2.5, 1.5), 0, 10)
+                felt = mood + sum(
+                    weight * (guest.ratings[stage] - STAGE_MOOD[stage])
+                    for stage, weight in NPS_DRIVERS.items()
+                    if stage in guest.ratings
+                )
+                return _clamp(self.rng.gauss((felt - 1) * 2.5, 1.5), 0, 10)
             case QuestionKind.EMOTION:
                 return self._emotion(guest.ratings.get(question.stage, mood))
             case _:

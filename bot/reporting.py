@@ -41,7 +41,10 @@ class TelegramReportSender:
             elif part is Part.MAP:
                 photo = BufferedInputFile(bundle.png, bundle.png_name)
                 await self.bot.send_photo(chat_id, photo, request_timeout=timeout)
-            else:
+            elif part is Part.PDF and bundle.pdf is not None:
+                document = BufferedInputFile(bundle.pdf, bundle.pdf_name)
+                await self.bot.send_document(chat_id, document, request_timeout=timeout)
+            elif part is Part.HTML:
                 document = BufferedInputFile(bundle.html, bundle.html_name)
                 await self.bot.send_document(chat_id, document, request_timeout=timeout)
         except (AiogramError, TimeoutError) as error:
@@ -76,7 +79,7 @@ class OwnerReports:
     async def _send(self, chat_id: int, period: Period, segment: str | None, locale: str) -> None:
         try:
             bundle = await self.build(period, self.clock(), segment, locale)
-            for part in Part:
+            for part in bundle.parts:
                 await self.sender.send_part(chat_id, bundle, part)
         except SendError as error:
             log.warning("/report for %s not delivered: %s", chat_id, error.reason)

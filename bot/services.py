@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from surveys.answers import AnswerService
-from surveys.formats import moment
+from surveys.formats import moment, soon
 from surveys.journeys import Journeys
 from surveys.model import Survey
 from surveys.open_messages import OpenMessages
@@ -44,3 +44,10 @@ class Services:
         if at is None:
             return ""
         return moment(at, self.rules.timezone, locale)
+
+    def soon(self, at: datetime | None, locale: str) -> str:
+        """A coming time as people say it: today at 14:00 (MSK), tomorrow at 09:00 (MSK),
+        else the date as `when` writes it."""
+        if at is None:
+            return ""
+        return soon(at, self.clock(), self.rules.timezone, locale)

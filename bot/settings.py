@@ -12,12 +12,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.logs import LogFormat
+from reports.bundle import DEFAULT_FORMATS, FORMATS
 from reports.schedule import crontab
 from surveys import wording
 from surveys.model import parse_duration
 from surveys.timing import QuietHours, SendingRules
 
 IdList = Annotated[frozenset[int], NoDecode]
+Formats = Annotated[tuple[str, ...], NoDecode]
 
 
 SECRETS = frozenset({"bot_token", "api_key", "webhook_secret"})  # never echoed in errors
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
         10.0, gt=0, le=600, description="seconds SIGTERM waits for the sends in flight"
     )
     report_timeout: float = Field(300.0, gt=0, description="seconds a report may take to draw")
+    report_formats: Formats = DEFAULT_FORMATS  # the files the weekly report and /report send
     api_key: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
@@ -74,6 +77,20 @@ class Settings(BaseSettings):
                 )
             return frozenset(int(part) for part in parts if part)
         return value
+
+    @field_validator("report_formats", mode="before")
+    @classmethod
+    def _formats(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        names = [part.strip().lower() for part in value.split(",") if part.strip()]
+        known = ", ".join(FORMATS)
+        bad = [name for name in names if name not in FORMATS]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a report format (use {known}, comma-separated)")
+        if not names:
+            raise ValueError(f"name at least one of {known}, comma-separated")
+        return tuple(dict.fromkeys(names))
 
     @field_validator("send_lease", "link_ttl", mode="before")
     @classmethod

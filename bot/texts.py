@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 LOCALES = ("en", "ru")
@@ -46,6 +47,16 @@ EN = {
         "Hi! I ask customers of {business} about their experience. To join, open the link "
         "or scan the QR code you get with your order."
     ),
+    "start_staff": (
+        "Hi! I'm the feedback assistant of {business}. You're on the staff: send /order "
+        "<customer ref> for each order, and I'll give you a link and a QR code for the "
+        "customer. When a customer is unhappy, I'll tell you here. More: /help"
+    ),
+    "start_owner": (
+        "Hi! I'm the feedback assistant of {business}. You're an owner: the customer journey "
+        "report comes here every week, /report sends one for any period, and I'll tell you "
+        "here when a customer is unhappy. More: /help"
+    ),
     "start_active": "You're all set — I'll write when there's something to ask. /help",
     "start_stopped": "You opted out earlier. Shall I ask you about your purchases again?",
     "resume_button": "Yes, resume",
@@ -57,14 +68,18 @@ EN = {
         "/stop — no more questions\n/forget — delete what I know about you\n"
         "/language — change the language\n/help — this message"
     ),
+    "help_team": (
+        "I'm the feedback assistant of {business}: after their purchases I ask customers a "
+        "few one-tap questions, so the team knows what to improve.\n\n"
+        "/language — change the language\n/help — this message"
+    ),
     "help_staff": (
         "\n\nStaff: /order <customer ref> [segment] registers an order and gives you a "
         "link or QR code for the customer."
     ),
     "help_owner": (
-        "\nOwners: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment] sends the summary, the "
-        "map and the HTML report for a period (the last 7 days by default); the weekly "
-        "report comes on its own."
+        "\nOwners: /report [7d|30d|YYYY-MM-DD..YYYY-MM-DD] [segment] sends {files} for a "
+        "period (the last 7 days by default); the weekly report comes on its own."
     ),
     "stopped": "Done — no more questions. /start to resume.",
     "stop_stranger": "I'm not sending you anything. /help",
@@ -122,7 +137,13 @@ EN = {
         "No answers in the segment “{segment}” for {days} — nothing to draw yet. "
         "A longer period: /report 30d {segment}"
     ),
-    "report_building": "Building your report… the map and the HTML file follow in a moment.",
+    "report_building": "Building your report… {files} follow in a moment.",
+    # What /report and the weekly report send (CJM_REPORT_FORMATS), for {files} above.
+    "file_summary": "the summary",
+    "file_png": "the map (PNG)",
+    "file_html": "the HTML report",
+    "file_pdf": "the PDF",
+    "and": "and",
     "report_failed": "Sorry, the report could not be built or sent. Please try again later.",
     "report_worker_failed": (
         "Sorry, the report could not be drawn: the process that draws it stopped with an "
@@ -216,6 +237,16 @@ RU = {
         "Здравствуйте! Это {business}: я спрашиваю покупателей об их впечатлениях. Чтобы "
         "присоединиться, откройте ссылку или отсканируйте QR-код, который вы получили с заказом."
     ),
+    "start_staff": (
+        "Здравствуйте! Это {business}: я собираю отзывы покупателей. Вы — сотрудник: на "
+        "каждый заказ отправляйте /order <код клиента>, а я дам ссылку и QR-код для клиента. "
+        "Если клиент останется недоволен, я сообщу здесь. Подробнее: /help"
+    ),
+    "start_owner": (
+        "Здравствуйте! Это {business}: я собираю отзывы покупателей. Вы — владелец: отчёт о "
+        "пути клиента приходит сюда каждую неделю, /report пришлёт отчёт за любой период, а "
+        "если клиент останется недоволен, я сообщу здесь. Подробнее: /help"
+    ),
     "start_active": "Всё готово — я напишу, когда появятся вопросы. /help",
     "start_stopped": "Раньше вы отказались от опросов. Снова спрашивать вас о покупках?",
     "resume_button": "Да, возобновить",
@@ -227,14 +258,18 @@ RU = {
         "/stop — больше не присылать вопросы\n/forget — удалить данные о вас\n"
         "/language — сменить язык\n/help — это сообщение"
     ),
+    "help_team": (
+        "Это {business}: после покупок я задаю покупателям несколько вопросов в одно "
+        "касание, чтобы команда знала, что улучшить.\n\n"
+        "/language — сменить язык\n/help — это сообщение"
+    ),
     "help_staff": (
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт "
         "ссылку или QR-код для клиента."
     ),
     "help_owner": (
-        "\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] присылает "
-        "сводку, карту и HTML-отчёт за период (по умолчанию за последние 7 дней); "
-        "еженедельный отчёт приходит сам."
+        "\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] — {files} "
+        "за период (по умолчанию за последние 7 дней); еженедельный отчёт приходит сам."
     ),
     "stopped": "Готово — больше никаких вопросов. /start — возобновить.",
     "stop_stranger": "Я ничего вам не присылаю. /help",
@@ -276,8 +311,9 @@ RU = {
     "not_yours": "Эта кнопка не для вас.",
     "button_gone": "Эта кнопка больше не работает.",
     "unknown_command": "Я не знаю такой команды. /help",
-    "staff_only": "Извините, эта команда только для сотрудников ({business}).",
-    "owner_only": "Извините, эта команда только для владельцев ({business}).",
+    # The business's name is left out: "для владельцев Кофейня «Зерно»" cannot be declined.
+    "staff_only": "Извините, эта команда только для сотрудников.",
+    "owner_only": "Извините, эта команда только для владельцев.",
     "report_usage": (
         "Формат: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент]\nПример: /report 30d центр"
     ),
@@ -295,7 +331,12 @@ RU = {
         "В сегменте «{segment}» за {days} ответов нет — рисовать пока нечего. "
         "За срок подольше: /report 30d {segment}"
     ),
-    "report_building": "Готовлю отчёт… карта и HTML-файл будут через минуту.",
+    "report_building": "Готовлю отчёт… {files} будут через минуту.",
+    "file_summary": "сводка",
+    "file_png": "карта (PNG)",
+    "file_html": "HTML-отчёт",
+    "file_pdf": "PDF",
+    "and": "и",
     "report_failed": "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
     "report_worker_failed": (
         "Извините, отчёт не удалось нарисовать: процесс, который его рисует, завершился "
@@ -313,24 +354,28 @@ RU = {
         "(номер карты, код в CRM) или номер телефона, например: /order +7 999 123-45-67 центр"
     ),
     "order_bad_segment": "Заказ не зарегистрирован: сегмент — не длиннее {limit} символов.",
-    "order_scheduled": "Заказ зарегистрирован. {ref} уже подключён: первые вопросы {when}.",
+    "order_scheduled": (
+        "Заказ зарегистрирован. Клиент {ref} уже подключён: первые вопросы {when}."
+    ),
     "order_link": (
         "Заказ для {ref} зарегистрирован. Покажите клиенту QR-код или отправьте ссылку — "
         "она действует до {until}:\n{link}"
     ),
     "order_cooldown": (
-        "Заказ зарегистрирован. {ref} недавно проходил опрос: следующий после {until}."
+        "Заказ зарегистрирован. Клиент {ref} недавно проходил опрос: следующий — после {until}."
     ),
-    "order_not_surveyed": "Заказ зарегистрирован. {ref} отказался от опросов.",
+    "order_not_surveyed": "Заказ зарегистрирован. Клиент {ref} отказался от опросов.",
     "order_repeat": "Этот заказ уже был зарегистрирован.",
     "order_rejected": "Заказ не зарегистрирован: {reason}",
-    "order_no_link": "Заказ зарегистрирован. {ref} ещё не подключился; ссылка уже использована.",
+    "order_no_link": (
+        "Заказ зарегистрирован. Клиент {ref} ещё не подключился, а ссылка уже использована."
+    ),
     "alert_title": "⚠️ Недовольный клиент",
     "alert_customer": "Клиент: {ref}",
     "alert_segment": "Сегмент: {segment}",
     "alert_forgotten": "(клиент удалил свои данные)",
     "mention_forgotten": "🗑 Клиент удалил свои данные (/forget): сообщение очищено.",
-    "alert_answered": "✅ Ответ дал(а) {name}, {when}",
+    "alert_answered": "✅ Ответ клиенту: {name}, {when}",
     "alert_reply_button": "↩️ Ответить",
     "reply_prompt": (
         "Напишите ответ для {ref} одним сообщением — я передам его от имени бота. "
@@ -343,12 +388,12 @@ RU = {
     "reply_forgotten": "Клиент удалил свои данные (/forget): ответить ему нельзя.",
     "reply_too_long": "Слишком длинно для одного сообщения (до {limit} символов): сократите.",
     "reply_delivered": "Доставлено: {ref} ✅",
-    "reply_blocked": "Не доставлено: {ref} заблокировал(а) бота.",
-    "reply_unknown": "{ref} мог(ла) не получить ответ (Telegram не ответил): {reason}",
+    "reply_blocked": "Не доставлено: у {ref} бот заблокирован.",
+    "reply_unknown": "Ответ для {ref} мог не дойти (Telegram не ответил): {reason}",
     "reply_failed": "Не доставлено для {ref}: {reason}",
     "reply_to_customer": "💬 {business} — по вашему отзыву:\n\n{text}",
-    "customer_reply": "💬 {ref} ответил(а):\n\n{text}",
-    "customer_reply_passed": "Спасибо — я передал ваше сообщение команде.",
+    "customer_reply": "💬 Ответ от {ref}:\n\n{text}",
+    "customer_reply_passed": "Спасибо — ваше сообщение передано команде.",
     "now": "через минуту",
 }
 
@@ -376,3 +421,14 @@ CHARACTERS = {
 def t(locale: str, key: str, **values: Any) -> str:
     text = CATALOG.get(locale, EN).get(key) or EN[key]
     return text.format(**values) if values else text
+
+
+FILE_ORDER = ("png", "html", "pdf")  # the order they are sent in (reports.bundle.Part)
+
+
+def report_files(formats: Iterable[str], locale: str) -> str:
+    """What a report sends for CJM_REPORT_FORMATS: "the summary, the map (PNG) and the HTML
+    report"; "сводка, карта (PNG), HTML-отчёт и PDF"."""
+    names = [t(locale, "file_summary")]
+    names += [t(locale, f"file_{name}") for name in FILE_ORDER if name in set(formats)]
+    return f"{', '.join(names[:-1])} {t(locale, 'and')} {names[-1]}"

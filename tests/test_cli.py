@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.cli import main
 from reports import export
-from storage.models import Customer, Dispatch, LinkToken, Order, ReportDelivery
+from storage.models import Customer, Dispatch, DispatchStatus, LinkToken, Order, ReportDelivery
 from tests.support.fake_bot_api import FakeBotAPI
+from tests.support.seed import LinkedWave, linked_waves
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]{20,64})")
@@ -294,12 +295,14 @@ def test_report_writes_the_files_for_a_period(
     assert [p.name for p in written] == [
         "map.png",
         "report.html",
+        "report.pdf",
         "map.csv",
         "answers.csv",
         "report.xlsx",
     ]
     assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
     assert "<html" in (out / "report.html").read_text()
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
 
 
 def test_report_shows_progress_as_plain_milestones_off_a_terminal(
@@ -326,10 +329,8 @@ def test_report_shows_progress_as_plain_milestones_off_a_terminal(
         assert 2 <= len(mine) <= 4, mine
     total = int(milestones[-1].split(" of ")[1].split()[0].replace(",", ""))
     assert f"… {total} answers exported" in printed.err
-    assert printed.out.split() == [
-        str(out / name)
-        for name in ("map.png", "report.html", "map.csv", "answers.csv", "report.xlsx")
-    ]
+    names = ("map.png", "report.html", "report.pdf", "map.csv", "answers.csv", "report.xlsx")
+    assert printed.out.split() == [str(out / name) for name in names]
 
 
 def test_customer_relink_of_an_unknown_or_unlinked_customer_makes_no_link(
@@ -394,38 +395,18 @@ def test_report_to_alone_ends_the_last_days_there(
     assert capsys.readouterr().out.split()[0] == "report-2026-11-16-2026-11-22/map.png"
 
 
+TIMEOUT = "no response: Request timeout error"
+
+
 def seed_unknown_sends(path: Path) -> None:
     """Two waves whose send is unknown (one on 1 December, one on the 3rd) and one sent."""
-    from datetime import UTC, datetime
-
-    from storage.models import CustomerStatus, Dispatch, DispatchStatus, Journey
-
-    engine = create_engine(f"sqlite:///{path}")
-    with Session(engine) as session, session.begin():
-        for n, (status, day) in enumerate(
-            [(DispatchStatus.UNKNOWN, 1), (DispatchStatus.UNKNOWN, 3), (DispatchStatus.SENT, 3)]
-        ):
-            at = datetime(2026, 12, day, 10, 0, tzinfo=UTC)
-            customer = Customer(
-                ref=f"guest-{n}", tg_user_id=900 + n, chat_id=900 + n, locale="en",
-                status=CustomerStatus.ACTIVE, consented_at=at, created_at=at,
-            )  # fmt: skip
-            session.add(customer)
-            session.flush()
-            order = Order(
-                external_id=f"o-{n}", customer_id=customer.id, survey_id="cafe", source="test",
-                journey=Journey.SCHEDULED, purchased_at=at, journey_started_at=at, created_at=at,
-            )  # fmt: skip
-            session.add(order)
-            session.flush()
-            session.add(
-                Dispatch(
-                    order_id=order.id, customer_id=customer.id, survey_id="cafe",
-                    wave_id="after_purchase", status=status, attempts=0, progress={},
-                    closed_at=at, created_at=at, error="no response: Request timeout error",
-                )
-            )  # fmt: skip
-    engine.dispose()
+    days = [(DispatchStatus.UNKNOWN, 1), (DispatchStatus.UNKNOWN, 3), (DispatchStatus.SENT, 3)]
+    at = [datetime(2026, 12, day, 10, 0, tzinfo=UTC) for _, day in days]
+    waves = [
+        LinkedWave(900 + n, at[n], status, closed_at=at[n], error=TIMEOUT)
+        for n, (status, _) in enumerate(days)
+    ]
+    asyncio.run(linked_waves(f"sqlite+aiosqlite:///{path}", waves))
 
 
 def statuses(path: Path) -> list[tuple[str, str]]:
@@ -454,21 +435,21 @@ def test_unknown_sends_are_shown_and_resent_only_after_confirmation(
     assert main(["waves", "resend", "--unknown"]) == 1
     shown = capsys.readouterr().out.splitlines()
     assert shown == [
-        "wave 1 (after_purchase) to guest-0, unknown since 2026-12-01 10:00: "
+        "wave 1 (after_purchase) to guest-900, unknown since 2026-12-01 10:00: "
         "no response: Request timeout error",
-        "wave 2 (after_purchase) to guest-1, unknown since 2026-12-03 10:00: "
+        "wave 2 (after_purchase) to guest-901, unknown since 2026-12-03 10:00: "
         "no response: Request timeout error",
         "nothing resent",
     ]
     assert statuses(database) == [
-        ("guest-0", "unknown"), ("guest-1", "unknown"), ("guest-2", "sent"),
+        ("guest-900", "unknown"), ("guest-901", "unknown"), ("guest-902", "sent"),
     ]  # fmt: skip
 
     assert main(["waves", "resend", "--unknown", "--since", "2026-12-02", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "guest-0" not in out and out.endswith(
+    assert "guest-900" not in out and out.endswith(
         "1 waves back in the outbox: `cjm run` sends them on its next drain\n"
     )
     assert statuses(database) == [
-        ("guest-0", "unknown"), ("guest-1", "pending"), ("guest-2", "sent"),
+        ("guest-900", "unknown"), ("guest-901", "pending"), ("guest-902", "sent"),
     ]  # fmt: skip

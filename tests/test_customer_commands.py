@@ -242,8 +242,18 @@ async def test_help_for_staff_and_owners_explains_orders(harness: Harness) -> No
 
     for chat in (100, OWNER_ID):
         [text] = harness.api.sent_texts(chat)
-        assert "/stop — no more questions" in text
+        assert "/stop" not in text and "/forget" not in text  # not customers: no survey
+        assert "/language — change the language" in text
         assert "Staff: /order <customer ref> [segment] registers an order" in text
+
+
+async def test_help_for_staff_who_are_customers_too(harness: Harness) -> None:
+    staff = harness.staff
+    await connect(harness, staff, "staff-own-card")
+    await harness.send(staff, "/help")
+    text = harness.api.sent_texts(100)[-1]
+    assert "/stop — no more questions" in text
+    assert "Staff: /order <customer ref> [segment] registers an order" in text
 
 
 # -- strangers and mistakes ----------------------------------------------------------------------
@@ -462,7 +472,7 @@ async def test_staff_relink_moves_the_customer_with_their_pending_waves(
     await harness.send(bob, f"/start {token}")
     await harness.click(bob, harness.last_to(bob), "Yes, let's do it")
     assert harness.api.sent_texts(502)[-1] == (
-        "Thank you! The first questions will come 23 Nov 2026, 14:00 (UTC)."
+        "Thank you! The first questions will come today at 14:00 (UTC)."
     )
     found = await harness.scalar(select(Customer).where(Customer.ref == "alice"))
     assert (found.tg_user_id, found.chat_id, found.status) == (502, 502, CustomerStatus.ACTIVE)

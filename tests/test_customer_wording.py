@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from bot.cli import main
 from bot.commands import status
 from storage.db import make_engine
 from storage.models import LinkToken, TeamLanguage
+from surveys.formats import soon
 from surveys.journeys import NewOrder
 from tests.flows import buttons, connect, first_wave, register_order
 from tests.support.clock import FakeClock
@@ -209,18 +211,33 @@ async def moscow(api: FakeBotAPI, sqlite_url: str, clock: FakeClock) -> AsyncIte
         yield running
 
 
-async def test_consent_names_the_day_the_year_and_the_zone(moscow: Harness) -> None:
+async def test_consent_says_today_with_the_zone(moscow: Harness) -> None:
     alice, ivan = moscow.user(620), moscow.user(621, language="ru")
     await connect(moscow, alice, "alice")
     await connect(moscow, ivan, "ivan")
 
     # Registered at 12:00 UTC on 23 November: 15:00 in Moscow, the first wave two hours on.
     assert moscow.api.sent_texts(620)[-1] == (
-        "Thank you! The first questions will come 23 Nov 2026, 17:00 (MSK)."
+        "Thank you! The first questions will come today at 17:00 (MSK)."
     )
-    assert moscow.api.sent_texts(621)[-1] == (
-        "Спасибо! Первые вопросы придут 23 ноября 2026 г. в 17:00 (МСК)."
+    assert (
+        moscow.api.sent_texts(621)[-1] == "Спасибо! Первые вопросы придут сегодня в 17:00 (МСК)."
     )
+
+
+def test_a_coming_moment_is_today_tomorrow_or_a_date() -> None:
+    now = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)  # 20:30 in Moscow
+    moscow = ZoneInfo("Europe/Moscow")
+    tomorrow_morning = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    assert soon(tomorrow_morning, now, moscow, "en") == "tomorrow at 09:00 (MSK)"
+    assert soon(tomorrow_morning, now, moscow, "ru") == "завтра в 09:00 (МСК)"
+    assert soon(now + timedelta(minutes=20), now, moscow, "ru") == "сегодня в 20:50 (МСК)"
+    later = now + timedelta(days=3)
+    assert soon(later, now, moscow, "en") == "26 Nov 2026, 20:30 (MSK)"
+    assert soon(later, now, moscow, "ru") == "26 ноября 2026 г. в 20:30 (МСК)"
+    # After 21:00 UTC it is already the next day in Moscow: "today" is Moscow's.
+    late = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
+    assert soon(late + timedelta(hours=9), late, moscow, "en") == "today at 09:30 (MSK)"
 
 
 async def test_the_order_link_is_valid_until_a_local_date(moscow: Harness) -> None:
@@ -376,7 +393,7 @@ async def test_the_teams_languages_survive_a_restart(
         assert alert_titles(h, STAFF_ID) == [ALERT_EN]
         assert alert_titles(h, OWNER_ID) == [ALERT_EN]
         await h.send(h.user(OWNER_ID, language="ru"), "/help")
-        assert h.api.sent_texts(OWNER_ID)[-1].startswith("I ask a few one-tap questions")
+        assert h.api.sent_texts(OWNER_ID)[-1].startswith("I'm the feedback assistant of")
     rows = await _team_languages(sqlite_url)
     assert rows == [(OWNER_ID, "en", True), (STAFF_ID, "en", False)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.demo import DemoOptions, DemoResult, run_demo
+from reports.render_png import map_lane_texts
 from surveys.loader import load_survey
+from tests.support.demo_data import START, demo_report
 
 Run = tuple[DemoResult, str, Path]  # the result, what it printed, the database file
 
@@ -23,7 +26,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One small demo shared by the in-process tests (it takes a few seconds)."""
     out = tmp_path_factory.mktemp("demo")
     stdout = io.StringIO()
-    result = asyncio.run(run_demo(DemoOptions(customers=30, seed=3, out=out), stdout))
+    result = asyncio.run(run_demo(DemoOptions(customers=30, seed=3, out=out, start=START), stdout))
     return result, stdout.getvalue(), out / "demo.db"
 
 
@@ -98,3 +101,34 @@ def test_the_demo_writes_the_report_files_and_says_where(demo_run: Run) -> None:
     assert (folder / "map.png").read_bytes().startswith(b"\x89PNG")
     assert "The report (as owners get it):" in printed
     assert all(str(folder / name) in printed for name in names)
+
+
+def test_the_planted_themes_are_the_first_places_to_improve(demo_run: Run) -> None:
+    """The queue at purchase and the weak loyalty card at retention (bot/demo_guests.py):
+    the summary opens with them, with their counts, and the HTML and the map show them."""
+    _, printed, database = demo_run
+    folder = database.parent / "report"
+    summary = (folder / "summary.txt").read_text(encoding="utf-8").splitlines()
+
+    assert summary[2] == "Places to improve:"
+    card = re.fullmatch(
+        r"1\. Retention · Return visit — Loyalty card and rewards: (\d+) customers "
+        r"\(\d+% of the unhappy\); \d\.\d stars below target",
+        summary[3],
+    )
+    queue = re.fullmatch(
+        r"2\. Purchase — Queue and waiting: (\d+) customers \(\d+% of the unhappy\); "
+        r"\d\.\d stars below target",
+        summary[4],
+    )
+    assert card and queue, summary[:8]
+    assert "\n".join(summary[:8]) in printed  # the demo prints the summary too
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    shown = html[html.index('<h2 id="places">') :]
+    assert shown.index("Loyalty card and rewards: " + card[1]) < shown.index(
+        "Queue and waiting: " + queue[1]
+    )
+    report = demo_report(f"sqlite+aiosqlite:///{database}")
+    lane = " ".join(map_lane_texts(report)["places"])
+    assert f"Loyalty card and rewards {card[1]}" in lane
+    assert f"Queue and waiting {queue[1]}" in lane

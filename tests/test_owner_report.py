@@ -47,7 +47,9 @@ async def test_report_is_for_owners_only_and_explains_its_arguments(harness: Har
     said = harness.api.sent_texts
     assert said(100)[-1] == "Sorry, this command is for the owners of Zerno Coffee."
     await harness.send(harness.user(100, "ru"), "/report")
-    assert said(100)[-1] == "Извините, эта команда только для владельцев (Кофейня «Зерно»)."
+    assert said(100)[-1] == "Извините, эта команда только для владельцев."
+    await harness.send(harness.user(778, "ru"), "/order +79990001122")
+    assert said(778)[-1] == "Извините, эта команда только для сотрудников."
     await harness.send(harness.user(777), "/order +79990001122")
     assert said(777)[-1] == "Sorry, this command is for the staff of Zerno Coffee."
     assert harness.api.calls_of("sendPhoto") == []
@@ -61,7 +63,7 @@ async def test_help_tells_an_owner_about_report(harness: Harness) -> None:
     assert harness.api.sent_texts(OWNER_ID)[-1].endswith(
         "\n\nДля сотрудников: /order <код клиента> [сегмент] регистрирует заказ и даёт ссылку "
         "или QR-код для клиента.\nДля владельцев: /report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] "
-        "[сегмент] присылает сводку, карту и HTML-отчёт за период (по умолчанию за последние "
+        "[сегмент] — сводка, карта (PNG) и HTML-отчёт за период (по умолчанию за последние "
         "7 дней); еженедельный отчёт приходит сам."
     )
     await harness.send(harness.staff, "/help")
@@ -77,7 +79,9 @@ async def test_report_for_a_segment_without_a_period(harness: Harness) -> None:
     await harness.send(harness.user(OWNER_ID), "/report downtown")
     await harness.app.background.wait()
     texts = harness.api.sent_texts(OWNER_ID)
-    assert texts[-2] == "Building your report… the map and the HTML file follow in a moment."
+    assert texts[-2] == (
+        "Building your report… the summary, the map (PNG) and the HTML report follow in a moment."
+    )
     assert texts[-1].startswith("Cafe: the guest journey\n")
     assert "downtown" in texts[-1]
 

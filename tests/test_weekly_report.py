@@ -293,7 +293,7 @@ async def test_report_command_answers_at_once_and_sends_the_files_after(
     await harness.send(harness.user(OWNER_ID), "/report 30d")  # handled and acknowledged
 
     assert api.sent_texts(OWNER_ID) == [
-        "Building your report… the map and the HTML file follow in a moment."
+        "Building your report… the summary, the map (PNG) and the HTML report follow in a moment."
     ]
     assert api.calls_of("sendPhoto") == []
     await harness.send(harness.user(501), "/help")  # other chats are served meanwhile
@@ -316,7 +316,7 @@ async def test_a_report_that_fails_says_so(
     await harness.app.background.wait()
 
     assert harness.api.sent_texts(OWNER_ID) == [
-        "Готовлю отчёт… карта и HTML-файл будут через минуту.",
+        "Готовлю отчёт… сводка, карта (PNG) и HTML-отчёт будут через минуту.",
         "Извините, отчёт не удалось собрать или отправить. Попробуйте позже.",
     ]
 
@@ -390,3 +390,77 @@ async def test_the_weekly_summary_counts_the_questions_that_may_not_have_arrived
         "\n\n⚠️ 2 вопроса могли не дойти до клиентов (ответ Telegram потерялся). "
         "Список и повторная отправка: cjm waves resend --unknown"
     )
+
+
+# -- CJM_REPORT_FORMATS --------------------------------------------------------------------
+async def test_the_weekly_report_attaches_the_pdf_when_configured(
+    api: FakeBotAPI, database_url: str, clock: FakeClock
+) -> None:
+    async with Harness(api, database_url, clock, report_formats="png, html, PDF") as running:
+        api.fail_next("sendDocument", 500, "Internal Server Error")  # the HTML, once
+        assert (await running.app.weekly.deliver()).retrying == (OWNER_ID,)
+        running.clock.advance(minutes=2)
+        assert (await running.app.weekly.deliver()).sent == (OWNER_ID,)
+
+    assert received(api, OWNER_ID) == [*PARTS, "sendDocument"]  # nothing went out twice
+    html, pdf = (call.files["document"] for call in api.calls_of("sendDocument") if call.ok)
+    assert html[0] == "report-2026-11-16-2026-11-22.html"
+    assert pdf[0] == "report-2026-11-16-2026-11-22.pdf"
+    assert pdf[1].startswith(b"%PDF-") and b"/Title" in pdf[1]
+
+
+async def test_report_and_help_name_the_formats_configured(
+    api: FakeBotAPI, database_url: str, clock: FakeClock
+) -> None:
+    async with Harness(api, database_url, clock, report_formats="pdf, png, html") as running:
+        await running.send(running.user(OWNER_ID, language="ru"), "/help")
+        assert api.sent_texts(OWNER_ID)[-1].endswith(
+            "/report [7d|30d|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД] [сегмент] — сводка, карта (PNG), "
+            "HTML-отчёт и PDF за период (по умолчанию за последние 7 дней); еженедельный "
+            "отчёт приходит сам."
+        )
+        await running.send(running.user(OWNER_ID, language="ru"), "/report 30d")
+        assert api.sent_texts(OWNER_ID)[-1] == (
+            "Готовлю отчёт… сводка, карта (PNG), HTML-отчёт и PDF будут через минуту."
+        )
+        await running.app.background.wait()
+    async with Harness(api, database_url, clock, report_formats="pdf") as running:
+        await running.send(running.user(OWNER_ID, language="en"), "/report 30d")
+        assert api.sent_texts(OWNER_ID)[-1] == (
+            "Building your report… the summary and the PDF follow in a moment."
+        )
+        await running.app.background.wait()
+        assert api.calls_of("sendDocument")[-1].files["document"][0].endswith(".pdf")
+
+
+async def test_only_the_formats_named_are_sent(
+    api: FakeBotAPI, database_url: str, clock: FakeClock
+) -> None:
+    async with Harness(api, database_url, clock, report_formats="pdf") as running:
+        assert (await running.app.weekly.deliver()).sent == (OWNER_ID,)
+
+    assert received(api, OWNER_ID) == ["sendMessage", "sendDocument"]
+    assert api.calls_of("sendDocument")[0].files["document"][0].endswith(".pdf")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("png,docx", "'docx' is not a report format (use png, html, pdf, comma-separated)"),
+        (" , ", "name at least one of png, html, pdf, comma-separated"),
+    ],
+)
+def test_a_bad_report_format_stops_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("CJM_REPORT_FORMATS", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value) == f"CJM_REPORT_FORMATS: {says} (got {value!r})"
+
+
+def test_report_formats_default_to_the_map_and_the_html(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CJM_REPORT_FORMATS", raising=False)
+    assert load_settings(_env_file=None).report_formats == ("png", "html")
+    monkeypatch.setenv("CJM_REPORT_FORMATS", "html,png,html")
+    assert load_settings(_env_file=None).report_formats == ("html", "png")

@@ -16,7 +16,7 @@ from bot.languages import TeamLanguages
 from bot.middlewares import Replies
 from bot.roles import Role
 from bot.services import Services
-from bot.texts import CATALOG, t
+from bot.texts import CATALOG, report_files, t
 from storage.models import CustomerStatus, Journey
 from surveys import alerts, privacy
 from surveys.consent import ConsentState, LinkState, TelegramUser, answer_consent, open_link
@@ -84,7 +84,7 @@ async def on_consent(
         text = t(locale, "consent_accepted_late")  # every wave's moment has passed
     elif result.journey is Journey.SCHEDULED:
         first = result.first_wave_at
-        when = t(locale, "now") if first is None or first <= now else services.when(first, locale)
+        when = t(locale, "now") if first is None or first <= now else services.soon(first, locale)
         text = t(locale, "consent_accepted", when=when)
     else:
         text = t(locale, "consent_accepted_soon")
@@ -92,14 +92,20 @@ async def on_consent(
 
 
 async def on_start(
-    message: Message, session: AsyncSession, services: Services, replies: Replies, locale: str
+    message: Message,
+    session: AsyncSession,
+    services: Services,
+    replies: Replies,
+    locale: str,
+    role: Role,
 ) -> None:
     assert message.from_user is not None
     profile = await privacy.profile(session, message.from_user.id)
     locale = profile.locale or locale
     if not profile.known:
-        text = t(locale, "start_stranger", business=services.business(locale))
-        replies.add(message.answer(text))
+        # Staff and owners are not asked to join as customers: they hear what they can do.
+        key = {Role.OWNER: "start_owner", Role.STAFF: "start_staff"}.get(role, "start_stranger")
+        replies.add(message.answer(t(locale, key, business=services.business(locale))))
     elif profile.status in (CustomerStatus.STOPPED, CustomerStatus.UNREACHABLE):
         replies.add(
             message.answer(t(locale, "start_stopped"), reply_markup=resume_keyboard(locale))
@@ -125,14 +131,18 @@ async def on_help(
     replies: Replies,
     locale: str,
     role: Role,
+    report_formats: tuple[str, ...],
 ) -> None:
     assert message.from_user is not None
-    locale = (await privacy.profile(session, message.from_user.id)).locale or locale
-    text = t(locale, "help", business=services.business(locale))
+    profile = await privacy.profile(session, message.from_user.id)
+    locale = profile.locale or locale
+    # A team member who is not also a customer has no survey to /continue, /stop or /forget.
+    key = "help" if profile.known or role is Role.CUSTOMER else "help_team"
+    text = t(locale, key, business=services.business(locale))
     if role is not Role.CUSTOMER:
         text += t(locale, "help_staff")
     if role is Role.OWNER:
-        text += t(locale, "help_owner")
+        text += t(locale, "help_owner", files=report_files(report_formats, locale))
     replies.add(message.answer(text))
 
 

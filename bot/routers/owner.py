@@ -16,7 +16,7 @@ from bot.middlewares import Replies
 from bot.reporting import OwnerReports
 from bot.roles import HasRole, Role
 from bot.services import Services
-from bot.texts import t
+from bot.texts import report_files, t
 from reports.aggregate import Period
 from storage import answers, orders
 
@@ -111,6 +111,7 @@ async def on_report(
     replies: Replies,
     now: datetime,
     locale: str,
+    report_formats: tuple[str, ...],
 ) -> None:
     """Only checks the words and says it is on it: the report is built and sent by a
     background task, started once this update is committed, so the updates queued behind
@@ -122,7 +123,8 @@ async def on_report(
     except BadRequest as bad:
         replies.add(message.answer(t(locale, bad.key, **bad.values)))
         return
-    replies.add(message.answer(t(locale, "report_building")))
+    files = report_files(report_formats, locale)
+    replies.add(message.answer(t(locale, "report_building", files=files)))
     chat_id = message.chat.id
 
     async def build_and_send(_: Bot) -> None:

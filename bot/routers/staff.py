@@ -86,7 +86,7 @@ def _present(
 ) -> None:
     ref = receipt.customer_ref
     if receipt.journey is Journey.SCHEDULED:
-        when = services.when(receipt.first_wave_at, locale) or t(locale, "now")
+        when = services.soon(receipt.first_wave_at, locale) or t(locale, "now")
         replies.add(message.answer(t(locale, "order_scheduled", ref=ref, when=when)))
     elif receipt.journey is Journey.COOLDOWN:
         until = services.when(receipt.cooldown_until, locale)

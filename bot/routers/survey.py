@@ -64,7 +64,7 @@ async def on_tap(
     replies.add(query.answer())
     _continue(result, replies, services, query.from_user.id)
     if result.alert is not None:
-        replies.after(alert_desk.publish(result.alert.alert))
+        replies.after(alert_desk.notify(result.alert.dispatch_id))
     return result.outcome  # the update middleware's observer counts stored answers
 
 
@@ -104,7 +104,7 @@ async def on_comment(
         )
     _continue(result, replies, services, message.chat.id)
     if result.alert is not None:
-        replies.after(alert_desk.publish(result.alert.alert))
+        replies.after(alert_desk.notify(result.alert.dispatch_id))
     return result.outcome
 
 

@@ -1,5 +1,6 @@
-"""The demo's cafe as test data: 80 simulated guests, a fine purchase stage and a poor
-retention stage (bot/demo_guests.py plants both). Run once per test session."""
+"""The demo's cafe as test data: 80 simulated guests, a fine interest stage, the queue at
+purchase and a poor retention stage (bot/demo_guests.py plants them). Run once per test
+session."""
 
 from __future__ import annotations
 
