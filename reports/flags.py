@@ -197,6 +197,12 @@ def span(metric: str, estimate: Estimate, level: float = 0.90, locale: str = "en
     return f"{first}…{last}"
 
 
+def with_interval(metric: str, estimate: Estimate, locale: str = "en") -> str:
+    """A figure and its 90 % interval as a sentence quotes it: "−52 (90%: −61 to −42)"."""
+    low, high = _limits(metric, *estimate.interval(0.90))
+    return _with_interval(metric, estimate.posterior, low, high, wording(locale), locale)
+
+
 def _label(metric: str, w: Mapping[str, str]) -> str:
     return w[metric]
 

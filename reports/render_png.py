@@ -139,7 +139,7 @@ LABELS: dict[str, dict[str, str]] = {
         "quotes": "«»",
         "made": "сформирован {when}",
         "no_quotes": "нет комментариев",
-        "more": "ещё {n}",
+        "more": "+ ещё {n}",
     },
 }
 

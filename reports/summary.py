@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reports.alerts import alerts_line
+from reports.evidence import Estimate
 from reports.figures import Figures
-from reports.flags import customers
+from reports.flags import customers, with_interval
 from reports.levels import Level
 from reports.place_words import summary_lines
 from reports.priority_words import headline
@@ -81,14 +82,29 @@ def _headline(report: Report, labels: dict[str, str]) -> str:
     parts = [answers(report.answers, report.locale)]
     if report.response_rate is not None:
         parts.append(f"{labels['response']} {percent(report.response_rate, report.locale)}")
-    total = _nps_total(report)
-    if total.nps is not None and total.nps_margin is not None:
-        if total.nps_too_few:
-            parts.append(f"{labels['nps']}: {labels['too few']}")
-        else:
-            nps = f"{total.nps:+.0f}".replace("-", "−")  # the minus sign, as everywhere else
-            parts.append(f"{labels['nps']} {nps} (±{total.nps_margin:.0f})")
+    nps = _nps(report, labels)
+    if nps:
+        parts.append(nps)
     return " · ".join(parts)
+
+
+def _nps(report: Report, labels: dict[str, str]) -> str | None:
+    """The NPS as the map shows it: the customer-level estimate with its 90 % interval
+    (the map's own figure when one stage asks it), "too few answers" when it says little."""
+    total = _nps_total(report)
+    if total.nps is None or total.nps_margin is None:
+        return None
+    if total.nps_too_few:
+        return f"{labels['nps']}: {labels['too few']}"
+    asked = [row for row in report.stages if row.stage.figures.nps_answers]
+    estimate = asked[0].stage.estimates.get("nps") if len(asked) == 1 else None
+    if estimate is None:
+        # Several stages ask it (or too few customers for a cell estimate): the answers'
+        # own NPS, its 90 % interval from the normal approximation of the +1/0/−1 codes.
+        se = total.nps_margin / 1.96 / 100
+        n = total.nps_answers
+        estimate = Estimate(n, total.nps / 100, total.nps / 100, se, max(n - 1, 1), se)
+    return f"{labels['nps']} {with_interval('nps', estimate, report.locale)}"
 
 
 def _nps_total(report: Report) -> Figures:

@@ -211,7 +211,7 @@ def test_the_map_says_what_to_fix_first(reports: dict[str, Report]) -> None:
     assert not any("r=" in text or "r =" in text for text in map_texts(reports["en"]))
 
 
-MORE = re.compile(r"^(?:\+(\d+) more|ещё (\d+))$")
+MORE = re.compile(r"^(?:\+(\d+) more|\+ ещё (\d+))$")
 
 
 def test_touchpoints_are_shown_whole_or_counted_among_the_more(

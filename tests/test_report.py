@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from reports.aggregate import Period, change
 from reports.export import map_csv
 from reports.figures import Figures
-from reports.flags import Flag, Level, not_enough
+from reports.flags import Flag, Level, not_enough, shown
 from reports.priority_words import headline
 from reports.render_html import render_html
 from reports.render_png import HEIGHT, WIDTH, render_png
@@ -87,7 +88,15 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     assert lines[4].startswith("2. Purchase — Queue and waiting: ")
     figures = lines.index("", 2) + 1
     assert lines[figures].startswith(f"{report.answers:,} answers · response rate ")
-    assert "NPS −41 (±21)" in lines[figures]  # the minus sign, as on the map
+    # The NPS as the map shows it: the loyalty cell's estimate and its 90 % interval.
+    (asked,) = [row.stage for row in report.stages if row.stage.figures.nps_answers]
+    nps = asked.estimates["nps"]
+    low, high = nps.interval(0.90)
+    figure = (
+        f"NPS {shown('nps', nps.posterior)} (90%: {shown('nps', low)} to {shown('nps', high)})"
+    )
+    assert figure in lines[figures]
+    assert re.search(r"NPS −\d+ \(90%: −\d+ to [−+]\d+\)", lines[figures])  # real minus signs
     problems = [line for line in lines if line.startswith("🔴 ")]
     assert any(line.startswith("🔴 Retention: average rating") for line in problems)
     assert not any("Interest" in line for line in problems)
