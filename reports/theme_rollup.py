@@ -371,6 +371,7 @@ async def period_themes(
     """The period's customers per key — the rolled-up days' single-day journeys, plus
     the distinct spread and live journeys — and, with `quotes`, its quote candidates."""
     start, end = (moment.date() for moment in bounds)
+    built = [day for day in built if start <= day < end]
     live = gaps(start, end, built)
     tally = Tally(asked_intents(survey))
     if live:
