@@ -48,6 +48,7 @@ from sqlalchemy.orm import aliased
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
 from reports.days import closed_before, gaps, in_runs, runs
+from reports.theme_counts import StageCounts, count_themes
 from storage.models import (
     Answer,
     CommentReading,
@@ -62,6 +63,7 @@ from surveys.readings import TextReading, decide, fingerprint
 QUOTE_CHARS = 160
 CANDIDATES = 3  # quote candidates kept per row, of a readable length and not
 QUOTE_DAYS = 3  # the newest rows with candidates the report looks at, per key
+QUOTE_LIVE_DAYS = 7  # the newest days not rolled up whose comments give quotes
 
 PAIN, PRAISE, IDEA, COMPLAINED, COMMENTED = "pain", "praise", "idea", "complained", "commented"
 # (stage, touchpoint or '', role, theme or ''): '' as theme is the pain no theme covers,
@@ -368,46 +370,107 @@ async def period_themes(
     built: Sequence[date],
     quotes: bool = True,
 ) -> PeriodThemes:
-    """The period's customers per key — the rolled-up days' single-day journeys, plus
-    the distinct spread and live journeys — and, with `quotes`, its quote candidates."""
+    """The period's customers per key: the rolled-up days' single-day journeys, the
+    live days' counted in the database (reports.theme_counts), and the rolled-up days'
+    spread journeys that the live days do not hold already. With `quotes`, the quote
+    candidates of the rolled-up days and of the newest live ones."""
     start, end = (moment.date() for moment in bounds)
     built = [day for day in built if start <= day < end]
     live = gaps(start, end, built)
-    tally = Tally(asked_intents(survey))
-    if live:
-        conditions = [in_runs(Answer.day, live)]
-        if segment is not None:
-            conditions.append(func.coalesce(Answer.segment, "") == segment)
-        tally.add(await seen_comments(session, survey.id, conditions, version))
-    journeys: dict[Key, set[int]] = defaultdict(set)
-    for (_, key), found in tally.journeys.items():
-        journeys[key] |= found
     customers: dict[Key, int] = defaultdict(int)
+    spread: dict[Key, set[int]] = defaultdict(set)
     ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
-    if quotes:
-        for (day, _, key), (good, other) in tally.candidates().items():
-            _rank(ranked[key], day, good, other)
     if built:
-        kept = _kept(ThemeRollup, survey.id, built, segment)
-        columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
-        rows = await session.execute(
-            select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
-        )
-        for stage, point, role, theme, n in rows.all():
-            customers[stage, point, role, theme] += int(n or 0)
-        spread = select(
-            ThemeSpread.stage, ThemeSpread.touchpoint, ThemeSpread.role, ThemeSpread.theme,
-            ThemeSpread.order_id,
-        ).where(*_kept(ThemeSpread, survey.id, built, segment))  # fmt: skip
-        for stage, point, role, theme, journey in (await session.execute(spread)).all():
-            journeys[stage, point, role, theme].add(int(journey))
+        await _rolled(session, survey.id, built, segment, quotes, customers, spread, ranked)
+    if live:
+        counted = await count_themes(session, survey, bounds, segment, version, live)
+        for key, n in _keyed(counted):
+            customers[key] += n
+        within = [in_runs(Answer.day, live)]
+        if segment is not None:
+            within.append(Answer.segment == segment)
+        if spread:  # the spread journeys the live days count already
+            journeys = sorted(set().union(*spread.values()))
+            tally = Tally(asked_intents(survey))
+            tally.add(
+                await seen_comments(
+                    session, survey.id, [*within, Answer.order_id.in_(journeys)], version
+                )
+            )
+            for (_, key), found in tally.journeys.items():
+                spread[key] -= found
         if quotes:
-            for key, day, good, other in await _stored_quotes(session, kept):
+            for key, day, good, other in await _live_quotes(
+                session, survey, live, within, version
+            ):
                 _rank(ranked[key], day, good, other)
-    for key, found in journeys.items():
+    for key, found in spread.items():
         customers[key] += len(found)
     best = {key: [answer for *_, answer in sorted(found)] for key, found in ranked.items()}
     return PeriodThemes(dict(customers), best)
+
+
+async def _rolled(
+    session: AsyncSession,
+    survey_id: str,
+    built: Sequence[date],
+    segment: str | None,
+    quotes: bool,
+    customers: dict[Key, int],
+    spread: dict[Key, set[int]],
+    ranked: dict[Key, list[tuple[int, int, int, int]]],
+) -> None:
+    """The rolled-up days' single-day customers, spread journeys and quote candidates,
+    added to the caller's."""
+    kept = _kept(ThemeRollup, survey_id, built, segment)
+    columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
+    rows = await session.execute(
+        select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
+    )
+    for stage, point, role, theme, n in rows.all():
+        customers[stage, point, role, theme] += int(n or 0)
+    listed = select(
+        ThemeSpread.stage, ThemeSpread.touchpoint, ThemeSpread.role, ThemeSpread.theme,
+        ThemeSpread.order_id,
+    ).where(*_kept(ThemeSpread, survey_id, built, segment))  # fmt: skip
+    for stage, point, role, theme, journey in (await session.execute(listed)).all():
+        spread[stage, point, role, theme].add(int(journey))
+    if quotes:
+        for key, day, good, other in await _stored_quotes(session, kept):
+            _rank(ranked[key], day, good, other)
+
+
+async def _live_quotes(
+    session: AsyncSession,
+    survey: Survey,
+    live: Sequence[tuple[date, date]],
+    within: Sequence[ColumnElement[bool]],
+    version: str,
+) -> list[tuple[Key, date, list[int], list[int]]]:
+    """Quote candidates of the newest QUOTE_LIVE_DAYS days not rolled up."""
+    newest = runs(sorted(d for a, b in live for d in _dates(a, b))[-QUOTE_LIVE_DAYS:])
+    tally = Tally(asked_intents(survey))
+    conditions = [in_runs(Answer.day, newest), *within[1:]]
+    tally.add(await seen_comments(session, survey.id, conditions, version))
+    return [(key, day, good, other) for (day, _, key), (good, other) in tally.candidates().items()]
+
+
+def _dates(first: date, after: date) -> list[date]:
+    return [date.fromordinal(n) for n in range(first.toordinal(), after.toordinal())]
+
+
+def _keyed(counted: Mapping[str, StageCounts]) -> Iterable[tuple[Key, int]]:
+    """reports.theme_counts' counts as keyed customers."""
+    for stage, counts in counted.items():
+        yield (stage, "", COMMENTED, ""), counts.commenters
+        yield (stage, "", COMPLAINED, ""), counts.complained
+        for role, found in ((PAIN, counts.pain), (PRAISE, counts.praise),
+                            (IDEA, counts.suggestions)):  # fmt: skip
+            for theme, n in found.items():
+                yield (stage, "", role, theme), n
+        for point, themes in counts.touchpoints.items():
+            for theme, n in themes.items():
+                yield (stage, point, PAIN, theme), n
 
 
 def _kept(table: Any, survey_id: str, built: Sequence[date], segment: str | None) -> list[Any]:

@@ -25,15 +25,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING, Period
 from reports.cells import NPS_DETRACTOR
 from reports.customers import customer_cells, follow_ups
-from reports.theme_counts import StageCounts, counts_of, read_unread
+from reports.theme_counts import StageCounts, counts_of, window
 from reports.theme_rollup import (
     COMMENTED,
     COMPLAINED,
@@ -56,6 +57,7 @@ from surveys.themes import Matchers, matchers, read_text
 COMMENT_LIMIT = 2000  # comments of a stage read when the readings cannot be kept
 WORDS_SAMPLE = 300  # the newest comments of a stage the recurring words are sought in
 QUOTES = 2
+READ_BATCH = 1000  # unread comments read and kept per round trip
 TERMS = 5  # uncovered words and phrases listed per stage
 
 
@@ -276,6 +278,34 @@ async def _choices(
 
 
 # -- reading -----------------------------------------------------------------------------
+
+
+async def read_unread(
+    session: AsyncSession,
+    survey_id: str,
+    bounds: tuple[datetime, datetime],
+    version: str,
+    compiled: Matchers,
+    keep: Any,
+) -> bool:
+    """Read and keep every comment of the window without a reading of `version`; False
+    when the database would not keep them (the caller counts what it read instead).
+    `keep(answer id, reading)` turns a reading into its stored row."""
+    kept = CommentReading
+    current = exists().where(kept.answer_id == Answer.id, kept.version == version)
+    statement = (
+        select(Answer.id, Answer.comment)
+        .where(*window(survey_id, bounds), ~current)
+        .order_by(Answer.id)
+        .limit(READ_BATCH)
+    )
+    while rows := (await session.execute(statement)).all():
+        readings = [keep(int(i), read_text(str(text), compiled)) for i, text in rows]
+        if not await keep_readings(session, readings):
+            return False
+        if len(rows) < READ_BATCH:
+            break
+    return True
 
 
 def _questions(survey: Survey) -> dict[str, Question]:
@@ -589,9 +619,9 @@ async def build_voices(
     first, last = before[0].date(), now[1].date()
     built = await built_days(session, survey.id, first, last, version)
     counted = True
-    for window in live_ranges(first, last, built):
+    for unrolled in live_ranges(first, last, built):
         counted = counted and await read_unread(
-            session, survey.id, window, version, compiled, lambda i, r: _kept_row(i, r, version)
+            session, survey.id, unrolled, version, compiled, lambda i, r: _kept_row(i, r, version)
         )
     fresh: list[dict[str, object]] = []
     if counted:
