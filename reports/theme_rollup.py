@@ -64,6 +64,7 @@ QUOTE_CHARS = 160
 CANDIDATES = 3  # quote candidates kept per row, of a readable length and not
 QUOTE_DAYS = 3  # the newest rows with candidates the report looks at, per key
 QUOTE_LIVE_DAYS = 7  # the newest days not rolled up whose comments give quotes
+LIVE_DAYS = 7  # up to this many days not rolled up are counted in Python, else in SQL
 
 PAIN, PRAISE, IDEA, COMPLAINED, COMMENTED = "pain", "praise", "idea", "complained", "commented"
 # (stage, touchpoint or '', role, theme or ''): '' as theme is the pain no theme covers,
@@ -370,10 +371,14 @@ async def period_themes(
     built: Sequence[date],
     quotes: bool = True,
 ) -> PeriodThemes:
-    """The period's customers per key: the rolled-up days' single-day journeys, the
-    live days' counted in the database (reports.theme_counts), and the rolled-up days'
-    spread journeys that the live days do not hold already. With `quotes`, the quote
-    candidates of the rolled-up days and of the newest live ones."""
+    """The period's customers per key: the rolled-up days' single-day journeys, plus
+    the distinct journeys of the rolled-up days' spread lists and of the live days.
+    With `quotes`, the quote candidates of the rolled-up days and of the newest live
+    ones.
+
+    A long live stretch (before the first rollup, after a change of themes) is counted
+    in the database (reports.theme_counts), and only the spread journeys are looked up
+    in it; a short one, its comments read here."""
     start, end = (moment.date() for moment in bounds)
     built = [day for day in built if start <= day < end]
     live = gaps(start, end, built)
@@ -382,23 +387,21 @@ async def period_themes(
     ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
     if built:
         await _rolled(session, survey.id, built, segment, quotes, customers, spread, ranked)
-    if live:
-        counted = await count_themes(session, survey, bounds, segment, version, live)
-        for key, n in _keyed(counted):
-            customers[key] += n
-        within = [in_runs(Answer.day, live)]
-        if segment is not None:
-            within.append(Answer.segment == segment)
-        if spread:  # the spread journeys the live days count already
-            journeys = sorted(set().union(*spread.values()))
-            tally = Tally(asked_intents(survey))
-            tally.add(
-                await seen_comments(
-                    session, survey.id, [*within, Answer.order_id.in_(journeys)], version
-                )
-            )
-            for (_, key), found in tally.journeys.items():
-                spread[key] -= found
+    within = [in_runs(Answer.day, live)]
+    if segment is not None:
+        within.append(Answer.segment == segment)
+    if live and sum((after - first).days for first, after in live) <= LIVE_DAYS:
+        # A few days (today's, a stale one): their comments counted here, journey by
+        # journey, so that a spread journey on them is one of the same set.
+        tally = Tally(asked_intents(survey))
+        tally.add(await seen_comments(session, survey.id, within, version))
+        for (_, key), found in tally.journeys.items():
+            spread[key] |= found
+        if quotes:
+            for (day, _, key), (good, other) in tally.candidates().items():
+                _rank(ranked[key], day, good, other)
+    elif live:  # many (nothing rolled up yet, other themes): counted in the database
+        await _counted(session, survey, bounds, segment, version, live, within, customers, spread)
         if quotes:
             for key, day, good, other in await _live_quotes(
                 session, survey, live, within, version
@@ -408,6 +411,31 @@ async def period_themes(
         customers[key] += len(found)
     best = {key: [answer for *_, answer in sorted(found)] for key, found in ranked.items()}
     return PeriodThemes(dict(customers), best)
+
+
+async def _counted(
+    session: AsyncSession,
+    survey: Survey,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+    version: str,
+    live: Sequence[tuple[date, date]],
+    within: Sequence[ColumnElement[bool]],
+    customers: dict[Key, int],
+    spread: dict[Key, set[int]],
+) -> None:
+    """A long live stretch counted in the database, added to `customers`; the spread
+    journeys it holds already taken out of `spread`."""
+    counted = await count_themes(session, survey, bounds, segment, version, live)
+    for key, n in _keyed(counted):
+        customers[key] += n
+    if spread:
+        journeys = sorted(set().union(*spread.values()))
+        tally = Tally(asked_intents(survey))
+        conditions = [*within, Answer.order_id.in_(journeys)]
+        tally.add(await seen_comments(session, survey.id, conditions, version))
+        for (_, key), found in tally.journeys.items():
+            spread[key] -= found
 
 
 async def _rolled(

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reports import theme_rollup
 from reports import themes as report_themes
 from reports.aggregate import Period
 from reports.rollups import refresh_survey
@@ -83,9 +84,16 @@ async def report(
     sessions: Sessions, survey: Survey = CAFE, segment: str | None = None
 ) -> tuple[Voices, Voices]:
     """The voice lanes as the report reads them (rollup and live days), and computed
-    from the comments alone; the latter's counts checked against the SQL count."""
+    from the comments alone; the latter's counts checked against the SQL count. The
+    live days are counted both ways: their comments in hand, and in the database with
+    the spread journeys taken out (as a long live stretch is)."""
     async with sessions() as session:
         rolled = await build_voices(session, survey, PERIOD, segment, locale="en")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(theme_rollup, "LIVE_DAYS", 0)
+        async with sessions() as session:
+            counted = await build_voices(session, survey, PERIOD, segment, locale="en")
+    assert counted == rolled
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report_themes, "built_days", nothing_built)
         async with sessions() as session:
