@@ -381,7 +381,7 @@ async def period_themes(
     in it; a short one, its comments read here."""
     start, end = (moment.date() for moment in bounds)
     built = [day for day in built if start <= day < end]
-    live = gaps(start, end, built)
+    live = await _live(session, survey.id, start, end, built)
     customers: dict[Key, int] = defaultdict(int)
     spread: dict[Key, set[int]] = defaultdict(set)
     ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
@@ -481,6 +481,16 @@ async def _live_quotes(
     conditions = [in_runs(Answer.day, newest), *within[1:]]
     tally.add(await seen_comments(session, survey.id, conditions, version))
     return [(key, day, good, other) for (day, _, key), (good, other) in tally.candidates().items()]
+
+
+async def _live(
+    session: AsyncSession, survey_id: str, start: date, end: date, built: Sequence[date]
+) -> list[tuple[date, date]]:
+    """The ranges of [start, end) not rolled up, from the survey's first answer on (a
+    baseline before the survey began has nothing to read)."""
+    first = await session.scalar(select(func.min(Answer.day)).where(Answer.survey_id == survey_id))
+    floor = max(start, _day(first)) if first is not None else end
+    return gaps(floor, end, built) if floor < end else []
 
 
 def _dates(first: date, after: date) -> list[date]:

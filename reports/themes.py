@@ -8,10 +8,13 @@ it low (rating ≤ LOW_RATING, a negative emotion, NPS ≤ 6) or left a complain
 A theme's share is of those; its change is against the same share over the survey's
 baseline periods (`thresholds.baseline_periods`) of the same length just before.
 
-Comments are read in Python (themes need words, not GROUP BY), newest first, at most
-COMMENT_LIMIT a stage and period: the index `ix_answers_comments` hands them over in that
-order, so the cost stays flat however many answers the period holds. Counts of unhappy
-customers and of choices are aggregated in the database.
+Each comment is read once (`surveys.themes.read_text`) and its reading kept. The theme
+counts of the closed days come from their daily rollup (reports.theme_rollup), the days
+still open from the readings (reports.theme_counts), so they are of every comment of the
+period. Quotes are the newest comments of a readable length among each day's few
+candidates; the recurring words are sought among the newest WORDS_SAMPLE comments of a
+stage (`ix_answers_comments` hands them over in that order). Counts of unhappy customers
+and of choices are aggregated in the database.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ from surveys.readings import TextReading, decide, fingerprint
 from surveys.themes import Matchers, matchers, read_text
 
 COMMENT_LIMIT = 2000  # comments of a stage read when the readings cannot be kept
-WORDS_SAMPLE = 300  # the newest comments of a stage the recurring words are sought in
+# The newest comments of a stage the map's recurring words are sought in (`cjm themes
+# suggest` reads COMMENT_LIMIT).
+WORDS_SAMPLE = 300
 QUOTES = 2
 READ_BATCH = 1000  # unread comments read and kept per round trip
 TERMS = 5  # uncovered words and phrases listed per stage
@@ -598,6 +603,7 @@ async def build_voices(
     segment: str | None = None,
     locale: str | None = None,
     unhappy: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    sample: int = WORDS_SAMPLE,
 ) -> Voices:
     """Every stage's voice lanes for `period`, with the theme shares' change against the
     survey's baseline periods before it. `unhappy`: per stage, the customers who
@@ -634,9 +640,7 @@ async def build_voices(
         quotes = await _picked(session, found.quotes)
         # The recurring words are sought among the newest comments of each stage.
         reads = {
-            s.id: await _read_stage(
-                session, survey, compiled, s.id, now, segment, fresh, WORDS_SAMPLE
-            )
+            s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh, sample)
             for s in survey.stages
         }
     else:  # the database would not keep the readings: count the comments in hand
@@ -686,7 +690,7 @@ async def uncovered_terms(
     session: AsyncSession, survey: Survey, period: Period, segment: str | None = None
 ) -> dict[str, tuple[Term, ...]]:
     """stage id → the recurring words and phrases of its complaints no theme covers."""
-    voices = await build_voices(session, survey, period, segment)
+    voices = await build_voices(session, survey, period, segment, sample=COMMENT_LIMIT)
     return {stage: voice.uncovered for stage, voice in voices.stages.items() if voice.uncovered}
 
 
