@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing
 import os
 import random
@@ -39,6 +40,8 @@ from bench.common import machine, maxrss_mib, median, rss_mib, write_result
 from reports import rollups
 from reports.aggregate import Period, _cells_query, aggregate, response_rates, top_comments
 from reports.report import build_report
+from reports.theme_rollup import refresh_themes
+from reports.themes import ThemeFigure, Voices, build_voices
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from surveys.loader import load_survey
@@ -217,6 +220,31 @@ async def rounds(
     return {name: median(values) for name, values in times.items()}
 
 
+def counts_of(voices: Voices) -> dict[str, Any]:
+    """The voice lanes' figures without their quotes (a long live stretch takes them from
+    its newest week only)."""
+
+    def lane(figures: tuple[ThemeFigure, ...]) -> list[tuple[Any, ...]]:
+        return [(f.id, f.customers, f.share, f.change) for f in figures]
+
+    return {
+        stage: (
+            voice.unhappy, lane(voice.pain), lane(voice.praise), lane(voice.suggestions),
+            {tp: lane(figures) for tp, figures in voice.touchpoints.items()},
+        )
+        for stage, voice in voices.stages.items()
+    }  # fmt: skip
+
+
+async def profiled(call: Callable[[], Awaitable[Any]], path: str) -> None:
+    """One call under cProfile, written to `path` (after the timed rounds)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await call()
+    profiler.disable()
+    profiler.dump_stats(path)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
     url, target = await prepare(args.database, directory)
@@ -252,23 +280,45 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     expected = await one_aggregate()
     started = time.perf_counter()
-    refreshed = await rollups.refresh(factory, ["cafe"], NOW)
+    refreshed = await rollups.refresh_survey(factory, CAFE, NOW)
     built = time.perf_counter() - started
-    days_built = len(refreshed["cafe"].built)
+    days_built = len(refreshed.built)
+
+    def report() -> Awaitable[Any]:
+        return with_session(lambda s: build_report(s, CAFE, PERIOD, NOW))
+
+    def voices() -> Awaitable[Any]:
+        return with_session(lambda s: build_voices(s, CAFE, PERIOD))
+
+    # No comment has a reading yet: the first report reads (and keeps) every one.
+    first_report = await timed(report)
+    # The theme counts live (before the theme rollup): every comment's reading counted.
+    themes_live = await rounds({"bare_scan": bare, "build_report_themes_live": report}, 3)
+    voices_live = await voices()
     started = time.perf_counter()
-    await rollups.refresh(factory, ["cafe"], NOW + timedelta(minutes=15))
+    themed = await refresh_themes(factory, CAFE, NOW)
+    theme_build = time.perf_counter() - started
+    theme_days = await scalar_rows(
+        engine, "SELECT count(*) FROM theme_days WHERE built_at IS NOT NULL"
+    )
+    assert theme_days[0][0] == days_built and themed, (theme_days, days_built)
+    started = time.perf_counter()
+    await rollups.refresh_survey(factory, CAFE, NOW + timedelta(minutes=15))
     idle_refresh = time.perf_counter() - started
+    assert counts_of(await voices()) == counts_of(voices_live), "the theme rollup changed them"
     rolled = await rounds(
         {
             "bare_scan": bare,
             "aggregate": one_aggregate,
             "aggregate_segment": lambda: one_aggregate("vip"),
             # The whole report: both periods, comments of every stage, priorities.
-            "build_report": lambda: with_session(lambda s: build_report(s, CAFE, PERIOD, NOW)),
+            "build_report": report,
         },
         args.repeat,
     )
 
+    if args.profile:
+        await profiled(report, args.profile)
     tracemalloc.start()
     result = await one_aggregate()
     _, peak = tracemalloc.get_traced_memory()
@@ -300,6 +350,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rollup_build_seconds": round(built, 2),
         "rollup_days_built": days_built,
         "rollup_idle_refresh_seconds": round(idle_refresh, 4),
+        "first_report_seconds": round(first_report, 2),
+        "themes_live_median_seconds": {k: round(v, 4) for k, v in themes_live.items()},
+        "themes_live_ratio_to_bare_scan": ratios(themes_live),
+        "theme_rollup_build_seconds": round(theme_build, 2),
         "median_seconds": {k: round(v, 4) for k, v in rolled.items()},
         "ratio_to_bare_scan": ratios(rolled),
         "aggregate_tracemalloc_peak_kib": round(peak / 1024, 1),
@@ -315,12 +369,15 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--profile", help="write a cProfile of one build_report here")
     args = parser.parse_args()
     payload = asyncio.run(run(args))
     path = write_result(f"report-{args.database}-{args.answers}", payload)
     for key in (
         "live_median_seconds", "live_ratio_to_bare_scan", "rollup_build_seconds",
-        "rollup_idle_refresh_seconds", "median_seconds", "ratio_to_bare_scan", "plans",
+        "rollup_idle_refresh_seconds", "first_report_seconds", "themes_live_median_seconds",
+        "themes_live_ratio_to_bare_scan", "theme_rollup_build_seconds", "median_seconds",
+        "ratio_to_bare_scan", "plans",
     ):  # fmt: skip
         print(key, payload[key])
     print("aggregate tracemalloc peak KiB", payload["aggregate_tracemalloc_peak_kib"])

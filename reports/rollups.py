@@ -9,7 +9,8 @@ open (today, and yesterday during the grace hour).
 A day is *built* when `rollup_days` says so. It becomes stale — read from the answers
 again until it is rebuilt — when an answer lands on it after it was built (an import,
 a clock set back): each refresh looks at the answers added since the last one (an id
-range, cheap) for that. /forget removes comment texts only, which no rollup sum holds.
+range, cheap) for that. /forget removes comment texts only, which no sum here holds (the
+theme counts' rollup, reports.theme_rollup, is marked stale by it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from reports import customers
 from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
 from reports.funnel_rollup import refresh_funnel
+from reports.theme_rollup import mark_stale, refresh_themes
 from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
 from surveys.model import Survey
 
@@ -178,6 +180,7 @@ async def _plan(
             .where(RollupDay.survey_id == survey_id, RollupDay.day.in_(stale))
             .values(built_at=None)
         )
+        await mark_stale(session, survey_id, int(seen_id), watermark, stale)
         # Move the watermark on even when nothing gets built, so the next refresh
         # looks only at answers newer than these.
         await session.execute(
@@ -226,7 +229,11 @@ async def refresh_survey(
     sessions: async_sessionmaker[AsyncSession], survey: Survey, now: datetime
 ) -> Refreshed:
     """`refresh` for one survey, its follow-up questions left out of the customer sums;
-    and the funnel's rollup (reports.funnel_rollup)."""
+    the theme counts' rollup (reports.theme_rollup) and the funnel's
+    (reports.funnel_rollup)."""
     done = await refresh(sessions, [survey.id], now, {survey.id: customers.follow_ups(survey)})
+    themed = await refresh_themes(sessions, survey, now)
+    if themed:
+        log.info("theme rollup %s: built %d day(s)", survey.id, len(themed))
     await refresh_funnel(sessions, survey.id, now)
     return done[survey.id]

@@ -7,7 +7,8 @@ A comment's intent and whether it is pain follow `surveys.themes.decide`, writte
 SQL: its question's intent, whether the same wave answered the stage low, and what its
 words said. `counts_of` gives the same counts from comments read in Python (the tests
 hold the two to each other, and the report falls back to it when the database would not
-keep the readings).
+keep the readings). The theme rollup (reports.theme_rollup) counts the days still open
+with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select
@@ -24,12 +25,9 @@ from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
+from reports.days import in_runs
 from storage.models import Answer, CommentReading
-from storage.readings import keep_readings
 from surveys.model import Intent, Survey
-from surveys.themes import Matchers, read_text
-
-READ_BATCH = 1000  # unread comments read and kept per round trip
 
 
 @dataclass
@@ -93,45 +91,24 @@ def counts_of(comments: Iterable[Comment], themes: Sequence[str]) -> StageCounts
     )  # fmt: skip
 
 
-# -- reading what is not read yet --------------------------------------------------------
+Days = Sequence[tuple[date, date]]
 
 
-def _window(survey_id: str, bounds: tuple[datetime, datetime]) -> list[ColumnElement[bool]]:
+def window(
+    survey_id: str, bounds: tuple[datetime, datetime], days: Days | None = None
+) -> list[ColumnElement[bool]]:
+    """The comments of [bounds), or of these ranges of days when given."""
+    when = (
+        [in_runs(Answer.day, days)]
+        if days is not None
+        else [Answer.answered_at >= bounds[0], Answer.answered_at < bounds[1]]
+    )
     return [
         Answer.survey_id == survey_id,
-        Answer.answered_at >= bounds[0],
-        Answer.answered_at < bounds[1],
+        *when,
         Answer.comment.is_not(None),
         Answer.comment != "",
     ]
-
-
-async def read_unread(
-    session: AsyncSession,
-    survey_id: str,
-    bounds: tuple[datetime, datetime],
-    version: str,
-    compiled: Matchers,
-    keep: Any,
-) -> bool:
-    """Read and keep every comment of the window without a reading of `version`; False
-    when the database would not keep them (the caller counts what it read instead).
-    `keep(answer id, reading)` turns a reading into its stored row."""
-    kept = CommentReading
-    current = exists().where(kept.answer_id == Answer.id, kept.version == version)
-    statement = (
-        select(Answer.id, Answer.comment)
-        .where(*_window(survey_id, bounds), ~current)
-        .order_by(Answer.id)
-        .limit(READ_BATCH)
-    )
-    while rows := (await session.execute(statement)).all():
-        readings = [keep(int(i), read_text(str(text), compiled)) for i, text in rows]
-        if not await keep_readings(session, readings):
-            return False
-        if len(rows) < READ_BATCH:
-            break
-    return True
 
 
 # -- counting in the database ------------------------------------------------------------
@@ -158,6 +135,7 @@ def _comments(
     segment: str | None,
     version: str,
     themed: bool,
+    days: Days | None = None,
 ) -> Any:
     """The window's comments with their readings and `low` (the same wave answered the
     stage low); `themed`: only those naming (or denying) a theme."""
@@ -167,7 +145,7 @@ def _comments(
         same.dispatch_id == Answer.dispatch_id, same.stage == Answer.stage, low_answer
     )
     kept = CommentReading
-    conditions = _window(survey.id, bounds)
+    conditions = window(survey.id, bounds, days)
     if segment is not None:
         conditions.append(Answer.segment == segment)
     if themed:
@@ -228,14 +206,16 @@ async def count_themes(
     bounds: tuple[datetime, datetime],
     segment: str | None,
     version: str,
+    days: Days | None = None,
 ) -> dict[str, StageCounts]:
-    """stage → its counts over every comment of the window with a reading of `version`.
+    """stage → its counts over every comment of the window (or of `days`, ranges of UTC
+    days) with a reading of `version`.
 
     Each count is of journeys: the comments are first grouped per (stage, journey) into
     flags, then the flags summed per stage — one grouping, not one DISTINCT per figure.
     Theme flags are taken over the comments that name a theme only."""
     themes = [t.id for t in survey.themes]
-    every = _comments(survey, bounds, segment, version, themed=False)
+    every = _comments(survey, bounds, segment, version, False, days)
     roles = _Roles.of(every.c, survey)
     per_journey = (
         select(every.c.stage, _flag(roles.complained, "complained"))
@@ -250,7 +230,7 @@ async def count_themes(
         result[str(stage)] = StageCounts(complained=int(complained or 0), commenters=commenters)
     if not themes:
         return result
-    named = _comments(survey, bounds, segment, version, themed=True)
+    named = _comments(survey, bounds, segment, version, True, days)
     c, roles = named.c, _Roles.of(named.c, survey)
     kinds = {"pain": roles.pain, "praise": roles.praise, "idea": roles.idea}
     flags = [

@@ -8,10 +8,13 @@ it low (rating ≤ LOW_RATING, a negative emotion, NPS ≤ 6) or left a complain
 A theme's share is of those; its change is against the same share over the survey's
 baseline periods (`thresholds.baseline_periods`) of the same length just before.
 
-Comments are read in Python (themes need words, not GROUP BY), newest first, at most
-COMMENT_LIMIT a stage and period: the index `ix_answers_comments` hands them over in that
-order, so the cost stays flat however many answers the period holds. Counts of unhappy
-customers and of choices are aggregated in the database.
+Each comment is read once (`surveys.themes.read_text`) and its reading kept. The theme
+counts of the closed days come from their daily rollup (reports.theme_rollup), the days
+still open from the readings (reports.theme_counts), so they are of every comment of the
+period. Quotes are the newest comments of a readable length among each day's few
+candidates; the recurring words are sought among the newest WORDS_SAMPLE comments of a
+stage (`ix_answers_comments` hands them over in that order). Counts of unhappy customers
+and of choices are aggregated in the database.
 """
 
 from __future__ import annotations
@@ -25,30 +28,41 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING, Period
 from reports.cells import NPS_DETRACTOR
 from reports.customers import customer_cells, follow_ups
-from reports.theme_counts import StageCounts, count_themes, counts_of, read_unread
+from reports.theme_counts import StageCounts, counts_of, window
+from reports.theme_rollup import (
+    COMMENTED,
+    COMPLAINED,
+    IDEA,
+    PAIN,
+    PRAISE,
+    QUOTE_CHARS,
+    Key,
+    built_days,
+    live_ranges,
+    period_themes,
+    texts,
+)
 from storage.models import Answer, CommentReading
 from storage.readings import keep_readings
 from surveys.model import Intent, Question, QuestionKind, Survey
-from surveys.themes import (
-    Matchers,
-    TextReading,
-    decide,
-    fingerprint,
-    matchers,
-    read_text,
-)
+from surveys.readings import TextReading, decide, fingerprint
+from surveys.themes import Matchers, matchers, read_text
 
-COMMENT_LIMIT = 2000  # the most recent comments of a stage read per period
+COMMENT_LIMIT = 2000  # comments of a stage read when the readings cannot be kept
+# The newest comments of a stage the map's recurring words are sought in (`cjm themes
+# suggest` reads COMMENT_LIMIT).
+WORDS_SAMPLE = 300
 QUOTES = 2
-QUOTE_CHARS = 160
+READ_BATCH = 1000  # unread comments read and kept per round trip
 TERMS = 5  # uncovered words and phrases listed per stage
 
 
@@ -169,6 +183,7 @@ async def _comments(
     bounds: tuple[datetime, datetime],
     segment: str | None,
     version: str,
+    limit: int,
 ) -> list[_Row]:
     """The stage's newest comments, each with its stored reading of `version` if any:
     low when the same wave answered the stage low."""
@@ -195,7 +210,7 @@ async def _comments(
             Answer.comment.is_not(None), Answer.comment != "",
         )
         .order_by(Answer.answered_at.desc(), Answer.id.desc())
-        .limit(COMMENT_LIMIT)
+        .limit(limit)
     )  # fmt: skip
     rows = (await session.execute(statement)).all()
     return [
@@ -270,6 +285,34 @@ async def _choices(
 # -- reading -----------------------------------------------------------------------------
 
 
+async def read_unread(
+    session: AsyncSession,
+    survey_id: str,
+    bounds: tuple[datetime, datetime],
+    version: str,
+    compiled: Matchers,
+    keep: Any,
+) -> bool:
+    """Read and keep every comment of the window without a reading of `version`; False
+    when the database would not keep them (the caller counts what it read instead).
+    `keep(answer id, reading)` turns a reading into its stored row."""
+    kept = CommentReading
+    current = exists().where(kept.answer_id == Answer.id, kept.version == version)
+    statement = (
+        select(Answer.id, Answer.comment)
+        .where(*window(survey_id, bounds), ~current)
+        .order_by(Answer.id)
+        .limit(READ_BATCH)
+    )
+    while rows := (await session.execute(statement)).all():
+        readings = [keep(int(i), read_text(str(text), compiled)) for i, text in rows]
+        if not await keep_readings(session, readings):
+            return False
+        if len(rows) < READ_BATCH:
+            break
+    return True
+
+
 def _questions(survey: Survey) -> dict[str, Question]:
     return {q.id: q for wave in survey.waves for q in wave.questions}
 
@@ -282,13 +325,15 @@ async def _read_stage(
     bounds: tuple[datetime, datetime],
     segment: str | None,
     fresh: list[dict[str, object]],
+    limit: int | None = None,
 ) -> list[Read]:
     """The stage's comments, read: from their stored readings, or read now (and added to
     `fresh`, for the caller to keep)."""
     questions = _questions(survey)
     version = fingerprint(survey.themes)
     result = []
-    for row in await _comments(session, survey.id, stage, bounds, segment, version):
+    limit = COMMENT_LIMIT if limit is None else limit
+    for row in await _comments(session, survey.id, stage, bounds, segment, version, limit):
         text_reading = row.stored
         if text_reading is None:
             text_reading = read_text(row.text, compiled)
@@ -341,12 +386,13 @@ def _figures(
     locale: str,
     counts: Mapping[str, int],
     total: int,
-    reads: Sequence[Read],
+    quotes: Mapping[Key, tuple[str, ...]],
+    lane: tuple[str, str, str],
     before: Mapping[str, int] | None = None,
     before_total: int = 0,
 ) -> tuple[ThemeFigure, ...]:
     """Each theme's customers with its share of `total` and its change against the
-    baseline's share; quotes from the comments read."""
+    baseline's share; its quotes of `lane` (stage, touchpoint or '', role)."""
     result = []
     for theme in survey.themes:
         customers = counts.get(theme.id, 0)
@@ -355,9 +401,9 @@ def _figures(
         share = customers / total if total else None
         earlier = (before or {}).get(theme.id, 0) / before_total if before_total else None
         change = None if share is None or earlier is None else share - earlier
-        quotes = _quotes([r for r in reads if theme.id in r.themes])
+        said = quotes.get((*lane, theme.id), ())
         label = survey.text(theme.label, locale)
-        result.append(ThemeFigure(theme.id, label, customers, share, change, quotes))
+        result.append(ThemeFigure(theme.id, label, customers, share, change, said))
     return tuple(sorted(result, key=lambda f: (-f.customers, f.label)))
 
 
@@ -445,35 +491,109 @@ def uncovered(
 def _voice(
     survey: Survey,
     locale: str,
+    stage: str,
     reads: Sequence[Read],
     others: tuple[Counter[str], int],
     counts: StageCounts,
+    quotes: Mapping[Key, tuple[str, ...]],
     unhappy_low: int,
     before: StageCounts,
     before_unhappy_low: int,
     choices: tuple[ChoiceQuestion, ...],
 ) -> StageVoice:
-    pain = [r for r in reads if r.pain]
     unhappy = unhappy_low + counts.complained
     unhappy_before = before_unhappy_low + before.complained
     touchpoints = {
-        tp: _figures(survey, locale, found, unhappy, [r for r in pain if r.touchpoint == tp])
+        tp: _figures(survey, locale, found, unhappy, quotes, (stage, tp, PAIN))
         for tp, found in sorted(counts.touchpoints.items())
     }
-    praise = [r for r in reads if r.intent is Intent.PRAISE]
-    ideas = [r for r in reads if r.intent is Intent.SUGGESTION]
+    lane = (stage, "")
     return StageVoice(
         unhappy=unhappy,
-        pain=_figures(survey, locale, counts.pain, unhappy, pain, before.pain, unhappy_before),
+        pain=_figures(
+            survey, locale, counts.pain, unhappy, quotes, (*lane, PAIN), before.pain,
+            unhappy_before,
+        ),
         touchpoints={tp: figures for tp, figures in touchpoints.items() if figures},
-        pain_quotes=_quotes([r for r in pain if not r.themes]),
+        pain_quotes=quotes.get((*lane, PAIN, ""), ()),
         uncovered=uncovered(reads, others),
-        praise=_figures(survey, locale, counts.praise, counts.commenters, praise),
-        praise_quotes=_quotes(praise),
-        suggestions=_figures(survey, locale, counts.suggestions, counts.commenters, ideas),
-        suggestion_quotes=_quotes(ideas),
+        praise=_figures(survey, locale, counts.praise, counts.commenters, quotes, (*lane, PRAISE)),
+        praise_quotes=quotes.get((*lane, PRAISE, ""), ()),
+        suggestions=_figures(
+            survey, locale, counts.suggestions, counts.commenters, quotes, (*lane, IDEA)
+        ),
+        suggestion_quotes=quotes.get((*lane, IDEA, ""), ()),
         choices=choices,
-    )
+    )  # fmt: skip
+
+
+def quotes_of(
+    stage: str, reads: Sequence[Read], themes: Sequence[str]
+) -> dict[Key, tuple[str, ...]]:
+    """The quotes of every lane of a stage from comments in hand."""
+    pain = [r for r in reads if r.pain]
+    praise = [r for r in reads if r.intent is Intent.PRAISE]
+    ideas = [r for r in reads if r.intent is Intent.SUGGESTION]
+    result = {
+        (stage, "", PAIN, ""): _quotes([r for r in pain if not r.themes]),
+        (stage, "", PRAISE, ""): _quotes(praise),
+        (stage, "", IDEA, ""): _quotes(ideas),
+    }
+    points = sorted({r.touchpoint for r in pain if r.touchpoint})
+    for t in themes:
+        for role, said in ((PAIN, pain), (PRAISE, praise), (IDEA, ideas)):
+            result[stage, "", role, t] = _quotes([r for r in said if t in r.themes])
+        for tp in points:
+            result[stage, tp, PAIN, t] = _quotes(
+                [r for r in pain if r.touchpoint == tp and t in r.themes]
+            )
+    return result
+
+
+def stage_counts(customers: Mapping[Key, int], themes: Sequence[str]) -> dict[str, StageCounts]:
+    """reports.theme_counts' counts from a period's customers per key."""
+    result: dict[str, StageCounts] = {}
+    known = set(themes)
+    for (stage, point, role, theme), n in sorted(customers.items()):
+        if not n:
+            continue
+        counts = result.setdefault(stage, StageCounts())
+        if role == COMMENTED:
+            counts.commenters = n
+        elif role == COMPLAINED:
+            counts.complained = n
+        elif theme not in known:
+            continue
+        elif role == PAIN and point:
+            counts.touchpoints.setdefault(point, {})[theme] = n
+        elif role == PAIN:
+            counts.pain[theme] = n
+        elif role == PRAISE:
+            counts.praise[theme] = n
+        elif role == IDEA:
+            counts.suggestions[theme] = n
+    return result
+
+
+async def _picked(
+    session: AsyncSession, candidates: Mapping[Key, Sequence[int]]
+) -> dict[Key, tuple[str, ...]]:
+    """Each key's quotes from its candidates (best first): distinct, shortened."""
+    first = {key: list(ids[: QUOTES + 4]) for key, ids in candidates.items()}
+    said = await texts(session, (a for ids in first.values() for a in ids))
+    result = {}
+    for key, ids in first.items():
+        chosen: list[str] = []
+        for answer in ids:
+            if answer not in said:
+                continue  # forgotten since
+            text = _shorten(said[answer])
+            if text.casefold() not in {c.casefold() for c in chosen}:
+                chosen.append(text)
+            if len(chosen) == QUOTES:
+                break
+        result[key] = tuple(chosen)
+    return result
 
 
 async def build_voices(
@@ -483,6 +603,7 @@ async def build_voices(
     segment: str | None = None,
     locale: str | None = None,
     unhappy: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    sample: int = WORDS_SAMPLE,
 ) -> Voices:
     """Every stage's voice lanes for `period`, with the theme shares' change against the
     survey's baseline periods before it. `unhappy`: per stage, the customers who
@@ -498,23 +619,35 @@ async def build_voices(
     unhappy_now, unhappy_before = unhappy
     choices = await _choices(session, survey.id, now, segment)
     version = fingerprint(survey.themes)
-    # Every comment of the period and its baseline is read (once: the readings are kept),
-    # then counted in the database; the newest COMMENT_LIMIT a stage give the quotes and
-    # the recurring words.
-    reading = (before[0], now[1])
-    counted = await read_unread(
-        session, survey.id, reading, version, compiled, lambda i, r: _kept_row(i, r, version)
-    )
-    fresh: list[dict[str, object]] = []
-    reads = {
-        s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh)
-        for s in survey.stages
-    }
     themes = [t.id for t in survey.themes]
+    # The days the theme rollup holds are counted from it (reports.theme_rollup); every
+    # comment of the other days is read (once: the readings are kept) and counted live.
+    first, last = before[0].date(), now[1].date()
+    built = await built_days(session, survey.id, first, last, version)
+    counted = True
+    for unrolled in live_ranges(first, last, built):
+        counted = counted and await read_unread(
+            session, survey.id, unrolled, version, compiled, lambda i, r: _kept_row(i, r, version)
+        )
+    fresh: list[dict[str, object]] = []
     if counted:
-        counts = await count_themes(session, survey, now, segment, version)
-        counts_before = await count_themes(session, survey, before, segment, version)
+        found = await period_themes(session, survey, now, segment, version, built)
+        earlier = await period_themes(
+            session, survey, before, segment, version, built, quotes=False
+        )
+        counts = stage_counts(found.customers, themes)
+        counts_before = stage_counts(earlier.customers, themes)
+        quotes = await _picked(session, found.quotes)
+        # The recurring words are sought among the newest comments of each stage.
+        reads = {
+            s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh, sample)
+            for s in survey.stages
+        }
     else:  # the database would not keep the readings: count the comments in hand
+        reads = {
+            s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh)
+            for s in survey.stages
+        }
         counts = {ident: counts_of(rs, themes) for ident, rs in reads.items()}
         counts_before = {
             s.id: counts_of(
@@ -523,6 +656,9 @@ async def build_voices(
             )
             for s in survey.stages
         }
+        quotes = {}
+        for ident, rs in reads.items():
+            quotes.update(quotes_of(ident, rs, themes))
     # Each stage's terms are compared with every other stage's: count them once.
     frequency = {ident: frequencies(rs) for ident, rs in reads.items()}
     every: Counter[str] = sum((c for c, _ in frequency.values()), Counter())
@@ -531,9 +667,10 @@ async def build_voices(
         own, n_own = frequency[stage.id]
         others = (every - own, sum(n for _, n in frequency.values()) - n_own)
         voice = _voice(
-            survey, locale, reads[stage.id], others, counts.get(stage.id, StageCounts()),
-            unhappy_now.get(stage.id, 0), counts_before.get(stage.id, StageCounts()),
-            unhappy_before.get(stage.id, 0), _choice_lane(survey, stage.id, choices, locale),
+            survey, locale, stage.id, reads[stage.id], others,
+            counts.get(stage.id, StageCounts()), quotes, unhappy_now.get(stage.id, 0),
+            counts_before.get(stage.id, StageCounts()), unhappy_before.get(stage.id, 0),
+            _choice_lane(survey, stage.id, choices, locale),
         )  # fmt: skip
         stages[stage.id] = dataclasses.replace(
             voice,
@@ -553,7 +690,7 @@ async def uncovered_terms(
     session: AsyncSession, survey: Survey, period: Period, segment: str | None = None
 ) -> dict[str, tuple[Term, ...]]:
     """stage id → the recurring words and phrases of its complaints no theme covers."""
-    voices = await build_voices(session, survey, period, segment)
+    voices = await build_voices(session, survey, period, segment, sample=COMMENT_LIMIT)
     return {stage: voice.uncovered for stage, voice in voices.stages.items() if voice.uncovered}
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, AlertReply, Answer, Customer, CustomerStatus
+from storage.models import (
+    Alert,
+    AlertReply,
+    Answer,
+    CommentReading,
+    Customer,
+    CustomerStatus,
+    ThemeDay,
+)
 
 
 async def by_ref(session: AsyncSession, ref: str) -> Customer | None:
@@ -33,6 +41,23 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
 
 async def erase(session: AsyncSession, customer_id: int) -> None:
     """Delete the person; their answers stay as anonymous figures, without their words."""
+    # Their comments leave the theme counts: the days holding them are read live until
+    # the rollup job rebuilds them; what was read from their words goes too.
+    theirs = (Answer.customer_id == customer_id, Answer.comment.is_not(None))
+    await session.execute(
+        update(ThemeDay)
+        .where(
+            exists().where(
+                *theirs, Answer.survey_id == ThemeDay.survey_id, Answer.day == ThemeDay.day
+            )
+        )
+        .values(built_at=None)
+    )
+    await session.execute(
+        delete(CommentReading).where(
+            CommentReading.answer_id.in_(select(Answer.id).where(*theirs))
+        )
+    )
     await session.execute(
         update(Answer).where(Answer.customer_id == customer_id).values(comment=None)
     )

@@ -323,6 +323,61 @@ class RollupDay(Base):
     last_answer_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ThemeRollup(Base):
+    """One closed day's customers per theme (reports.theme_rollup): per segment, stage,
+    touchpoint ('' for the stage as a whole), role (pain, praise, idea, complained,
+    commented) and theme ('' for none: the pain no theme covers, all praise, all ideas).
+
+    `customers` counts the journeys whose comments in the stage fall on this day and
+    segment only; a journey with comments in the stage on other days or segments too is
+    listed in `theme_spread` instead, so that a period's distinct count stays exact.
+    `quotes`: the day's best quote candidates, answer ids newest first, of a length
+    that reads well; `others`: those too short or too long, taken when no other is."""
+
+    __tablename__ = "theme_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    quotes: Mapped[str] = mapped_column(Text)
+    others: Mapped[str] = mapped_column(Text)
+
+
+class ThemeSpread(Base):
+    """The journeys of a `theme_rollups` row that have comments in its stage on other
+    days (or segments) too: counted once per period by the report, not per day."""
+
+    __tablename__ = "theme_spread"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ThemeDay(Base):
+    """Which days `theme_rollups` holds, and for which themes (`version`: the
+    fingerprint of the survey's themes the readings were made with). `built_at` NULL: the
+    day is stale (late answers on it or in the same journey and stage, a /forget) and is
+    read live until the scheduler rebuilds it."""
+
+    __tablename__ = "theme_days"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(16))
+    built_at: Mapped[datetime | None]
+
+
 class FunnelWaveRollup(Base):
     """One UTC day's waves (by when they were sent) of one survey, counted per wave,
     status, question on screen, opened and send recorded (storage.funnel): the funnel

@@ -1,0 +1,563 @@
+"""The theme counts' daily rollup: per closed day, segment, stage, touchpoint, role and
+theme, the customers whose comments name it — built by the rollup job from the stored
+comment readings (`comment_readings`; no morphology here), read by the report for the
+days it holds, with the days still open (or stale) read live.
+
+A count of a period is of distinct journeys: a customer who names the queue on two days
+of the period counts once. A journey whose comments in a stage all fall on one day (and
+segment) — nearly all of them: a wave is answered in minutes — is counted in that day's
+`customers`; the others, whose comments in the stage span days, are listed per day in
+`theme_spread` and counted once per period by their order id, together with the live
+days' journeys. The split stays true as answers arrive: a new answer makes every built
+day holding a comment of the same journey and stage stale (`mark_stale`), so a journey
+counted on one day never appears on another without that day being read again.
+
+A day is built only when every one of its comments has a reading of the survey's
+current themes (`version`, their fingerprint); until a report has read them it is read
+live, and a day built for other themes is read live too. /forget marks the days of the
+forgotten comments stale (storage.customers.erase). Quotes: each row keeps the day's best
+few candidates (answer ids), the report picks among the newest of them and reads only
+those texts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from reports.aggregate import LOW_RATING
+from reports.cells import NPS_DETRACTOR
+from reports.days import closed_before, gaps, in_runs, runs
+from reports.theme_counts import StageCounts, count_themes
+from storage.models import (
+    Answer,
+    CommentReading,
+    RollupDay,
+    ThemeDay,
+    ThemeRollup,
+    ThemeSpread,
+)
+from surveys.model import Intent, Survey
+from surveys.readings import TextReading, decide, fingerprint
+
+QUOTE_CHARS = 160
+CANDIDATES = 3  # quote candidates kept per row, of a readable length and not
+QUOTE_DAYS = 3  # the newest rows with candidates the report looks at, per key
+QUOTE_LIVE_DAYS = 7  # the newest days not rolled up whose comments give quotes
+LIVE_DAYS = 7  # up to this many days not rolled up are counted in Python, else in SQL
+
+PAIN, PRAISE, IDEA, COMPLAINED, COMMENTED = "pain", "praise", "idea", "complained", "commented"
+# (stage, touchpoint or '', role, theme or ''): '' as theme is the pain no theme covers,
+# every praise, every idea.
+Key = tuple[str, str, str, str]
+
+_ROLLUPS = cast(Table, ThemeRollup.__table__)
+_SPREAD = cast(Table, ThemeSpread.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A comment with its stored reading."""
+
+    answer: int
+    journey: int
+    segment: str
+    day: date
+    stage: str
+    touchpoint: str
+    question: str
+    low: bool
+    reading: TextReading
+    length: int
+    at: datetime
+
+
+def readable(length: int) -> bool:
+    return 12 <= length <= QUOTE_CHARS
+
+
+def asked_intents(survey: Survey) -> dict[str, Intent | None]:
+    return {q.id: q.comment_intent for w in survey.waves for q in w.questions}
+
+
+def keys_of(seen: Seen, asked: Intent | None) -> list[Key]:
+    """Every count (and quote lane) the comment belongs to, as reports.theme_counts
+    counts it."""
+    decided = decide(seen.reading, asked, seen.low)
+    themes = seen.reading.found.of(decided.intent)
+    stage, point = seen.stage, seen.touchpoint
+    keys: list[Key] = [(stage, "", COMMENTED, "")]
+    if decided.pain:
+        if not seen.low:
+            keys.append((stage, "", COMPLAINED, ""))
+        keys += [(stage, "", PAIN, t) for t in themes] or [(stage, "", PAIN, "")]
+        if point:
+            keys += [(stage, point, PAIN, t) for t in themes]
+    for intent, role in ((Intent.PRAISE, PRAISE), (Intent.SUGGESTION, IDEA)):
+        if decided.intent is intent:
+            keys += [(stage, "", role, t) for t in themes] + [(stage, "", role, "")]
+    return keys
+
+
+@dataclass
+class Tally:
+    """Comments gathered per (segment, key): their journeys, and per day the best quote
+    candidates (readable first, newest first)."""
+
+    asked: Mapping[str, Intent | None]
+    journeys: dict[tuple[str, Key], set[int]] = field(default_factory=lambda: defaultdict(set))
+    found: dict[tuple[date, str, Key], list[tuple[bool, float, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def add(self, comments: Iterable[Seen]) -> None:
+        for seen in comments:
+            order = (not readable(seen.length), -seen.at.timestamp(), -seen.answer)
+            for key in keys_of(seen, self.asked.get(seen.question)):
+                self.journeys[seen.segment, key].add(seen.journey)
+                self.found[seen.day, seen.segment, key].append(order)
+
+    def candidates(self) -> dict[tuple[date, str, Key], tuple[list[int], list[int]]]:
+        """(day, segment, key) → (readable, other) candidate answer ids, newest first."""
+        result = {}
+        for where, orders in self.found.items():
+            best = sorted(orders)[:CANDIDATES]
+            result[where] = (
+                [-answer for unreadable, _, answer in best if not unreadable],
+                [-answer for unreadable, _, answer in best if unreadable],
+            )
+        return result
+
+
+def _comments(
+    survey_id: str, conditions: Sequence[ColumnElement[bool]], version: str
+) -> Select[Any]:
+    same = aliased(Answer)
+    low_answer = or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR)
+    low = exists().where(
+        same.dispatch_id == Answer.dispatch_id, same.stage == Answer.stage, low_answer
+    )
+    kept = CommentReading
+    return (
+        select(
+            Answer.id, Answer.order_id, func.coalesce(Answer.segment, ""), Answer.day,
+            Answer.stage, func.coalesce(Answer.touchpoint, ""), Answer.question_id,
+            case((low, 1), else_=0), kept.themes, kept.denied, kept.said, kept.says_nothing,
+            func.length(Answer.comment), Answer.answered_at,
+        )
+        .join(kept, and_(kept.answer_id == Answer.id, kept.version == version))
+        .where(
+            Answer.survey_id == survey_id, Answer.comment.is_not(None), Answer.comment != "",
+            *conditions,
+        )
+    )  # fmt: skip
+
+
+async def seen_comments(
+    session: AsyncSession,
+    survey_id: str,
+    conditions: Sequence[ColumnElement[bool]],
+    version: str,
+) -> list[Seen]:
+    rows = await session.execute(_comments(survey_id, conditions, version))
+    return [
+        Seen(
+            int(answer), int(journey), str(segment), _day(day), str(stage), str(point),
+            str(question), bool(low),
+            TextReading(
+                tuple(themes.split()), tuple(denied.split()), Intent(said) if said else None,
+                bool(nothing), (),
+            ),
+            int(length or 0), at,
+        )
+        for answer, journey, segment, day, stage, point, question, low, themes, denied, said,
+        nothing, length, at in rows.all()
+    ]  # fmt: skip
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# -- building a day ----------------------------------------------------------------------
+
+
+def _unread(survey_id: str, day: date, version: str) -> Any:
+    kept = CommentReading
+    current = exists().where(kept.answer_id == Answer.id, kept.version == version)
+    return exists().where(
+        Answer.survey_id == survey_id, Answer.day == day, Answer.comment.is_not(None),
+        Answer.comment != "", ~current,
+    )  # fmt: skip
+
+
+async def _spread(session: AsyncSession, survey_id: str, day: date) -> set[tuple[int, str]]:
+    """(journey, stage) of the day's comments with comments in the same stage on another
+    day or in another segment too."""
+    other = aliased(Answer)
+    elsewhere = exists().where(
+        other.order_id == Answer.order_id, other.stage == Answer.stage,
+        other.survey_id == survey_id, other.comment.is_not(None), other.comment != "",
+        or_(
+            other.day != Answer.day,
+            func.coalesce(other.segment, "") != func.coalesce(Answer.segment, ""),
+        ),
+    )  # fmt: skip
+    rows = await session.execute(
+        select(Answer.order_id, Answer.stage)
+        .where(
+            Answer.survey_id == survey_id, Answer.day == day, Answer.comment.is_not(None),
+            Answer.comment != "", elsewhere,
+        )
+        .distinct()
+    )  # fmt: skip
+    return {(int(journey), str(stage)) for journey, stage in rows.all()}
+
+
+async def build_day(
+    session: AsyncSession, survey: Survey, day: date, version: str, now: datetime
+) -> bool:
+    """Replace the day's theme rows in the caller's transaction; False (nothing changed)
+    while some comment of the day has no reading of `version` yet."""
+    if await session.scalar(select(_unread(survey.id, day, version))):
+        return False
+    for table in (ThemeRollup, ThemeSpread):
+        await session.execute(delete(table).where(table.survey_id == survey.id, table.day == day))
+    tally = Tally(asked_intents(survey))
+    tally.add(await seen_comments(session, survey.id, [Answer.day == day], version))
+    spread = await _spread(session, survey.id, day)
+    candidates = tally.candidates()
+    rows, spread_rows = [], []
+    for (segment, key), journeys in tally.journeys.items():
+        stage, point, role, theme = key
+        single = [j for j in journeys if (j, stage) not in spread]
+        good, other = candidates[day, segment, key]
+        names = {"survey_id": survey.id, "day": day, "segment": segment, "stage": stage,
+                 "touchpoint": point, "role": role, "theme": theme}  # fmt: skip
+        rows.append({**names, "customers": len(single), "quotes": _ids(good),
+                     "others": _ids(other)})  # fmt: skip
+        spread_rows += [{**names, "order_id": j} for j in journeys if (j, stage) in spread]
+    if rows:
+        await session.execute(insert(_ROLLUPS), rows)
+    if spread_rows:
+        await session.execute(insert(_SPREAD), spread_rows)
+    changed = await session.execute(
+        update(ThemeDay)
+        .where(ThemeDay.survey_id == survey.id, ThemeDay.day == day)
+        .values(version=version, built_at=now)
+    )
+    if cast(Any, changed).rowcount == 0:
+        session.add(ThemeDay(survey_id=survey.id, day=day, version=version, built_at=now))
+    return True
+
+
+def _ids(answers: Sequence[int]) -> str:
+    return " ".join(str(a) for a in answers)
+
+
+async def mark_stale(
+    session: AsyncSession, survey_id: str, since_id: int, upto_id: int, days: Collection[date]
+) -> None:
+    """Built days that answers in (since_id, upto_id] change: their own days, and every
+    day with a comment of the same journey and stage (the journey may now span days, or
+    its wave turned low). Found from the new answers on `ix_answers_order_stage`."""
+    new, theirs = aliased(Answer), aliased(Answer)
+    touched = (
+        select(theirs.day)
+        .join(new, and_(new.order_id == theirs.order_id, new.stage == theirs.stage))
+        .where(
+            new.id > since_id, new.id <= upto_id, new.survey_id == survey_id,
+            theirs.comment.is_not(None),
+        )
+    )  # fmt: skip
+    await session.execute(
+        update(ThemeDay)
+        .where(
+            ThemeDay.survey_id == survey_id,
+            or_(ThemeDay.day.in_(touched), ThemeDay.day.in_(sorted(days))),
+        )
+        .values(built_at=None)
+    )
+
+
+async def refresh_themes(
+    sessions: async_sessionmaker[AsyncSession], survey: Survey, now: datetime
+) -> list[date]:
+    """Build each closed day the answer rollup holds whose theme rows are missing, stale
+    or of other themes, and whose comments are all read; one day per transaction."""
+    version = fingerprint(survey.themes)
+    current = exists().where(
+        ThemeDay.survey_id == survey.id, ThemeDay.day == RollupDay.day,
+        ThemeDay.version == version, ThemeDay.built_at.is_not(None),
+    )  # fmt: skip
+    async with sessions() as session:
+        days = list(
+            await session.scalars(
+                select(RollupDay.day)
+                .where(
+                    RollupDay.survey_id == survey.id, RollupDay.built_at.is_not(None),
+                    RollupDay.day < closed_before(now), ~current,
+                )
+                .order_by(RollupDay.day)
+            )
+        )  # fmt: skip
+    built = []
+    for day in days:
+        async with sessions.begin() as session:
+            if await build_day(session, survey, _day(day), version, now):
+                built.append(_day(day))
+    return built
+
+
+# -- reading a period --------------------------------------------------------------------
+
+
+async def built_days(
+    session: AsyncSession, survey_id: str, start: date, end: date, version: str
+) -> list[date]:
+    """The days of [start, end) the theme rollup holds for `version`, not stale."""
+    rows = await session.scalars(
+        select(ThemeDay.day)
+        .where(
+            ThemeDay.survey_id == survey_id, ThemeDay.day >= start, ThemeDay.day < end,
+            ThemeDay.version == version, ThemeDay.built_at.is_not(None),
+        )
+        .order_by(ThemeDay.day)
+    )  # fmt: skip
+    return [_day(day) for day in rows]
+
+
+def live_ranges(start: date, end: date, built: Sequence[date]) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) not rolled up, as UTC instants."""
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=UTC)
+
+    return [(midnight(first), midnight(after)) for first, after in gaps(start, end, built)]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodThemes:
+    customers: dict[Key, int]  # distinct journeys per key
+    quotes: dict[Key, list[int]]  # candidate answer ids per key, best first
+
+
+async def period_themes(
+    session: AsyncSession,
+    survey: Survey,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+    version: str,
+    built: Sequence[date],
+    quotes: bool = True,
+) -> PeriodThemes:
+    """The period's customers per key: the rolled-up days' single-day journeys, plus
+    the distinct journeys of the rolled-up days' spread lists and of the live days.
+    With `quotes`, the quote candidates of the rolled-up days and of the newest live
+    ones.
+
+    A long live stretch (before the first rollup, after a change of themes) is counted
+    in the database (reports.theme_counts), and only the spread journeys are looked up
+    in it; a short one, its comments read here."""
+    start, end = (moment.date() for moment in bounds)
+    built = [day for day in built if start <= day < end]
+    live = await _live(session, survey.id, start, end, built)
+    customers: dict[Key, int] = defaultdict(int)
+    spread: dict[Key, set[int]] = defaultdict(set)
+    ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
+    if built:
+        await _rolled(session, survey.id, built, segment, quotes, customers, spread, ranked)
+    within = [in_runs(Answer.day, live)]
+    if segment is not None:
+        within.append(Answer.segment == segment)
+    if live and sum((after - first).days for first, after in live) <= LIVE_DAYS:
+        # A few days (today's, a stale one): their comments counted here, journey by
+        # journey, so that a spread journey on them is one of the same set.
+        tally = Tally(asked_intents(survey))
+        tally.add(await seen_comments(session, survey.id, within, version))
+        for (_, key), found in tally.journeys.items():
+            spread[key] |= found
+        if quotes:
+            for (day, _, key), (good, other) in tally.candidates().items():
+                _rank(ranked[key], day, good, other)
+    elif live:  # many (nothing rolled up yet, other themes): counted in the database
+        await _counted(session, survey, bounds, segment, version, live, within, customers, spread)
+        if quotes:
+            for key, day, good, other in await _live_quotes(
+                session, survey, live, within, version
+            ):
+                _rank(ranked[key], day, good, other)
+    for key, found in spread.items():
+        customers[key] += len(found)
+    best = {key: [answer for *_, answer in sorted(found)] for key, found in ranked.items()}
+    return PeriodThemes(dict(customers), best)
+
+
+async def _counted(
+    session: AsyncSession,
+    survey: Survey,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+    version: str,
+    live: Sequence[tuple[date, date]],
+    within: Sequence[ColumnElement[bool]],
+    customers: dict[Key, int],
+    spread: dict[Key, set[int]],
+) -> None:
+    """A long live stretch counted in the database, added to `customers`; the spread
+    journeys it holds already taken out of `spread`."""
+    counted = await count_themes(session, survey, bounds, segment, version, live)
+    for key, n in _keyed(counted):
+        customers[key] += n
+    if spread:
+        journeys = sorted(set().union(*spread.values()))
+        tally = Tally(asked_intents(survey))
+        conditions = [*within, Answer.order_id.in_(journeys)]
+        tally.add(await seen_comments(session, survey.id, conditions, version))
+        for (_, key), found in tally.journeys.items():
+            spread[key] -= found
+
+
+async def _rolled(
+    session: AsyncSession,
+    survey_id: str,
+    built: Sequence[date],
+    segment: str | None,
+    quotes: bool,
+    customers: dict[Key, int],
+    spread: dict[Key, set[int]],
+    ranked: dict[Key, list[tuple[int, int, int, int]]],
+) -> None:
+    """The rolled-up days' single-day customers, spread journeys and quote candidates,
+    added to the caller's."""
+    kept = _kept(ThemeRollup, survey_id, built, segment)
+    columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
+    rows = await session.execute(
+        select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
+    )
+    for stage, point, role, theme, n in rows.all():
+        customers[stage, point, role, theme] += int(n or 0)
+    listed = select(
+        ThemeSpread.stage, ThemeSpread.touchpoint, ThemeSpread.role, ThemeSpread.theme,
+        ThemeSpread.order_id,
+    ).where(*_kept(ThemeSpread, survey_id, built, segment))  # fmt: skip
+    for stage, point, role, theme, journey in (await session.execute(listed)).all():
+        spread[stage, point, role, theme].add(int(journey))
+    if quotes:
+        for key, day, good, other in await _stored_quotes(session, kept):
+            _rank(ranked[key], day, good, other)
+
+
+async def _live_quotes(
+    session: AsyncSession,
+    survey: Survey,
+    live: Sequence[tuple[date, date]],
+    within: Sequence[ColumnElement[bool]],
+    version: str,
+) -> list[tuple[Key, date, list[int], list[int]]]:
+    """Quote candidates of the newest QUOTE_LIVE_DAYS days not rolled up."""
+    newest = runs(sorted(d for a, b in live for d in _dates(a, b))[-QUOTE_LIVE_DAYS:])
+    tally = Tally(asked_intents(survey))
+    conditions = [in_runs(Answer.day, newest), *within[1:]]
+    tally.add(await seen_comments(session, survey.id, conditions, version))
+    return [(key, day, good, other) for (day, _, key), (good, other) in tally.candidates().items()]
+
+
+async def _live(
+    session: AsyncSession, survey_id: str, start: date, end: date, built: Sequence[date]
+) -> list[tuple[date, date]]:
+    """The ranges of [start, end) not rolled up, from the survey's first answer on (a
+    baseline before the survey began has nothing to read)."""
+    first = await session.scalar(select(func.min(Answer.day)).where(Answer.survey_id == survey_id))
+    floor = max(start, _day(first)) if first is not None else end
+    return gaps(floor, end, built) if floor < end else []
+
+
+def _dates(first: date, after: date) -> list[date]:
+    return [date.fromordinal(n) for n in range(first.toordinal(), after.toordinal())]
+
+
+def _keyed(counted: Mapping[str, StageCounts]) -> Iterable[tuple[Key, int]]:
+    """reports.theme_counts' counts as keyed customers."""
+    for stage, counts in counted.items():
+        yield (stage, "", COMMENTED, ""), counts.commenters
+        yield (stage, "", COMPLAINED, ""), counts.complained
+        for role, found in ((PAIN, counts.pain), (PRAISE, counts.praise),
+                            (IDEA, counts.suggestions)):  # fmt: skip
+            for theme, n in found.items():
+                yield (stage, "", role, theme), n
+        for point, themes in counts.touchpoints.items():
+            for theme, n in themes.items():
+                yield (stage, point, PAIN, theme), n
+
+
+def _kept(table: Any, survey_id: str, built: Sequence[date], segment: str | None) -> list[Any]:
+    conditions = [table.survey_id == survey_id, in_runs(table.day, runs(built))]
+    if segment is not None:
+        conditions.append(table.segment == segment)
+    return conditions
+
+
+def _rank(
+    into: list[tuple[int, int, int, int]], day: date, good: Sequence[int], other: Sequence[int]
+) -> None:
+    """Readable candidates before the others, newer days first, a day's own order kept."""
+    into += [(0, -day.toordinal(), i, answer) for i, answer in enumerate(good)]
+    into += [(1, -day.toordinal(), i, answer) for i, answer in enumerate(other)]
+
+
+async def _stored_quotes(
+    session: AsyncSession, kept: Sequence[Any]
+) -> list[tuple[Key, date, list[int], list[int]]]:
+    """Per key, the newest QUOTE_DAYS rows with readable candidates and the newest with
+    others (a window over the rows: the rest are never read)."""
+    t = ThemeRollup
+    result = []
+    for column in (t.quotes, t.others):
+        newest = func.row_number().over(
+            partition_by=(t.stage, t.touchpoint, t.role, t.theme), order_by=t.day.desc()
+        )
+        ranked = (
+            select(t.stage, t.touchpoint, t.role, t.theme, t.day, column, newest.label("n"))
+            .where(*kept, column != "")
+            .subquery()
+        )
+        rows = await session.execute(select(*list(ranked.c)[:6]).where(ranked.c.n <= QUOTE_DAYS))
+        for stage, point, role, theme, day, ids in rows.all():
+            answers = [int(a) for a in str(ids).split()]
+            good, other = (answers, []) if column is t.quotes else ([], answers)
+            result.append(((stage, point, role, theme), _day(day), good, other))
+    return result
+
+
+async def texts(session: AsyncSession, answers: Iterable[int]) -> dict[int, str]:
+    """The comments of these answers (a forgotten one is gone)."""
+    wanted, result = sorted(set(answers)), {}
+    for i in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(Answer.id, Answer.comment).where(
+                Answer.id.in_(wanted[i : i + 500]), Answer.comment.is_not(None)
+            )
+        )
+        result.update({int(answer): str(text) for answer, text in rows.all()})
+    return result
