@@ -219,14 +219,18 @@ def test_touchpoints_are_shown_whole_or_counted_among_the_more(
 ) -> None:
     """A long name wraps; where the lane is full, "+n more" counts every touchpoint not
     shown whole (never "Interior and" cut short before "+1 more")."""
+    counted = 0
     for locale in ("en", "ru"):
         report = reports[locale]
         lines = [text for text in map_lane_texts(report)["touchpoints"] if text != "●"]
         shown = " ".join(lines)
         names = [tp.name for row in report.stages for tp in row.touchpoints]
         more = [int(m[1] or m[2]) for text in lines if (m := MORE.match(text))]
-        assert more  # the demo has stages with more touchpoints than room
         assert sum(name in shown for name in names) + sum(more) == len(names)
+        counted += len(more)
+    # The English demo has stages with more touchpoints than room (the Russian map, whose
+    # other lanes may be shorter, can fit them all).
+    assert counted
 
 
 def test_a_share_stays_with_its_number(reports: dict[str, Report]) -> None:
