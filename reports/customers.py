@@ -123,6 +123,16 @@ class CustomerCells:
     stages: dict[str, CustomerFigures] = field(default_factory=dict)
     touchpoints: dict[tuple[str, str], CustomerFigures] = field(default_factory=dict)
 
+    def __add__(self, other: CustomerCells) -> CustomerCells:
+        """Two periods' sums as one (their customers are told apart by the day)."""
+        stages = dict(self.stages)
+        for stage, figures in other.stages.items():
+            stages[stage] = stages.get(stage, CustomerFigures()) + figures
+        touchpoints = dict(self.touchpoints)
+        for key, figures in other.touchpoints.items():
+            touchpoints[key] = touchpoints.get(key, CustomerFigures()) + figures
+        return CustomerCells(stages, touchpoints)
+
 
 def follow_ups(survey: Survey) -> frozenset[str]:
     """Questions asked only after a low answer: an `ask_if` with `<` or `<=`."""

@@ -21,8 +21,8 @@ mood) the customers of the period give a mean and a variance between customers
      which already carry each customer's mood), and the shrunk estimate is lower by at
      least the minimum important difference (`relative_rating`);
    - *drop*: the metric is lower than in the baseline (the `baseline_periods` periods of the
-     same length before; Welch's test of "no drop"), and the estimated drop is at least
-     the minimum drop.
+     same length before; Welch's test of "no drop" with the spread between periods added,
+     as a control chart's limits are), and the estimated drop is at least the minimum drop.
    The minimum differences are asked of the estimate, not put into the null: a null
    shifted by the minimum difference spends a third of a 0.5-star effect's evidence on
    the margin and left real problems at "watch" (bench/README.md, quality).
@@ -305,41 +305,106 @@ def _relative(key: CellKey, e: Estimate, s: Settings) -> Finding:
                    suggestive=e.posterior < line)  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodSpread:
+    """How much a metric's true level moves from one period to the next, beyond the
+    customers sampled: τ² (the variance of a period's mean around the process level) with
+    its degrees of freedom. A week of 1,000 customers knows its own mean to ±0.04 stars,
+    but shops have good and bad weeks (staff, weather, a delivery partner); a drop test
+    that ignored that would call every ordinary week a drop once a shop is big."""
+
+    variance: float = 0.0
+    df: float = 0.0
+
+
+def period_spread(periods: Sequence[Mapping[CellKey, Moments]], default: float) -> PeriodSpread:
+    """τ² from the baseline's periods, pooled over the cells (DerSimonian–Laird moments:
+    each cell's weighted spread of its period means beyond what its customers explain,
+    summed over cells before the truncation at zero, so that many small cells give one
+    stable estimate). Needs at least two periods of a cell with two customers or more."""
+    excess = scale = 0.0
+    df = 0
+    keys = {key for period in periods for key in period}
+    for key in keys:
+        moments = [p[key] for p in periods if key in p and p[key].n >= 2]
+        if len(moments) < 2:
+            continue
+        within = pooled_variance(moments, default, floored=True)
+        w = np.asarray([m.n for m in moments], dtype=float) / within
+        y = np.asarray([float(m.mean or 0.0) for m in moments])
+        centre = float(np.sum(w * y) / np.sum(w))
+        excess += float(np.sum(w * (y - centre) ** 2)) - (len(moments) - 1)
+        scale += float(np.sum(w) - np.sum(w * w) / np.sum(w))
+        df += len(moments) - 1
+    if scale <= 0:
+        return PeriodSpread()
+    return PeriodSpread(max(0.0, excess / scale), float(df))
+
+
 def _drop(
-    key: CellKey, metric: str, now: Moments, before: Moments, s: Settings, prior_var: float
+    key: CellKey,
+    metric: str,
+    now: Moments,
+    before: Sequence[Moments],
+    s: Settings,
+    prior_var: float,
+    spread: PeriodSpread,
 ) -> Finding:
+    """Welch's test of "no drop" with the period-to-period spread added to both sides (a
+    control chart's limits): the period's mean varies by τ² around the level, the baseline's
+    customer-weighted mean by τ² Σ (n_j / N)²."""
+    whole = sum(before, Moments())
     var_now, df_now = moderated_variance(now, prior_var)
-    var_before, df_before = moderated_variance(before, prior_var)
-    a, b = var_now / now.n, var_before / before.n
-    se = math.sqrt(a + b)
-    df = (a + b) ** 2 / (a * a / df_now + b * b / df_before)  # Welch–Satterthwaite
-    change = float(now.mean or 0.0) - float(before.mean or 0.0)
+    var_before, df_before = moderated_variance(whole, prior_var)
+    a, b = var_now / now.n, var_before / whole.n
+    concentration = sum((m.n / whole.n) ** 2 for m in before)
+    c = spread.variance * (1 + concentration)
+    se = math.sqrt(a + b + c)
+    parts = a * a / df_now + b * b / df_before + (c * c / spread.df if c > 0 else 0.0)
+    df = (a + b + c) ** 2 / parts  # Welch–Satterthwaite, τ² with its own df
+    if spread.df > 0:
+        # τ² comes from the baseline's few periods: the test is no surer than they are,
+        # also when they happened to agree (τ² estimated 0 while the weeks do differ).
+        df = min(df, spread.df)
+    change = float(now.mean or 0.0) - float(whole.mean or 0.0)
     line = -s.drops[metric]
     p = float(stats.t.sf(-change / se, df))  # P(no drop); the line is asked of the change
     half = float(stats.t.ppf(0.5 + s.interval / 2, df)) * se
     return Finding(key, metric, Rule.DROP, p, change, change - half, change + half, now.n,
-                   line, before.mean, before.n, suggestive=change < line)  # fmt: skip
+                   line, whole.mean, whole.n, suggestive=change < line)  # fmt: skip
 
 
 def _drops(
-    current: CustomerCells, baseline: CustomerCells, metric: str, s: Settings
+    current: CustomerCells, baseline: Sequence[CustomerCells], metric: str, s: Settings
 ) -> list[Finding]:
     now_cells = _metric_cells(current, metric)
-    before_cells = _metric_cells(baseline, metric)
+    periods = [_metric_cells(period, metric) for period in baseline]
+    before_cells: dict[CellKey, list[Moments]] = {}
+    for period in periods:
+        for key, moments in period.items():
+            if moments.n > 0:
+                before_cells.setdefault(key, []).append(moments)
     prior_var = pooled_variance(
-        [*now_cells.values(), *before_cells.values()], DEFAULT_VARIANCE[metric], floored=True
+        [*now_cells.values(), *(m for p in periods for m in p.values())],
+        DEFAULT_VARIANCE[metric],
+        floored=True,
     )
+    spread = period_spread(periods, DEFAULT_VARIANCE[metric])
     findings = []
     for key, now in now_cells.items():
-        before = before_cells.get(key)
-        if before is None or min(now.n, before.n) < s.min_customers:
+        before = before_cells.get(key, [])
+        if min(now.n, sum(m.n for m in before)) < s.min_customers:
             continue
-        findings.append(_drop(key, metric, now, before, s, prior_var))
+        findings.append(_drop(key, metric, now, before, s, prior_var, spread))
     return findings
 
 
-def assess(current: CustomerCells, baseline: CustomerCells, settings: Settings) -> Verdicts:
-    """Every cell's estimates and findings, with one FDR procedure over the whole report."""
+def assess(
+    current: CustomerCells, baseline: Sequence[CustomerCells], settings: Settings
+) -> Verdicts:
+    """Every cell's estimates and findings, with one FDR procedure over the whole report;
+    `baseline`: the earlier periods of the same length, each on its own (their spread is
+    part of the drop test)."""
     enough = settings.min_customers
     estimates: dict[CellKey, dict[str, Estimate]] = {}
     findings: list[Finding] = []

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports.aggregate import Change, Comment, Period, change, compare, response_rates
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
-from reports.customers import customer_cells, follow_ups
+from reports.customers import CustomerCells, customer_cells, follow_ups
 from reports.evidence import Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
 from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
@@ -159,11 +159,15 @@ async def _judge(
     """The customer-level verdicts of every cell: the period against its baseline."""
     excluded = follow_ups(survey)
     periods = survey.thresholds.baseline_periods
-    start = period.start - timedelta(days=period.days * periods)
     current = await customer_cells(session, survey.id, period.start, period.end, segment, excluded)
-    baseline = await customer_cells(session, survey.id, start, period.start, segment, excluded)
+    earlier = []
+    for back in range(periods, 0, -1):
+        start = period.start - timedelta(days=period.days * back)
+        end = start + timedelta(days=period.days)
+        earlier.append(await customer_cells(session, survey.id, start, end, segment, excluded))
+    baseline = sum(earlier, CustomerCells())
     settings = settings_of(survey.thresholds)
-    verdicts = assess(current, baseline, settings)
+    verdicts = assess(current, earlier, settings)
     unhappy = (
         {stage: figures.low for stage, figures in current.stages.items()},
         {stage: figures.low for stage, figures in baseline.stages.items()},

@@ -23,6 +23,7 @@ from reports.evidence import (
     benjamini_hochberg,
     conditional_bh,
     moderated_variance,
+    period_spread,
     pooled_variance,
     shrink,
 )
@@ -131,7 +132,7 @@ def test_shrinkage_is_the_normal_normal_posterior() -> None:
 def test_five_low_answers_among_healthy_stages_do_not_make_a_problem() -> None:
     rng = np.random.default_rng(1)
     healthy = {f"s{i}": ratings(rng, 4.3, 0.8, 60) for i in range(6)}
-    verdicts = assess(journey({**healthy, "tiny": [2, 2, 3, 2, 2]}), CustomerCells(), SETTINGS)
+    verdicts = assess(journey({**healthy, "tiny": [2, 2, 3, 2, 2]}), (), SETTINGS)
     tiny = verdicts.get(("tiny", None))
     assert tiny is not None and tiny.customers == 5
     assert not tiny.problem
@@ -142,7 +143,7 @@ def test_a_clear_problem_is_a_problem_with_its_interval() -> None:
     rng = np.random.default_rng(2)
     stages = {f"s{i}": ratings(rng, 4.3, 0.8, 80) for i in range(5)}
     stages["queue"] = ratings(rng, 2.8, 0.8, 80)
-    verdicts = assess(journey(stages), CustomerCells(), SETTINGS)
+    verdicts = assess(journey(stages), (), SETTINGS)
     queue = verdicts.get(("queue", None))
     assert queue is not None and queue.problem
     finding = next(f for f in queue.findings if f.metric == "rating")
@@ -158,7 +159,7 @@ def test_noise_over_many_cells_stays_quiet() -> None:
     false = 0
     for _ in range(200):
         stages = {f"s{i}": ratings(rng, 4.3, 1.0, 30) for i in range(20)}
-        verdicts = assess(journey(stages), CustomerCells(), SETTINGS)
+        verdicts = assess(journey(stages), (), SETTINGS)
         false += any(v.problem for v in verdicts.cells.values())
     assert false <= 10
 
@@ -179,7 +180,7 @@ def test_a_stage_worse_than_the_same_customers_other_answers_is_flagged() -> Non
         },
         {},
     )
-    verdicts = assess(cells, CustomerCells(), SETTINGS)
+    verdicts = assess(cells, (), SETTINGS)
     visit = verdicts.cells["visit", None]
     assert visit.problem
     assert {f.rule for f in visit.findings if f.discovered} == {Rule.RELATIVE}
@@ -193,7 +194,7 @@ def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None
         return ratings(rng, mean, 0.7, n)
 
     baseline = journey({"visit": week(4.6, 600), "pay": week(4.5, 600)})
-    dropped = assess(journey({"visit": week(3.9, 150), "pay": week(4.5, 150)}), baseline,
+    dropped = assess(journey({"visit": week(3.9, 150), "pay": week(4.5, 150)}), [baseline],
                      SETTINGS)  # fmt: skip
     visit = dropped.cells["visit", None]
     drop = next(f for f in visit.findings if f.rule is Rule.DROP and f.metric == "rating")
@@ -202,7 +203,7 @@ def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None
         f.rule is Rule.DROP and f.discovered for f in dropped.cells["pay", None].findings
     )
     # a change smaller than the minimum drop is not a problem, however many customers
-    tiny = assess(journey({"visit": week(4.5, 5000)}), journey({"visit": week(4.6, 5000)}),
+    tiny = assess(journey({"visit": week(4.5, 5000)}), [journey({"visit": week(4.6, 5000)})],
                   SETTINGS)  # fmt: skip
     assert not tiny.cells["visit", None].problem
 
@@ -214,7 +215,7 @@ def test_drop_p_value_is_welchs_test_for_large_samples() -> None:
     rng = np.random.default_rng(6)
     now = rng.normal(4.0, 0.85, 3000)
     before = rng.normal(4.2, 0.85, 4000)
-    verdicts = assess(journey({"a": now.tolist()}), journey({"a": before.tolist()}), SETTINGS)
+    verdicts = assess(journey({"a": now.tolist()}), [journey({"a": before.tolist()})], SETTINGS)
     finding = next(
         f
         for f in verdicts.cells["a", None].findings
@@ -223,6 +224,81 @@ def test_drop_p_value_is_welchs_test_for_large_samples() -> None:
     reference = stats.ttest_ind(now, before, equal_var=False, alternative="less").pvalue
     assert finding.p == pytest.approx(float(reference), rel=0.02)
     assert math.isclose(finding.value, now.mean() - before.mean())
+
+
+def weeks(
+    rng: np.random.Generator,
+    stages: int,
+    periods: int,
+    n: int,
+    spread: float,
+    drop: float = 0.0,
+) -> tuple[CustomerCells, list[CustomerCells]]:
+    """A shop whose every stage has good and bad weeks: each week's true mean is 4.2 plus
+    N(0, spread²), its n customers N(week, 0.9²) around it; the last week is the report's,
+    its first stage `drop` stars lower."""
+
+    def cells(shift: float) -> CustomerCells:
+        result = {}
+        for stage in range(stages):
+            level = 4.2 + rng.normal(0, spread) - (shift if stage == 0 else 0.0)
+            scores = rng.normal(level, 0.9, n)
+            rating = Moments(n, float(scores.sum()), float((scores * scores).sum()))
+            result[f"s{stage}"] = CustomerFigures(customers=n, rating=rating)
+        return CustomerCells(result, {})
+
+    baseline = [cells(0.0) for _ in range(periods)]
+    return cells(drop), baseline
+
+
+def drops_found(verdicts_cells: CustomerCells, baseline: Sequence[CustomerCells]) -> set[str]:
+    verdicts = assess(verdicts_cells, baseline, SETTINGS)
+    return {
+        key[0]
+        for key, cell in verdicts.cells.items()
+        if any(f.rule is Rule.DROP and f.discovered for f in cell.findings)
+    }
+
+
+def test_ordinary_weeks_of_a_big_shop_are_not_drops_the_spread_between_weeks_counts() -> None:
+    # 1,000 customers a week know a week's mean to ±0.03 stars, but the shop's weeks differ
+    # by 0.15 stars on their own: the drop test asks "lower than the weeks usually are", so a
+    # healthy week is a false drop about as rarely as the report's FDR allows, where a test
+    # of the customers alone (the four weeks given as one) cries wolf most weeks
+    rng = np.random.default_rng(11)
+    with_spread = without = 0
+    for _ in range(200):
+        now, baseline = weeks(rng, stages=6, periods=4, n=1000, spread=0.15)
+        with_spread += bool(drops_found(now, baseline))
+        without += bool(drops_found(now, [sum(baseline, CustomerCells())]))
+    assert with_spread / 200 <= 0.09
+    assert without / 200 >= 0.3
+
+
+def test_a_real_drop_still_shows_above_the_spread_between_weeks() -> None:
+    rng = np.random.default_rng(12)
+    found = 0
+    for _ in range(100):
+        now, baseline = weeks(rng, stages=6, periods=4, n=1000, spread=0.15, drop=0.8)
+        found += "s0" in drops_found(now, baseline)
+    assert found / 100 >= 0.8
+
+
+def test_period_spread_is_the_dersimonian_laird_moment_estimate() -> None:
+    # one cell, three periods: τ² = (Q − (k − 1)) / (Σw − Σw² / Σw), w = n / σ² (σ² pooled)
+    periods = [moments([4.0, 5.0, 4.0, 5.0]), moments([3.0, 4.0, 3.0, 4.0, 3.0, 4.0]),
+               moments([5.0, 5.0, 4.0, 5.0, 5.0])]  # fmt: skip
+    within = pooled_variance(periods, 1.0, floored=True)
+    w = np.asarray([m.n for m in periods]) / within
+    y = np.asarray([m.mean for m in periods], dtype=float)
+    centre = np.sum(w * y) / np.sum(w)
+    expected = (np.sum(w * (y - centre) ** 2) - 2) / (np.sum(w) - np.sum(w * w) / np.sum(w))
+    spread = period_spread([{("a", None): m} for m in periods], 1.0)
+    assert spread.variance == pytest.approx(float(expected))
+    assert spread.df == 2
+    # periods that agree better than their customers do: no spread, not a negative one
+    alike = [moments([4.0, 5.0, 3.0, 4.0]), moments([5.0, 3.0, 4.0, 4.0])]
+    assert period_spread([{("a", None): m} for m in alike], 1.0).variance == 0.0
 
 
 def test_conditional_bh_drops_conservative_nulls_only() -> None:

@@ -174,14 +174,14 @@ def cell(ratings: list[int]) -> CustomerFigures:
 def test_the_customer_is_the_unit_of_min_customers() -> None:
     # four customers who gave 1 star: below the five customers a cell needs
     cells = CustomerCells({"visit": cell([1, 1, 1, 1]), "pay": cell([5, 4] * 20)}, {})
-    verdicts = assess(cells, CustomerCells(), SETTINGS)
+    verdicts = assess(cells, (), SETTINGS)
     result = flag(verdicts.get(("visit", None)), SETTINGS, WEEKS)
     assert result == Flag(Level.NOT_ENOUGH_DATA, ("not enough data: 4 customers (5 needed)",))
 
 
 def test_a_healthy_stage_is_ok_with_its_figures() -> None:
     cells = CustomerCells({"pay": cell([5, 4] * 20)}, {})
-    verdicts = assess(cells, CustomerCells(), SETTINGS)
+    verdicts = assess(cells, (), SETTINGS)
     result = flag(verdicts.get(("pay", None)), SETTINGS, WEEKS)
     assert result.level is Level.OK
     assert result.sentence.startswith("average rating 4.5 (90%: 4.4 to 4.6), CSAT 100%")

@@ -27,7 +27,7 @@ def verdict(
         rating=Moments(n, float(figures.rating_sum), float(figures.rating_squares)),
         csat=Moments(n, float(figures.satisfied), float(figures.satisfied)),
     )
-    verdicts = assess(CustomerCells({"cell": cell}, {}), CustomerCells(), settings)
+    verdicts = assess(CustomerCells({"cell": cell}, {}), (), settings)
     judged = verdicts.get(("cell", None))
     shown = flag(judged, settings, baseline_name(7, 4, locale), locale)
     return shown, (judged.estimates if judged else {}), n
