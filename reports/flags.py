@@ -39,6 +39,7 @@ WORDS: dict[str, dict[str, str]] = {
             "({customers} vs {previous})"
         ),
         "base": "{shown}, {customers}",
+        "window": "{customers}; {total} counting those {baseline}",
         "not enough": "not enough data: {have} ({needed} needed)",
         "nothing scored": "no scored answers",
     },
@@ -66,6 +67,7 @@ WORDS: dict[str, dict[str, str]] = {
             "({customers} против {previous})"
         ),
         "base": "{shown}, {customers}",
+        "window": "{customers}; {total} вместе с клиентами {baseline}",
         "not enough": "мало данных: {have} (нужно {needed})",
         "nothing scored": "нет ответов с оценкой",
     },
@@ -212,6 +214,9 @@ def _reason(f: Finding, w: Mapping[str, str], locale: str, baseline: str) -> str
     if f.rule is Rule.RELATIVE:
         key = "relative" if f.discovered else "maybe relative"
         low, high = -f.high, -f.low
+        if f.window:
+            total = number(f.window, locale)
+            n = w["window"].format(customers=n, total=total, baseline=baseline)
         return w[key].format(
             amount=_number(abs(f.value), 1, locale), low=_number(max(0.0, low), 1, locale),
             high=_number(high, 1, locale), customers=n,

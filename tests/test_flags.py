@@ -4,6 +4,8 @@ of reports.evidence."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reports.customers import CustomerCells, CustomerFigures, Moments
@@ -92,6 +94,19 @@ def test_relative_and_drop_sentences() -> None:
     )
     assert flag(verdict(drop), SETTINGS, baseline_name(7, 4, "ru"), "ru").sentence == (
         "NPS +15, на 20 пунктов ниже, чем +35 за предыдущие 4 недели (60 клиентов против 240)"
+    )
+
+
+def test_a_relative_finding_names_the_weeks_its_evidence_counted() -> None:
+    relative = finding(Rule.RELATIVE, "rating", -0.8, -1.2, -0.4, 15, -0.15)
+    counted = replace(relative, window=75)
+    assert flag(verdict(counted), SETTINGS, WEEKS).sentence == (
+        "0.8 below the same customers' other ratings (90%: 0.4 to 1.2), 15 customers; 75 "
+        "counting those over the previous 4 weeks"
+    )
+    assert flag(verdict(counted), SETTINGS, baseline_name(7, 4, "ru"), "ru").sentence == (
+        "на 0,8 ниже других оценок тех же клиентов (90 %: от 0,4 до 1,2), 15 клиентов; 75 "
+        "вместе с клиентами за предыдущие 4 недели"
     )
 
 
