@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import RollupDay
@@ -46,6 +46,9 @@ def gaps(start: date, end: date, days: Sequence[date]) -> list[tuple[date, date]
 
 
 def in_runs(column: Any, ranges: Sequence[tuple[date, date]]) -> Any:
+    """`column` inside one of the ranges; no range: nothing (an empty or_() is deprecated)."""
+    if not ranges:
+        return false()
     return or_(*(and_(column >= start, column < end) for start, end in ranges))
 
 
