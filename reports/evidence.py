@@ -304,14 +304,20 @@ def _relative(key: CellKey, e: Estimate, s: Settings, window: Estimate | None) -
     stage worse than the rest of the journey is a standing trait, and a shop with 30
     customers a week has 15 on a stage, too few to tell 0.8 stars from noise among the
     report's tests, while five weeks tell it plainly. The period still decides: a stage
-    fixed this week is not flagged for its past, as its own estimate must pass the line."""
+    fixed this week is not flagged for its past, as its own estimate must pass the line.
+    Over all the weeks the test asks "worse by at least the minimum difference", not
+    "worse at all": hundreds of customers make a stage that is 0.05 stars lower for good
+    certain, and every week its few current customers' estimate strays past the line would
+    have made it a problem."""
     line = -s.relative_rating
     low, high = e.interval(s.interval)
-    evidence = window if window is not None and window.n > e.n else e
+    pooled = window is not None and window.n > e.n
+    evidence = window if pooled and window is not None else e
+    null = line if pooled else 0.0
     p = (
-        float(stats.t.sf(-evidence.mean / evidence.se, evidence.df))
+        float(stats.t.sf((null - evidence.mean) / evidence.se, evidence.df))
         if evidence.se > 0
-        else 1 - evidence.below(0.0)
+        else 1 - evidence.below(null)
     )
     return Finding(key, "rating", Rule.RELATIVE, p, e.posterior, low, high, e.n, line,
                    window=evidence.n if evidence is window else 0,
