@@ -290,4 +290,5 @@ def settings_of(thresholds: Thresholds) -> Settings:
             "nps": thresholds.drop_nps / 100, "valence": thresholds.drop_valence,
         },
         fdr=thresholds.fdr,
+        watch_fdr=thresholds.watch_fdr,
     )  # fmt: skip

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from surveys.conditions import Condition, parse_condition
 
@@ -81,6 +81,14 @@ class Thresholds(_Strict):
     drop_valence: float = Field(0.15, ge=0, le=2)  # mood below the baseline
     baseline_periods: int = Field(4, ge=1, le=12)  # periods of the same length before
     fdr: float = Field(0.05, gt=0, le=0.5)  # false discovery rate over the report's tests
+    # A relative or drop finding is "watch" when it would be a discovery at this looser rate.
+    watch_fdr: float = Field(0.25, gt=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _watch_looser(self) -> Thresholds:
+        if self.watch_fdr < self.fdr:
+            raise ValueError(f"watch_fdr ({self.watch_fdr}) must be at least fdr ({self.fdr})")
+        return self
 
 
 class Alert(_Strict):

@@ -371,3 +371,39 @@ def test_a_stage_a_little_lower_for_good_is_not_a_problem_however_many_weeks() -
         for _ in range(200)
     )
     assert flagged <= 4
+
+
+def drop_watch_cells(now: CustomerCells, baseline: Sequence[CustomerCells]) -> set[str]:
+    verdicts = assess(now, baseline, SETTINGS)
+    return {
+        key[0]
+        for key, cell in verdicts.cells.items()
+        if cell.watch and any(f.rule is Rule.DROP for f in cell.findings)
+    }
+
+
+def test_a_healthy_small_shop_is_not_a_wall_of_maybe_drops() -> None:
+    # 30 customers a week on each of 6 stages: a week's estimate falls past the minimum
+    # drop (0.1 star) for a third of the cells by chance alone; "watch" needs a hint of
+    # evidence (a discovery at watch_fdr), so most healthy weeks show no maybe-drop at all
+    rng = np.random.default_rng(41)
+    cells = weeks_with_watch = 0
+    for _ in range(200):
+        now, baseline = weeks(rng, stages=6, periods=4, n=30, spread=0.0)
+        watched = drop_watch_cells(now, baseline)
+        cells += len(watched)
+        weeks_with_watch += bool(watched)
+    assert cells / (200 * 6) <= 0.05
+    assert weeks_with_watch / 200 <= 0.3
+
+
+def test_a_drop_with_some_evidence_is_watched_before_it_is_a_problem() -> None:
+    # 0.4 star at 30 customers a week: rarely proven, often worth watching
+    rng = np.random.default_rng(42)
+    watched = proven = 0
+    for _ in range(200):
+        now, baseline = weeks(rng, stages=6, periods=4, n=30, spread=0.0, drop=0.4)
+        watched += "s0" in drop_watch_cells(now, baseline)
+        proven += "s0" in drops_found(now, baseline)
+    assert watched / 200 >= 0.2
+    assert (watched + proven) / 200 >= 0.5

@@ -701,3 +701,12 @@ def test_idea_mistakes_are_located(old: str, new: str, line: str, path: str, mes
 
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"s.yaml:{line_of(text, line)}: {path}: {message}"), problems
+
+
+def test_a_watch_rate_stricter_than_the_problem_rate_is_refused() -> None:
+    text = changed(
+        "default_locale: en", "default_locale: en\nthresholds: {fdr: 0.1, watch_fdr: 0.05}"
+    )
+    assert problems_of(text) == [
+        "s.yaml:4: thresholds: watch_fdr (0.05) must be at least fdr (0.1)"
+    ]
