@@ -23,7 +23,9 @@ mood) the customers of the period give a mean and a variance between customers
      by at least the minimum important difference (`relative_rating`);
    - *drop*: the metric is lower than in the baseline (the `baseline_periods` periods of the
      same length before; Welch's test of "no drop" with the spread between periods added,
-     as a control chart's limits are), and the estimated drop is at least the minimum drop.
+     as a control chart's limits are), and the estimated drop is at least the minimum drop;
+     also the relative score (a stage fallen against the rest of the same customers'
+     visit, with the rating's minimum drop).
    The minimum differences are asked of the estimate, not put into the null: a null
    shifted by the minimum difference spends a third of a 0.5-star effect's evidence on
    the margin and left real problems at "watch" (bench/README.md, quality).
@@ -83,7 +85,13 @@ class Settings:
     min_customers: int = 5
     relative_rating: float = 0.15  # stars below the customers' other ratings
     drops: Mapping[str, float] = field(
-        default_factory=lambda: {"rating": 0.1, "csat": 0.03, "nps": 0.05, "valence": 0.15}
+        default_factory=lambda: {
+            "rating": 0.1,
+            "csat": 0.03,
+            "nps": 0.05,
+            "valence": 0.15,
+            "relative": 0.1,
+        }
     )
     fdr: float = 0.05
     watch_fdr: float = 0.25  # relative and drop: "watch" is a discovery at this rate
@@ -436,6 +444,9 @@ def assess(
             estimates.setdefault(key, {})[metric] = estimate
             findings.append(_threshold(key, metric, estimate, settings))
         findings += _drops(current, baseline, metric, settings)
+    # A stage that fell against the rest of the same customers' visit: their mood cancels,
+    # so a fall of one stage shows at a third fewer customers than in its raw rating.
+    findings += _drops(current, baseline, "relative", settings)
     window = _estimates(sum(baseline, current), "relative") if baseline else {}
     for key, estimate in _estimates(current, "relative").items():
         if estimate.n >= enough:

@@ -34,6 +34,14 @@ WORDS: dict[str, dict[str, str]] = {
             "conclusive, {customers}"
         ),
         "drop": "{shown}, down {amount} from {before} {baseline} ({customers} vs {previous})",
+        "relative drop": (
+            "{amount} further below the same customers' other ratings than {baseline} "
+            "({customers} vs {previous})"
+        ),
+        "maybe relative drop": (
+            "{amount} further below the same customers' other ratings than {baseline} — not "
+            "yet conclusive ({customers} vs {previous})"
+        ),
         "maybe drop": (
             "{shown}, down {amount} from {before} {baseline} — not yet conclusive "
             "({customers} vs {previous})"
@@ -61,6 +69,15 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "drop": (
             "{shown}, на {amount} ниже, чем {before} {baseline} ({customers} против {previous})"
+        ),
+        "relative drop": (
+            "на {amount} больше отстаёт от других оценок тех же клиентов, чем {baseline} "
+            "({customers} против {previous})"
+        ),
+        "maybe relative drop": (
+            "на {amount} больше отстаёт от других оценок тех же клиентов, чем {baseline} — пока "
+            "не доказано "
+            "({customers} против {previous})"
         ),
         "maybe drop": (
             "{shown}, на {amount} ниже, чем {before} {baseline} — пока не доказано "
@@ -121,7 +138,7 @@ def customers(n: int, locale: str) -> str:
 
 
 # Reasons read in this order: the rating first, mood last; the absolute line before the rest.
-_ORDER = ("rating", "csat", "nps", "valence")
+_ORDER = ("rating", "csat", "nps", "valence", "relative")
 _RULES = (Rule.THRESHOLD, Rule.RELATIVE, Rule.DROP)
 
 
@@ -221,6 +238,12 @@ def _reason(f: Finding, w: Mapping[str, str], locale: str, baseline: str) -> str
             amount=_number(abs(f.value), 1, locale), low=_number(max(0.0, low), 1, locale),
             high=_number(high, 1, locale), customers=n,
         )  # fmt: skip
+    if f.rule is Rule.DROP and f.metric == "relative":
+        key = "relative drop" if f.discovered else "maybe relative drop"
+        return w[key].format(
+            amount=_number(abs(f.value), 1, locale), baseline=baseline, customers=n,
+            previous=number(f.n_baseline, locale),
+        )  # fmt: skip
     if f.rule is Rule.DROP:
         key = "drop" if f.discovered else "maybe drop"
         now = (f.baseline or 0.0) + f.value
@@ -288,6 +311,7 @@ def settings_of(thresholds: Thresholds) -> Settings:
         drops={
             "rating": thresholds.drop_rating, "csat": thresholds.drop_csat,
             "nps": thresholds.drop_nps / 100, "valence": thresholds.drop_valence,
+            "relative": thresholds.drop_rating,
         },
         fdr=thresholds.fdr,
         watch_fdr=thresholds.watch_fdr,

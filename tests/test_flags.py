@@ -110,6 +110,19 @@ def test_a_relative_finding_names_the_weeks_its_evidence_counted() -> None:
     )
 
 
+def test_a_stage_fallen_against_the_rest_of_the_visit_reads_so() -> None:
+    fall = finding(Rule.DROP, "relative", -0.52, -0.7, -0.3, 40, -0.1, baseline=0.1,
+                   n_baseline=160)  # fmt: skip
+    assert flag(verdict(fall), SETTINGS, WEEKS).sentence == (
+        "0.5 further below the same customers' other ratings than over the previous 4 weeks "
+        "(40 customers vs 160)"
+    )
+    assert flag(verdict(fall), SETTINGS, baseline_name(7, 4, "ru"), "ru").sentence == (
+        "на 0,5 больше отстаёт от других оценок тех же клиентов, чем за предыдущие 4 недели "
+        "(40 клиентов против 160)"
+    )
+
+
 def test_numbers_read_as_owners_read_them() -> None:
     assert shown("nps", -0.133) == "−13"
     assert shown("nps", 0.004) == "0"
