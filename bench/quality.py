@@ -26,6 +26,8 @@ The model (README "Quality of the map's verdicts"):
 - waves are answered `after` their order plus an exponential delay (mean 6 h, expired past
   `expire_after`); orders arrive uniformly, N / 0.6 a week, so about N customers a week
   answer the first wave ("customers per week");
+- optionally (`--model week_sd=0.1`) good and bad weeks: every stage's experience moves
+  by N(0, week_sd²) stars from one week of answering to the next, for all customers alike;
 - a planted effect is a shift of the latent that lowers the *expected* rating of the stage's
   (or touchpoint's) questions by exactly the effect in stars (solved through the rounding
   and clipping): standing — in every week; a drop — in answers of the reported week only.
@@ -93,6 +95,9 @@ class Model:
     nps_driver: float = 1.0
     nps_other: float = 0.25
     nps_noise: float = 1.0
+    # Good and bad weeks: each stage's experience moves by N(0, week_sd²) stars from one
+    # week (of answering) to the next, for every customer alike (staff, weather, a supplier).
+    week_sd: float = 0.0
 
     @property
     def latent_sd(self) -> float:
@@ -324,6 +329,10 @@ def simulate(p: Plan, model: Model, rng: np.random.Generator, rows: Rows) -> Non
     n = len(order_ids)
     standing = np.asarray([p.stage_shift.get(s, 0.0) for s in index])
     drop = np.asarray([p.drop_shift.get(s, 0.0) for s in index])
+    start, _ = _window(survey)
+    weeks = survey.thresholds.baseline_periods + 2  # the weeks before the window count as one
+    # Drawn only when asked for, so the default model's seeds give the same customers.
+    week_shift = rng.normal(0, model.week_sd, (weeks, len(index))) if model.week_sd > 0 else None
     for k, wave in enumerate(survey.waves):
         due = purchased + wave.after.total_seconds()
         delay = rng.exponential(model.delay_hours * 3600, n)
@@ -335,6 +344,9 @@ def simulate(p: Plan, model: Model, rng: np.random.Generator, rows: Rows) -> Non
         inside = (due < end) & (answered_at < end)
         this_week = answered_at >= report_start
         felt = experience - standing[None, :] - np.where(this_week[:, None], drop[None, :], 0.0)
+        if week_shift is not None:
+            week = np.clip(np.floor((answered_at - start) / WEEK) + 1, 0, weeks - 1)
+            felt = felt + week_shift[week.astype(int)]
         wave_stages = sorted({index[q.stage] for q in wave.questions})
         base = model.first_response * model.response_decay**k
         logit = math.log(base / (1 - base)) + model.response_slope * felt[:, wave_stages].mean(1)
