@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.cells import SUM_FIELDS, answer_sums, count_if
-from reports.days import built_days, gaps, in_runs, runs
+from reports.days import built_days, gaps, in_runs, runs, with_answers
 from reports.figures import Figures
 from storage.models import Answer, AnswerRollup, Dispatch, DispatchStatus
 
@@ -203,7 +203,8 @@ async def _cell_rows(
     if built:
         async for row in _rows(session, _rollup_cells_query(survey_id, runs(built), segment)):
             yield row
-    for start, end in gaps(period.start, period.end, built):
+    live = await with_answers(session, survey_id, gaps(period.start, period.end, built))
+    for start, end in live:
         async for row in _rows(session, _cells_query(survey_id, Period(start, end), segment)):
             yield row
 

@@ -53,6 +53,7 @@ from storage.models import Answer
 BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
 MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
+ORDERS_PER_QUERY = 900  # journeys whose ratings one query reads (SQLite < 3.32: ≤ 999 values)
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
 MIN_RELIABILITY = 0.3  # a stage score is never taken for mostly noise
 SEED = 20_261_204  # a fixed seed: the same data give the same report
@@ -135,20 +136,23 @@ async def journey_scores(
     # The most recent MAX_JOURNEYS NPS answers (newest first on the report index): the
     # ranking is settled long before, and the cost stays bounded however long the period.
     nps = (
-        select(Answer.order_id, Answer.nps.label("y"))
+        select(Answer.order_id, Answer.nps)
         .where(Answer.survey_id == survey_id, Answer.nps.is_not(None), days)
         .order_by(Answer.day.desc())
         .limit(MAX_JOURNEYS)
-        .subquery()
     )
-    ratings = select(
-        Answer.order_id, Answer.stage, Answer.question_id, Answer.rating.label("x")
-    ).where(Answer.order_id.in_(select(nps.c.order_id)), Answer.rating.is_not(None))
-    answers = {
-        int(order_id): float(y)
-        for order_id, y in (await session.execute(select(nps.c.order_id, nps.c.y))).all()
-    }
-    rated = (await session.execute(ratings)).all()
+    found = (await session.execute(nps)).all()
+    answers = {int(order_id): float(y) for order_id, y in found if y is not None}
+    # Their journeys' ratings by the ids just read (on ix_answers_order_stage), not by the
+    # NPS query again as a subquery; in ascending chunks, which keep the rows in the
+    # order one IN over all of them gives, within any SQLite's limit of bound values.
+    orders = sorted(answers)
+    rated: list[Any] = []
+    for i in range(0, len(orders), ORDERS_PER_QUERY):
+        ratings = select(Answer.order_id, Answer.stage, Answer.question_id, Answer.rating).where(
+            Answer.order_id.in_(orders[i : i + ORDERS_PER_QUERY]), Answer.rating.is_not(None)
+        )
+        rated += (await session.execute(ratings)).all()
     return scores_from_ratings(
         answers, [(int(o), str(s), str(q), float(x)) for o, s, q, x in rated if x is not None]
     )
