@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -152,19 +152,6 @@ class Read:
 # -- the database ------------------------------------------------------------------------
 
 
-def _where(
-    survey_id: str, start: datetime, end: datetime, segment: str | None
-) -> list[ColumnElement[bool]]:
-    conditions = [
-        Answer.survey_id == survey_id,
-        Answer.answered_at >= start,
-        Answer.answered_at < end,
-    ]
-    if segment is not None:
-        conditions.append(Answer.segment == segment)
-    return conditions
-
-
 @dataclass(frozen=True, slots=True)
 class _Row:
     answer: int
@@ -175,6 +162,46 @@ class _Row:
     at: datetime
     low: bool
     stored: TextReading | None  # its reading, when one of this version is kept
+
+
+@functools.cache
+def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
+    """The stage's newest comments with their readings, built once and bound per call
+    (`survey_id`, `stage`, `start`, `end`, `version`, `segment`): a report asks it for
+    every stage."""
+    stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
+    same = aliased(Answer)
+    low = (
+        select(func.count())
+        .where(
+            same.dispatch_id == Answer.dispatch_id,
+            same.stage == stage,
+            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR),
+        )
+        .scalar_subquery()
+    )
+    kept = CommentReading
+    conditions = [
+        Answer.survey_id == bindparam("survey_id"),
+        Answer.answered_at >= bindparam("start"),
+        Answer.answered_at < bindparam("end"),
+    ]
+    if by_segment:
+        conditions.append(Answer.segment == bindparam("segment"))
+    return (
+        select(
+            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
+            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
+            kept.terms,
+        )
+        .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == bindparam("version")))
+        .where(
+            *conditions, Answer.stage == stage, Answer.comment.is_not(None),
+            Answer.comment != "",
+        )
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+        .limit(limit)
+    )  # fmt: skip
 
 
 async def _comments(
@@ -188,32 +215,11 @@ async def _comments(
 ) -> list[_Row]:
     """The stage's newest comments, each with its stored reading of `version` if any:
     low when the same wave answered the stage low."""
-    same = aliased(Answer)
-    low = (
-        select(func.count())
-        .where(
-            same.dispatch_id == Answer.dispatch_id,
-            same.stage == stage,
-            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR),
-        )
-        .scalar_subquery()
-    )
-    kept = CommentReading
-    statement = (
-        select(
-            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
-            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
-            kept.terms,
-        )
-        .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == version))
-        .where(
-            *_where(survey_id, *bounds, segment), Answer.stage == stage,
-            Answer.comment.is_not(None), Answer.comment != "",
-        )
-        .order_by(Answer.answered_at.desc(), Answer.id.desc())
-        .limit(limit)
-    )  # fmt: skip
-    rows = (await session.execute(statement)).all()
+    statement = _comments_query(segment is not None, limit)
+    start, end = bounds
+    values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
+    values |= {"version": version, "segment": segment}
+    rows = (await session.execute(statement, values)).all()
     return [
         _Row(
             int(row[0]),
