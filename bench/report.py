@@ -13,6 +13,11 @@ then — after one `rollups.refresh()` as the scheduler runs it, timed too — `
 as reports run it: 83 closed days from the rollup, the last (still open) day from the
 answers. Seeding runs in a child process, so the peak RSS of this process is the
 aggregation's; tracemalloc measures one aggregate call on its own.
+
+Seeding, the rollups and the first report (which reads every comment) take minutes at
+1M, so on SQLite `--keep FILE` saves the database as the timed rounds found it and
+`--reuse FILE` times the rounds on a copy of it (bare scan, aggregate, build_report),
+skipping everything before: two versions of the code compared on the same data.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import cProfile
 import multiprocessing
 import os
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -245,6 +251,58 @@ async def profiled(call: Callable[[], Awaitable[Any]], path: str) -> None:
     profiler.dump_stats(path)
 
 
+async def rolled_rounds(
+    engine: AsyncEngine, factory: Callable[[], AsyncSession], args: argparse.Namespace
+) -> dict[str, float]:
+    """The rounds as reports run them: closed days from the rollups, the open one live."""
+
+    async def one_aggregate(segment: str | None = None) -> Any:
+        async with factory() as session:
+            return await aggregate(session, "cafe", PERIOD, segment)
+
+    async def report() -> Any:
+        async with factory() as session:
+            return await build_report(session, CAFE, PERIOD, NOW)
+
+    rolled = await rounds(
+        {
+            "bare_scan": lambda: scalar_rows(engine, BARE),
+            "aggregate": one_aggregate,
+            "aggregate_segment": lambda: one_aggregate("vip"),
+            # The whole report: both periods, comments of every stage, priorities.
+            "build_report": report,
+        },
+        args.repeat,
+    )
+    if args.profile:
+        await profiled(report, args.profile)
+    return rolled
+
+
+async def reuse(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the timed rounds, on a copy of a database kept by `--keep`."""
+    directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    path = directory / "report.db"
+    await asyncio.to_thread(shutil.copyfile, args.reuse, path)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    rss_before = rss_mib()
+    rolled = await rolled_rounds(engine, make_session_factory(engine), args)
+    rss_after = rss_mib()
+    await engine.dispose()
+    await asyncio.to_thread(path.unlink)
+    return {
+        "database": "sqlite",
+        "answers": args.answers,
+        "days": PERIOD.days,
+        "reused": str(args.reuse),
+        "median_seconds": {k: round(v, 4) for k, v in rolled.items()},
+        "ratio_to_bare_scan": {k: round(v / rolled["bare_scan"], 3) for k, v in rolled.items()},
+        "rss_mib_before_after": (round(rss_before, 1), round(rss_after, 1)),
+        "maxrss_mib": round(maxrss_mib(), 1),
+        "machine": machine(),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
     url, target = await prepare(args.database, directory)
@@ -306,19 +364,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await rollups.refresh_survey(factory, CAFE, NOW + timedelta(minutes=15))
     idle_refresh = time.perf_counter() - started
     assert counts_of(await voices()) == counts_of(voices_live), "the theme rollup changed them"
-    rolled = await rounds(
-        {
-            "bare_scan": bare,
-            "aggregate": one_aggregate,
-            "aggregate_segment": lambda: one_aggregate("vip"),
-            # The whole report: both periods, comments of every stage, priorities.
-            "build_report": report,
-        },
-        args.repeat,
-    )
-
-    if args.profile:
-        await profiled(report, args.profile)
+    if args.keep:
+        await keep(engine, args.keep)
+    rolled = await rolled_rounds(engine, factory, args)
     tracemalloc.start()
     result = await one_aggregate()
     _, peak = tracemalloc.get_traced_memory()
@@ -364,15 +412,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def keep(engine: AsyncEngine, target: str) -> None:
+    """A consistent copy of the SQLite database, made by SQLite itself."""
+    await asyncio.to_thread(Path(target).unlink, missing_ok=True)
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(f"VACUUM INTO '{target}'")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", help="write a cProfile of one build_report here")
+    parser.add_argument("--keep", help="SQLite: save the database the rounds ran on here")
+    parser.add_argument("--reuse", help="SQLite: time the rounds only, on a copy of this")
     args = parser.parse_args()
-    payload = asyncio.run(run(args))
+    if (args.keep or args.reuse) and args.database != "sqlite":
+        parser.error("--keep and --reuse are for SQLite")
+    payload = asyncio.run(reuse(args) if args.reuse else run(args))
     path = write_result(f"report-{args.database}-{args.answers}", payload)
+    if args.reuse:
+        print("median_seconds", payload["median_seconds"])
+        print("ratio_to_bare_scan", payload["ratio_to_bare_scan"])
+        print("→", path, f"(pid {os.getpid()})")
+        return
     for key in (
         "live_median_seconds", "live_ratio_to_bare_scan", "rollup_build_seconds",
         "rollup_idle_refresh_seconds", "first_report_seconds", "themes_live_median_seconds",

@@ -11,6 +11,7 @@ per-touchpoint and per-stage Figures. Memory does not grow with the number of an
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
+    bindparam,
     case,
     func,
     literal,
@@ -30,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.cells import SUM_FIELDS, answer_sums, count_if
-from reports.days import built_days, gaps, in_runs, runs
+from reports.days import built_days, gaps, in_runs, runs, with_answers
 from reports.figures import Figures
 from storage.models import Answer, AnswerRollup, Dispatch, DispatchStatus
 
@@ -203,7 +206,8 @@ async def _cell_rows(
     if built:
         async for row in _rows(session, _rollup_cells_query(survey_id, runs(built), segment)):
             yield row
-    for start, end in gaps(period.start, period.end, built):
+    live = await with_answers(session, survey_id, gaps(period.start, period.end, built))
+    for start, end in live:
         async for row in _rows(session, _cells_query(survey_id, Period(start, end), segment)):
             yield row
 
@@ -278,16 +282,31 @@ async def top_comments(
     period: the partial index `ix_answers_comments` hands them over newest first, so the
     cost stays flat however many answers the period holds."""
     start, end = period.bounds()
+    values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
+    statement = _comments_query(segment is not None, limit, lookback)
+    values["segment"] = segment
+    rows = (await session.execute(statement, values)).all()
+    return [
+        Comment(text, at, touchpoint, value, first == 0)
+        for text, at, touchpoint, value, first in rows
+    ]
+
+
+@functools.cache
+def _comments_query(by_segment: bool, limit: int, lookback: int) -> Select[Any]:
+    """top_comments' statement, built once and bound per call (`survey_id`, `stage`,
+    `start`, `end`, `segment`): a report asks it for every stage."""
+    stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
     conditions = [
-        Answer.survey_id == survey_id,
+        Answer.survey_id == bindparam("survey_id"),
         Answer.stage == stage,
         Answer.comment.is_not(None),  # the partial index's predicate
-        Answer.answered_at >= start,
-        Answer.answered_at < end,
+        Answer.answered_at >= bindparam("start"),
+        Answer.answered_at < bindparam("end"),
         Answer.comment != "",
     ]
-    if segment is not None:
-        conditions.append(Answer.segment == segment)
+    if by_segment:
+        conditions.append(Answer.segment == bindparam("segment"))
     recent = (
         select(Answer.id, Answer.dispatch_id, Answer.answered_at)
         .where(*conditions)
@@ -300,15 +319,10 @@ async def top_comments(
     rating = select(func.min(same_wave.rating)).where(*in_same_wave).scalar_subquery()
     mood = select(func.min(same_wave.valence)).where(*in_same_wave).scalar_subquery()
     low = case((or_(rating <= LOW_RATING, mood < 0), literal(0)), else_=literal(1))
-    statement = (
+    return (
         select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating, low)
         .select_from(recent)
         .join(Answer, Answer.id == recent.c.id)
         .order_by(low, recent.c.answered_at.desc(), recent.c.id.desc())
         .limit(limit)
     )
-    rows = (await session.execute(statement)).all()
-    return [
-        Comment(text, at, touchpoint, value, first == 0)
-        for text, at, touchpoint, value, first in rows
-    ]

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
-from reports.days import built_days, gaps, in_runs, runs
+from reports.days import built_days, gaps, in_runs, runs, with_answers
 from storage.models import Answer, CustomerRollup
 from surveys.model import Survey
 
@@ -290,7 +290,7 @@ async def _rows(
     if built:
         for row in (await session.execute(_rollup_query(survey_id, runs(built), segment))).all():
             yield row
-    for first, after in gaps(start, end, built):
+    for first, after in await with_answers(session, survey_id, gaps(start, end, built)):
         days = in_runs(Answer.day, [(first, after)])
         if segment is not None:
             days = and_(days, Answer.segment == segment)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import RollupDay
+from storage.models import Answer, RollupDay
 
 # An answer is stamped when its handler runs and committed moments later; a day is
 # rolled up only once it has been over for this long, so no live answer lands on it.
@@ -65,3 +65,18 @@ async def built_days(session: AsyncSession, survey_id: str, start: date, end: da
         .order_by(RollupDay.day)
     )
     return list(rows)
+
+
+async def with_answers(
+    session: AsyncSession, survey_id: str, ranges: Sequence[tuple[date, date]]
+) -> list[tuple[date, date]]:
+    """The ranges holding at least one answer of the survey: one index seek each, so a
+    period before the survey began (a baseline, last period) costs no aggregate query."""
+    found = []
+    for start, end in ranges:
+        probe = select(Answer.id).where(
+            Answer.survey_id == survey_id, Answer.day >= start, Answer.day < end
+        )
+        if await session.scalar(probe.limit(1)) is not None:
+            found.append((start, end))
+    return found

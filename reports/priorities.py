@@ -47,14 +47,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
 from reports.days import in_runs
+from reports.relative_weights import relative_weights, resampled_weights
 from storage.models import Answer
 
 BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
 MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
+ORDERS_PER_QUERY = 900  # journeys whose ratings one query reads (SQLite < 3.32: ≤ 999 values)
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
 MIN_RELIABILITY = 0.3  # a stage score is never taken for mostly noise
-PSD_FLOOR = 0.05  # the smallest eigenvalue of corrected correlations
 SEED = 20_261_204  # a fixed seed: the same data give the same report
 
 
@@ -135,20 +136,23 @@ async def journey_scores(
     # The most recent MAX_JOURNEYS NPS answers (newest first on the report index): the
     # ranking is settled long before, and the cost stays bounded however long the period.
     nps = (
-        select(Answer.order_id, Answer.nps.label("y"))
+        select(Answer.order_id, Answer.nps)
         .where(Answer.survey_id == survey_id, Answer.nps.is_not(None), days)
         .order_by(Answer.day.desc())
         .limit(MAX_JOURNEYS)
-        .subquery()
     )
-    ratings = select(
-        Answer.order_id, Answer.stage, Answer.question_id, Answer.rating.label("x")
-    ).where(Answer.order_id.in_(select(nps.c.order_id)), Answer.rating.is_not(None))
-    answers = {
-        int(order_id): float(y)
-        for order_id, y in (await session.execute(select(nps.c.order_id, nps.c.y))).all()
-    }
-    rated = (await session.execute(ratings)).all()
+    found = (await session.execute(nps)).all()
+    answers = {int(order_id): float(y) for order_id, y in found if y is not None}
+    # Their journeys' ratings by the ids just read (on ix_answers_order_stage), not by the
+    # NPS query again as a subquery; in ascending chunks, which keep the rows in the
+    # order one IN over all of them gives, within any SQLite's limit of bound values.
+    orders = sorted(answers)
+    rated: list[Any] = []
+    for i in range(0, len(orders), ORDERS_PER_QUERY):
+        ratings = select(Answer.order_id, Answer.stage, Answer.question_id, Answer.rating).where(
+            Answer.order_id.in_(orders[i : i + ORDERS_PER_QUERY]), Answer.rating.is_not(None)
+        )
+        rated += (await session.execute(ratings)).all()
     return scores_from_ratings(
         answers, [(int(o), str(s), str(q), float(x)) for o, s, q, x in rated if x is not None]
     )
@@ -187,63 +191,6 @@ def scores_from_ratings(
     return JourneyScores(stages, matrix, y, items, squares / freedom if freedom > 0 else None)
 
 
-def _correlations(
-    x: np.ndarray[Any, np.dtype[np.float64]], y: np.ndarray[Any, np.dtype[np.float64]]
-) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
-    """Pairwise-complete correlations among the stages, and of each stage with NPS: each
-    pair over the journeys that have both (fewer than three: uncorrelated). All pairs at
-    once from cross-products of the zero-filled data and its presence mask."""
-    data = np.column_stack([x, y])
-    present = (~np.isnan(data)).astype(float)
-    filled = np.where(present > 0, data, 0.0)
-    n = present.T @ present  # journeys with both a and b
-    sums = filled.T @ present  # [a, b]: Σ a over the journeys with both
-    squares = (filled**2).T @ present
-    products = filled.T @ filled
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = sums / n
-        variance = squares / n - mean**2
-        covariance = products / n - mean * mean.T
-        corr = covariance / np.sqrt(variance * variance.T)
-    usable = (n >= 3) & (variance > 1e-12) & (variance.T > 1e-12)
-    corr = np.where(usable, corr, 0.0)
-    np.fill_diagonal(corr, 1.0)
-    return corr[:-1, :-1], corr[:-1, -1]
-
-
-def relative_weights(x: Matrix, y: Matrix, reliability: Matrix | None = None) -> Matrix:
-    """Johnson's relative weights of the columns of x for y: their sum is R² (of the true
-    scores, when the columns' `reliability` corrects the correlations for attenuation)."""
-    rxx, rxy = _correlations(x, y)
-    if reliability is not None:
-        rxx, rxy = _nearest_correlations(rxx, rxy, np.sqrt(reliability))
-    values, vectors = np.linalg.eigh(rxx)
-    values = np.clip(values, 1e-9, None)  # pairwise correlations need not be PSD
-    half = vectors @ np.diag(np.sqrt(values)) @ vectors.T  # correlations of X with its
-    beta = np.linalg.solve(half, rxy)  # orthogonal counterpart Z, and y regressed on Z
-    weights: np.ndarray[Any, np.dtype[np.float64]] = (half**2) @ (beta**2)
-    return weights
-
-
-def _nearest_correlations(rxx: Matrix, rxy: Matrix, root: Matrix) -> tuple[Matrix, Matrix]:
-    """The stages' and NPS's correlations divided by the square roots of the stages'
-    reliabilities, made a correlation matrix again: pairwise-complete correlations over
-    different journeys, once corrected, can describe no possible data (a negative
-    eigenvalue, weights in the thousands). Stages and NPS are corrected together and the
-    eigenvalues clipped at PSD_FLOOR, then the diagonal restored to one."""
-    k = len(rxy)
-    joint = np.ones((k + 1, k + 1))
-    joint[:k, :k], joint[:k, k], joint[k, :k] = rxx, rxy, rxy
-    scale = np.append(root, 1.0)
-    joint = joint / np.outer(scale, scale)
-    np.fill_diagonal(joint, 1.0)
-    values, vectors = np.linalg.eigh(joint)
-    joint = vectors @ np.diag(np.clip(values, PSD_FLOOR, None)) @ vectors.T
-    unit = np.sqrt(np.diag(joint))
-    joint = joint / np.outer(unit, unit)
-    return joint[:k, :k], joint[:k, k]
-
-
 def importance_window(period: Period, baseline_periods: int) -> Period:
     """The days whose NPS answers the ranking learns from: the period and its baseline."""
     return Period(period.start - timedelta(days=baseline_periods * period.days), period.end)
@@ -264,15 +211,11 @@ def priorities(
         return Priorities((), scores.journeys, needed, days=days)
     columns = [scores.stages.index(s) for s in stages]
     x, y = scores.x[:, columns], scores.y
-    rng = np.random.default_rng(SEED)
     reliability = scores.reliabilities()[columns]
     full = relative_weights(x, y, reliability)
     r_squared = float(full.sum())
     shares = _shares(full)
-    resampled = np.empty((bootstraps, len(stages)))
-    for b in range(bootstraps):
-        rows = rng.integers(0, y.shape[0], y.shape[0])
-        resampled[b] = _shares(relative_weights(x[rows], y[rows], reliability))
+    resampled = _shares(resampled_weights(x, y, _resamples(y.shape[0], bootstraps), reliability))
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail], axis=0)
     first = np.bincount(resampled.argmax(axis=1), minlength=len(stages)) / bootstraps
@@ -294,13 +237,23 @@ def priorities(
     return Priorities(tuple(result), scores.journeys, needed, r_squared, days)
 
 
-def _shares(
-    weights: np.ndarray[Any, np.dtype[np.float64]],
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    total = float(weights.sum())
-    if total <= 0:
-        return np.full(weights.shape, 1 / len(weights))
-    shares: np.ndarray[Any, np.dtype[np.float64]] = weights / total
+def _resamples(journeys: int, bootstraps: int) -> Matrix:
+    """bootstraps × journeys: how many times each journey is drawn in each resample.
+    One draw of bootstraps × journeys indices is the same stream as a draw of `journeys`
+    per resample, so the seed gives the resamples it always gave."""
+    rows = np.random.default_rng(SEED).integers(0, journeys, (bootstraps, journeys))
+    flat = (rows + journeys * np.arange(bootstraps)[:, None]).ravel()
+    counts: Matrix = np.bincount(flat, minlength=bootstraps * journeys).astype(float)
+    return counts.reshape(bootstraps, journeys)
+
+
+def _shares(weights: Matrix) -> Matrix:
+    """Each row of weights as shares of its sum (even shares where the sum is not
+    positive)."""
+    total = weights.sum(axis=-1, keepdims=True)
+    even = np.full(weights.shape, 1 / weights.shape[-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares: Matrix = np.where(total <= 0, even, weights / total)
     return shares
 
 

@@ -20,17 +20,18 @@ and of choices are aggregated in the database.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -151,19 +152,6 @@ class Read:
 # -- the database ------------------------------------------------------------------------
 
 
-def _where(
-    survey_id: str, start: datetime, end: datetime, segment: str | None
-) -> list[ColumnElement[bool]]:
-    conditions = [
-        Answer.survey_id == survey_id,
-        Answer.answered_at >= start,
-        Answer.answered_at < end,
-    ]
-    if segment is not None:
-        conditions.append(Answer.segment == segment)
-    return conditions
-
-
 @dataclass(frozen=True, slots=True)
 class _Row:
     answer: int
@@ -174,6 +162,46 @@ class _Row:
     at: datetime
     low: bool
     stored: TextReading | None  # its reading, when one of this version is kept
+
+
+@functools.cache
+def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
+    """The stage's newest comments with their readings, built once and bound per call
+    (`survey_id`, `stage`, `start`, `end`, `version`, `segment`): a report asks it for
+    every stage."""
+    stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
+    same = aliased(Answer)
+    low = (
+        select(func.count())
+        .where(
+            same.dispatch_id == Answer.dispatch_id,
+            same.stage == stage,
+            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR),
+        )
+        .scalar_subquery()
+    )
+    kept = CommentReading
+    conditions = [
+        Answer.survey_id == bindparam("survey_id"),
+        Answer.answered_at >= bindparam("start"),
+        Answer.answered_at < bindparam("end"),
+    ]
+    if by_segment:
+        conditions.append(Answer.segment == bindparam("segment"))
+    return (
+        select(
+            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
+            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
+            kept.terms,
+        )
+        .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == bindparam("version")))
+        .where(
+            *conditions, Answer.stage == stage, Answer.comment.is_not(None),
+            Answer.comment != "",
+        )
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+        .limit(limit)
+    )  # fmt: skip
 
 
 async def _comments(
@@ -187,32 +215,11 @@ async def _comments(
 ) -> list[_Row]:
     """The stage's newest comments, each with its stored reading of `version` if any:
     low when the same wave answered the stage low."""
-    same = aliased(Answer)
-    low = (
-        select(func.count())
-        .where(
-            same.dispatch_id == Answer.dispatch_id,
-            same.stage == stage,
-            or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR),
-        )
-        .scalar_subquery()
-    )
-    kept = CommentReading
-    statement = (
-        select(
-            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
-            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
-            kept.terms,
-        )
-        .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == version))
-        .where(
-            *_where(survey_id, *bounds, segment), Answer.stage == stage,
-            Answer.comment.is_not(None), Answer.comment != "",
-        )
-        .order_by(Answer.answered_at.desc(), Answer.id.desc())
-        .limit(limit)
-    )  # fmt: skip
-    rows = (await session.execute(statement)).all()
+    statement = _comments_query(segment is not None, limit)
+    start, end = bounds
+    values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
+    values |= {"version": version, "segment": segment}
+    rows = (await session.execute(statement, values)).all()
     return [
         _Row(
             int(row[0]),
@@ -265,7 +272,9 @@ async def unhappy_customers(
 async def _choices(
     session: AsyncSession, survey_id: str, bounds: tuple[datetime, datetime], segment: str | None
 ) -> dict[tuple[str, str], int]:
-    """(question id, option id) → answers, on the partial index `ix_answers_choices`."""
+    """(question id, option id) → answers, on the partial index `ix_answers_choices`:
+    counted per day in the index's order (no sort of every choice of the period), the
+    days' counts added here."""
     first, after = (moment.date() for moment in bounds)
     conditions = [
         Answer.survey_id == survey_id, Answer.choice.is_not(None),
@@ -276,10 +285,13 @@ async def _choices(
     statement = (
         select(Answer.question_id, Answer.choice, func.count())
         .where(*conditions)
-        .group_by(Answer.question_id, Answer.choice)
+        .group_by(Answer.day, Answer.question_id, Answer.choice)
     )
-    rows = (await session.execute(statement)).all()
-    return {(q, c): int(n) for q, c, n in rows if c is not None}
+    counts: Counter[tuple[str, str]] = Counter()
+    for question, choice, n in (await session.execute(statement)).all():
+        if choice is not None:
+            counts[question, choice] += int(n)
+    return dict(counts)
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -290,12 +302,13 @@ async def read_unread(
     survey_id: str,
     bounds: tuple[datetime, datetime],
     version: str,
-    compiled: Matchers,
+    compiled: Callable[[], Matchers],
     keep: Any,
 ) -> bool:
     """Read and keep every comment of the window without a reading of `version`; False
     when the database would not keep them (the caller counts what it read instead).
-    `keep(answer id, reading)` turns a reading into its stored row."""
+    `keep(answer id, reading)` turns a reading into its stored row; `compiled()` gives
+    the themes' matchers (compiled only when a comment needs reading)."""
     kept = CommentReading
     current = exists().where(kept.answer_id == Answer.id, kept.version == version)
     statement = (
@@ -305,7 +318,7 @@ async def read_unread(
         .limit(READ_BATCH)
     )
     while rows := (await session.execute(statement)).all():
-        readings = [keep(int(i), read_text(str(text), compiled)) for i, text in rows]
+        readings = [keep(int(i), read_text(str(text), compiled())) for i, text in rows]
         if not await keep_readings(session, readings):
             return False
         if len(rows) < READ_BATCH:
@@ -320,7 +333,7 @@ def _questions(survey: Survey) -> dict[str, Question]:
 async def _read_stage(
     session: AsyncSession,
     survey: Survey,
-    compiled: Matchers,
+    compiled: Callable[[], Matchers],
     stage: str,
     bounds: tuple[datetime, datetime],
     segment: str | None,
@@ -336,7 +349,7 @@ async def _read_stage(
     for row in await _comments(session, survey.id, stage, bounds, segment, version, limit):
         text_reading = row.stored
         if text_reading is None:
-            text_reading = read_text(row.text, compiled)
+            text_reading = read_text(row.text, compiled())
             fresh.append(_kept_row(row.answer, text_reading, version))
         question = questions.get(row.question)
         asked = question.comment_intent if question is not None else None
@@ -609,7 +622,9 @@ async def build_voices(
     survey's baseline periods before it. `unhappy`: per stage, the customers who
     answered it low in the period and in the baseline, when the caller has them."""
     locale = locale or survey.default_locale
-    compiled = matchers(survey.themes)
+    # Compiling the themes' matchers takes milliseconds; once every comment has its
+    # reading kept, a report never needs them.
+    compiled = functools.cache(lambda: matchers(survey.themes))
     now, before = period.bounds(), _baseline(period, survey.thresholds.baseline_periods)
     if unhappy is None:
         unhappy = (
