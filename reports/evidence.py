@@ -15,7 +15,9 @@ mood) the customers of the period give a mean and a variance between customers
    own mean; a cell of five customers moves most of the way to the journey.
 3. **Rules**, each a one-sided test:
    - *threshold*: the metric is below the survey's threshold (p: the posterior
-     probability of "at or above" — a small cell must first overcome the journey's level);
+     probability of "at or above" over the period and its baseline — a small cell must
+     first overcome the journey's level, and a standing shortfall is told by all the
+     weeks — while the period's own estimate must be below the line);
    - *relative*: the customers' mean rating of the cell is lower than their own other
      ratings (p: a one-sided t-test of "no lower" on the customers' paired differences,
      which already carry each customer's mood, over the period and its baseline — a
@@ -136,7 +138,7 @@ class Finding:
     n_baseline: int = 0
     discovered: bool = False  # a discovery of the report's FDR procedure
     suggestive: bool = False  # the estimate says "maybe", the evidence does not yet
-    window: int = 0  # relative: customers of the period and its baseline the test counted
+    window: int = 0  # customers of the period and its baseline the test counted (0: the period's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,13 +297,22 @@ def _estimates(cells: CustomerCells, metric: str) -> dict[CellKey, Estimate]:
     return result
 
 
-def _threshold(key: CellKey, metric: str, e: Estimate, s: Settings) -> Finding:
+def _threshold(
+    key: CellKey, metric: str, e: Estimate, s: Settings, window: Estimate | None
+) -> Finding:
+    """p: the posterior probability of "at or above the threshold" over the period and its
+    baseline (`window`, shrunk the same way), as for the relative rule: a cell below the
+    owner's line for weeks is told by all of them — a stage rated by the few customers who
+    returned something has 20 of them a week. The period's own estimate must still be
+    below the line for a problem (`assess`)."""
     line = s.thresholds[metric]
     low, high = e.interval(s.interval)
-    p = 1 - e.below(line)  # P(at or above the threshold)
+    pooled = window is not None and window.n > e.n
+    evidence = window if pooled and window is not None else e
+    p = 1 - evidence.below(line)
     maybe = e.posterior < line or (e.posterior < line + WATCH_MARGIN[metric] and low < line)
     return Finding(key, metric, Rule.THRESHOLD, p, e.posterior, low, high, e.n, line,
-                   suggestive=maybe)  # fmt: skip
+                   window=evidence.n if pooled else 0, suggestive=maybe)  # fmt: skip
 
 
 def _relative(key: CellKey, e: Estimate, s: Settings, window: Estimate | None) -> Finding:
@@ -437,17 +448,19 @@ def assess(
     enough = settings.min_customers
     estimates: dict[CellKey, dict[str, Estimate]] = {}
     findings: list[Finding] = []
+    history = sum(baseline, current) if baseline else None
     for metric in METRICS:
+        window = _estimates(history, metric) if history is not None else {}
         for key, estimate in _estimates(current, metric).items():
             if estimate.n < enough:
                 continue
             estimates.setdefault(key, {})[metric] = estimate
-            findings.append(_threshold(key, metric, estimate, settings))
+            findings.append(_threshold(key, metric, estimate, settings, window.get(key)))
         findings += _drops(current, baseline, metric, settings)
     # A stage that fell against the rest of the same customers' visit: their mood cancels,
     # so a fall of one stage shows at a third fewer customers than in its raw rating.
     findings += _drops(current, baseline, "relative", settings)
-    window = _estimates(sum(baseline, current), "relative") if baseline else {}
+    window = _estimates(history, "relative") if history is not None else {}
     for key, estimate in _estimates(current, "relative").items():
         if estimate.n >= enough:
             findings.append(_relative(key, estimate, settings, window.get(key)))
@@ -455,10 +468,18 @@ def assess(
     rejected = conditional_bh(p_values, settings.fdr)
     hinted = conditional_bh(p_values, settings.watch_fdr)
     decided = [
-        _decided(f, discovered and (f.rule is Rule.THRESHOLD or f.value <= f.line), hint)
+        _decided(f, discovered and _past(f), hint)
         for f, discovered, hint in zip(findings, rejected, hinted, strict=True)
     ]
     return Verdicts(_cells(current, estimates, decided), len(findings), settings)
+
+
+def _past(finding: Finding) -> bool:
+    """The period's own estimate is past the rule's line (below a threshold; at or beyond
+    a minimum difference): the evidence may span the baseline, the verdict is this period's."""
+    if finding.rule is Rule.THRESHOLD:
+        return finding.value < finding.line
+    return finding.value <= finding.line
 
 
 def _decided(finding: Finding, discovered: bool, hinted: bool) -> Finding:

@@ -228,12 +228,11 @@ def _label(metric: str, w: Mapping[str, str]) -> str:
 
 def _reason(f: Finding, w: Mapping[str, str], locale: str, baseline: str) -> str:
     n = customers(f.n, locale)
+    if f.window:
+        n = w["window"].format(customers=n, total=number(f.window, locale), baseline=baseline)
     if f.rule is Rule.RELATIVE:
         key = "relative" if f.discovered else "maybe relative"
         low, high = -f.high, -f.low
-        if f.window:
-            total = number(f.window, locale)
-            n = w["window"].format(customers=n, total=total, baseline=baseline)
         return w[key].format(
             amount=_number(abs(f.value), 1, locale), low=_number(max(0.0, low), 1, locale),
             high=_number(high, 1, locale), customers=n,
