@@ -58,7 +58,7 @@ REDIS_RETRY = 5.0  # seconds on the local limiter before Redis is tried again
 class Fallback(Protocol):
     """This process's own limiter (surveys.ratelimit.LocalRateLimiter)."""
 
-    async def acquire(self) -> bool: ...
+    async def acquire(self, wait: bool = True) -> bool: ...
 
 
 class SharedRateLimiter:
@@ -109,22 +109,22 @@ class SharedRateLimiter:
         except Exception:  # Redis down: this process still pauses; others may hit 429 too
             log.exception("could not share a %.1f s flood-control pause through Redis", seconds)
 
-    async def acquire(self) -> bool:
+    async def acquire(self, wait: bool = True) -> bool:
         if self.paused_for > 0:
             return False
         if self.fallback is not None and time.monotonic() < self._redis_down_until:
-            return await self.fallback.acquire() and self.paused_for == 0
+            return await self.fallback.acquire(wait) and self.paused_for == 0
         try:
-            return await self._shared_acquire()
+            return await self._shared_acquire(wait)
         except (RedisError, OSError) as error:
             if self.fallback is None:
                 raise
             if self._redis_down_until == 0.0:
                 log.warning("Redis unreachable (%s): this process's own send limit for now", error)
             self._redis_down_until = time.monotonic() + REDIS_RETRY
-            return await self.fallback.acquire() and self.paused_for == 0
+            return await self.fallback.acquire(wait) and self.paused_for == 0
 
-    async def _shared_acquire(self) -> bool:
+    async def _shared_acquire(self, wait: bool) -> bool:
         while True:
             # With the limit off the interval is 0: the script then only checks the pause.
             status, micros = await self._acquire(
@@ -137,6 +137,8 @@ class SharedRateLimiter:
                 return True
             if status == -1:
                 self._paused_until = time.monotonic() + int(micros) / 1_000_000
+                return False
+            if not wait:
                 return False
             await asyncio.sleep(int(micros) / 1_000_000)
 
