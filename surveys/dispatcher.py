@@ -291,6 +291,8 @@ class WaveDispatcher:
                 windows += 1
                 if not await self._drain_window(report):
                     break
+        if report.outcomes["held"]:
+            log.info("%d sends held up by the database: back to pending", report.outcomes["held"])
         if self.on_drained is not None:
             self.on_drained(report)
         return report

@@ -12,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from storage.shared_rate import SharedRateLimiter
+from surveys.ratelimit import LocalRateLimiter
 
 
 @pytest.fixture
@@ -64,3 +65,16 @@ async def test_limit_off_still_honours_the_pause(redis: Redis, prefix: str) -> N
     pauser.pause(5)
     await pauser.close()
     assert not await unlimited.acquire()
+
+
+async def test_a_slot_now_or_none_spends_the_burst_then_refuses(redis: Redis, prefix: str) -> None:
+    """`acquire(wait=False)`: the dispatcher's fresh slot for a send its database held up.
+    The burst is shared with the other process; beyond it, no slot and no wait (the next
+    comes a second later at 1/s)."""
+    a = SharedRateLimiter(redis, prefix, rate=1, burst=3)
+    b = SharedRateLimiter(redis, prefix, rate=1, burst=3)
+    taken = [await a.acquire(wait=False), await b.acquire(wait=False)]
+    taken += [await a.acquire(wait=False), await b.acquire(wait=False)]
+    assert taken == [True, True, True, False]
+    local = LocalRateLimiter(rate=1, burst=2)
+    assert [await local.acquire(wait=False) for _ in range(3)] == [True, True, False]
