@@ -120,11 +120,8 @@ class _Ledger:
         self._writer: asyncio.Task[None] | None = None
         self._writing_since: float | None = None  # the batch being written, if any
         self._written = asyncio.Event()  # set (and replaced) as each batch is done
-        self._took: deque[float] = deque([0.0], maxlen=9)  # seconds of the last writes
-
-    @property
-    def held_after(self) -> float:
-        return max(HELD, 3 * statistics.median(self._took))
+        self._took: deque[float] = deque(maxlen=9)  # seconds of the last writes
+        self.held_after = HELD  # a write held longer is a stall (updated as they go)
 
     @property
     def steady(self) -> bool:
@@ -171,6 +168,7 @@ class _Ledger:
                 raise
             else:
                 self._took.append(time.monotonic() - began)
+                self.held_after = max(HELD, 3 * statistics.median(self._took))
             finally:
                 self._writing_since = None
                 self._written.set()
