@@ -58,7 +58,7 @@ REDIS_RETRY = 5.0  # seconds on the local limiter before Redis is tried again
 class Fallback(Protocol):
     """This process's own limiter (surveys.ratelimit.LocalRateLimiter)."""
 
-    async def acquire(self) -> bool: ...
+    async def acquire(self, wait: bool = True) -> bool: ...
 
 
 class SharedRateLimiter:
@@ -80,6 +80,7 @@ class SharedRateLimiter:
         self.redis = redis
         self.fallback = fallback
         self._redis_down_until = 0.0
+        self._back_until = 0.0  # back on Redis: this process's own limit holds too until then
         self.rate = rate
         burst = burst if burst is not None else max(1.0, rate)
         self.interval_us = int(1_000_000 / rate) if rate > 0 else 0
@@ -109,22 +110,28 @@ class SharedRateLimiter:
         except Exception:  # Redis down: this process still pauses; others may hit 429 too
             log.exception("could not share a %.1f s flood-control pause through Redis", seconds)
 
-    async def acquire(self) -> bool:
+    async def acquire(self, wait: bool = True) -> bool:
         if self.paused_for > 0:
             return False
         if self.fallback is not None and time.monotonic() < self._redis_down_until:
-            return await self.fallback.acquire() and self.paused_for == 0
+            return await self.fallback.acquire(wait) and self.paused_for == 0
         try:
-            return await self._shared_acquire()
+            shared = await self._shared_acquire(wait)
         except (RedisError, OSError) as error:
             if self.fallback is None:
                 raise
             if self._redis_down_until == 0.0:
                 log.warning("Redis unreachable (%s): this process's own send limit for now", error)
             self._redis_down_until = time.monotonic() + REDIS_RETRY
-            return await self.fallback.acquire() and self.paused_for == 0
+            return await self.fallback.acquire(wait) and self.paused_for == 0
+        if shared and self.fallback is not None and time.monotonic() < self._back_until:
+            # Back on Redis, but the other processes may still be on their own limits
+            # until their next try: this one keeps to its own too until then, or their
+            # sum and the shared rate would go out together.
+            return await self.fallback.acquire(wait) and self.paused_for == 0
+        return shared
 
-    async def _shared_acquire(self) -> bool:
+    async def _shared_acquire(self, wait: bool) -> bool:
         while True:
             # With the limit off the interval is 0: the script then only checks the pause.
             status, micros = await self._acquire(
@@ -134,9 +141,12 @@ class SharedRateLimiter:
                 if self._redis_down_until:
                     log.info("Redis reachable again: the send rate is shared again")
                     self._redis_down_until = 0.0
+                    self._back_until = time.monotonic() + REDIS_RETRY
                 return True
             if status == -1:
                 self._paused_until = time.monotonic() + int(micros) / 1_000_000
+                return False
+            if not wait:
                 return False
             await asyncio.sleep(int(micros) / 1_000_000)
 

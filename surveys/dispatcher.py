@@ -8,6 +8,11 @@ process killed mid-window leaves *unknown* only the requests really in flight; a
 wave whose request never started goes back to pending after the lease, and everything
 not yet claimed is still pending for the next drain.
 
+A slot is taken only while the database keeps up, and a start recorded late (the
+database stalled after the slot was taken) needs a fresh slot at once, or the wave goes
+back to pending unattempted: sends held up together must not go out together, a burst
+Telegram would answer with 429s. Nothing waits for the rate once its start is recorded.
+
 `stop()` (SIGTERM) stops claiming, lets the requests in flight finish and record their
 outcomes, and releases the claimed waves not yet started to pending at once.
 """
@@ -17,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import Counter
-from collections.abc import Callable
+import statistics
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,6 +62,9 @@ CLAIM_SECONDS = 2.0  # a claim holds what the send rate allows within this long
 # waits out a database restart or failover rather than leave them unknown.
 WRITE_RETRIES = (0.2, 1.0, 3.0, 5.0, 10.0)
 OUTAGE_PAUSE = (1.0, 15.0)  # the Bot API unreachable: pause this long, doubling to the max
+# A write of the ledger held longer than this (or than a few of its usual writes on a
+# slow link) is a stalled database: a send slot taken before it is stale.
+HELD = 0.25
 Clock = Callable[[], datetime]
 Jitter = Callable[[float], float]
 
@@ -108,6 +118,22 @@ class _Ledger:
         self.pending = _Settlement()
         self._started: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._writing_since: float | None = None  # the batch being written, if any
+        self._written = asyncio.Event()  # set (and replaced) as each batch is done
+        self._took: deque[float] = deque(maxlen=9)  # seconds of the last writes
+        self.held_after = HELD  # a write held longer is a stall (updated as they go)
+
+    @property
+    def steady(self) -> bool:
+        """Whether the database keeps up: no write held longer than `held_after`."""
+        since = self._writing_since
+        return since is None or time.monotonic() - since <= self.held_after
+
+    async def caught_up(self) -> bool:
+        """True once the database keeps up again."""
+        while not self.steady:
+            await self._written.wait()
+        return True
 
     def add(self) -> _Settlement:
         """The batch to add outcomes to; call `kick` after."""
@@ -128,6 +154,7 @@ class _Ledger:
         while self.pending:
             batch, self.pending = self.pending, _Settlement()
             waiting, self._started = self._started, []
+            self._writing_since = began = time.monotonic()
             try:
                 await self._commit(batch)
             except Exception as error:
@@ -139,6 +166,13 @@ class _Ledger:
                 for future in waiting:
                     future.cancel()
                 raise
+            else:
+                self._took.append(time.monotonic() - began)
+                self.held_after = max(HELD, 3 * statistics.median(self._took))
+            finally:
+                self._writing_since = None
+                self._written.set()
+                self._written = asyncio.Event()
             for future in waiting:
                 if not future.done():
                     future.set_result(None)
@@ -255,6 +289,8 @@ class WaveDispatcher:
                 windows += 1
                 if not await self._drain_window(report):
                     break
+        if report.outcomes["held"]:
+            log.info("%d sends held up by the database: back to pending", report.outcomes["held"])
         if self.on_drained is not None:
             self.on_drained(report)
         return report
@@ -320,36 +356,71 @@ class WaveDispatcher:
             return DispatchStatus.SKIPPED, f"too late to ask: overdue by more than {late}"
         return None
 
-    async def _slot(self) -> bool:
-        """A send slot; False while paused or once stopping (the wave is not started)."""
+    async def _slot(self, ledger: _Ledger) -> float | None:
+        """A send slot taken while the database keeps up, so that the start is recorded
+        at once, and when; None while paused or once stopping (the wave is not started)."""
+        while await self._acquire():
+            if ledger.steady:
+                return time.monotonic()
+            # The database stalls: this slot would be stale by the time the start is
+            # recorded. Given up; the next waits for the database, not only the rate.
+            if not await self._unless_stopping(ledger.caught_up()):
+                return None
+        return None
+
+    async def _acquire(self) -> bool:
+        if float(getattr(self.limiter, "rate", 1) or 0) <= 0:  # no limit: nothing to wait for
+            return not self._stopping.is_set() and await self.limiter.acquire()
+        return await self._unless_stopping(self.limiter.acquire())
+
+    async def _unless_stopping(self, waiting: Coroutine[Any, Any, bool]) -> bool:
+        """What `waiting` returns, or False once stopping (and it is cancelled)."""
         if self._stopping.is_set():
+            waiting.close()
             return False
-        if float(getattr(self.limiter, "rate", 1) or 0) <= 0:
-            return await self.limiter.acquire()  # no limit: nothing to wait for
-        acquire = asyncio.ensure_future(self.limiter.acquire())
+        task = asyncio.ensure_future(waiting)
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
-            if not acquire.done():
-                acquire.cancel()
-        if acquire.cancelled() or not acquire.done():
+            if not task.done():
+                task.cancel()
+        if task.cancelled() or not task.done():
             return False
-        return acquire.result() and not self._stopping.is_set()
+        return task.result() and not self._stopping.is_set()
+
+    async def _start(
+        self, target: Target, now: datetime, ledger: _Ledger, report: DrainReport
+    ) -> bool:
+        """Take a slot and record the start: False if the wave is not to be sent now (it
+        is back to pending, never attempted)."""
+        granted = await self._slot(ledger)
+        if granted is None:  # a stop, a pause
+            ledger.add().requeued.append(_requeue(target, now, target.attempts, None))
+            ledger.kick()
+            report.count("requeued")
+            return False
+        await ledger.start(target.id)
+        if time.monotonic() - granted <= ledger.held_after:
+            return True
+        if await self.limiter.acquire(wait=False):
+            return True  # a fresh slot: it goes out at the rate after all
+        # Its start was held by the database: sent now, it would go out with every send
+        # held alike. Back in line, in its place.
+        due = target.due_at or now
+        ledger.add().requeued.append(_requeue(target, due, target.attempts, None))
+        ledger.kick()
+        report.count("held")
+        return False
 
     async def _send(
         self, target: Target, now: datetime, ledger: _Ledger, report: DrainReport
     ) -> None:
         wave = self.survey.wave(target.wave_id)
         assert wave is not None and target.chat_id is not None
-        if not await self._slot():
-            # Never attempted: back to pending as it was (a stop, a pause).
-            ledger.add().requeued.append(_requeue(target, now, target.attempts, None))
-            ledger.kick()
-            report.count("requeued")
+        if not await self._start(target, now, ledger, report):
             return
-        await ledger.start(target.id)
         question = first_question(wave)
         ask = Ask(
             target.chat_id, target.locale or self.default_locale, target.id, self.survey,

@@ -8,8 +8,9 @@ from typing import Protocol
 
 
 class RateLimiter(Protocol):
-    async def acquire(self) -> bool:
-        """Wait for a send slot; False while sending is paused by flood control."""
+    async def acquire(self, wait: bool = True) -> bool:
+        """Wait for a send slot; False while sending is paused by flood control. With
+        `wait` false, a slot now or none (False)."""
         ...
 
     def pause(self, seconds: float) -> None: ...
@@ -36,17 +37,24 @@ class LocalRateLimiter:
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def acquire(self) -> bool:
+    async def acquire(self, wait: bool = True) -> bool:
         if self.paused_for > 0:
             return False
         if self.rate <= 0:
             return True
+        if not wait:  # no await until the token is taken: no other task can take it
+            return self._take()
         async with self._lock:
             while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._take():
                     return self.paused_for == 0
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    def _take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

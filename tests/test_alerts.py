@@ -496,7 +496,8 @@ async def test_an_alert_met_by_a_429_is_shown_once_after_retry_after(
 ) -> None:
     """The notification takes the bot's one send rate and its 429 pause, as replies do:
     flood control on the staff chat pauses sending, then the same notification goes out."""
-    api, refused = harness.api, []
+    api = harness.api
+    refused: list[Call] = []
     take = api._take_action
 
     def flood_on_the_first_notification(method: str) -> Any:
@@ -543,8 +544,9 @@ async def test_an_alert_read_that_meets_a_dropped_connection_is_read_again(
     """The alert is read after the answer's commit; a database that refuses that read once
     (a restart, a cut connection) delays the notification, it does not lose it."""
     import bot.alerts
+    import storage.alerts
 
-    real = bot.alerts.stored.details_of_wave
+    real = storage.alerts.details_of_wave
     reads: list[int] = []
 
     async def refused_once(session: Any, dispatch_id: int) -> Any:
@@ -553,7 +555,7 @@ async def test_an_alert_read_that_meets_a_dropped_connection_is_read_again(
             raise ConnectionRefusedError(111, "Connect call failed")
         return await real(session, dispatch_id)
 
-    monkeypatch.setattr(bot.alerts.stored, "details_of_wave", refused_once)
+    monkeypatch.setattr(storage.alerts, "details_of_wave", refused_once)  # bot.alerts' `stored`
     monkeypatch.setattr(bot.alerts, "READ_RETRIES", (0.0,))
     alice = harness.user(501)
     question = await first_wave(harness, alice, "alice")
