@@ -822,11 +822,13 @@ def _p_note(chosen: Sequence[dict[str, Any]]) -> str:
 
 
 def configs(sizes: Sequence[int], effects: Sequence[float], drop_sizes: Sequence[int],
-            drop_effect: float) -> tuple[Config, ...]:  # fmt: skip
+            drop_effect: float, target: str = "") -> tuple[Config, ...]:  # fmt: skip
+    """`target`: plant every stage problem and drop on that stage (and skip the
+    touchpoint configurations) instead of a stage drawn per seed."""
     result = [Config("healthy", n) for n in sizes]
-    for kind in ("stage", "touchpoint"):
-        result += [Config(kind, n, e) for e in effects for n in sizes]
-    result += [Config("drop", n, drop_effect) for n in drop_sizes]
+    for kind in ("stage",) if target else ("stage", "touchpoint"):
+        result += [Config(kind, n, e, target) for e in effects for n in sizes]
+    result += [Config("drop", n, drop_effect, target) for n in drop_sizes]
     return tuple(result)
 
 
@@ -859,6 +861,9 @@ def main() -> None:
     parser.add_argument("--drop-sizes", default="100")
     parser.add_argument("--drop-effect", type=float, default=0.5)
     parser.add_argument("--survey", default=str(DEFAULT_SURVEY), help="template name or path")
+    parser.add_argument(
+        "--target", default="", help="plant the stage problems and the drop on this stage"
+    )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument(
         "--thresholds", default="", help="survey keys to change: relative_rating=0.1,fdr=0.1"
@@ -877,7 +882,9 @@ def main() -> None:
         print_why(saved["records"], sizes, effects)
         return
     drop_sizes = [n for n in numbers(args.drop_sizes, int) if n in sizes] or sizes[:1]
-    chosen = configs(sizes, effects, drop_sizes, args.drop_effect)
+    if args.target and args.target not in rated_stages(load_survey(args.survey)):
+        raise SystemExit(f"--target: {args.target!r} is not a rated stage of {args.survey}")
+    chosen = configs(sizes, effects, drop_sizes, args.drop_effect, args.target)
     model = model_of(args.model)
     thresholds = thresholds_of(args.thresholds)
     started = time.perf_counter()

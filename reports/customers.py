@@ -10,7 +10,10 @@ interval of the map's verdicts (reports.evidence) is built from these sums:
   sum of the squared scores (so the variance *between customers* is known);
 - "relative": the customer's mean rating of the cell minus the mean of their other
   ratings the same day — a paired difference, so a stage worse than the rest of the same
-  customers' journey shows even when it is above the absolute thresholds.
+  customers' journey shows even when it is above the absolute thresholds. A stage asked
+  alone that day (a wave of its own, 14 days after the purchase) is compared with the
+  customer's ratings of the other stages on the journey's earlier days instead: only
+  earlier ones, so a day's sums never change when the journey's later waves are answered.
 
 A journey's answers are grouped per UTC day (waves of one journey come days apart), so
 the sums add up over days and can be rolled up per day like the answer sums. Follow-up
@@ -38,6 +41,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
@@ -177,6 +181,42 @@ def _journey_days(conditions: Sequence[ColumnElement[bool]]) -> Any:
     )
 
 
+def _earlier_days(survey_id: str, conditions: Sequence[ColumnElement[bool]],
+                  excluded: Collection[str]) -> Any:  # fmt: skip
+    """For each (day, journey) whose ratings that day are all of one stage: the sum and
+    count of the journey's ratings of the other stages on its earlier days, whenever they
+    were given (the comparison a stage asked alone gets)."""
+    alone = (
+        select(Answer.day, Answer.order_id, func.min(Answer.stage).label("stage"))
+        .where(*conditions, Answer.rating.is_not(None))
+        .group_by(Answer.day, Answer.order_id)
+        .having(func.count(func.distinct(Answer.stage)) == 1)
+        .subquery()
+    )
+    before = aliased(Answer)
+    earlier = [
+        before.order_id == alone.c.order_id,
+        before.survey_id == survey_id,
+        before.day < alone.c.day,
+        before.stage != alone.c.stage,
+        before.skipped.is_(False),
+        before.rating.is_not(None),
+    ]
+    if excluded:
+        earlier.append(before.question_id.not_in(sorted(excluded)))
+    return (
+        select(
+            alone.c.day,
+            alone.c.order_id,
+            func.sum(before.rating).label("rs"),
+            func.count(before.rating).label("rn"),
+        )
+        .select_from(alone.join(before, and_(*earlier)))
+        .group_by(alone.c.day, alone.c.order_id)
+        .subquery()
+    )
+
+
 def _per_customer(conditions: Sequence[ColumnElement[bool]], by_touchpoint: bool) -> Any:
     satisfied = case((Answer.rating >= CSAT_SATISFIED, 1.0), (Answer.rating.is_not(None), 0.0))
     coded = case(
@@ -232,12 +272,17 @@ def _cells_query(
     conditions = _scored(survey_id, days, excluded)
     journey = _journey_days(conditions)
     per = _per_customer(conditions, by_touchpoint)
+    earlier = _earlier_days(survey_id, conditions, excluded)
     others = journey.c.rn - per.c.rn
     relative = case(
         (
             and_(per.c.rn > 0, others > 0),
             per.c.r - _as_float(journey.c.rs - per.c.rs) / _as_float(others),
-        )
+        ),
+        (
+            and_(per.c.rn > 0, earlier.c.rn > 0),
+            per.c.r - _as_float(earlier.c.rs) / _as_float(earlier.c.rn),
+        ),
     )
     keys: list[Any] = [per.c.segment] if by_segment else []
     keys += [per.c.stage, per.c.touchpoint]
@@ -251,7 +296,9 @@ def _cells_query(
         func.coalesce(func.sum(per.c.low), 0),
     )
     joined = and_(journey.c.day == per.c.day, journey.c.order_id == per.c.order_id)
-    return select(*keys, *sums).select_from(per.join(journey, joined)).group_by(*keys)
+    before = and_(earlier.c.day == per.c.day, earlier.c.order_id == per.c.order_id)
+    visits = per.join(journey, joined).outerjoin(earlier, before)
+    return select(*keys, *sums).select_from(visits).group_by(*keys)
 
 
 def cells_queries(

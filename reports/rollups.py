@@ -24,14 +24,17 @@ from typing import Any, cast
 from sqlalchemy import (
     Select,
     Table,
+    and_,
     delete,
     func,
     insert,
     literal,
     select,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from reports import customers
 from reports.cells import SUM_FIELDS, answer_sums
@@ -146,13 +149,31 @@ async def _touched_built_days(
     session: AsyncSession, survey_id: str, since_id: int, last_built: date
 ) -> list[date]:
     """Built days that got answers after they were built (answers.id above the
-    watermark): a primary-key range, so only the answers new since the last refresh."""
-    found = await session.scalars(
-        select(Answer.day)
-        .where(Answer.id > since_id, Answer.survey_id == survey_id, Answer.day <= last_built)
-        .distinct()
+    watermark): a primary-key range, so only the answers new since the last refresh.
+    Also the built days after such an answer's day that hold answers of the same
+    journey: a stage asked alone is compared with the journey's earlier days
+    (reports.customers), so an answer landing late on an earlier day changes them."""
+    new = (
+        select(Answer.order_id, Answer.day)
+        .where(Answer.id > since_id, Answer.survey_id == survey_id)
+        .subquery()
     )
-    return list(found)
+    later = aliased(Answer)
+    found = await session.scalars(
+        union(
+            select(new.c.day).where(new.c.day <= last_built),
+            select(later.day).join(
+                new,
+                and_(
+                    later.order_id == new.c.order_id,
+                    later.survey_id == survey_id,
+                    later.day > new.c.day,
+                    later.day <= last_built,
+                ),
+            ),
+        )
+    )
+    return [value if isinstance(value, date) else date.fromisoformat(value) for value in found]
 
 
 async def _plan(

@@ -30,6 +30,15 @@ ANSWERS = [
     (2, 10, "q_pay", "pay", None, 3),
     (3, 11, "q_visit", "visit", None, 1),
     (3, 11, "why_low", "visit", None, 1),  # a follow-up: left out
+    # A journey whose last wave asks one stage alone: before the period, on day 3, the
+    # first wave; on day 12 the "back" stage alone, compared with the day-3 ratings of the
+    # other stages (4 and 3; not its own 5, not the follow-up).
+    (4, 3, "q_visit", "visit", None, 4),
+    (4, 3, "q_pay", "pay", None, 3),
+    (4, 3, "q_back_early", "back", None, 5),
+    (4, 3, "why_low", "visit", None, 1),
+    (4, 12, "q_back", "back", None, 2),
+    (4, 12, "q_desk", "back", "desk", 3),
 ]
 
 
@@ -45,7 +54,7 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
         await session.execute(
             insert(Customer).values(id=1, ref="c1", status="active", created_at=at(1))
         )
-        for number in (1, 2, 3):
+        for number in (1, 2, 3, 4):
             await session.execute(insert(Order).values(
                 id=number, external_id=f"o{number}", customer_id=1, survey_id="cafe",
                 segment="a", source="test", journey="scheduled", purchased_at=at(1),
@@ -56,15 +65,27 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
                 segment="a", status="sent", sent_at=at(9), attempts=1, progress={},
                 created_at=at(1),
             ))  # fmt: skip
-        for order, day, question, stage, touchpoint, rating in ANSWERS:
-            assert await answers.insert(session, {
-                "dispatch_id": order, "order_id": order, "customer_id": 1,
-                "survey_id": "cafe", "wave_id": "w", "question_id": question, "stage": stage,
-                "touchpoint": touchpoint, "kind": "rating", "segment": "a",
-                "answered_at": at(day), "rating": rating,
-            })  # fmt: skip
+        for row in ANSWERS:
+            await add(session, *row)
     yield factory
     await engine.dispose()
+
+
+async def add(
+    session: AsyncSession,
+    order: int,
+    day: int,
+    question: str,
+    stage: str,
+    touchpoint: str | None,
+    rating: int,
+) -> None:
+    assert await answers.insert(session, {
+        "dispatch_id": order, "order_id": order, "customer_id": 1,
+        "survey_id": "cafe", "wave_id": "w", "question_id": question, "stage": stage,
+        "touchpoint": touchpoint, "kind": "rating", "segment": "a",
+        "answered_at": at(day), "rating": rating,
+    })  # fmt: skip
 
 
 async def read(sessions: Sessions) -> CustomerCells:
@@ -98,8 +119,36 @@ async def test_each_customer_counts_once_per_cell(sessions: Sessions) -> None:
     assert cells.touchpoints["visit", "counter"].relative == Moments(1, 0.5, 0.25)  # 4 − 3.5
 
 
+async def test_a_stage_asked_alone_is_compared_with_the_journeys_earlier_days(
+    sessions: Sessions,
+) -> None:
+    cells = await read(sessions)
+    back = cells.stages["back"]
+    assert back.rating == Moments(1, 2.5, 6.25)  # the day-3 rating is outside the period
+    assert back.relative == Moments(1, -1.0, 1.0)  # 2.5 − mean(4, 3)
+    # the touchpoint has the stage's other question the same day: 3 − 2
+    assert cells.touchpoints["back", "desk"].relative == Moments(1, 1.0, 1.0)
+
+
 async def test_the_rollup_gives_the_same_customer_sums(sessions: Sessions) -> None:
     live = await read(sessions)
     done = await refresh(sessions, ["cafe"], datetime(2026, 11, 17, 2, tzinfo=UTC), FOLLOW_UPS)
-    assert done["cafe"].built == [date(2026, 11, 10), date(2026, 11, 11)]
+    assert done["cafe"].built == [date(2026, 11, d) for d in (3, 10, 11, 12)]
     assert await read(sessions) == live
+
+
+async def test_a_late_answer_on_an_earlier_day_rebuilds_the_journeys_later_days(
+    sessions: Sessions,
+) -> None:
+    await refresh(sessions, ["cafe"], datetime(2026, 11, 17, 2, tzinfo=UTC), FOLLOW_UPS)
+    async with sessions.begin() as session:  # an import: day 4 of journey 4, after the fact
+        await add(session, 4, 4, "q_pay_again", "pay", None, 2)
+    done = await refresh(sessions, ["cafe"], datetime(2026, 11, 17, 3, tzinfo=UTC), FOLLOW_UPS)
+    assert done["cafe"].built == [date(2026, 11, 4), date(2026, 11, 12)]
+    cells = await read(sessions)
+    assert cells.stages["back"].relative == Moments(1, -0.5, 0.25)  # 2.5 − mean(4, 3, 2)
+    async with sessions() as session:  # the same, read from the answers alone
+        live = await customer_cells(
+            session, "cafe", date(2026, 11, 12), date(2026, 11, 13), excluded=["why_low"]
+        )
+    assert live.stages["back"].relative == Moments(1, -0.5, 0.25)
