@@ -233,19 +233,28 @@ def weeks(
     n: int,
     spread: float,
     drop: float = 0.0,
+    touchpoints: int = 0,
 ) -> tuple[CustomerCells, list[CustomerCells]]:
     """A shop whose every stage has good and bad weeks: each week's true mean is 4.2 plus
     N(0, spread²), its n customers N(week, 0.9²) around it; the last week is the report's,
-    its first stage `drop` stars lower."""
+    its first stage `drop` stars lower. Each stage's `touchpoints` are rated by a third of
+    its customers each, their own score 0.5 star apart from the stage's: a stage's bad
+    week is its touchpoints' too."""
+
+    def figures(scores: np.ndarray) -> CustomerFigures:
+        rating = Moments(len(scores), float(scores.sum()), float((scores * scores).sum()))
+        return CustomerFigures(customers=len(scores), rating=rating)
 
     def cells(shift: float) -> CustomerCells:
-        result = {}
+        result, parts = {}, {}
         for stage in range(stages):
             level = 4.2 + rng.normal(0, spread) - (shift if stage == 0 else 0.0)
             scores = rng.normal(level, 0.9, n)
-            rating = Moments(n, float(scores.sum()), float((scores * scores).sum()))
-            result[f"s{stage}"] = CustomerFigures(customers=n, rating=rating)
-        return CustomerCells(result, {})
+            result[f"s{stage}"] = figures(scores)
+            for t in range(touchpoints):
+                some = scores[: n // 3]
+                parts[f"s{stage}", f"t{t}"] = figures(some + rng.normal(0, 0.5, len(some)))
+        return CustomerCells(result, parts)
 
     baseline = [cells(0.0) for _ in range(periods)]
     return cells(drop), baseline
@@ -282,6 +291,38 @@ def test_a_real_drop_still_shows_above_the_spread_between_weeks() -> None:
         now, baseline = weeks(rng, stages=6, periods=4, n=1000, spread=0.15, drop=0.8)
         found += "s0" in drops_found(now, baseline)
     assert found / 100 >= 0.8
+
+
+def test_a_stage_and_its_touchpoints_are_one_replicate_of_the_weeks_spread() -> None:
+    # Six stages with three touchpoints each and good and bad weeks of ±0.1 star: τ² is
+    # read from 24 cells, but their bad weeks come six at a time. Counted per cell, its df
+    # were four times too many and healthy weeks were drops in ~7 % of reports at 300
+    # customers; per stage, with τ²'s own uncertainty, below the FDR's 5 %.
+    rng = np.random.default_rng(11)
+    false = 0
+    for _ in range(300):
+        now, baseline = weeks(rng, stages=6, periods=4, n=300, spread=0.1, touchpoints=3)
+        false += bool(drops_found(now, baseline))
+    assert false / 300 <= 0.04  # 5 of 300 here (15 counted per cell, without the uncertainty)
+    now, baseline = weeks(rng, stages=6, periods=4, n=300, spread=0.1, touchpoints=3)
+    cells = [
+        {(s, None): f.rating for s, f in period.stages.items()}
+        | {key: f.rating for key, f in period.touchpoints.items()}
+        for period in baseline
+    ]
+    spread = period_spread(cells, 1.0)
+    assert spread.df == 6 * 3  # six stages, four periods: not 24 cells × 3
+
+
+def test_a_spread_that_came_out_zero_still_has_its_uncertainty() -> None:
+    # Two periods that agree better than their customers: τ² = 0, but from 1 df it could
+    # well be as large as the sampling noise itself: 2 (0 + noise)² / 1.
+    alike = [moments([4.0, 5.0, 3.0, 4.0]), moments([5.0, 3.0, 4.0, 4.0])]
+    spread = period_spread([{("a", None): m} for m in alike], 1.0)
+    noise = pooled_variance(alike, 1.0, floored=True) / 4  # 1 / w: a 4-customer mean
+    assert spread.variance == 0.0
+    assert spread.noise == pytest.approx(noise)
+    assert spread.uncertainty() == pytest.approx(2 * noise**2)
 
 
 def test_period_spread_is_the_dersimonian_laird_moment_estimate() -> None:
