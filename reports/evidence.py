@@ -355,16 +355,6 @@ class PeriodSpread:
 
     variance: float = 0.0
     df: float = 0.0
-    # The sampling variance of one period's mean, typical of the cells τ² was read from:
-    # τ² is their spread of period means minus it, so it is as uncertain as that spread
-    # (2 (τ² + noise)² / df) even when it came out 0.
-    noise: float = 0.0
-
-    def uncertainty(self) -> float:
-        """The variance of the estimate of τ² (chi-square approximation)."""
-        if self.df <= 0:
-            return 0.0
-        return 2 * (self.variance + self.noise) ** 2 / self.df
 
 
 def period_spread(periods: Sequence[Mapping[CellKey, Moments]], default: float) -> PeriodSpread:
@@ -379,7 +369,6 @@ def period_spread(periods: Sequence[Mapping[CellKey, Moments]], default: float) 
     shop with good and bad weeks got a false drop in 13 % of its weekly reports at 1,000
     customers instead of the 5 % asked; bench/README.md, quality)."""
     excess = scale = 0.0
-    cell_df = 0
     replicates: dict[str, int] = {}
     keys = {key for period in periods for key in period}
     for key in keys:
@@ -392,14 +381,11 @@ def period_spread(periods: Sequence[Mapping[CellKey, Moments]], default: float) 
         centre = float(np.sum(w * y) / np.sum(w))
         excess += float(np.sum(w * (y - centre) ** 2)) - (len(moments) - 1)
         scale += float(np.sum(w) - np.sum(w * w) / np.sum(w))
-        cell_df += len(moments) - 1
         stage = key[0]
         replicates[stage] = max(replicates.get(stage, 0), len(moments) - 1)
     if scale <= 0:
         return PeriodSpread()
-    # scale ≈ Σ (periods − 1) · w over the cells, so this is the w-weighted 1 / w.
-    noise = cell_df / scale
-    return PeriodSpread(max(0.0, excess / scale), float(sum(replicates.values())), noise)
+    return PeriodSpread(max(0.0, excess / scale), float(sum(replicates.values())))
 
 
 def _drop(
@@ -421,13 +407,7 @@ def _drop(
     concentration = sum((m.n / whole.n) ** 2 for m in before)
     c = spread.variance * (1 + concentration)
     se = math.sqrt(a + b + c)
-    # Var(ĉ) / 2 — for a chi-square estimate that is c² / df; here also when τ² came out
-    # 0, which happens by chance when it is small: without this term such a week was tested
-    # with the sampling noise alone and as if that were certain (7 % false drops at 100
-    # customers with good and bad weeks of ±0.1 star, against 5 % with τ² known).
-    parts = (
-        a * a / df_now + b * b / df_before + (1 + concentration) ** 2 * spread.uncertainty() / 2
-    )
+    parts = a * a / df_now + b * b / df_before + (c * c / spread.df if c > 0 else 0.0)
     # Welch–Satterthwaite, τ² with its own df (the baseline's periods). Capping the df at
     # those periods' also when τ² came out 0 halved the power against a real drop at 100
     # customers a week (t with 48 df against 150 at p ≈ 1e-4) for a little more protection
