@@ -15,10 +15,12 @@ from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
 from bot.questions import _HINTS
 from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
 from bot.routers.survey import _TOASTS
+from reports import export
+from reports import texts as report_texts
 from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = [texts.CATALOGS]
+DOMAINS = [texts.CATALOGS, report_texts.CATALOGS]
 
 
 def _messages(catalog: Catalog) -> dict[str, Message]:
@@ -137,3 +139,11 @@ def test_a_language_without_a_catalog_is_english() -> None:
 )
 def test_counted_words_follow_the_languages_plural_rule(count: int, said: str) -> None:
     assert texts.tn("ru", "characters", count) == said
+
+
+def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
+    used = _called_keys(ROOT / "reports", {"t"})
+    used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
+    assert len(used) > 10
+    keys = set(_messages(read(report_texts.CATALOGS.template_path())))
+    assert used - keys == set()
