@@ -14,3 +14,8 @@ CATALOGS = Catalogs(Path(__file__).parent / "locales", "reports")
 def t(lang: str, key: str, **values: Any) -> str:
     """The message `key` in `lang` (English where it has no translation)."""
     return CATALOGS.text(lang, key, **values)
+
+
+def tn(lang: str, key: str, count: int, **values: Any) -> str:
+    """A counted message (`{n}` the count) in the form the count takes in `lang`."""
+    return CATALOGS.plural(lang, key, count, **values)
