@@ -44,7 +44,6 @@ READ_RETRIES = (0.2, 1.0, 3.0, 5.0)  # seconds between reads of a committed aler
 TELEGRAM_LIMIT = 4096
 COMMENT_SHOWN = 600  # a notification shows every comment of the wave, each cut to this
 QUESTION_SHOWN = 120  # and the question each answer was given to
-_QUOTES = {"ru": "«{}»", "en": "“{}”"}  # a customer's words as each language quotes them
 SHOWN_REMEMBERED = 10_000  # notifications whose look is remembered (the latest)
 Clock = Callable[[], datetime]
 Job = Callable[[Bot], Awaitable[None]]
@@ -227,7 +226,7 @@ class AlertDesk:
             comment = answer.comment
             if len(comment) > COMMENT_SHOWN:
                 comment = comment[: COMMENT_SHOWN - 1].rstrip() + "…"
-            return _QUOTES.get(locale, "“{}”").format(comment), False
+            return t(locale, "quote", text=comment), False
         return None, False  # a choice or a skipped comment says nothing about the pain
 
     def _where(self, answer: AlertAnswer, locale: str) -> str:

@@ -35,6 +35,7 @@ from bot.settings import Settings, SettingsError
 from bot.startup import checked_token, open_database
 from bot.telegram_errors import TelegramSession, jittered
 from bot.telemetry import TelegramWatch
+from bot.texts import locales, t
 from bot.web import build_http, update_observer
 from reports import rollups
 from reports.schedule import crontab
@@ -63,22 +64,10 @@ WEBHOOK_DB_PATIENCE = 20.0
 # requests are ever in flight together (all of them *unknown* if the process dies).
 BURST_SECONDS = 0.2
 
-CUSTOMER_COMMANDS = {
-    "en": {"help": "What this bot does", "continue": "Show the question I'm on",
-           "stop": "No more questions", "forget": "Delete my data",
-           "language": "Change the language"},
-    "ru": {"help": "Что умеет этот бот", "continue": "Показать текущий вопрос",
-           "stop": "Больше не присылать вопросы", "forget": "Удалить мои данные",
-           "language": "Сменить язык"},
-}  # fmt: skip
-STAFF_COMMANDS = {
-    "en": {"order": "Register an order: /order <ref> [segment]"},
-    "ru": {"order": "Зарегистрировать заказ: /order <код> [сегмент]"},
-}
-OWNER_COMMANDS = {
-    "en": {"report": "The journey map: /report [7d|30d|FROM..TO] [segment]"},
-    "ru": {"report": "Карта пути клиента: /report [7d|30d|С..ПО] [сегмент]"},
-}
+# The command menus per role; their descriptions are the catalogs' "command_<name>".
+CUSTOMER_COMMANDS = ("help", "continue", "stop", "forget", "language")
+STAFF_COMMANDS = ("order",)
+OWNER_COMMANDS = ("report",)
 
 
 def utc_now() -> datetime:
@@ -345,20 +334,20 @@ def add_weekly_jobs(
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menu per role: customers see theirs, staff and owners see more."""
-    for locale, commands in CUSTOMER_COMMANDS.items():
-        menu = _menu(commands)
+    for locale in locales():
+        menu = _menu(CUSTOMER_COMMANDS, locale)
         language = None if locale == "en" else locale
         await bot.set_my_commands(menu, BotCommandScopeDefault(), language_code=language)
-        staff_menu = [*_menu(STAFF_COMMANDS[locale]), menu[0]]
-        owner_menu = [*_menu(OWNER_COMMANDS[locale]), *staff_menu]
+        staff_menu = [*_menu(STAFF_COMMANDS, locale), menu[0]]
+        owner_menu = [*_menu(OWNER_COMMANDS, locale), *staff_menu]
         for user_id in settings.staff_ids | settings.owner_ids:
             scope = BotCommandScopeChat(chat_id=user_id)
             chosen = owner_menu if user_id in settings.owner_ids else staff_menu
             await bot.set_my_commands(chosen, scope, language_code=language)
 
 
-def _menu(commands: dict[str, str]) -> list[BotCommand]:
-    return [BotCommand(command=c, description=d) for c, d in commands.items()]
+def _menu(commands: tuple[str, ...], locale: str) -> list[BotCommand]:
+    return [BotCommand(command=c, description=t(locale, f"command_{c}")) for c in commands]
 
 
 @asynccontextmanager

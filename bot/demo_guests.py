@@ -23,7 +23,7 @@ from random import Random
 from typing import Any, TypeVar
 
 from bot.callbacks import AnswerCb, ConsentCb
-from bot.texts import CATALOG
+from bot.texts import locales, t
 from surveys.answers import SKIP
 from surveys.model import Question, QuestionKind, Survey
 
@@ -194,7 +194,7 @@ def on_screen(messages: list[JsonDict]) -> OnScreen | None:
 
 def _reminds(message: JsonDict) -> bool:
     text = str(message.get("text", ""))
-    return any(CATALOG[locale]["reminder"] in text for locale in CATALOG)
+    return any(t(locale, "reminder") in text for locale in locales())
 
 
 def next_wakeup(guests: list[Guest], now: datetime) -> datetime | None:

@@ -14,7 +14,7 @@ from bot.callbacks import (
     ReplyCb,
     ResumeCb,
 )
-from bot.texts import LANGUAGE_NAMES, t
+from bot.texts import language_name, t
 from surveys.answers import SKIP
 from surveys.model import Question, QuestionKind, Survey
 
@@ -86,7 +86,7 @@ def forget_keyboard(locale: str) -> InlineKeyboardMarkup:
 def language_keyboard(locales: list[str]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for code in locales:
-        builder.button(text=LANGUAGE_NAMES.get(code, code), callback_data=LanguageCb(code=code))
+        builder.button(text=language_name(code), callback_data=LanguageCb(code=code))
     return builder.as_markup()
 
 

@@ -49,6 +49,7 @@ from reports.places import Place, StagePlaces
 from reports.render_html import LEVEL_LABEL, LEVEL_LABEL_RU
 from reports.report import Cell as MapCell
 from reports.report import Report, StageRow
+from reports.texts import t
 from reports.words import language, wave_names
 from storage.models import Answer
 from surveys.model import Survey
@@ -272,8 +273,6 @@ _MAX_CELL_TEXT = 32767  # Excel's limit per cell
 INT = None  # whole numbers read right in Excel's General format
 DEC1, DEC2 = "0.0", "0.00"
 SIGNED_INT, SIGNED1, SIGNED2 = "+0;-0;0", "+0.0;-0.0;0.0", "+0.00;-0.00;0.00"
-_DATE = {"en": "yyyy-mm-dd", "ru": "dd.mm.yyyy"}
-_TIME = {"en": "yyyy-mm-dd hh:mm", "ru": "dd.mm.yyyy hh:mm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +380,6 @@ FUNNEL_SHEET = (
     Column("stop_high", "90% high", "90 %: до", 10, "0%"),
     Column("drop_out", "Drop-out point", "Точка ухода", 12),
 )  # fmt: skip
-_FUNNEL_TITLE = {"en": "Drop-out", "ru": "Где бросают"}
 
 # The places to improve (reports.places): a row per place, in rank order (the summary's
 # numbering); the stage's figures, suggestions and ideas on each of its places. Importance
@@ -408,22 +406,12 @@ PLACES_SHEET = (
     Column("ideas", "Your ideas", "Ваши идеи", 40),
     Column("ranked_by", "Ranked by", "Порядок", 28),
 )  # fmt: skip
-_YES = {"en": "yes", "ru": "да"}
-_SHEET_NAMES = {"en": ("Map", "Answers"), "ru": ("Карта", "Ответы")}
-_ROW_KIND = {
-    "en": {"stage": "Stage", "touchpoint": "Touchpoint"},
-    "ru": {"stage": "Этап", "touchpoint": "Точка контакта"},
-}
+_ROW_KINDS = ("stage", "touchpoint")  # the catalog's row_<kind>
+_KINDS = ("rating", "nps", "emotion", "choice", "text")  # the catalog's kind_<kind>
 _FLAGS = {  # as on the map and in the HTML
     "en": {level.value: label for level, label in LEVEL_LABEL.items()},
     "ru": {level.value: label for level, label in LEVEL_LABEL_RU.items()},
 }
-_KINDS = {
-    "en": {"rating": "Rating", "nps": "NPS", "emotion": "Emotion", "choice": "Choice",
-           "text": "Text"},
-    "ru": {"rating": "Оценка", "nps": "NPS", "emotion": "Эмоция", "choice": "Выбор",
-           "text": "Текст"},
-}  # fmt: skip
 
 
 class _Names:
@@ -431,6 +419,8 @@ class _Names:
 
     def __init__(self, survey: Survey | None, locale: str) -> None:
         self.lang = language(locale)
+        self.kinds = {kind: t(self.lang, f"kind_{kind}") for kind in _KINDS}
+        self.row_kinds = {kind: t(self.lang, f"row_{kind}") for kind in _ROW_KINDS}
         self.waves = wave_names(survey, locale) if survey else {}
         self.questions: dict[str, str] = {}
         self.stages: dict[str, str] = {}
@@ -466,7 +456,7 @@ class _Names:
         values["stage"] = self.stages.get(stage, stage)
         if touchpoint is not None:
             values["touchpoint"] = self.touchpoints.get((stage, str(touchpoint)), touchpoint)
-        values["kind"] = _KINDS[self.lang].get(str(values["kind"]), values["kind"])
+        values["kind"] = self.kinds.get(str(values["kind"]), values["kind"])
         if values["emotion"] is not None:
             values["emotion"] = self.emotions.get(str(values["emotion"]), values["emotion"])
         if choice is not None:
@@ -475,7 +465,7 @@ class _Names:
 
     def map_row(self, row: Sequence[object]) -> list[object]:
         values = list(row)
-        values[0] = _ROW_KIND[self.lang].get(str(values[0]), values[0])
+        values[0] = self.row_kinds.get(str(values[0]), values[0])
         flag = MAP_COLUMNS.index("flag")
         values[flag] = _FLAGS[self.lang].get(str(values[flag]), values[flag])
         return values
@@ -489,6 +479,7 @@ class _SheetWriter:
         self.sheet = book.create_sheet(_sheet_title(title))
         self.columns = columns
         self.lang = lang
+        self.dates = _DateFormats(t(lang, "xlsx_time"), t(lang, "xlsx_date"))
         self.rows = 0
         for index, column in enumerate(columns, start=1):
             self.sheet.column_dimensions[get_column_letter(index)].width = column.width
@@ -517,7 +508,7 @@ class _SheetWriter:
         value = _typed(value)
         if isinstance(value, str):
             return self._text(value) if value.startswith("=") else value
-        number_format = _format(value, column, self.lang)
+        number_format = _format(value, column, self.dates)
         if number_format is None:
             return value
         cell: Cell = WriteOnlyCell(self.sheet, cast(Any, value))
@@ -541,11 +532,19 @@ def _typed(value: object) -> object:
     return value
 
 
-def _format(value: object, column: Column, lang: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _DateFormats:
+    """Excel's number formats of a date and time and of a date, in the report's language."""
+
+    moment: str
+    day: str
+
+
+def _format(value: object, column: Column, dates: _DateFormats) -> str | None:
     if isinstance(value, datetime):
-        return _TIME[lang]
+        return dates.moment
     if isinstance(value, date):
-        return _DATE[lang]
+        return dates.day
     if isinstance(value, int | float) and not isinstance(value, bool):
         return column.format
     return None
@@ -553,7 +552,7 @@ def _format(value: object, column: Column, lang: str) -> str | None:
 
 def funnel_rows(report: Report, lang: str) -> list[list[object]]:
     """The funnel sheet's rows (FUNNEL_SHEET), waves and their questions in order."""
-    yes = _YES[language(lang)]
+    yes = t(language(lang), "yes")
     rows: list[list[object]] = []
     for wave in report.funnel.waves:
         counts = [wave.sent, wave.delivered, wave.opened, wave.completed, wave.expired]
@@ -614,7 +613,7 @@ def _places_sheet(book: Workbook, report: Report, lang: str) -> None:
 
 
 def _funnel_sheet(book: Workbook, report: Report, lang: str) -> None:
-    sheet = _SheetWriter(book, _FUNNEL_TITLE[lang], FUNNEL_SHEET, lang)
+    sheet = _SheetWriter(book, t(lang, "sheet_funnel"), FUNNEL_SHEET, lang)
     for values in funnel_rows(report, lang):
         sheet.append(values)
     sheet.finish()
@@ -638,7 +637,7 @@ async def report_xlsx(
     written."""
     names = _Names(survey, report.locale)
     book = Workbook(write_only=True)
-    map_title, answers_title = _SHEET_NAMES[names.lang]
+    map_title, answers_title = t(names.lang, "sheet_map"), t(names.lang, "sheet_answers")
     sheet = _SheetWriter(book, map_title, MAP_SHEET, names.lang)
     for values in map_rows(report)[1:]:
         sheet.append(names.map_row(values))

@@ -40,9 +40,10 @@ from reports.flags import span
 from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
+from reports.texts import t, tn
 from reports.words import answers as counted_answers
 from reports.words import days, language
-from surveys.formats import decimal, decimal_sign, percent, plural
+from surveys.formats import decimal, decimal_sign, percent
 
 WIDTH, HEIGHT, DPI = 1600, 1400, 100  # pixels; 16 × 14 inches at 100 dpi
 FONT = "DejaVu Sans"  # matplotlib's bundled default: Latin, Cyrillic, ★ ▲ ▼ …
@@ -766,20 +767,10 @@ def _period(period: Period) -> str:
 
 
 # The legend of the ▲▼ changes by the period's days, in CLDR plural categories ("1": one day).
-CHANGES = {
-    "en": {
-        "1": "▲▼ change vs the previous day", "other": "▲▼ change vs the previous {n} days",
-    },
-    "ru": {
-        "1": "▲▼ изменение к предыдущему дню", "one": "▲▼ изменение к предыдущим {n} дню",
-        "other": "▲▼ изменение к предыдущим {n} дням",
-    },
-}  # fmt: skip
 
 
 def changes_note(days: int, lang: str) -> str:
-    forms = CHANGES[lang]
-    return forms["1"] if days == 1 else plural(days, lang, forms)
+    return t(lang, "changes_day") if days == 1 else tn(lang, "changes_days", days)
 
 
 def _span(cell: Cell, metric: str, lang: str) -> str:

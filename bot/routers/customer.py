@@ -16,7 +16,7 @@ from bot.languages import TeamLanguages
 from bot.middlewares import Replies
 from bot.roles import Role
 from bot.services import Services
-from bot.texts import CATALOG, report_files, t
+from bot.texts import locales, report_files, t
 from storage.models import CustomerStatus, Journey
 from surveys import alerts, privacy
 from surveys.consent import ConsentState, LinkState, TelegramUser, answer_consent, open_link
@@ -201,9 +201,9 @@ async def on_forget_answer(
 
 
 async def on_language(message: Message, services: Services, replies: Replies, locale: str) -> None:
-    locales = [code for code in services.survey.locales if code in CATALOG]
+    spoken = [code for code in services.survey.locales if code in locales()]
     replies.add(
-        message.answer(t(locale, "language_choose"), reply_markup=language_keyboard(locales))
+        message.answer(t(locale, "language_choose"), reply_markup=language_keyboard(spoken))
     )
 
 
@@ -216,7 +216,7 @@ async def on_language_chosen(
     replies: Replies,
     locale: str,
 ) -> None:
-    if callback_data.code not in CATALOG or callback_data.code not in services.survey.locales:
+    if callback_data.code not in locales() or callback_data.code not in services.survey.locales:
         replies.add(query.answer(t(locale, "closed")))
         return
     known = await privacy.set_locale(session, query.from_user.id, callback_data.code)

@@ -18,11 +18,11 @@ from bot.middlewares import Replies
 from bot.questions import answered_text, render
 from bot.roles import Role
 from bot.services import Services
-from bot.texts import CHARACTERS, t
+from bot.texts import t, tn
 from storage import answers
 from surveys import alerts
 from surveys.answers import MAX_COMMENT, Outcome, Recorded, Resumed
-from surveys.formats import number, plural
+from surveys.formats import number
 from surveys.messenger import Ask
 from surveys.model import QuestionKind
 
@@ -110,7 +110,7 @@ async def on_comment(
 
 def _too_long(text: str, locale: str) -> str:
     """The comment is refused, not cut: the customer still has it and can shorten it."""
-    length = plural(len(text.strip()), locale, CHARACTERS.get(locale, CHARACTERS["en"]))
+    length = tn(locale, "characters", len(text.strip()))
     return t(locale, "comment_too_long", length=length, limit=number(MAX_COMMENT, locale))
 
 

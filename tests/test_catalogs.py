@@ -1,0 +1,149 @@
+"""The translation catalogs (.po): every language says everything English says, with the
+same {placeholders}; the templates (.pot) list every key; missing translations fall back to
+English."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog, Message
+
+from bot import texts
+from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
+from bot.questions import _HINTS
+from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
+from bot.routers.survey import _TOASTS
+from reports import export
+from reports import texts as report_texts
+from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = [texts.CATALOGS, report_texts.CATALOGS]
+
+
+def _messages(catalog: Catalog) -> dict[str, Message]:
+    return {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+
+
+def _forms(message: Message) -> tuple[str, ...]:
+    text = message.string
+    return (text,) if isinstance(text, str) else tuple(text or ())
+
+
+def _left_out(message: Message) -> set[str]:
+    """Placeholders a translation does without, each named by a translator's comment
+    "Leaves out {name}: why"."""
+    notes = [c for c in message.user_comments if c.startswith("Leaves out ")]
+    return set().union(*(fields(note.split(":", 1)[0]) for note in notes))
+
+
+def _problems(catalogs: Catalogs, lang: str) -> list[str]:
+    source = _messages(read(catalogs.path(SOURCE)))
+    catalog = read(catalogs.path(lang))
+    messages = _messages(catalog)
+    problems = [f"missing {key!r}" for key in source.keys() - messages.keys()]
+    problems += [f"not in English: {key!r}" for key in messages.keys() - source.keys()]
+    if catalog.plural_forms.replace(" ", "") != plural_forms(lang).replace(" ", ""):
+        problems.append(f"Plural-Forms is not CLDR's: {plural_forms(lang)}")
+    for key in source.keys() & messages.keys():
+        english, forms = _forms(source[key]), _forms(messages[key])
+        wanted = set().union(*map(fields, english))
+        left_out = _left_out(messages[key])
+        if messages[key].fuzzy or not all(forms):
+            problems.append(f"{key!r} is fuzzy or empty")
+        if isinstance(source[key].id, tuple) and len(forms) != catalog.num_plurals:
+            problems.append(f"{key!r} has {len(forms)} forms, not {catalog.num_plurals}")
+        said = set().union(*map(fields, forms))
+        if said | left_out != wanted or any(fields(f) - wanted for f in forms):
+            problems.append(f"{key!r} has other placeholders than {sorted(wanted)}")
+    return problems
+
+
+@pytest.mark.parametrize("catalogs", DOMAINS, ids=lambda c: c.domain)
+def test_every_language_says_everything_english_says(catalogs: Catalogs) -> None:
+    assert SOURCE in catalogs.languages() and len(catalogs.languages()) > 1
+    for lang in catalogs.languages():
+        assert _problems(catalogs, lang) == [], f"{catalogs.path(lang)}"
+
+
+@pytest.mark.parametrize("catalogs", DOMAINS, ids=lambda c: c.domain)
+def test_the_template_lists_every_key_with_its_english(catalogs: Catalogs, tmp_path: Path) -> None:
+    wanted = tmp_path / "wanted.pot"
+    write(wanted, template(read(catalogs.path(SOURCE)), catalogs.domain))
+    assert _without_header(catalogs.template_path()) == _without_header(wanted), (
+        "regenerate the .pot: see README, Translations"
+    )
+
+
+def _without_header(path: Path) -> str:
+    return path.read_text().split("\n\n", 1)[1]
+
+
+def _called_keys(package: Path, names: set[str]) -> set[str]:
+    """The keys written out at calls such as t(locale, "key")."""
+    keys = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in names:
+                key = node.args[1] if len(node.args) > 1 else None
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    keys.add(key.value)
+    return keys
+
+
+def test_every_key_the_bot_uses_is_in_the_catalogs() -> None:
+    used = _called_keys(ROOT / "bot", {"t", "tn"})
+    used |= {*_TOASTS.values(), *_LINK_TEXTS.values(), *_CONSENT_REFUSALS.values()}
+    used |= set(_HINTS.values()) | {f"file_{name}" for name in texts.FILE_ORDER}
+    used |= {f"command_{c}" for c in (*CUSTOMER_COMMANDS, *STAFF_COMMANDS, *OWNER_COMMANDS)}
+    assert len(used) > 80  # the scan sees the calls
+    keys = set(_messages(read(texts.CATALOGS.template_path())))
+    assert used - keys == set()
+
+
+def _russian_without(tmp_path: Path, missing: set[str]) -> Catalogs:
+    """bot's catalogs, with a Russian one that lacks some translations."""
+    catalogs = Catalogs(tmp_path, "bot")
+    write(catalogs.path("en"), read(texts.CATALOGS.path("en")))
+    russian = read(texts.CATALOGS.path("ru"))
+    for key in missing:
+        message = _messages(russian)[key]
+        message.string = "" if isinstance(message.id, str) else ("",) * russian.num_plurals
+    write(catalogs.path("ru"), russian)
+    return catalogs
+
+
+def test_a_missing_translation_is_said_in_english(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(texts, "CATALOGS", _russian_without(tmp_path, {"skip", "characters"}))
+    assert texts.t("ru", "skip") == "Skip"
+    assert texts.t("ru", "forget_no") == "Отмена"
+    assert texts.tn("ru", "characters", 5) == "5 characters"
+    assert texts.t("ru", "comment_too_long", length="5", limit="4") == (
+        "Здесь 5, а я могу сохранить не больше 4 символов: сократите, пожалуйста, и "
+        "отправьте ещё раз."
+    )
+
+
+def test_a_language_without_a_catalog_is_english() -> None:
+    assert texts.t("de", "consent_yes") == "Yes, let's do it"
+    assert texts.tn("de", "characters", 1) == "1 character"
+    assert texts.pick_locale("de-AT", "ru") == "ru"
+
+
+@pytest.mark.parametrize(
+    ("count", "said"), [(1, "1 символ"), (3, "3 символа"), (11, "11 символов"), (21, "21 символ")]
+)
+def test_counted_words_follow_the_languages_plural_rule(count: int, said: str) -> None:
+    assert texts.tn("ru", "characters", count) == said
+
+
+def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
+    used = _called_keys(ROOT / "reports", {"t", "tn"})
+    used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
+    assert len(used) > 10
+    keys = set(_messages(read(report_texts.CATALOGS.template_path())))
+    assert used - keys == set()
