@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     send_rate: float = Field(25.0, ge=0, description="messages per second; 0 = no limit")
     send_lease: timedelta = Field(timedelta(minutes=2), description="a claim older is stale")
     link_ttl: timedelta = timedelta(days=7)
+    # How long a polling process that died keeps the others from polling (bot.poll_lease).
+    poll_lease: timedelta = Field(
+        timedelta(seconds=30), ge=timedelta(seconds=3), le=timedelta(minutes=10)
+    )
     request_timeout: float = Field(20.0, gt=0)
     stop_timeout: float = Field(
         10.0, gt=0, le=600, description="seconds SIGTERM waits for the sends in flight"
@@ -92,7 +96,7 @@ class Settings(BaseSettings):
             raise ValueError(f"name at least one of {known}, comma-separated")
         return tuple(dict.fromkeys(names))
 
-    @field_validator("send_lease", "link_ttl", mode="before")
+    @field_validator("send_lease", "link_ttl", "poll_lease", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
