@@ -25,6 +25,9 @@ Formats = Annotated[tuple[str, ...], NoDecode]
 SECRETS = frozenset({"bot_token", "api_key", "webhook_secret"})  # never echoed in errors
 
 
+POLL_LEASE = (timedelta(seconds=3), timedelta(minutes=10))
+
+
 class SettingsError(Exception):
     """One line naming the setting that stopped start-up."""
 
@@ -53,9 +56,7 @@ class Settings(BaseSettings):
     send_lease: timedelta = Field(timedelta(minutes=2), description="a claim older is stale")
     link_ttl: timedelta = timedelta(days=7)
     # How long a polling process that died keeps the others from polling (bot.poll_lease).
-    poll_lease: timedelta = Field(
-        timedelta(seconds=30), ge=timedelta(seconds=3), le=timedelta(minutes=10)
-    )
+    poll_lease: timedelta = timedelta(seconds=30)
     request_timeout: float = Field(20.0, gt=0)
     stop_timeout: float = Field(
         10.0, gt=0, le=600, description="seconds SIGTERM waits for the sends in flight"
@@ -96,10 +97,19 @@ class Settings(BaseSettings):
             raise ValueError(f"name at least one of {known}, comma-separated")
         return tuple(dict.fromkeys(names))
 
-    @field_validator("send_lease", "link_ttl", "poll_lease", mode="before")
+    @field_validator("send_lease", "link_ttl", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("poll_lease", mode="before")
+    @classmethod
+    def _poll_lease(cls, value: Any) -> timedelta:
+        lease = parse_duration(value)
+        if not POLL_LEASE[0] <= lease <= POLL_LEASE[1]:
+            # Renewed every third of it: shorter would write to the database all the time.
+            raise ValueError("between 3s and 10m")
+        return lease
 
     @field_validator("timezone")
     @classmethod
