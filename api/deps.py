@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -35,6 +35,16 @@ class TelegramState:
     unreachable_calls: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class UpdatesState:
+    """How this process gets its updates: it polls (holding the poller lease), stands by
+    while another process polls, or Telegram posts them (webhook)."""
+
+    mode: Literal["polling", "standby", "webhook"] = "webhook"
+    ok: bool = True
+    detail: str = "webhook mode: Telegram posts updates to CJM_WEBHOOK_URL"
+
+
 @dataclass(frozen=True)
 class ApiDeps:
     sessions: async_sessionmaker[AsyncSession]
@@ -46,6 +56,7 @@ class ApiDeps:
     metrics: Metrics
     scheduler: SchedulerProbe
     telegram: Callable[[], TelegramState]
+    updates: Callable[[], UpdatesState] = UpdatesState
     # SQLite has one writer at a time and makes the others sleep and poll for the lock
     # (up to 100 ms a try): queueing the API's writers here instead keeps the tail short.
     writes: AbstractAsyncContextManager[Any] = field(default_factory=nullcontext)

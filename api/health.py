@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from api.deps import ApiDeps, TelegramState, deps_of, json_response
 from api.metrics import CONTENT_TYPE
-from api.models import CheckOut, HealthOut, TelegramCheckOut
+from api.models import CheckOut, HealthOut, TelegramCheckOut, UpdatesCheckOut
 from storage import dispatches
 
 DB_TIMEOUT = 2.0  # seconds; a health check must answer before the balancer gives up
@@ -29,10 +29,12 @@ async def get_healthz(request: web.Request) -> web.Response:
     problem = deps.scheduler()
     scheduler = CheckOut(ok=problem is None, detail=problem or "running")
     telegram = telegram_check(deps.telegram(), deps.clock())
-    healthy = database.ok and scheduler.ok and telegram.ok
+    state = deps.updates()
+    updates = UpdatesCheckOut(ok=state.ok, detail=state.detail, mode=state.mode)
+    healthy = database.ok and scheduler.ok and telegram.ok and updates.ok
     body = HealthOut(
         status="ok" if healthy else "failing",
-        database=database, scheduler=scheduler, telegram=telegram,
+        database=database, scheduler=scheduler, telegram=telegram, updates=updates,
     )  # fmt: skip
     return json_response(body, status=200 if healthy else 503)
 

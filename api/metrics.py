@@ -52,6 +52,18 @@ class Metrics:
             "Unix time of the last Bot API call that succeeded",
             registry=r,
         )
+        self.polling = Gauge(
+            "cjm_polling",
+            "1 while this process polls Telegram (it holds the poller lease), 0 while it "
+            "stands by or runs in webhook mode",
+            registry=r,
+        )
+        self.poll_conflicts = Counter(
+            "cjm_poll_conflicts",
+            "409 Conflict answers to getUpdates while this process held the poller lease: "
+            "another program polls with this bot's token, or a webhook is set",
+            registry=r,
+        )
         for outcome in UPDATE_OUTCOMES:
             self.updates.labels(outcome)
         for outcome in WAVE_OUTCOMES:
@@ -72,6 +84,12 @@ class Metrics:
 
     def count_telegram_error(self, code: str, kind: str) -> None:
         self.telegram_errors.labels(code, kind).inc()
+
+    def set_polling(self, polling: bool) -> None:
+        self.polling.set(1 if polling else 0)
+
+    def count_poll_conflict(self) -> None:
+        self.poll_conflicts.inc()
 
     def telegram_ok(self, at: datetime) -> None:
         self.telegram_last_success.set(at.timestamp())

@@ -372,8 +372,17 @@ class TelegramCheckOut(CheckOut):
     last_success_at: datetime | None
 
 
+class UpdatesCheckOut(CheckOut):
+    mode: Literal["polling", "standby", "webhook"] = Field(
+        description="polling: this process polls Telegram; standby: another process on "
+        "the same database does, this one takes over when it stops; webhook: Telegram "
+        "posts updates"
+    )
+
+
 class HealthOut(Strict):
     status: Literal["ok", "failing"]
     database: CheckOut
     scheduler: CheckOut
     telegram: TelegramCheckOut
+    updates: UpdatesCheckOut

@@ -26,6 +26,8 @@ from bot.background import Background
 from bot.languages import TeamLanguages
 from bot.messenger import TelegramMessenger
 from bot.middlewares import Observer, ReplyLedger, UpdateMiddleware
+from bot.poll_gate import PollingGate
+from bot.poll_lease import PollLease
 from bot.reply_sender import ReplySender
 from bot.reporting import OwnerReports, TelegramReportSender
 from bot.routers import alerts, customer, fallback, owner, staff, survey
@@ -97,6 +99,7 @@ class App:
     http: HttpServer  # the API, /healthz, /metrics: started by `serving`
     replies: ReplySender  # replies to updates: the outbox's limiter, retries
     ledger: ReplyLedger  # which updates' replies were made
+    polling: PollingGate | None  # polling mode: the poller lease and 409s (None: webhook)
 
     async def close(self) -> None:
         """A graceful stop (SIGTERM, SIGINT), within CJM_STOP_TIMEOUT: no new claims, the
@@ -165,9 +168,13 @@ async def build_app(
     sessions = make_session_factory(engine)
     bot = bot or make_bot(settings)
     metrics = Metrics()
+    # Outside the watch: it sees each getUpdates the gate lets through, 409s included.
+    gate = None if settings.webhook_url else polling_gate(settings, sessions, bot, metrics)
     watch = TelegramWatch(clock, metrics.telegram_ok, metrics.count_telegram_error)
     bot.session.middleware(watch)
     username = settings.bot_username or (await bot.me()).username or "bot"
+    if gate is not None:
+        gate.lease.bot_name = f"@{username}"
     rules = settings.sending_rules
     locale = settings.locale_for(survey.default_locale)
     services = Services(
@@ -207,11 +214,22 @@ async def build_app(
     add_weekly_jobs(scheduler, weekly, background)
     # Webhook mode: Telegram posts updates to this same server.
     extra = [webhook.webhook_route(settings, dp, bot)] if settings.webhook_url else []
-    http = build_http(settings, services, scheduler, metrics, watch, extra)
+    http = build_http(settings, services, scheduler, metrics, watch, extra, gate)
     return App(
         settings, survey, engine, sessions, bot, dp, services, waves, scheduler, weekly,
-        background, metrics, http, replies, ledger,
+        background, metrics, http, replies, ledger, gate,
     )  # fmt: skip
+
+
+def polling_gate(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot, metrics: Metrics
+) -> PollingGate:
+    """Polling mode: getUpdates only while this process holds the poller lease. The lease
+    runs on the real clock even when the app's is a test's: it is between processes."""
+    lease = PollLease(sessions, bot.id, settings.poll_lease, on_change=metrics.set_polling)
+    gate = PollingGate(lease, utc_now, on_conflict=metrics.count_poll_conflict)
+    bot.session.middleware(gate)
+    return gate
 
 
 def build_dispatcher(
@@ -382,15 +400,7 @@ async def serving(
     if hooked:
         polling = asyncio.create_task(_until_stopped(handle_signals))
     else:
-        log.info("Polling Telegram as @%s", app.services.bot_username)
-        # handle_as_tasks=False: the next getUpdates (which confirms this batch to
-        # Telegram) is only sent after every update of the batch has been committed.
-        polling = asyncio.create_task(
-            app.dp.start_polling(
-                app.bot, handle_as_tasks=False, close_bot_session=False,
-                handle_signals=handle_signals, polling_timeout=polling_timeout,
-            )
-        )  # fmt: skip
+        polling = _start_polling(app, handle_signals, polling_timeout)
     try:
         yield polling
     finally:
@@ -403,7 +413,24 @@ async def serving(
                 polling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
+        if app.polling is not None:  # a standby polls within seconds
+            await app.polling.lease.close()
         await app.http.stop()
+
+
+def _start_polling(app: App, handle_signals: bool, polling_timeout: int) -> asyncio.Task[None]:
+    """aiogram's polling loop; its getUpdates wait while another process holds the
+    poller lease (bot.poll_gate)."""
+    if app.polling is not None:
+        app.polling.lease.start()
+    # handle_as_tasks=False: the next getUpdates (which confirms this batch to
+    # Telegram) is only sent after every update of the batch has been committed.
+    return asyncio.create_task(
+        app.dp.start_polling(
+            app.bot, handle_as_tasks=False, close_bot_session=False,
+            handle_signals=handle_signals, polling_timeout=polling_timeout,
+        )
+    )  # fmt: skip
 
 
 async def _until_stopped(handle_signals: bool) -> None:

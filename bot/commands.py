@@ -18,9 +18,10 @@ from bot.settings import Settings, SettingsError
 from bot.startup import TelegramUnreachable, bot_user, open_database
 from reports.aggregate import Period
 from reports.weekly import week_period
-from storage import deliveries, dispatches, orders
+from storage import deliveries, dispatches, orders, poller_lease
 from storage.db import make_session_factory
 from storage.models import Journey, ReportDelivery
+from storage.poller_lease import Lease
 from surveys.formats import moment
 from surveys.journeys import Journeys, NewOrder, OrderReceipt, OrderRejected, validate_order
 from surveys.loader import load_survey
@@ -205,6 +206,7 @@ async def status(settings: Settings, now: datetime | None = None) -> str:
             due = await dispatches.next_due(session)
             waiting, expired = await orders.awaiting_links(session, now)
             weekly = await deliveries.latest_deliveries(session)
+            leases = await poller_lease.leases(session)
     finally:
         await engine.dispose()
     zone = settings.sending_rules.timezone
@@ -227,7 +229,23 @@ async def status(settings: Settings, now: datetime | None = None) -> str:
     if waiting:
         stale = f" ({expired} with the link expired)" if expired else ""
         lines.append(f"orders waiting for the customer to open the link: {waiting}{stale}")
-    return "\n".join(lines + [_weekly_line(row, zone) for row in weekly])
+    lines += [_weekly_line(row, zone) for row in weekly]
+    if not settings.webhook_url:  # in webhook mode Telegram posts to every process
+        lines += _polling_lines(leases, now, zone)
+    return "\n".join(lines)
+
+
+def _polling_lines(leases: list[Lease], now: datetime, zone: ZoneInfo) -> list[str]:
+    """Which `cjm run` polls Telegram (one per bot: the holder of its poller lease)."""
+    if not leases:
+        return ["polling Telegram: no process (no `cjm run` is running, or none polls yet)"]
+    return [
+        f"polling Telegram: process {lease.holder} since {_local(lease.acquired_at, zone)}"
+        if lease.expires_at > now
+        else f"polling Telegram: no process; {lease.holder} stopped renewing its lease at "
+        f"{_local(lease.expires_at, zone)} (it died?): a standby takes over at its next try"
+        for lease in leases
+    ]
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

@@ -25,6 +25,9 @@ Formats = Annotated[tuple[str, ...], NoDecode]
 SECRETS = frozenset({"bot_token", "api_key", "webhook_secret"})  # never echoed in errors
 
 
+POLL_LEASE = (timedelta(seconds=3), timedelta(minutes=10))
+
+
 class SettingsError(Exception):
     """One line naming the setting that stopped start-up."""
 
@@ -52,6 +55,8 @@ class Settings(BaseSettings):
     send_rate: float = Field(25.0, ge=0, description="messages per second; 0 = no limit")
     send_lease: timedelta = Field(timedelta(minutes=2), description="a claim older is stale")
     link_ttl: timedelta = timedelta(days=7)
+    # How long a polling process that died keeps the others from polling (bot.poll_lease).
+    poll_lease: timedelta = timedelta(seconds=30)
     request_timeout: float = Field(20.0, gt=0)
     stop_timeout: float = Field(
         10.0, gt=0, le=600, description="seconds SIGTERM waits for the sends in flight"
@@ -96,6 +101,15 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("poll_lease", mode="before")
+    @classmethod
+    def _poll_lease(cls, value: Any) -> timedelta:
+        lease = parse_duration(value)
+        if not POLL_LEASE[0] <= lease <= POLL_LEASE[1]:
+            # Renewed every third of it: shorter would write to the database all the time.
+            raise ValueError("between 3s and 10m")
+        return lease
 
     @field_validator("timezone")
     @classmethod

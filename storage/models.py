@@ -559,3 +559,16 @@ class CommentReading(Base):
     says_nothing: Mapped[bool]
     # (stem, form) of the content words in order: "stem\x1fform" joined by "\x1e".
     terms: Mapped[str] = mapped_column(Text)
+
+
+class PollerLease(Base):
+    """Who may long-poll Telegram for a bot: Telegram allows one getUpdates consumer per
+    token, so of the `cjm run` processes on one database only the holder polls; the
+    others stand by and take over when its lease ends (bot.poll_lease)."""
+
+    __tablename__ = "poller_lease"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(128))  # host:pid:random of the process
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # renewed every third of the lease while it polls

@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from bot.cli import main
 from reports import export
-from storage.models import Customer, Dispatch, DispatchStatus, LinkToken, Order, ReportDelivery
+from storage.models import (
+    Customer,
+    Dispatch,
+    DispatchStatus,
+    LinkToken,
+    Order,
+    PollerLease,
+    ReportDelivery,
+)
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.seed import LinkedWave, linked_waves
 
@@ -234,7 +242,10 @@ def test_status_counts_waves_by_status(database: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
 
     assert main(["status"]) == 0
-    assert capsys.readouterr().out.strip() == "no waves yet"
+    assert capsys.readouterr().out.splitlines() == [
+        "no waves yet",
+        "polling Telegram: no process (no `cjm run` is running, or none polls yet)",
+    ]
 
 
 def test_status_counts_orders_waiting_names_the_week_and_the_next_wave(
@@ -245,7 +256,7 @@ def test_status_counts_orders_waiting_names_the_week_and_the_next_wave(
     for ref in ("+79990001122", "+79990001133", "+79990001144"):
         assert main(["order", "add", ref]) == 0
     assert main(["status"]) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == [
+    assert capsys.readouterr().out.splitlines()[-3:-1] == [
         "no waves yet (they are planned when a customer opens the link)",
         "orders waiting for the customer to open the link: 3",
     ]
@@ -277,6 +288,34 @@ def test_status_counts_orders_waiting_names_the_week_and_the_next_wave(
         "weekly report of 2026-11-23..2026-11-29 to owner 1: sent 2026-11-30 09:00 Europe/Moscow",
         "weekly report of 2026-11-23..2026-11-29 to owner 2: failed (Forbidden: bot was blocked"
         " by the user)",
+        "polling Telegram: no process (no `cjm run` is running, or none polls yet)",
+    ]
+
+
+def test_status_names_the_process_that_polls_telegram(
+    database: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_TIMEZONE", "Europe/Moscow")
+    assert main(["db", "upgrade"]) == 0
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    engine = create_engine(f"sqlite:///{database}")
+    with Session(engine) as session, session.begin():
+        session.add(PollerLease(
+            bot_id=1, holder="shop-1:4242:a1b2c3",
+            acquired_at=datetime(2026, 12, 5, 7, 0, tzinfo=UTC), expires_at=later,
+        ))  # fmt: skip
+        session.add(PollerLease(
+            bot_id=2, holder="shop-2:77:d4e5f6", acquired_at=PAST,
+            expires_at=datetime(2026, 12, 5, 7, 30, tzinfo=UTC),
+        ))  # fmt: skip
+    engine.dispose()
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "polling Telegram: process shop-1:4242:a1b2c3 since 2026-12-05 10:00 Europe/Moscow",
+        "polling Telegram: no process; shop-2:77:d4e5f6 stopped renewing its lease at "
+        "2026-12-05 10:30 Europe/Moscow (it died?): a standby takes over at its next try",
     ]
 
 

@@ -41,6 +41,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ("CJM_DISPATCH_INTERVAL", "0", "Input should be greater than 0"),
         ("CJM_DISPATCH_INTERVAL", "often", "Input should be a valid number"),
         ("CJM_LINK_TTL", "a week", "not a duration: 'a week'"),
+        ("CJM_POLL_LEASE", "1s", "between 3s and 10m (got '1s')"),
+        ("CJM_POLL_LEASE", "soon", "not a duration: 'soon'"),
         (
             "CJM_DEFAULT_LOCALE",
             "english",

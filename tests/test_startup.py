@@ -100,8 +100,8 @@ async def test_run_waits_for_telegram_and_logs_json_lines_of_its_own(
         for line in lines
         if not line["logger"].startswith(OURS) or line["level"] != "INFO"
     } <= {("WARNING", "bot.startup"), ("WARNING", "aiogram.dispatcher")}
-    assert [line["message"] for line in lines if line["logger"] == "bot.app"][1] == (
-        "Polling Telegram as @cjm_test_bot"
+    assert next(line["message"] for line in lines if line["logger"] == "bot.poll_lease") == (
+        "Polling Telegram as @cjm_test_bot (this process holds the poller lease)"
     )
     assert not [line for line in lines if "exception" in line]
     assert [call.method for call in api.calls[:2]] == ["getMe", "getMe"]
