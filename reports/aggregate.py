@@ -180,10 +180,13 @@ class _Cell:
 
 
 async def _rows(session: AsyncSession, statement: Select[Any]) -> AsyncIterator[Any]:
-    """Group rows streamed in batches: even a long period never holds them all."""
+    """Group rows streamed in batches: even a long period never holds them all. Taken a
+    batch at a time: an async iteration row by row crosses into the driver's greenlet
+    for every row (~20 µs each, a tenth of the map's figures at 1,000 rows)."""
     result = await session.stream(statement.execution_options(yield_per=1000))
-    async for row in result:
-        yield row
+    async for batch in result.partitions():
+        for row in batch:
+            yield row
 
 
 async def aggregate(
