@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -447,6 +448,9 @@ async def _until_stopped(handle_signals: bool) -> None:
 async def run(app: App) -> None:
     """Serve until SIGINT/SIGTERM: polling and the HTTP server, with the outbox drained
     on a timer."""
+    # Everything built so far (modules, settings, the dispatcher's routers) lives as long
+    # as the bot: out of the collector's full passes, which would scan it again and again.
+    gc.freeze()
     try:
         async with serving(app, handle_signals=True) as polling:
             await polling

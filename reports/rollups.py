@@ -41,6 +41,7 @@ from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
 from reports.funnel_rollup import refresh_funnel
 from reports.theme_rollup import mark_stale, refresh_themes
+from reports.week_rollup import build_week, unbuild_weeks, weeks_to_build
 from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
 from surveys.model import Survey
 
@@ -99,6 +100,7 @@ async def build_day(
     excluded: Collection[str] = (),
 ) -> int:
     """Replace the day's rollup rows in the caller's transaction; returns its answer rows."""
+    await unbuild_weeks(session, survey_id, [day])
     await session.execute(
         delete(AnswerRollup).where(AnswerRollup.survey_id == survey_id, AnswerRollup.day == day)
     )
@@ -201,6 +203,7 @@ async def _plan(
             .where(RollupDay.survey_id == survey_id, RollupDay.day.in_(stale))
             .values(built_at=None)
         )
+        await unbuild_weeks(session, survey_id, stale)
         await mark_stale(session, survey_id, int(seen_id), watermark, stale)
         # Move the watermark on even when nothing gets built, so the next refresh
         # looks only at answers newer than these.
@@ -228,7 +231,8 @@ async def refresh(
     follow_ups: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Refreshed]:
     """Bring the rollup up to date: each closed day not yet built (or stale) is built,
-    one day per transaction so that the database is never locked for long.
+    one day per transaction so that the database is never locked for long; then each
+    week whose seven days are built (reports.week_rollup), one per transaction.
 
     `follow_ups` names, per survey, the questions asked only after a low answer
     (reports.customers.follow_ups): left out of the customer-level sums."""
@@ -240,6 +244,11 @@ async def refresh(
             async with sessions.begin() as session:
                 excluded = (follow_ups or {}).get(survey_id, ())
                 await build_day(session, survey_id, day, now, watermark, excluded)
+        async with sessions.begin() as session:
+            weeks = await weeks_to_build(session, survey_id)
+        for week in weeks:
+            async with sessions.begin() as session:
+                await build_week(session, survey_id, week, now)
         if days or stale:
             log.info("rollup %s: built %d day(s), %d stale", survey_id, len(days), len(stale))
         done[survey_id] = Refreshed(days, stale)

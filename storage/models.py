@@ -276,6 +276,45 @@ class AnswerRollup(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
+class AnswerRollupWeek(Base):
+    """One ISO week's sums of one report cell (Monday `week`): the sum of its seven days'
+    `answer_rollups` rows, built once all seven are built (reports.week_rollup). A report
+    over whole weeks reads a seventh of the rows."""
+
+    __tablename__ = "answer_rollup_weeks"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
+class RollupWeek(Base):
+    """Which weeks `answer_rollup_weeks` holds. Deleted, in the same transaction, when
+    one of its days is rebuilt or goes stale: a week is read only while its seven days
+    are built and unchanged since."""
+
+    __tablename__ = "rollup_weeks"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime]
+
+
 class CustomerRollup(Base):
     """One day's customer-level sums of one report cell (reports.customers): per
     segment, stage and touchpoint ('' for the stage as a whole), the number of customers

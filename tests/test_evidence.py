@@ -26,6 +26,9 @@ from reports.evidence import (
     period_spread,
     pooled_variance,
     shrink,
+    t_cdf,
+    t_ppf,
+    t_sf,
 )
 
 SETTINGS = Settings(thresholds={"rating": 3.5, "csat": 0.7, "nps": 0.0, "valence": 0.0})
@@ -501,3 +504,14 @@ def test_a_standing_shortfall_below_the_threshold_is_told_by_all_its_weeks() -> 
     # fixed this week (4.2 stars): flagged only when this week's own estimate is below a
     # line too — with 12 customers a CSAT of 80 % reads under 70 % now and then (6 of 100)
     assert fixed <= 10
+
+
+@pytest.mark.parametrize("df", [1.0, 2.5, PRIOR_DF, 7.0, 48.3, 150.0, 1e4, 1e9])
+def test_student_t_is_scipys_to_the_last_bit(df: float) -> None:
+    """The report's t distribution (the special functions, without scipy.stats' object)
+    gives exactly scipy.stats.t's values, so no p-value or interval moves."""
+    for x in (-40.0, -3.1, -1.0, -1e-9, 0.0, 0.37, 1.645, 2.9, 12.0, math.inf, -math.inf):
+        assert t_cdf(x, df) == float(stats.t.cdf(x, df))
+        assert t_sf(x, df) == float(stats.t.sf(x, df))
+    for q in (1e-6, 0.05, 0.5, 0.9, 0.95, 0.975, 0.999999):
+        assert t_ppf(q, df) == float(stats.t.ppf(q, df))
