@@ -7,8 +7,8 @@
 Nothing is built here: the scheduler's next refresh builds every week whose seven days
 are built (reports.week_rollup).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
