@@ -84,11 +84,14 @@ async def _build_customers(
             CustomerRollup.survey_id == survey_id, CustomerRollup.day == day
         )
     )
-    columns = ["survey_id", "day", "segment", "stage", "touchpoint", *customers.SUM_COLUMNS]
-    for query in customers.cells_queries(survey_id, Answer.day == day, excluded, True):
-        sums = query.subquery()
-        rows = select(literal(survey_id), literal(day), *sums.c)
-        await session.execute(insert(_CUSTOMERS).from_select(columns, rows))
+    columns = ("segment", "stage", "touchpoint", *customers.SUM_COLUMNS)
+    rows = await customers.cell_rows(session, survey_id, Answer.day == day, excluded, True)
+    if rows:
+        values = [
+            {"survey_id": survey_id, "day": day, **dict(zip(columns, row, strict=True))}
+            for row in rows
+        ]
+        await session.execute(insert(_CUSTOMERS), values)
 
 
 async def build_day(
