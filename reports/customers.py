@@ -321,12 +321,12 @@ async def cell_rows(
             if touchpoint is not None
         ),
     ]
-    for journey, key, visit in visits:
+    for journey, place, visit in visits:
         # The customer's other ratings that day, else (a stage asked alone that day)
         # their ratings of the other stages on the journey's earlier days.
         rs, rn = journeys.get(journey, (0, 0))
         others = (rs - visit[_RS], rn - visit[_RN]) if rn > visit[_RN] else before.get(journey)
-        cell = (visit[_SEGMENT], *key) if by_segment else key
+        cell = (visit[_SEGMENT], *place) if by_segment else place
         totals = cells.get(cell)
         if totals is None:
             totals = cells[cell] = [0.0] * len(SUM_COLUMNS)
