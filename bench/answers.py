@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import dataclasses
 import gc
 import logging
 import os
@@ -39,10 +38,10 @@ from sqlalchemy import func, insert, select
 
 import storage.updates
 from bench.common import RESULTS, machine, median, percentile, write_result
+from bench.db_thread import InlineSession, ThreadSessions, run_inline
 from bench.fakes import BOT_USER, TOKEN, ZeroLatencySession
 from bench.instrument import HopMeter, StatementMeter
-from bench.prototypes import InlineSession, ThreadSessions, apply, run_inline
-from bot.app import App, build_app, build_dispatcher
+from bot.app import App, build_app
 from bot.callbacks import AnswerCb
 from bot.questions import answered_text, render
 from bot.settings import Settings
@@ -211,19 +210,12 @@ async def one_round(args: argparse.Namespace, round_no: int) -> dict[str, Any]:
             if args.skip_baseline:  # (for a sampling profiler attached to the whole run)
                 base_elapsed, base_cpu = base_elapsed * timed, base_cpu * timed
 
-            dp, threaded = app.dp, None
-            if "thread-session" in args.prototypes:
-                threaded = ThreadSessions(Path(tmp) / "bench.db")
-                services = dataclasses.replace(app.services, sessions=threaded)  # type: ignore[arg-type]
-                dp = build_dispatcher(app.settings, services)
             session.calls.clear()
             gc.collect()
             profiler = cProfile.Profile() if args.profile and round_no == 0 else None
             if profiler is not None:
                 profiler.enable()
-            bot_elapsed, bot_lat, bot_cpu = await feed(dp, bot, bot_updates, warmup)
-            if threaded is not None:
-                threaded.close()
+            bot_elapsed, bot_lat, bot_cpu = await feed(app.dp, bot, bot_updates, warmup)
             if profiler is not None:
                 profiler.disable()
                 dump_profile(profiler, args.profile_top)
@@ -417,11 +409,6 @@ def main() -> None:
         help="feed the baseline one update only (baseline figures invalid)",
     )
     parser.add_argument(
-        "--prototype",
-        default="",
-        help="bench/prototypes.py changes to apply: keyboard, thread-session",
-    )
-    parser.add_argument(
         "--breakdown",
         action="store_true",
         help="also: one instrumented round (thread hops, per-statement times)"
@@ -431,7 +418,6 @@ def main() -> None:
     global LOWEST_STAR  # noqa: PLW0603 (one setting for the whole run)
     LOWEST_STAR = 3 if args.no_alerts else 1
     logging.basicConfig(level=logging.WARNING)
-    args.prototypes = apply([p for p in args.prototype.split(",") if p])
 
     rounds = []
     for round_no in range(args.repeat):
@@ -463,8 +449,6 @@ def main() -> None:
     print(f"answers benchmark: N={args.customers} customers, {args.repeat} round(s), "
           f"session={'wire' if args.wire else 'objects'}  (medians)")  # fmt: skip
     print(f"{'':28}{'updates/s':>12}{'per CPU-s':>11}{'p50 ms':>10}{'p99 ms':>10}")
-    if args.prototypes:
-        print(f"prototypes applied (bench only): {', '.join(args.prototypes)}")
     print(f"{'bot (DB + middleware)':28}{summary['bot_updates_per_s']:12.0f}"
           f"{summary['bot_updates_per_cpu_s']:11.0f}"
           f"{summary['bot_p50_ms']:10.3f}{summary['bot_p99_ms']:10.3f}")  # fmt: skip
@@ -479,8 +463,7 @@ def main() -> None:
                "summary": summary, "rounds": rounds}  # fmt: skip
     if args.breakdown:
         payload["breakdown"] = asyncio.run(breakdown(args))
-    name = "answers" + (f"-proto-{'+'.join(args.prototypes)}" if args.prototypes else "")
-    print(f"written {write_result(name, payload)}")
+    print(f"written {write_result('answers', payload)}")
 
 
 if __name__ == "__main__":

@@ -49,13 +49,6 @@ VARIANTS = {  # name: (index, window, tracemalloc)
 DEFAULT_VARIANTS = "partial-64,partial-256,plain-64,tracemalloc-64"
 
 
-def spec(variant: str) -> tuple[str, int, bool, str]:
-    """`partial-64` or `partial-64@keyboard`: index, window, tracemalloc, prototypes."""
-    base, _, prototypes = variant.partition("@")
-    index, window, trace = VARIANTS[base]
-    return index, window, trace, prototypes.replace("+", ",")
-
-
 SUMMARY_KEYS = (
     "waves_per_s", "waves_per_cpu_s", "elapsed_s", "window_mean_ms", "first10_mean_ms",
     "last10_mean_ms",
@@ -95,13 +88,11 @@ def query_plan(database: Path, window: int) -> list[str]:
 
 
 def drain_flags(args: argparse.Namespace, variant: str) -> list[str]:
-    _, window, trace, own = spec(variant)
-    prototypes = ",".join(p for p in (args.prototype, own) if p)
+    _, window, trace = VARIANTS[variant]
     flags = ["--window", str(window), "--messenger", args.messenger]
     flags += ["--trace"] if trace else []
     flags += ["--wire"] if args.wire else []
     flags += ["--statements"] if args.statements else []
-    flags += ["--prototype", prototypes] if prototypes else []
     return flags
 
 
@@ -123,9 +114,7 @@ def main() -> None:
         help="also N 'sent' waves whose reminder is overdue (after downtime)",
     )
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
-                        help=f"comma-separated, of: {', '.join(VARIANTS)}; append "
-                             "@keyboard to apply that bench/prototypes.py change to one "
-                             "variant (e.g. partial-64@keyboard)")  # fmt: skip
+                        help=f"comma-separated, of: {', '.join(VARIANTS)}")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="drains per variant (medians)")
     parser.add_argument(
         "--messenger",
@@ -144,11 +133,6 @@ def main() -> None:
         help="cProfile one extra drain per variant (bench/results/*.prof)",
     )
     parser.add_argument(
-        "--prototype",
-        default="",
-        help="apply bench/prototypes.py changes in the drains (e.g. keyboard)",
-    )
-    parser.add_argument(
         "--statements",
         action="store_true",
         help="time each SQL statement kind per window (small overhead)",
@@ -156,7 +140,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="also keep the seeded database here")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    if unknown := [v for v in variants if v.partition("@")[0] not in VARIANTS]:
+    if unknown := [v for v in variants if v not in VARIANTS]:
         raise SystemExit(f"unknown variants: {unknown}")
 
     results: dict[str, Any] = {}
@@ -179,7 +163,7 @@ def main() -> None:
         # spread over all of them rather than landing on one.
         for attempt in range(args.repeat):
             for variant in variants:
-                index, window, trace, _ = spec(variant)
+                index, window, trace = VARIANTS[variant]
                 if trace and attempt > 0:
                     continue  # once is enough: its timings are not comparable anyway
                 database = Path(tmp) / f"{variant}.db"
@@ -198,7 +182,7 @@ def main() -> None:
                       + (f", tracemalloc peak {run['tracemalloc_peak_mib']:.2f} MiB"
                          if trace else ""), flush=True)  # fmt: skip
         for variant in variants:
-            index, window, trace, own = spec(variant)
+            index, window, trace = VARIANTS[variant]
             if args.profile and not trace:
                 database = Path(tmp) / f"{variant}.db"
                 make_variant(template, database, index)
@@ -207,7 +191,7 @@ def main() -> None:
                 print(f"  {variant}: profile in bench/results/dispatch-{variant}.prof")
             done = runs[variant]
             results[variant] = {
-                "index": index, "window": window, "tracemalloc": trace, "prototypes": own,
+                "index": index, "window": window, "tracemalloc": trace,
                 "claim_query_plan": plans[variant], "runs": done,
                 "median": {k: median([r[k] for r in done]) for k in SUMMARY_KEYS if k in done[0]},
             }  # fmt: skip
@@ -218,8 +202,7 @@ def report(args: argparse.Namespace, seeded: Any, results: dict[str, Any]) -> No
     print()
     print(f"dispatch benchmark: {args.due} due + {args.future} future pending waves"
           f"{f' + {args.overdue_sent} overdue sent' if args.overdue_sent else ''}, "
-          f"messenger={args.messenger}{' (wire)' if args.wire else ''}"
-          f"{f', prototype={args.prototype}' if args.prototype else ''}; medians of "
+          f"messenger={args.messenger}{' (wire)' if args.wire else ''}; medians of "
           f"{args.repeat} drains (tracemalloc: 1)")  # fmt: skip
     print(f"{'variant':19}{'waves/s':>8}{'/CPU-s':>8}{'win ms':>8}{'first10%':>9}{'last10%':>9}"
           f"{'last/1st':>9}{'CPU l/1st':>10}"
@@ -252,9 +235,8 @@ def report(args: argparse.Namespace, seeded: Any, results: dict[str, Any]) -> No
             "cpu_last_over_first": m["cpu_last_over_first"],
             "waves_per_cpu_s": m["waves_per_cpu_s"],
         }  # fmt: skip
-        label = f"with prototype {args.prototype}" if args.prototype else "shipped config"
         print(
-            f"partial-64 ({label}): {m['waves_per_s']:.0f} waves/s (target >= "
+            f"partial-64 (shipped config): {m['waves_per_s']:.0f} waves/s (target >= "
             f"{TARGET_RATE:.0f}: {'met' if targets['waves_per_s_met'] else 'MISSED'}); "
             f"{m['waves_per_cpu_s']:.0f} waves/CPU-s; "
             f"last/first 10% of windows x{m['last_over_first']:.2f} wall, "
@@ -266,7 +248,6 @@ def report(args: argparse.Namespace, seeded: Any, results: dict[str, Any]) -> No
                "variants": results}  # fmt: skip
     name = "dispatch" + (f"-{args.messenger}" if args.messenger != "telegram" else "")
     name += f"-overdue{args.overdue_sent}" if args.overdue_sent else ""
-    name += f"-proto-{args.prototype.replace(',', '+')}" if args.prototype else ""
     print(f"written {write_result(name, payload)}")
 
 

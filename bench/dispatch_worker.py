@@ -293,13 +293,8 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--statements", action="store_true", help="time each statement kind")
     parser.add_argument("--profile", help="cProfile the drain into results/dispatch-NAME.prof")
-    parser.add_argument("--prototype", default="", help="bench/prototypes.py names, comma-sep.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    if args.prototype:
-        from bench.prototypes import apply  # noqa: PLC0415 (only when asked)
-
-        apply(args.prototype.split(","))
     if args.action == "seed":
         result = asyncio.run(
             build_template(args.database, args.due, args.future, args.overdue_sent)

@@ -92,7 +92,7 @@ DEMO = """
 import asyncio, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from bot.demo import DemoOptions, run_demo
+from demo.simulation import DemoOptions, run_demo
 start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
 options = DemoOptions(int(sys.argv[1]), out=Path(sys.argv[2]), start=start - timedelta(days=24))
 asyncio.run(run_demo(options, sys.stdout))

@@ -28,21 +28,58 @@ from typing import Any
 import aiosqlite
 from aiogram import Bot
 from aiogram.enums import ParseMode
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select, update
 from sqlalchemy.dialects import sqlite
 
 import bot.questions
 from bench.common import machine, write_result
 from bench.fakes import TOKEN, ZeroLatencySession
-from bench.prototypes import builder_question_keyboard
+from bot.callbacks import AnswerCb
 from bot.keyboards import question_keyboard
 from bot.messenger import TelegramMessenger
 from bot.questions import question_text
+from bot.texts import t
 from storage.answers import _COLUMNS
 from storage.models import Answer, Customer, Dispatch, DispatchStatus, ProcessedUpdate
+from surveys.answers import SKIP
 from surveys.loader import load_survey
 from surveys.messenger import Ask
+from surveys.model import Question, QuestionKind, Survey
 from surveys.planner import first_question
+
+
+def builder_question_keyboard(
+    survey: Survey, question: Question, dispatch_id: int, locale: str
+) -> InlineKeyboardMarkup:
+    """bot.keyboards.question_keyboard before 2026-11-23 17:56, verbatim."""
+    builder = InlineKeyboardBuilder()
+
+    def add(label: str, value: int) -> None:
+        builder.button(text=label, callback_data=AnswerCb(d=dispatch_id, q=question.id, v=value))
+
+    match question.kind:
+        case QuestionKind.RATING:
+            for value in range(1, 6):
+                add(f"{value} ⭐", value)
+            builder.adjust(5)
+        case QuestionKind.NPS:
+            for value in range(11):
+                add(str(value), value)
+            builder.adjust(6, 5)
+        case QuestionKind.EMOTION:
+            for index, emotion in enumerate(survey.emotions):
+                add(f"{emotion.emoji} {survey.text(emotion.label, locale)}", index)
+            builder.adjust(2)
+        case QuestionKind.CHOICE:
+            labels = [survey.text(o.label, locale) for o in question.options]
+            for index, label in enumerate(labels):
+                add(label, index)
+            builder.adjust(2 if max(len(label) for label in labels) <= 16 else 1)
+        case QuestionKind.TEXT:
+            add(t(locale, "skip"), SKIP)
+    return builder.as_markup()  # type: ignore[return-value]
 
 
 def per_call_us(fn: Callable[[], Any], number: int, repeat: int) -> float:

@@ -1,21 +1,25 @@
-"""The `cjm` console script."""
+"""The bot's commands of the `cjm` console script (cjm.py adds `cjm demo`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeAlias
 
 from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
 from surveys.loader import SurveyError, load_survey
 
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+AddCommand: TypeAlias = Callable[[Commands], None]  # a subcommand defined outside bot/
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+
+def main(argv: Sequence[str] | None = None, extra: Sequence[AddCommand] = ()) -> int:
+    parser = _parser(extra)
     args = parser.parse_args(argv)
     logs.configure(verbose=False)
     try:
@@ -27,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(extra: Sequence[AddCommand]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cjm", description="Customer journey interview bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
@@ -87,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the report files for a period")
     report.add_argument("--from", dest="start", type=_day, help="YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="YYYY-MM-DD, inclusive")
-    report.add_argument("--days", type=_whole, default=7, help="without --from: the last N days")
+    report.add_argument("--days", type=whole, default=7, help="without --from: the last N days")
     report.add_argument("--segment", help="only this segment")
     report.add_argument("--locale", help="en or ru; default the survey's")
     report.add_argument("--out", type=Path, help="folder (default report-FROM-TO)")
@@ -105,15 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--days", type=_positive, default=30, help="the last N days (30)")
     suggest.add_argument("--segment", help="only this segment")
     suggest.set_defaults(handler=_themes_suggest)
-    demo = commands.add_parser("demo", help="simulated guests on a fake Telegram; no token")
-    demo.add_argument("--customers", type=_whole, default=200, help="how many (default 200)")
-    demo.add_argument("--seed", type=_whole, default=7, help="random seed (default 7)")
-    demo.add_argument("--out", default="cjm-demo", help="directory for demo.db (./cjm-demo)")
-    demo.set_defaults(handler=_demo)
+    for add_command in extra:
+        add_command(commands)
     return parser
 
 
-def _orders_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _orders_parser(commands: Commands) -> None:
     orders = commands.add_parser("orders", help="orders in bulk").add_subparsers(
         dest="orders_command", required=True
     )
@@ -160,7 +161,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (YYYY-MM-DD)") from None
 
 
-def _whole(text: str) -> int:
+def whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -312,12 +313,6 @@ def _themes_suggest(args: argparse.Namespace) -> int:
     print("# Paste the entries under `themes:` in your survey file and translate the labels.")
     print(text, end="")
     return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_cli  # noqa: PLC0415
-
-    return run_cli(args.customers, args.seed, args.out)
 
 
 def _report(args: argparse.Namespace) -> int:

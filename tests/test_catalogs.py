@@ -94,7 +94,7 @@ def _called_keys(package: Path, names: set[str]) -> set[str]:
 
 
 def test_every_key_the_bot_uses_is_in_the_catalogs() -> None:
-    used = _called_keys(ROOT / "bot", {"t", "tn"})
+    used = _called_keys(ROOT / "bot", {"t", "tn"}) | _called_keys(ROOT / "demo", {"t", "tn"})
     used |= {*_TOASTS.values(), *_LINK_TEXTS.values(), *_CONSENT_REFUSALS.values()}
     used |= set(_HINTS.values()) | {f"file_{name}" for name in texts.FILE_ORDER}
     used |= {f"command_{c}" for c in (*CUSTOMER_COMMANDS, *STAFF_COMMANDS, *OWNER_COMMANDS)}

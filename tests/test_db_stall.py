@@ -6,19 +6,13 @@ and every customer is asked once."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import signal
-import sqlite3
-import time
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import make_url, text
-
 from bench.faults import most_in_one_second
 from bot.app import BURST_SECONDS
-from storage.db import make_engine
+from tests.support.databases import hold_write_lock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.test_restart import (
     CHATS,
@@ -36,28 +30,6 @@ STALL_AT = 10  # the sendMessage after which the database stalls
 STALL = 1.5  # seconds: ~37 rate slots' worth
 
 
-def _hold_sqlite(path: str, seconds: float) -> None:
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute("BEGIN IMMEDIATE")  # the write lock: every other writer waits
-        time.sleep(seconds)
-        db.execute("ROLLBACK")
-
-
-async def stall(database_url: str, seconds: float) -> None:
-    """Another writer holds the outbox for `seconds`: SQLite's write lock, or a lock on
-    PostgreSQL's dispatches table. Reads go on; every write to it waits."""
-    if database_url.startswith("sqlite"):
-        await asyncio.to_thread(_hold_sqlite, make_url(database_url).database or "", seconds)
-        return
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("LOCK TABLE dispatches IN EXCLUSIVE MODE"))
-            await asyncio.sleep(seconds)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_database_stall_mid_window_sends_no_burst_and_every_wave_once(
     api: FakeBotAPI, database_url: str, tmp_path: Path
 ) -> None:
@@ -67,7 +39,9 @@ async def test_a_database_stall_mid_window_sends_no_burst_and_every_wave_once(
         bot = await start_bot(api, database_url, log, send_rate=str(RATE), dispatch_batch="64")
         try:
             await api.wait_for("sendMessage", count=STALL_AT, timeout=60)
-            await stall(database_url, STALL)
+            # Another writer holds the outbox: SQLite's write lock, or PostgreSQL's
+            # dispatches table. Reads go on; every write to it waits.
+            await hold_write_lock(database_url, "dispatches", STALL)
             await wait_until_settled(database_url)
         finally:
             assert await stop(bot, signal.SIGTERM) == 0

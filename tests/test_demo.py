@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import DemoOptions, DemoResult, run_demo
+from demo.simulation import DemoOptions, DemoResult, run_demo
 from reports.render_png import map_lane_texts
 from surveys.loader import load_survey
 from tests.support.demo_data import START, demo_report
@@ -81,7 +81,7 @@ def test_cli_demo_exits_zero(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "bot.cli",
+        "cjm",
         "demo",
         "--customers",
         "10",
@@ -104,7 +104,7 @@ def test_the_demo_writes_the_report_files_and_says_where(demo_run: Run) -> None:
 
 
 def test_the_planted_themes_are_the_first_places_to_improve(demo_run: Run) -> None:
-    """The queue at purchase and the weak loyalty card at retention (bot/demo_guests.py):
+    """The queue at purchase and the weak loyalty card at retention (demo/guests.py):
     the summary opens with them, with their counts, and the HTML and the map show them."""
     _, printed, database = demo_run
     folder = database.parent / "report"

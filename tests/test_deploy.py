@@ -56,12 +56,12 @@ def test_example_env_names_real_settings_and_its_values_load(
 
 def test_the_image_copies_every_package() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = {
-        p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]
-    }
+    setuptools = project["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in setuptools["packages"]["find"]["include"]}
+    modules = {f"{m}.py" for m in setuptools["py-modules"]}  # cjm.py: the console script
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, re.MULTILINE))
-    assert packages == copied
+    copied = set(re.findall(r"^COPY ([\w.]+) \1$", dockerfile, re.MULTILINE))
+    assert packages | modules == copied
 
 
 def test_the_unit_runs_cjm_run_as_an_unprivileged_service() -> None:

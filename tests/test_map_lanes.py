@@ -1,5 +1,5 @@
 """The map's voice lanes as the owner sees them on the PNG (the texts drawn in each lane)
-and in the HTML, on the demo cafe (bot/demo_guests.py): actions and thoughts from the
+and in the HTML, on the demo cafe (demo/guests.py): actions and thoughts from the
 survey file, pain themes with counts, praise and suggestions apart, top choice answers."""
 
 from __future__ import annotations

@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout
-from sqlalchemy import make_url, text
 
 from bot.poll_gate import PollingGate
 from storage.db import make_engine, make_session_factory
 from storage.poller_lease import leases, release, take
 from tests.support.clock import FakeClock
+from tests.support.databases import hold_write_lock
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.harness import Harness
 from tests.test_api import parse
-from tests.test_db_stall import _hold_sqlite
 
 BOT = 123456
 TTL = timedelta(seconds=30)
@@ -180,28 +179,14 @@ async def test_a_409_conflict_is_waited_out_logged_once_and_counted(
     assert "Polling works again after" in caplog.text
 
 
-async def stall_lease(database_url: str, seconds: float) -> None:
-    """Another writer holds the poller lease's table for `seconds`: the database does not
-    answer the renewal (SQLite's write lock; a table lock on PostgreSQL)."""
-    if database_url.startswith("sqlite"):
-        await asyncio.to_thread(_hold_sqlite, make_url(database_url).database or "", seconds)
-        return
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("LOCK TABLE poller_lease IN EXCLUSIVE MODE"))
-            await asyncio.sleep(seconds)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_holder_that_cannot_renew_stops_polling_before_its_lease_runs_out(
     api: FakeBotAPI, database_url: str, clock: FakeClock
 ) -> None:
     async with Harness(api, database_url, clock, poll_lease="3s") as h:
         lease = gate_of(h).lease
         await until(lambda: lease.polling)
-        stalled = asyncio.create_task(stall_lease(database_url, 8.0))
+        # The database does not answer the renewal: another writer holds the lease's table.
+        stalled = asyncio.create_task(hold_write_lock(database_url, "poller_lease", 8.0))
         await until(lambda: not lease.polling, seconds=6.0)  # within the stall
         polls = len(api.calls_of("getUpdates"))
         await asyncio.sleep(1.0)  # aiogram (polling_timeout=1) would have asked again

@@ -1,6 +1,6 @@
 """The report object on realistic data: the demo's newly opened cafe, whose interest stage
 is fine, whose purchase suffers from the queue and whose retention stage is poor
-(bot/demo_guests.py plants them)."""
+(demo/guests.py plants them)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     lines = text.splitlines()
     assert lines[0] == "Cafe: the guest journey"
     assert lines[1] == "01.10.2026–14.11.2026"
-    # First the places to improve: the two planted themes (bot/demo_guests.py).
+    # First the places to improve: the two planted themes (demo/guests.py).
     assert lines[2] == "Places to improve:"
     assert lines[3].startswith("1. Retention · Return visit — Loyalty card and rewards: ")
     assert lines[4].startswith("2. Purchase — Queue and waiting: ")

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import make_engine
@@ -88,14 +89,22 @@ def conflicts(api: FakeBotAPI) -> list[Any]:
     return [c for c in api.calls_of("getUpdates") if c.outcome == "error"]
 
 
-async def test_one_polls_the_other_stands_by_and_takes_over_after_sigterm(
-    api: FakeBotAPI, database_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("how", "exit_code"),
+    [
+        (signal.SIGTERM, 0),  # it stops: releases the lease, the standby takes it at once
+        (signal.SIGKILL, -signal.SIGKILL),  # it dies: no release, the lease runs out
+    ],
+    ids=["sigterm", "sigkill"],
+)
+async def test_one_polls_the_other_stands_by_and_takes_over_when_it_stops_or_dies(
+    api: FakeBotAPI, database_url: str, tmp_path: Path, how: signal.Signals, exit_code: int
 ) -> None:
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     bots: list[Process] = []
     try:
         bots = await two_bots(api, database_url, logs)
-        holder = bots[0]
+        holder, standby = bots
         alice = api.user(701, first_name="Alice")
         consent = await open_link(api, alice)
 
@@ -103,35 +112,12 @@ async def test_one_polls_the_other_stands_by_and_takes_over_after_sigterm(
         assert len(api.calls_of("sendPhoto")) == 1  # the /order handled once
         assert len(api.messages_to(alice.user_id)) == 1  # so was the /start
 
-        assert await stop(holder, signal.SIGTERM) == 0  # releases the lease
+        assert await stop(holder, how) == exit_code
         await api.wait_acked(alice.click(consent, "Yes, let's do it"), timeout=TAKEOVER)
         assert await customer_status(database_url, 701) == CustomerStatus.ACTIVE
         assert [c.params["callback_query_id"] for c in api.calls_of("answerCallbackQuery")]
-        assert all("Conflict" not in log.read_text() for log in logs)
-    except BaseException:
-        show_logs(*logs)
-        raise
-    finally:
-        for bot in bots:
-            await stop(bot, signal.SIGTERM)
-
-
-async def test_a_killed_poller_is_replaced_within_its_lease(
-    api: FakeBotAPI, database_url: str, tmp_path: Path
-) -> None:
-    logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    bots: list[Process] = []
-    try:
-        bots = await two_bots(api, database_url, logs)
-        holder, standby = bots
-        alice = api.user(702, first_name="Alice")
-        consent = await open_link(api, alice)
-
-        await stop(holder, signal.SIGKILL)  # no release: the lease runs out
-        await api.wait_acked(alice.click(consent, "Yes, let's do it"), timeout=TAKEOVER)
-        assert await customer_status(database_url, 702) == CustomerStatus.ACTIVE
         assert await holder_pid(database_url) == standby.pid
-        assert "Conflict" not in logs[1].read_text()  # the standby's
+        assert all("Conflict" not in log.read_text() for log in logs)
     except BaseException:
         show_logs(*logs)
         raise

@@ -3,8 +3,12 @@ CJM_TEST_POSTGRES_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
+import sqlite3
+import time
 import uuid
 from pathlib import Path
 
@@ -76,3 +80,25 @@ async def truncate_all(url: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await engine.dispose()
+
+
+async def hold_write_lock(database_url: str, table: str, seconds: float) -> None:
+    """Another writer holds `table` for `seconds`: reads go on, every write to it waits
+    (SQLite's write lock, which covers the whole file; a table lock on PostgreSQL)."""
+    if database_url.startswith("sqlite"):
+        await asyncio.to_thread(_hold_sqlite, make_url(database_url).database or "", seconds)
+        return
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            await asyncio.sleep(seconds)
+    finally:
+        await engine.dispose()
+
+
+def _hold_sqlite(path: str, seconds: float) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("BEGIN IMMEDIATE")  # the write lock: every other writer waits
+        time.sleep(seconds)
+        db.execute("ROLLBACK")

@@ -1,5 +1,5 @@
 """The demo's cafe as test data: 80 simulated guests, a fine interest stage, the queue at
-purchase and a poor retention stage (bot/demo_guests.py plants them). Run once per test
+purchase and a poor retention stage (demo/guests.py plants them). Run once per test
 session."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.demo import DemoOptions, run_demo
+from demo.simulation import DemoOptions, run_demo
 from reports.aggregate import Period
 from reports.report import Report, build_report
 from storage.db import make_engine, make_session_factory

@@ -23,7 +23,7 @@ from typing import Any, Self
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from bot.loopback import LoopbackServer
+from demo.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 ChatId = int | str

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from bot.loopback import LoopbackServer
+from demo.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 Clock = Callable[[], datetime]

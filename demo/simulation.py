@@ -1,10 +1,10 @@
 """`cjm demo`: the whole bot with simulated people, for anyone without a bot token yet.
 
-An in-process fake Telegram (bot/demo_api.py) serves the real bot, built by `build_app`
+An in-process fake Telegram (demo/bot_api.py) serves the real bot, built by `build_app`
 and polling as `cjm run` does, on a simulated clock. For each guest a staff member sends
 `/order <ref>`, the guest opens the deep link from the QR caption and consents; then time
 moves on hour by hour (quiet stretches skipped), the outbox is drained, and guests answer
-the questions they find in their chats (bot/demo_guests.py). At the end a short summary is
+the questions they find in their chats (demo/guests.py). At the end a short summary is
 computed in SQL from the answers table; the SQLite file stays for a closer look.
 """
 
@@ -26,9 +26,9 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, build_app, serving
-from bot.demo_api import DemoBotAPI, JsonDict
-from bot.demo_guests import Behaviour, Guest, Tap, consent_button, next_wakeup, on_screen
 from bot.settings import Settings
+from demo.bot_api import DemoBotAPI, JsonDict
+from demo.guests import Behaviour, Guest, Tap, consent_button, next_wakeup, on_screen
 from reports import rollups
 from reports.aggregate import Period
 from storage.models import Answer, Customer, Dispatch, DispatchStatus

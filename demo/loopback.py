@@ -1,5 +1,6 @@
 """An aiohttp app on 127.0.0.1 and a free port: the base of the in-process fake Bot API
-servers (the demo's, and the test suite's richer one)."""
+servers (the demo's, demo/bot_api.py, and the test suite's richer one,
+tests/support/fake_bot_api.py)."""
 
 from __future__ import annotations
 
