@@ -80,7 +80,11 @@ class Thresholds(_Strict):
     drop_nps: float = Field(5, ge=0, le=100)  # NPS points below the baseline
     drop_valence: float = Field(0.15, ge=0, le=2)  # mood below the baseline
     baseline_periods: int = Field(4, ge=1, le=12)  # periods of the same length before
-    fdr: float = Field(0.05, gt=0, le=0.5)  # false discovery rate over the report's tests
+    # False discovery rate over the report's tests. For a healthy shop every hypothesis is
+    # null, and Benjamini–Hochberg then bounds the chance of any false flag by q itself;
+    # 0.03 keeps a shop's healthy weeks under 5 % with room for the estimated variances and
+    # week-to-week spread (at 0.05 a shop with good and bad weeks got 8 %; bench/README.md).
+    fdr: float = Field(0.03, gt=0, le=0.5)
     # A relative or drop finding is "watch" when it would be a discovery at this looser rate.
     watch_fdr: float = Field(0.25, gt=0, le=0.5)
 
