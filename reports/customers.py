@@ -41,16 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
 from reports.days import built_days, gaps, in_runs, runs, with_answers
-from storage.models import Answer, CustomerRollup
+from reports.week_rollup import CUSTOMER_SUMS, split_weeks, week_runs
+from storage.models import Answer, CustomerRollup, CustomerRollupWeek
 from surveys.model import Survey
 
 # The metrics a cell carries, each as (customers, Σ score, Σ score²) columns.
 METRICS = ("rating", "csat", "nps", "valence", "relative")
-SUM_COLUMNS = (
-    "customers",
-    "r_n", "r_sum", "r_sq", "s_n", "s_sum", "s_sq", "p_n", "p_sum", "p_sq",
-    "v_n", "v_sum", "v_sq", "d_n", "d_sum", "d_sq", "low",
-)  # fmt: skip
+SUM_COLUMNS = CUSTOMER_SUMS  # the columns of customer_rollups and its weeks
 _PREFIX = {"rating": "r", "csat": "s", "nps": "p", "valence": "v", "relative": "d"}
 
 
@@ -335,16 +332,18 @@ async def cell_rows(
 
 
 def _rollup_query(
-    survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None
+    survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None, weekly: bool
 ) -> Select[Any]:
-    conditions = [CustomerRollup.survey_id == survey_id, in_runs(CustomerRollup.day, ranges)]
+    table: Any = CustomerRollupWeek if weekly else CustomerRollup
+    when = table.week if weekly else table.day
+    conditions = [table.survey_id == survey_id, in_runs(when, ranges)]
     if segment is not None:
-        conditions.append(CustomerRollup.segment == segment)
-    sums = (func.sum(getattr(CustomerRollup, name)) for name in SUM_COLUMNS)
+        conditions.append(table.segment == segment)
+    sums = (func.sum(getattr(table, name)) for name in SUM_COLUMNS)
     return (
-        select(CustomerRollup.stage, CustomerRollup.touchpoint, *sums)
+        select(table.stage, table.touchpoint, *sums)
         .where(*conditions)
-        .group_by(CustomerRollup.stage, CustomerRollup.touchpoint)
+        .group_by(table.stage, table.touchpoint)
     )
 
 
@@ -357,9 +356,13 @@ async def _rows(
     excluded: Collection[str],
 ) -> AsyncIterator[Any]:
     built = await built_days(session, survey_id, start, end)
-    if built:
-        for row in (await session.execute(_rollup_query(survey_id, runs(built), segment))).all():
-            yield row
+    # Whole weeks from the weekly level (a seventh of the rows), the other days by day.
+    weeks, loose = await split_weeks(session, survey_id, built)
+    for ranges, weekly in ((week_runs(weeks), True), (runs(loose), False)):
+        if ranges:
+            statement = _rollup_query(survey_id, ranges, segment, weekly)
+            for row in (await session.execute(statement)).all():
+                yield row
     for first, after in await with_answers(session, survey_id, gaps(start, end, built)):
         days = in_runs(Answer.day, [(first, after)])
         if segment is not None:

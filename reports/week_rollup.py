@@ -1,4 +1,5 @@
-"""The weekly level of the daily rollup: each ISO week's sums per report cell.
+"""The weekly level of the daily rollup: each ISO week's sums per report cell, and its
+customer-level sums (reports.customers).
 
 A twelve-week report would otherwise sum 84 days of `answer_rollups` rows (days × cells ×
 emotions × segments: ~43,000 rows for the bundled cafe survey), and grouping them is
@@ -23,10 +24,24 @@ from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.cells import SUM_FIELDS
-from storage.models import AnswerRollup, AnswerRollupWeek, RollupDay, RollupWeek
+from storage.models import (
+    AnswerRollup,
+    AnswerRollupWeek,
+    CustomerRollup,
+    CustomerRollupWeek,
+    RollupDay,
+    RollupWeek,
+)
 
 WEEK = timedelta(days=7)
 _WEEKS = cast(Table, AnswerRollupWeek.__table__)
+_CUSTOMER_WEEKS = cast(Table, CustomerRollupWeek.__table__)
+# The sums of customer_rollups and its weeks (reports.customers reads them in this order).
+CUSTOMER_SUMS = (
+    "customers",
+    "r_n", "r_sum", "r_sq", "s_n", "s_sum", "s_sq", "p_n", "p_sum", "p_sq",
+    "v_n", "v_sum", "v_sq", "d_n", "d_sum", "d_sq", "low",
+)  # fmt: skip
 _KEYS = ("survey_id", "week", "stage", "touchpoint", "emotion", "segment")
 
 
@@ -65,6 +80,11 @@ async def unbuild_weeks(session: AsyncSession, survey_id: str, days: Iterable[da
             AnswerRollupWeek.survey_id == survey_id, AnswerRollupWeek.week.in_(weeks)
         )
     )
+    await session.execute(
+        delete(CustomerRollupWeek).where(
+            CustomerRollupWeek.survey_id == survey_id, CustomerRollupWeek.week.in_(weeks)
+        )
+    )
 
 
 async def _built_days(session: AsyncSession, survey_id: str) -> list[date]:
@@ -99,6 +119,20 @@ def _build_query(survey_id: str, week: date) -> Any:
     )
 
 
+def _customer_query(survey_id: str, week: date) -> Any:
+    sums = (func.sum(getattr(CustomerRollup, name)) for name in CUSTOMER_SUMS)
+    keys = (CustomerRollup.segment, CustomerRollup.stage, CustomerRollup.touchpoint)
+    return (
+        select(literal(survey_id), literal(week), *keys, *sums)
+        .where(
+            CustomerRollup.survey_id == survey_id,
+            CustomerRollup.day >= week,
+            CustomerRollup.day < week + WEEK,
+        )
+        .group_by(*keys)
+    )
+
+
 async def build_week(session: AsyncSession, survey_id: str, week: date, now: datetime) -> bool:
     """Sum the week's daily rows in the caller's transaction; False (nothing built) when
     its seven days are no longer all built."""
@@ -115,6 +149,10 @@ async def build_week(session: AsyncSession, survey_id: str, week: date, now: dat
         return False
     columns = [*_KEYS, "rows", *SUM_FIELDS]
     await session.execute(insert(_WEEKS).from_select(columns, _build_query(survey_id, week)))
+    customers = ["survey_id", "week", "segment", "stage", "touchpoint", *CUSTOMER_SUMS]
+    await session.execute(
+        insert(_CUSTOMER_WEEKS).from_select(customers, _customer_query(survey_id, week))
+    )
     session.add(RollupWeek(survey_id=survey_id, week=week, built_at=now))
     return True
 

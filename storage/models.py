@@ -303,6 +303,38 @@ class AnswerRollupWeek(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
+class CustomerRollupWeek(Base):
+    """One ISO week's customer-level sums of one report cell (Monday `week`): the sum of
+    its seven days' `customer_rollups` rows, built with the week's answer sums
+    (reports.week_rollup). A customer who answered on two days of the week counts twice,
+    as in the days' own sums."""
+
+    __tablename__ = "customer_rollup_weeks"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    r_n: Mapped[int] = mapped_column(Integer)
+    r_sum: Mapped[float] = mapped_column(Float)
+    r_sq: Mapped[float] = mapped_column(Float)
+    s_n: Mapped[int] = mapped_column(Integer)
+    s_sum: Mapped[float] = mapped_column(Float)
+    s_sq: Mapped[float] = mapped_column(Float)
+    p_n: Mapped[int] = mapped_column(Integer)
+    p_sum: Mapped[float] = mapped_column(Float)
+    p_sq: Mapped[float] = mapped_column(Float)
+    v_n: Mapped[int] = mapped_column(Integer)
+    v_sum: Mapped[float] = mapped_column(Float)
+    v_sq: Mapped[float] = mapped_column(Float)
+    d_n: Mapped[int] = mapped_column(Integer)
+    d_sum: Mapped[float] = mapped_column(Float)
+    d_sq: Mapped[float] = mapped_column(Float)
+    low: Mapped[int] = mapped_column(Integer)
+
+
 class RollupWeek(Base):
     """Which weeks `answer_rollup_weeks` holds. Deleted, in the same transaction, when
     one of its days is rebuilt or goes stale: a week is read only while its seven days

@@ -14,10 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period, aggregate, compare
 from reports.cells import SUM_FIELDS
+from reports.customers import customer_cells
 from reports.rollups import build_day, refresh
 from reports.week_rollup import whole_weeks
 from storage.db import make_engine, make_session_factory
-from storage.models import Answer, AnswerRollup, AnswerRollupWeek, RollupDay, RollupWeek
+from storage.models import (
+    Answer,
+    AnswerRollup,
+    AnswerRollupWeek,
+    CustomerRollup,
+    CustomerRollupWeek,
+    RollupDay,
+    RollupWeek,
+)
 from tests.test_aggregate import PERIOD, populate
 from tests.test_rollups import late_answer, utc
 
@@ -159,3 +168,43 @@ async def test_a_week_whose_days_were_unbuilt_behind_its_back_is_not_read(
     await refresh(sessions, ["cafe"], utc(17, 3))  # rebuilds the days, then the week
     assert await built_weeks(sessions) == [WEEK]
     assert await week_sums(sessions) == await day_sums(sessions, WEEK)
+
+
+async def test_the_customer_sums_of_a_week_are_read_from_the_weekly_level(
+    sessions: Sessions,
+) -> None:
+    async with sessions() as session:
+        live = await customer_cells(session, "cafe", PERIOD.start, PERIOD.end)
+        live_vip = await customer_cells(session, "cafe", PERIOD.start, PERIOD.end, "vip")
+    assert live.stages["visit"].customers > 0
+
+    await refresh(sessions, ["cafe"], utc(17, 2))
+
+    async with sessions() as session:
+        stored = (await session.scalars(select(CustomerRollupWeek))).all()
+    assert {row.week for row in stored} == {WEEK}
+    assert sum(row.customers for row in stored if row.touchpoint == "") == sum(
+        figures.customers for figures in live.stages.values()
+    )
+    async with sessions.begin() as session:  # from the weekly level alone from now on
+        await session.execute(delete(Answer).where(Answer.survey_id == "cafe"))
+        await session.execute(delete(CustomerRollup))
+    async with sessions() as session:
+        assert await customer_cells(session, "cafe", PERIOD.start, PERIOD.end) == live
+        assert await customer_cells(session, "cafe", PERIOD.start, PERIOD.end, "vip") == live_vip
+
+
+async def test_a_stale_day_takes_the_customer_week_out(sessions: Sessions) -> None:
+    await refresh(sessions, ["cafe"], utc(17, 2))
+    await late_answer(sessions, 15, rating=1)
+
+    await refresh(sessions, ["cafe"], utc(15, 12))  # marks the 15th stale, cannot build it
+
+    async with sessions() as session:
+        assert (await session.scalars(select(CustomerRollupWeek))).first() is None
+        cells = await customer_cells(session, "cafe", PERIOD.start, PERIOD.end)
+    async with sessions.begin() as session:
+        await session.execute(delete(CustomerRollup))
+        await session.execute(update(RollupDay).values(built_at=None))
+    async with sessions() as session:  # all live: the same, with the late ★1
+        assert await customer_cells(session, "cafe", PERIOD.start, PERIOD.end) == cells
