@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
-from reports.days import built_days, gaps, in_runs, runs, with_answers
+from reports.days import built_days, gaps, in_ids, in_runs, runs, with_answers
 from reports.week_rollup import CUSTOMER_SUMS, split_weeks, week_runs
 from storage.models import Answer, CustomerRollup, CustomerRollupWeek
 from surveys.model import Survey
@@ -240,19 +240,21 @@ async def _earlier(
     journeys = sorted({order for _, order in alone})
     last = max(day for day, _ in alone)
     ratings: dict[int, list[tuple[date, str, int]]] = {}
+    conditions = [
+        Answer.survey_id == survey_id,
+        Answer.day < last,
+        Answer.skipped.is_(False),
+        Answer.rating.is_not(None),
+    ]
+    if excluded:
+        conditions.append(Answer.question_id.not_in(sorted(excluded)))
+    columns = (Answer.order_id, Answer.day, Answer.stage, Answer.rating)
     for i in range(0, len(journeys), _EARLIER_BATCH):
-        conditions = [
-            Answer.order_id.in_(journeys[i : i + _EARLIER_BATCH]),
-            Answer.survey_id == survey_id,
-            Answer.day < last,
-            Answer.skipped.is_(False),
-            Answer.rating.is_not(None),
-        ]
-        if excluded:
-            conditions.append(Answer.question_id.not_in(sorted(excluded)))
-        statement = select(Answer.order_id, Answer.day, Answer.stage, Answer.rating)
-        for order, day, stage, rating in await _fetch(session, statement.where(*conditions)):
-            ratings.setdefault(order, []).append((day, stage, rating))
+        chunk = in_ids(Answer.order_id, journeys[i : i + _EARLIER_BATCH])
+        for order, day, stage, rating in await _fetch(
+            session, select(*columns).where(chunk, *conditions)
+        ):
+            ratings.setdefault(order, []).append((day, stage, int(rating)))
     result = {}
     for (day, order), stage in alone.items():
         found = [r for d, s, r in ratings.get(order, ()) if d < day and s != stage]

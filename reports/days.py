@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, RollupDay
@@ -50,6 +50,15 @@ def in_runs(column: Any, ranges: Sequence[tuple[date, date]]) -> Any:
     if not ranges:
         return false()
     return or_(*(and_(column >= start, column < end) for start, end in ranges))
+
+
+def in_ids(column: Any, ids: Iterable[int]) -> Any:
+    """`column IN (1, 2, …)` with the ids written into the SQL: every one is an int, so
+    nothing can be injected, and thousands of them cost a string join instead of a bound
+    parameter each (SQLAlchemy names and renders every expanded parameter: two thirds of
+    the priorities' read of 5,000 journeys)."""
+    values = ", ".join(str(int(i)) for i in ids)
+    return column.op("IN")(literal_column(f"({values})")) if values else false()
 
 
 async def built_days(session: AsyncSession, survey_id: str, start: date, end: date) -> list[date]:

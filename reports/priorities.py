@@ -46,7 +46,7 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
-from reports.days import in_runs
+from reports.days import in_ids, in_runs
 from reports.relative_weights import relative_weights, resampled_weights
 from storage.models import Answer
 
@@ -149,10 +149,10 @@ async def journey_scores(
     # order one IN over all of them gives, within any SQLite's limit of bound values.
     orders = sorted(answers)
     rated: list[Any] = []
+    columns = (Answer.order_id, Answer.stage, Answer.question_id, Answer.rating)
     for i in range(0, len(orders), ORDERS_PER_QUERY):
-        ratings = select(Answer.order_id, Answer.stage, Answer.question_id, Answer.rating).where(
-            Answer.order_id.in_(orders[i : i + ORDERS_PER_QUERY]), Answer.rating.is_not(None)
-        )
+        chunk = in_ids(Answer.order_id, orders[i : i + ORDERS_PER_QUERY])
+        ratings = select(*columns).where(chunk, Answer.rating.is_not(None))
         rated += (await connection.execute(ratings)).all()
     return scores_from_ratings(answers, rated)
 

@@ -47,7 +47,7 @@ from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
-from reports.days import closed_before, gaps, in_runs, runs
+from reports.days import closed_before, gaps, in_ids, in_runs, runs
 from reports.theme_counts import StageCounts, count_themes
 from storage.models import (
     Answer,
@@ -432,7 +432,7 @@ async def _counted(
     if spread:
         journeys = sorted(set().union(*spread.values()))
         tally = Tally(asked_intents(survey))
-        conditions = [*within, Answer.order_id.in_(journeys)]
+        conditions = [*within, in_ids(Answer.order_id, journeys)]
         tally.add(await seen_comments(session, survey.id, conditions, version))
         for (_, key), found in tally.journeys.items():
             spread[key] -= found
@@ -556,7 +556,7 @@ async def texts(session: AsyncSession, answers: Iterable[int]) -> dict[int, str]
     for i in range(0, len(wanted), 500):
         rows = await session.execute(
             select(Answer.id, Answer.comment).where(
-                Answer.id.in_(wanted[i : i + 500]), Answer.comment.is_not(None)
+                in_ids(Answer.id, wanted[i : i + 500]), Answer.comment.is_not(None)
             )
         )
         result.update({int(answer): str(text) for answer, text in rows.all()})

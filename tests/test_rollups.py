@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period, aggregate, compare, top_comments
-from reports.days import closed_before, gaps, runs
+from reports.days import closed_before, gaps, in_ids, runs
 from reports.priorities import journey_scores
 from reports.rollups import refresh
 from storage import answers
@@ -73,6 +73,19 @@ def test_runs_and_gaps() -> None:
         (D(2026, 11, 2), D(2026, 11, 4))
     ]
     assert gaps(D(2026, 11, 1), D(2026, 11, 2), [D(2026, 11, 1)]) == []
+
+
+async def test_ids_written_into_the_sql_select_those_answers(sessions: Sessions) -> None:
+    async with sessions() as session:
+        every = list(await session.scalars(select(Answer.id).order_by(Answer.id)))
+        some = every[1::2]
+        chosen = await session.scalars(
+            select(Answer.id).where(in_ids(Answer.id, some)).order_by(Answer.id)
+        )
+        assert list(chosen) == some
+        assert list(await session.scalars(select(Answer.id).where(in_ids(Answer.id, [])))) == []
+    with pytest.raises(ValueError):
+        in_ids(Answer.id, ["1); DROP TABLE answers; --"])  # type: ignore[list-item]
 
 
 def test_a_day_closes_an_hour_after_midnight() -> None:
