@@ -42,13 +42,14 @@ from reports.days import closed_before
 from reports.funnel_rollup import refresh_funnel
 from reports.theme_rollup import mark_stale, refresh_themes
 from reports.week_rollup import build_week, unbuild_weeks, weeks_to_build
-from storage.models import Answer, AnswerRollup, CustomerRollup, RollupDay
+from storage.models import Answer, AnswerRollup, ChoiceRollup, CustomerRollup, RollupDay
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
 
 _ROLLUPS = cast(Table, AnswerRollup.__table__)
 _CUSTOMERS = cast(Table, CustomerRollup.__table__)
+_CHOICES = cast(Table, ChoiceRollup.__table__)
 _KEYS = ("survey_id", "day", "stage", "touchpoint", "emotion", "segment")
 
 
@@ -94,6 +95,22 @@ async def _build_customers(
         await session.execute(insert(_CUSTOMERS), values)
 
 
+async def _build_choices(session: AsyncSession, survey_id: str, day: date) -> None:
+    """The day's answers per option of each choice question (reports.themes' lanes)."""
+    await session.execute(
+        delete(ChoiceRollup).where(ChoiceRollup.survey_id == survey_id, ChoiceRollup.day == day)
+    )
+    segment = func.coalesce(Answer.segment, "")
+    keys = (Answer.question_id, Answer.choice, segment)
+    counted = (
+        select(literal(survey_id), literal(day), *keys, func.count())
+        .where(Answer.survey_id == survey_id, Answer.day == day, Answer.choice.is_not(None))
+        .group_by(*keys)
+    )
+    columns = ["survey_id", "day", "question_id", "choice", "segment", "answers"]
+    await session.execute(insert(_CHOICES).from_select(columns, counted))
+
+
 async def build_day(
     session: AsyncSession,
     survey_id: str,
@@ -117,6 +134,7 @@ async def build_day(
         )
     )
     await _build_customers(session, survey_id, day, excluded)
+    await _build_choices(session, survey_id, day)
     values = {"built_at": now, "answers": int(rows or 0), "last_answer_id": last_answer_id}
     changed = await session.execute(
         update(RollupDay)

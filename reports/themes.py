@@ -38,6 +38,8 @@ from sqlalchemy.orm import aliased
 from reports.aggregate import LOW_RATING, Period
 from reports.cells import NPS_DETRACTOR
 from reports.customers import customer_cells, follow_ups
+from reports.days import built_days as rollup_days
+from reports.days import gaps, in_runs, runs
 from reports.theme_counts import StageCounts, counts_of, window
 from reports.theme_rollup import (
     COMMENTED,
@@ -52,7 +54,7 @@ from reports.theme_rollup import (
     period_themes,
     texts,
 )
-from storage.models import Answer, CommentReading
+from storage.models import Answer, ChoiceRollup, CommentReading
 from storage.readings import keep_readings
 from surveys.model import Intent, Question, QuestionKind, Survey
 from surveys.readings import TextReading, decide, fingerprint
@@ -272,25 +274,35 @@ async def unhappy_customers(
 async def _choices(
     session: AsyncSession, survey_id: str, bounds: tuple[datetime, datetime], segment: str | None
 ) -> dict[tuple[str, str], int]:
-    """(question id, option id) → answers, on the partial index `ix_answers_choices`:
-    counted per day in the index's order (no sort of every choice of the period), the
-    days' counts added here."""
+    """(question id, option id) → answers: the closed days' from `choice_rollups`, the
+    others on the partial index `ix_answers_choices`, counted per day in the index's order
+    (no sort of every choice of the period)."""
     first, after = (moment.date() for moment in bounds)
-    conditions = [
-        Answer.survey_id == survey_id, Answer.choice.is_not(None),
-        Answer.day >= first, Answer.day < after,
-    ]  # fmt: skip
-    if segment is not None:
-        conditions.append(Answer.segment == segment)
-    statement = (
-        select(Answer.question_id, Answer.choice, func.count())
-        .where(*conditions)
-        .group_by(Answer.day, Answer.question_id, Answer.choice)
-    )
+    built = await rollup_days(session, survey_id, first, after)
     counts: Counter[tuple[str, str]] = Counter()
-    for question, choice, n in (await session.execute(statement)).all():
-        if choice is not None:
+    if built:
+        conditions = [ChoiceRollup.survey_id == survey_id, in_runs(ChoiceRollup.day, runs(built))]
+        if segment is not None:
+            conditions.append(ChoiceRollup.segment == segment)
+        keys = (ChoiceRollup.question_id, ChoiceRollup.choice)
+        rolled = select(*keys, func.sum(ChoiceRollup.answers)).where(*conditions).group_by(*keys)
+        for question, choice, n in (await session.execute(rolled)).all():
             counts[question, choice] += int(n)
+    for start, end in gaps(first, after, built):
+        conditions = [
+            Answer.survey_id == survey_id, Answer.choice.is_not(None),
+            Answer.day >= start, Answer.day < end,
+        ]  # fmt: skip
+        if segment is not None:
+            conditions.append(Answer.segment == segment)
+        statement = (
+            select(Answer.question_id, Answer.choice, func.count())
+            .where(*conditions)
+            .group_by(Answer.day, Answer.question_id, Answer.choice)
+        )
+        for question_id, option, n in (await session.execute(statement)).all():
+            if option is not None:
+                counts[question_id, option] += int(n)
     return dict(counts)
 
 

@@ -378,6 +378,20 @@ class CustomerRollup(Base):
     low: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # unhappy customers
 
 
+class ChoiceRollup(Base):
+    """One closed day's answers per option of each choice question (reports.themes'
+    choice lanes): built and rebuilt with the day's other rollups (reports.rollups)."""
+
+    __tablename__ = "choice_rollups"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(32), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer)
+
+
 class RollupDay(Base):
     """Which days of a survey `answer_rollups` holds. A row with `built_at` NULL is a
     day whose rollup is stale (answers changed after it was built): reports read that

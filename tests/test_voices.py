@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +36,21 @@ import surveys
 from bot.cli import main
 from reports import themes as report_themes
 from reports.aggregate import Period
+from reports.rollups import refresh
 from reports.theme_counts import StageCounts, count_themes, counts_of
 from reports.themes import Voices, build_voices
 from storage import answers
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Answer, CommentReading, Customer, Dispatch, DispatchStatus, Order
+from storage.models import (
+    Answer,
+    CommentReading,
+    Customer,
+    Dispatch,
+    DispatchStatus,
+    Order,
+    RollupDay,
+)
 from surveys.loader import load_survey, parse_survey
 from surveys.themes import fingerprint, matchers, themes_of
 
@@ -178,6 +187,33 @@ async def test_top_answers_of_choice_questions_are_in_their_stage(voices: Voices
     assert [(c.label, c.answers, c.share) for c in question.top] == [
         ("From friends or family", 3, 0.75), ("On social media", 1, 0.25),
     ]  # fmt: skip
+
+
+async def test_choices_of_closed_days_are_counted_from_their_rollup(database_url: str) -> None:
+    """Once its days are rolled up, a period's choice answers are read from
+    `choice_rollups`: the same top answers with the answers' choices gone; a day rolled
+    up before a late answer is read live again once it is stale."""
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    async with factory.begin() as filling:
+        await populate(filling)
+    survey = load_survey("cafe")
+    await refresh(factory, ["cafe"], datetime(2026, 11, 20, tzinfo=UTC))
+    async with factory.begin() as session:
+        await session.execute(update(Answer).values(choice=None))
+    async with factory() as session:
+        (question,) = (
+            (await build_voices(session, survey, PERIOD, locale="en")).of("awareness").choices
+        )
+    assert [(c.label, c.answers) for c in question.top] == [
+        ("From friends or family", 3), ("On social media", 1),
+    ]  # fmt: skip
+    async with factory.begin() as session:  # the rollup's days, stale: read live again
+        await session.execute(update(RollupDay).values(built_at=None))
+    async with factory() as session:
+        voices = await build_voices(session, survey, PERIOD, locale="en")
+    assert voices.of("awareness").choices == ()
+    await engine.dispose()
 
 
 # -- cjm themes suggest ------------------------------------------------------------------
