@@ -578,6 +578,8 @@ async def _score(path: Path, plans: Sequence[Plan]) -> list[dict[str, Any]]:
             async with sessions() as session:
                 report = await build_report(session, p.survey, period, now)
                 evidence = await _evidence(session, p, period) if p.config.target else {}
+                if not p.config.target:
+                    evidence = await _discoveries(session, p, period)
             source, ranking = priorities(report)
             c = p.config
             records.append({
@@ -608,6 +610,25 @@ async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str,
         rule = f"{finding.rule}:{finding.metric}"
         by_rule[rule] = min(by_rule.get(rule, 1.0), float(finding.p))
     return {"target_p": by_rule, "tests": int(getattr(verdicts, "tests", 0))}
+
+
+async def _discoveries(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
+    """A healthy report's discoveries as "cell rule:metric p" (what a false problem was
+    made of); skipped, like `_evidence`, when the private verdicts change."""
+    judge = getattr(report_module, "_judge", None)
+    if judge is None:
+        return {}
+    try:
+        verdicts = (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
+        found = [
+            f"{'/'.join(part for part in key if part)} {f.rule}:{f.metric} {f.p:.1e}"
+            for key, verdict in verdicts.cells.items()
+            for f in verdict.findings
+            if f.discovered
+        ]
+    except (AttributeError, TypeError):
+        return {}
+    return {"discoveries": found}
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -781,6 +802,10 @@ def print_why(records: Sequence[dict[str, Any]], sizes: Sequence[int],
             for cell, v in sorted(found.items(), key=lambda kv: -len(kv[1]))
         )
         print(f"  {size:>5}/week ({len(healthy)} reports): {text or 'none'}")
+        for r in healthy:  # the findings behind each false report, with their p-values
+            flagged = any(level == PROBLEM for level, _ in r["cells"].values())
+            if flagged and r.get("discoveries"):
+                print(f"        {'; '.join(r['discoveries'])}")
     print("Why — the planted cell's flag (problem: its rules; else the level it got):")
     for kind in ("stage", "touchpoint", "drop"):
         for effect in (
