@@ -303,19 +303,10 @@ class AnswerRollupWeek(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
-class CustomerRollupWeek(Base):
-    """One ISO week's customer-level sums of one report cell (Monday `week`): the sum of
-    its seven days' `customer_rollups` rows, built with the week's answer sums
-    (reports.week_rollup). A customer who answered on two days of the week counts twice,
-    as in the days' own sums."""
+class CustomerSums:
+    """A cell's customer-level sums (reports.customers): customers, and per metric the
+    customers with a score, its sum and its sum of squares."""
 
-    __tablename__ = "customer_rollup_weeks"
-
-    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    week: Mapped[date] = mapped_column(primary_key=True)
-    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
-    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     customers: Mapped[int] = mapped_column(Integer)
     r_n: Mapped[int] = mapped_column(Integer)
     r_sum: Mapped[float] = mapped_column(Float)
@@ -332,6 +323,21 @@ class CustomerRollupWeek(Base):
     d_n: Mapped[int] = mapped_column(Integer)
     d_sum: Mapped[float] = mapped_column(Float)
     d_sq: Mapped[float] = mapped_column(Float)
+
+
+class CustomerRollupWeek(CustomerSums, Base):
+    """One ISO week's customer-level sums of one report cell (Monday `week`): the sum of
+    its seven days' `customer_rollups` rows, built with the week's answer sums
+    (reports.week_rollup). A customer who answered on two days of the week counts twice,
+    as in the days' own sums."""
+
+    __tablename__ = "customer_rollup_weeks"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     low: Mapped[int] = mapped_column(Integer)
 
 
@@ -347,7 +353,7 @@ class RollupWeek(Base):
     built_at: Mapped[datetime]
 
 
-class CustomerRollup(Base):
+class CustomerRollup(CustomerSums, Base):
     """One day's customer-level sums of one report cell (reports.customers): per
     segment, stage and touchpoint ('' for the stage as a whole), the number of customers
     and, per metric, how many customers had a score, its sum and its sum of squares."""
@@ -359,22 +365,6 @@ class CustomerRollup(Base):
     segment: Mapped[str] = mapped_column(String(64), primary_key=True)
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
-    customers: Mapped[int] = mapped_column(Integer)
-    r_n: Mapped[int] = mapped_column(Integer)
-    r_sum: Mapped[float] = mapped_column(Float)
-    r_sq: Mapped[float] = mapped_column(Float)
-    s_n: Mapped[int] = mapped_column(Integer)
-    s_sum: Mapped[float] = mapped_column(Float)
-    s_sq: Mapped[float] = mapped_column(Float)
-    p_n: Mapped[int] = mapped_column(Integer)
-    p_sum: Mapped[float] = mapped_column(Float)
-    p_sq: Mapped[float] = mapped_column(Float)
-    v_n: Mapped[int] = mapped_column(Integer)
-    v_sum: Mapped[float] = mapped_column(Float)
-    v_sq: Mapped[float] = mapped_column(Float)
-    d_n: Mapped[int] = mapped_column(Integer)
-    d_sum: Mapped[float] = mapped_column(Float)
-    d_sq: Mapped[float] = mapped_column(Float)
     low: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # unhappy customers
 
 
