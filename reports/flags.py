@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from reports.evidence import CellVerdict, Estimate, Finding, Rule, Settings
 from reports.levels import Level
-from reports.words import counted, language
+from reports.texts import tn
+from reports.words import language
 from surveys.formats import decimal, number, percent, plural
 from surveys.model import Thresholds
 
@@ -113,8 +114,6 @@ PERIODS: dict[str, dict[int, str]] = {
     "en": {7: "last week", 30: "the previous 30 days", 0: "the previous period"},
     "ru": {7: "на прошлой неделе", 30: "за предыдущие 30 дней", 0: "за предыдущий период"},
 }
-CUSTOMERS_EN = ("customer", "customers")
-CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
 
 
 def wording(locale: str) -> dict[str, str]:
@@ -134,7 +133,7 @@ def baseline_name(days: int, periods: int, locale: str = "en") -> str:
 
 
 def customers(n: int, locale: str) -> str:
-    return counted(n, locale, CUSTOMERS_EN, CUSTOMERS_RU)
+    return tn(locale, "customers", n)
 
 
 # Reasons read in this order: the rating first, mood last; the absolute line before the rest.

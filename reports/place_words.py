@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.places import Place, Places, StagePlaces
-from reports.words import counted, language
+from reports.texts import tn
+from reports.words import language
 from surveys import formats
 
 WORDS: dict[str, dict[str, str]] = {
@@ -52,8 +53,6 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing": "Ни один этап не ниже цели и не отмечен как проблемный.",
     },
 }
-CUSTOMERS_EN = ("customer", "customers")
-CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
 SUMMARY_PLACES = 3
 
 
@@ -79,7 +78,7 @@ def theme_text(place: Place, locale: str, index: int = 0) -> str | None:
     if len(place.themes) <= index:
         return None
     theme = place.themes[index]
-    people = counted(theme.customers, locale, CUSTOMERS_EN, CUSTOMERS_RU)
+    people = tn(locale, "customers", theme.customers)
     if theme.share is None:
         return words(locale)["theme_all"].format(theme=theme.label, customers=people)
     return words(locale)["theme"].format(

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from reports.priorities import Priorities, Priority
-from reports.words import counted, language
+from reports.texts import tn
+from reports.words import language
 from surveys.formats import decimal, percent, plural
 
 WORDS: dict[str, dict[str, str]] = {
@@ -64,10 +65,6 @@ STARS = {
     "en": {"one": "{n} star", "other": "{n} stars"},
     "ru": {"one": "{n} звезду", "few": "{n} звезды", "many": "{n} звёзд", "other": "{n} звезды"},
 }
-CUSTOMERS_EN = ("customer", "customers")
-CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
-DAYS_EN = ("day", "days")
-DAYS_RU = ("день", "дня", "дней")
 
 
 def _percent(share: float, locale: str) -> str:
@@ -102,10 +99,10 @@ def headline(priorities: Priorities, names: Mapping[str, str], locale: str) -> s
     """One line for the summary and the map: the stages to fix first, or why none."""
     w = WORDS[language(locale)]
     if not priorities.enough:
-        journeys = counted(priorities.journeys, locale, CUSTOMERS_EN, CUSTOMERS_RU)
+        journeys = tn(locale, "customers", priorities.journeys)
         if priorities.days <= 0:  # a ranking built without a window (tests, ad-hoc calls)
             return w["not yet, no window"].format(journeys=journeys, needed=priorities.needed)
-        days = counted(priorities.days, locale, DAYS_EN, DAYS_RU)
+        days = tn(locale, "days", priorities.days)
         return w["not yet"].format(journeys=journeys, needed=priorities.needed, days=days)
     first = priorities.fix_first
     if not first:

@@ -25,8 +25,9 @@ from reports.place_words import words as place_words
 from reports.priority_words import explanation, headline, sentences
 from reports.render_funnel import funnel_view
 from reports.report import Cell, Report, StageRow, period_name
+from reports.texts import tn
 from reports.themes import ThemeFigure
-from reports.words import counted, days, language
+from reports.words import days, language
 from surveys.formats import decimal_sign, number, percent, plural
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -518,7 +519,7 @@ def render_html(
         lang=lang,
         t=texts,
         period=shown_period,
-        days=counted(period.days, lang, ("day", "days"), ("день", "дня", "дней")),
+        days=tn(lang, "days", period.days),
         previous=period_name(period, lang),
         segment=report.segment,
         answers=report.answers,

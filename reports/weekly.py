@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.bundle import BundleBuilder, ReportBundle, ReportSender
 from reports.schedule import latest_firing
-from reports.words import LANGUAGES, counted, language, unknown_sends
+from reports.texts import tn
+from reports.words import language, unknown_sends
 from reports.worker import WorkerFailed
 from storage import answers, deliveries, dispatches, orders
 from storage.deliveries import Claim
@@ -101,7 +102,7 @@ def note_text(week: Week, locale: str) -> str:
     period = week_period(week.day)
     last = period.end - timedelta(days=1)
     lang = language(locale)
-    orders = counted(week.orders, locale, ("order", "orders"), ("заказ", "заказа", "заказов"))
+    orders = tn(locale, "orders", week.orders)
     tail = (_WAITING if week.waiting else _NONE_WAITING)[lang]
     return _NOTE[lang].format(
         days=f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}",
@@ -184,7 +185,7 @@ class WeeklyReports:
     def _fallback(self) -> str:
         """An owner who never wrote to the bot reads the survey's language."""
         default = self.survey.default_locale
-        return default if default in LANGUAGES else self.default_locale
+        return default if language(default) == default else self.default_locale
 
     async def _look(self, week: date) -> _Looked:
         async with self.sessions.begin() as session:
