@@ -15,7 +15,7 @@ from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
 from bot.questions import _HINTS
 from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
 from bot.routers.survey import _TOASTS
-from reports import export, flags, place_words
+from reports import alerts, export, flags, lanes, place_words, summary
 from reports import texts as report_texts
 from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
 
@@ -144,7 +144,10 @@ def test_counted_words_follow_the_languages_plural_rule(count: int, said: str) -
 def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
     used = _called_keys(ROOT / "reports", {"t", "tn"})
     used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
-    tables = {"place_": place_words.WORDS, "flag_": flags.WORDS}  # words read by their names
+    tables = {  # words read by their names
+        "place_": place_words.WORDS, "flag_": flags.WORDS, "lane_": lanes.NAMES,
+        "summary_": summary.LABELS, "alerts_": alerts.WORDS,
+    }  # fmt: skip
     used |= set(flags.PERIODS.values())
     used |= {report_texts.key(prefix, name) for prefix, names in tables.items() for name in names}
     assert len(used) > 10
