@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports import place_words
 from reports.aggregate import Period
 from reports.places import Place, StagePlaces
-from reports.render_html import LEVEL_LABEL, LEVEL_LABEL_RU
+from reports.render_html import level_labels
 from reports.report import Cell as MapCell
 from reports.report import Report, StageRow
 from reports.texts import t
@@ -408,10 +408,6 @@ PLACES_SHEET = (
 )  # fmt: skip
 _ROW_KINDS = ("stage", "touchpoint")  # the catalog's row_<kind>
 _KINDS = ("rating", "nps", "emotion", "choice", "text")  # the catalog's kind_<kind>
-_FLAGS = {  # as on the map and in the HTML
-    "en": {level.value: label for level, label in LEVEL_LABEL.items()},
-    "ru": {level.value: label for level, label in LEVEL_LABEL_RU.items()},
-}
 
 
 class _Names:
@@ -467,7 +463,7 @@ class _Names:
         values = list(row)
         values[0] = self.row_kinds.get(str(values[0]), values[0])
         flag = MAP_COLUMNS.index("flag")
-        values[flag] = _FLAGS[self.lang].get(str(values[flag]), values[flag])
+        values[flag] = level_labels(self.lang).get(str(values[flag]), values[flag])
         return values
 
 
@@ -570,7 +566,7 @@ def funnel_rows(report: Report, lang: str) -> list[list[object]]:
 
 def place_rows(report: Report, lang: str) -> list[list[object]]:
     """The places sheet's rows (PLACES_SHEET), in rank order."""
-    places, flags = report.places, _FLAGS[language(lang)]
+    places, flags = report.places, level_labels(language(lang))  # as on the map and the page
     ranked_by = place_words.lane_hint(places, lang)
     rows: list[list[object]] = []
     for stage_rank, stage in enumerate(places.stages, 1):

@@ -15,8 +15,9 @@ from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
 from bot.questions import _HINTS
 from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
 from bot.routers.survey import _TOASTS
-from reports import alerts, export, flags, lanes, place_words, summary
+from reports import alerts, export, flags, lanes, place_words, render_funnel, render_html, summary
 from reports import texts as report_texts
+from reports.levels import Level
 from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +147,9 @@ def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
     used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
     tables = {  # words read by their names
         "place_": place_words.WORDS, "flag_": flags.WORDS, "lane_": lanes.NAMES,
-        "summary_": summary.LABELS, "alerts_": alerts.WORDS,
+        "summary_": summary.LABELS, "alerts_": alerts.WORDS, "html_": render_html.TEXTS,
+        "html_how_": render_html.HOW_TO_READ, "funnel_": render_funnel.TEXTS,
+        "level_": [level.value for level in Level],
     }  # fmt: skip
     used |= set(flags.PERIODS.values())
     used |= {report_texts.key(prefix, name) for prefix, names in tables.items() for name in names}
