@@ -145,6 +145,8 @@ def test_counted_words_follow_the_languages_plural_rule(count: int, said: str) -
 def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
     used = _called_keys(ROOT / "reports", {"t", "tn"})
     used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
+    sheets = (export.MAP_SHEET, export.ANSWERS_SHEET, export.FUNNEL_SHEET, export.PLACES_SHEET)
+    used |= {f"col_{column.sheet}_{column.key}" for sheet in sheets for column in sheet}
     tables = {  # words read by their names
         "place_": place_words.WORDS, "flag_": flags.WORDS, "lane_": lanes.NAMES,
         "summary_": summary.LABELS, "alerts_": alerts.WORDS, "html_": render_html.TEXTS,
