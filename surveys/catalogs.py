@@ -25,7 +25,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
 from babel.plural import to_gettext
 
-from surveys.formats import number
+from surveys import formats  # formats reads its words from a catalog too
 
 SOURCE = "en"  # the language every other one falls back to, message by message
 # CLDR's categories in the order `to_gettext` numbers a catalog's plural forms.
@@ -68,7 +68,7 @@ class Catalogs:
         if isinstance(forms, str):
             raise TypeError(f"{self.domain}: {key!r} is not a plural message")
         form = forms[plural_index(lang, count)]
-        n = number(count, locale) if shown is None else shown
+        n = formats.number(count, locale) if shown is None else shown
         return form.format(n=n, **values)
 
     def _translated(self, lang: str, key: str) -> bool:

@@ -18,10 +18,11 @@ from bot.routers.survey import _TOASTS
 from reports import alerts, export, flags, lanes, place_words, render_funnel, render_html, summary
 from reports import texts as report_texts
 from reports.levels import Level
+from surveys import formats
 from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = [texts.CATALOGS, report_texts.CATALOGS]
+DOMAINS = [texts.CATALOGS, report_texts.CATALOGS, formats.words()]
 
 
 def _messages(catalog: Catalog) -> dict[str, Message]:
@@ -158,3 +159,9 @@ def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
     assert len(used) > 10
     keys = set(_messages(read(report_texts.CATALOGS.template_path())))
     assert used - keys == set()
+
+
+def test_every_key_the_formats_use_is_in_the_catalogs() -> None:
+    used = _called_keys(ROOT / "surveys", {"_text"}) | set(formats._NEAR.values())
+    keys = set(_messages(read(formats.words().template_path())))
+    assert used == keys
