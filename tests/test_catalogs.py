@@ -15,7 +15,17 @@ from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
 from bot.questions import _HINTS
 from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
 from bot.routers.survey import _TOASTS
-from reports import alerts, export, flags, lanes, place_words, render_funnel, render_html, summary
+from reports import (
+    alerts,
+    export,
+    flags,
+    lanes,
+    place_words,
+    render_funnel,
+    render_html,
+    render_png,
+    summary,
+)
 from reports import texts as report_texts
 from reports.levels import Level
 from surveys import formats
@@ -153,6 +163,7 @@ def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
         "summary_": summary.LABELS, "alerts_": alerts.WORDS, "html_": render_html.TEXTS,
         "html_how_": render_html.HOW_TO_READ, "funnel_": render_funnel.TEXTS,
         "level_": [level.value for level in Level],
+        "map_": render_png.LABELS,
     }  # fmt: skip
     used |= set(flags.PERIODS.values())
     used |= {report_texts.key(prefix, name) for prefix, names in tables.items() for name in names}
