@@ -3,9 +3,11 @@ reports/locales/<lang>/LC_MESSAGES/reports.po (see README, Translations)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from surveys.catalogs import SOURCE, Catalogs
@@ -33,7 +35,13 @@ def tn(lang: str, key: str, count: int | Decimal, shown: str | None = None, **va
 
 def table(lang: str, prefix: str, names: Iterable[str]) -> dict[str, str]:
     """Messages named `<prefix><name>` by their names: the words a template reads."""
-    return {name: t(lang, key(prefix, name)) for name in names}
+    return dict(_table(language(lang), prefix, tuple(names)))
+
+
+@cache
+def _table(lang: str, prefix: str, names: tuple[str, ...]) -> Mapping[str, str]:
+    # Read once per process, as the catalogs are: a flag's sentence reads its table per cell.
+    return MappingProxyType({name: t(lang, key(prefix, name)) for name in names})
 
 
 def key(prefix: str, name: str) -> str:
