@@ -5,6 +5,7 @@ English."""
 from __future__ import annotations
 
 import ast
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,37 @@ def test_every_key_the_formats_use_is_in_the_catalogs() -> None:
     used = _called_keys(ROOT / "surveys", {"_text"}) | set(formats._NEAR.values())
     keys = set(_messages(read(formats.words().template_path())))
     assert used == keys
+
+
+# What the Russian reports said before their words moved to the catalogs, count by count.
+@pytest.mark.parametrize(
+    ("count", "customers", "weeks", "waves", "points"),
+    [
+        (0, "0 клиентов", "за предыдущие 0 недель", "3 из 0 волн", "0 пунктов"),
+        (1, "1 клиент", "за предыдущую неделю", "3 из 1 волны", "1 пункт"),
+        (2, "2 клиента", "за предыдущие 2 недели", "3 из 2 волн", "2 пункта"),
+        (3, "3 клиента", "за предыдущие 3 недели", "3 из 3 волн", "3 пункта"),
+        (4, "4 клиента", "за предыдущие 4 недели", "3 из 4 волн", "4 пункта"),
+        (5, "5 клиентов", "за предыдущие 5 недель", "3 из 5 волн", "5 пунктов"),
+        (11, "11 клиентов", "за предыдущие 11 недель", "3 из 11 волн", "11 пунктов"),
+        (12, "12 клиентов", "за предыдущие 12 недель", "3 из 12 волн", "12 пунктов"),
+        (14, "14 клиентов", "за предыдущие 14 недель", "3 из 14 волн", "14 пунктов"),
+        (21, "21 клиент", "за предыдущие 21 неделю", "3 из 21 волны", "21 пункт"),
+        (22, "22 клиента", "за предыдущие 22 недели", "3 из 22 волн", "22 пункта"),
+        (25, "25 клиентов", "за предыдущие 25 недель", "3 из 25 волн", "25 пунктов"),
+        (101, "101 клиент", "за предыдущие 101 неделю", "3 из 101 волны", "101 пункт"),
+    ],
+)
+def test_the_reports_counted_words_follow_the_russian_plural_rule(
+    count: int, customers: str, weeks: str, waves: str, points: str
+) -> None:
+    assert flags.customers(count, "ru-RU") == customers
+    assert flags.baseline_name(7, count, "ru") == weeks
+    assert render_html.of_waves(3, count, "ru") == waves
+    assert flags._amount("nps", count / 100, "ru") == points
+
+
+def test_a_report_in_a_language_without_a_catalog_is_in_english() -> None:
+    assert flags.customers(1001, "de") == "1,001 customers"
+    assert report_texts.table("de", "level_", ["problem"]) == {"problem": "Problem"}
+    assert formats.day(datetime(2026, 12, 3, tzinfo=UTC), UTC, "de") == "3 Dez. 2026"
