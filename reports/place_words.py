@@ -13,7 +13,7 @@ from surveys import formats
 # The catalog's place_<name> messages, for the templates (templates/places*.html).
 WORDS = (
     "title", "theme", "theme_all", "below", "attention", "gain", "by gap", "by gain", "suggest",
-    "ideas", "idea", "lane by gain", "lane by gap", "nothing",
+    "ideas", "idea", "lane by gain", "lane by gap",
 )  # fmt: skip
 SUMMARY_PLACES = 3
 

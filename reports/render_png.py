@@ -79,7 +79,7 @@ POSITIVE, NEUTRAL, NEGATIVE = "#2e7d32", "#b7791f", "#c62828"
 LABELS = (
     "touchpoints", "rating", "csat", "csat_hint", "nps", "nps_hint", "emotion", "emotion_hint",
     "answers", "response_lane", "pain", "segment", "everyone", "n", "response", "of", "worst",
-    "all_ok", "no_data", "too few", "waves", "pts", "made", "no_quotes", "more",
+    "all_ok", "no_data", "too few", "waves", "pts", "made", "more",
 )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ WORST_SHOWN = 3
 _ORDER = {Level.PROBLEM: 0, Level.WATCH: 1, Level.OK: 2, Level.NOT_ENOUGH_DATA: 3}
 _MARK = {Level.PROBLEM: "🔴", Level.WATCH: "🟠", Level.OK: "🟢", Level.NOT_ENOUGH_DATA: "⚪"}
 # The catalog's summary_<name> messages, by their names here.
-LABELS = ("response", "nps", "worst", "fine", "not yet", "too few", "files", "vs")
+LABELS = ("response", "nps", "worst", "fine", "not yet", "too few", "files")
 
 
 def summary_text(report: Report) -> str:
