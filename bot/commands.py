@@ -16,6 +16,7 @@ from bot.progress import ReportProgress
 from bot.services import deep_link
 from bot.settings import Settings, SettingsError
 from bot.startup import TelegramUnreachable, bot_user, open_database
+from reports import texts as report_texts
 from reports.aggregate import Period
 from reports.weekly import week_period
 from storage import deliveries, dispatches, orders, poller_lease
@@ -272,7 +273,10 @@ class ReportArgsError(ValueError):
     """`cjm report` was given arguments that make no report; the message is one line."""
 
 
-REPORT_LOCALES = ("en", "ru")  # the languages the map, the HTML and the exports are written in
+def report_locales() -> tuple[str, ...]:
+    """The languages the map, the HTML and the exports are written in: those with a catalog
+    in reports/locales."""
+    return report_texts.CATALOGS.languages()
 
 
 UnknownWave = tuple[int, str | None, str, datetime | None, str | None]
@@ -311,9 +315,9 @@ def report_period(args: argparse.Namespace, today: datetime) -> Period:
 
 
 def report_locale(args: argparse.Namespace) -> str | None:
-    if args.locale is None or args.locale in REPORT_LOCALES:
+    if args.locale is None or args.locale in report_locales():
         return args.locale  # type: ignore[no-any-return]
-    supported = ", ".join(REPORT_LOCALES)
+    supported = ", ".join(report_locales())
     raise ReportArgsError(f"--locale {args.locale} is not supported; use one of: {supported}")
 
 

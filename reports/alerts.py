@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
+from reports.texts import table
 from storage.models import Alert
 from surveys.formats import percent
 
@@ -56,20 +57,12 @@ async def alert_figures(
     )
 
 
-_WORDS = {
-    "en": {
-        "alerts": "Unhappy customers", "in_time": "answered within 24 h",
-        "median": "median first reply", "h": "h", "min": "min", "d": "d",
-    },
-    "ru": {
-        "alerts": "Недовольные клиенты", "in_time": "ответ за 24 ч",
-        "median": "медиана до ответа", "h": "ч", "min": "мин", "d": "дн.",
-    },
-}  # fmt: skip
+# The catalog's alerts_<name> messages, by their names here.
+WORDS = ("alerts", "in_time", "median", "h", "min", "d")
 
 
 def _words(locale: str) -> dict[str, str]:
-    return _WORDS.get(locale.replace("_", "-").split("-")[0].lower(), _WORDS["en"])
+    return table(locale, "alerts_", WORDS)
 
 
 def duration_text(wait: timedelta, locale: str) -> str:

@@ -31,7 +31,7 @@ import io
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports import place_words
 from reports.aggregate import Period
 from reports.places import Place, StagePlaces
-from reports.render_html import LEVEL_LABEL, LEVEL_LABEL_RU
+from reports.render_html import level_labels
 from reports.report import Cell as MapCell
 from reports.report import Report, StageRow
 from reports.texts import t
@@ -277,141 +277,143 @@ SIGNED_INT, SIGNED1, SIGNED2 = "+0;-0;0", "+0.0;-0.0;0.0", "+0.00;-0.00;0.00"
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A sheet's column: its key (the CSV header), its header in each language, its width
-    in characters and its number format."""
+    """A sheet's column: its key (the CSV header), its width in characters and its number
+    format; its header is the catalog's col_<sheet>_<key>, in the report's language."""
 
     key: str
-    en: str
-    ru: str
     width: float
     format: str | None = None  # for numbers; dates and times get the locale's
+    sheet: str = ""  # set by _sheet
+
+    def header(self, lang: str) -> str:
+        return t(lang, f"col_{self.sheet}_{self.key}")
 
 
-MAP_SHEET = (
-    Column("level", "Row", "Строка", 14),
-    Column("stage_id", "Stage id", "Код этапа", 14),
-    Column("stage", "Stage", "Этап", 22),
-    Column("touchpoint_id", "Touchpoint id", "Код точки контакта", 16),
-    Column("touchpoint", "Touchpoint", "Точка контакта", 26),
-    Column("answers", "Answers", "Ответы", 10, INT),
-    Column("ratings", "Ratings", "Оценки", 10, INT),
-    Column("average_rating", "Average rating", "Средняя оценка", 12, DEC2),
-    Column("csat", "CSAT, %", "CSAT, %", 10, DEC1),
-    Column("nps_answers", "NPS answers", "Ответы NPS", 10, INT),
-    Column("nps", "NPS", "NPS", 9, SIGNED1),
-    Column("nps_margin", "NPS margin, ±", "Погрешность NPS, ±", 12, DEC1),
-    Column("valence_answers", "Mood answers", "Ответы о настроении", 12, INT),
-    Column("mean_valence", "Mood, −2…+2", "Настроение, −2…+2", 12, SIGNED2),
-    Column("comments", "Comments", "Комментарии", 12, INT),
-    Column("flag", "Flag", "Оценка этапа", 16),
-    Column("reason", "Why", "Почему", 60),
-    Column("previous_answers", "Answers, previous period", "Ответы, прошлый период", 14, INT),
-    Column(
-        "previous_average_rating", "Average rating, previous period",
-        "Средняя оценка, прошлый период", 14, DEC2,
+def _sheet(name: str, *columns: Column) -> tuple[Column, ...]:
+    return tuple(replace(column, sheet=name) for column in columns)
+
+
+MAP_SHEET = _sheet(
+    "map",
+    Column("level", 14),
+    Column("stage_id", 14),
+    Column("stage", 22),
+    Column("touchpoint_id", 16),
+    Column("touchpoint", 26),
+    Column("answers", 10, INT),
+    Column("ratings", 10, INT),
+    Column("average_rating", 12, DEC2),
+    Column("csat", 10, DEC1),
+    Column("nps_answers", 10, INT),
+    Column("nps", 9, SIGNED1),
+    Column("nps_margin", 12, DEC1),
+    Column("valence_answers", 12, INT),
+    Column("mean_valence", 12, SIGNED2),
+    Column("comments", 12, INT),
+    Column("flag", 16),
+    Column("reason", 60),
+    Column("previous_answers", 14, INT),
+    Column("previous_average_rating", 14, DEC2,
     ),
-    Column("previous_csat", "CSAT, previous period, %", "CSAT, прошлый период, %", 14, DEC1),
-    Column("previous_nps", "NPS, previous period", "NPS, прошлый период", 14, SIGNED1),
-    Column(
-        "previous_mean_valence", "Mood, previous period", "Настроение, прошлый период", 14,
+    Column("previous_csat", 14, DEC1),
+    Column("previous_nps", 14, SIGNED1),
+    Column("previous_mean_valence", 14,
         SIGNED2,
     ),
-    Column("change_answers", "Change: answers", "Изменение: ответы", 12, SIGNED_INT),
-    Column(
-        "change_average_rating", "Change: average rating", "Изменение: средняя оценка", 14,
+    Column("change_answers", 12, SIGNED_INT),
+    Column("change_average_rating", 14,
         SIGNED2,
     ),
-    Column("change_csat", "Change: CSAT, pts", "Изменение: CSAT, п.п.", 14, SIGNED1),
-    Column("change_nps", "Change: NPS, pts", "Изменение: NPS, п.п.", 14, SIGNED1),
-    Column("change_mean_valence", "Change: mood", "Изменение: настроение", 14, SIGNED2),
-    Column("waves_answered", "Waves answered", "Волн отвечено", 12, INT),
-    Column("waves_sent", "Waves sent", "Волн отправлено", 12, INT),
-    Column("response_rate", "Response rate, %", "Отклик, %", 12, DEC1),
-    Column("customers", "Customers", "Клиенты", 10, INT),
-    Column("rating_estimate", "Rating, estimate", "Оценка: расчётная", 12, DEC2),
-    Column("rating_low", "Rating, 90% from", "Оценка: 90 % от", 12, DEC2),
-    Column("rating_high", "Rating, 90% to", "Оценка: 90 % до", 12, DEC2),
-    Column("csat_estimate", "CSAT, estimate, %", "CSAT: расчётный, %", 12, DEC1),
-    Column("csat_low", "CSAT, 90% from", "CSAT: 90 % от", 12, DEC1),
-    Column("csat_high", "CSAT, 90% to", "CSAT: 90 % до", 12, DEC1),
-    Column("nps_estimate", "NPS, estimate", "NPS: расчётный", 12, SIGNED1),
-    Column("nps_low", "NPS, 90% from", "NPS: 90 % от", 12, SIGNED1),
-    Column("nps_high", "NPS, 90% to", "NPS: 90 % до", 12, SIGNED1),
-    Column("place_rank", "Place to improve, no.", "Что улучшить: №", 12, INT),
+    Column("change_csat", 14, SIGNED1),
+    Column("change_nps", 14, SIGNED1),
+    Column("change_mean_valence", 14, SIGNED2),
+    Column("waves_answered", 12, INT),
+    Column("waves_sent", 12, INT),
+    Column("response_rate", 12, DEC1),
+    Column("customers", 10, INT),
+    Column("rating_estimate", 12, DEC2),
+    Column("rating_low", 12, DEC2),
+    Column("rating_high", 12, DEC2),
+    Column("csat_estimate", 12, DEC1),
+    Column("csat_low", 12, DEC1),
+    Column("csat_high", 12, DEC1),
+    Column("nps_estimate", 12, SIGNED1),
+    Column("nps_low", 12, SIGNED1),
+    Column("nps_high", 12, SIGNED1),
+    Column("place_rank", 12, INT),
 )  # fmt: skip
 
-ANSWERS_SHEET = (
-    Column("id", "Answer no.", "№ ответа", 10, INT),
-    Column("answered_at", "Answered, UTC", "Время ответа, UTC", 17),  # a date format
-    Column("day", "Day, UTC", "День, UTC", 12),
-    Column("survey_id", "Survey", "Опрос", 12),
-    Column("wave_id", "Wave", "Волна", 22),
-    Column("question_id", "Question", "Вопрос", 44),
-    Column("stage", "Stage", "Этап", 20),
-    Column("touchpoint", "Touchpoint", "Точка контакта", 24),
-    Column("kind", "Kind", "Тип вопроса", 12),
-    Column("segment", "Segment", "Сегмент", 14),
-    Column("rating", "Rating, 1–5", "Оценка, 1–5", 11, INT),
-    Column("nps", "NPS answer, 0–10", "Ответ NPS, 0–10", 12, INT),
-    Column("emotion", "Emotion", "Эмоция", 18),
-    Column("valence", "Mood, −2…+2", "Настроение, −2…+2", 12, SIGNED_INT),
-    Column("choice", "Choice", "Выбор", 26),
-    Column("comment", "Comment", "Комментарий", 60),
-    Column("skipped", "Skipped", "Пропущен", 10),
+ANSWERS_SHEET = _sheet(
+    "answers",
+    Column("id", 10, INT),
+    Column("answered_at", 17),  # a date format
+    Column("day", 12),
+    Column("survey_id", 12),
+    Column("wave_id", 22),
+    Column("question_id", 44),
+    Column("stage", 20),
+    Column("touchpoint", 24),
+    Column("kind", 12),
+    Column("segment", 14),
+    Column("rating", 11, INT),
+    Column("nps", 12, INT),
+    Column("emotion", 18),
+    Column("valence", 12, SIGNED_INT),
+    Column("choice", 26),
+    Column("comment", 60),
+    Column("skipped", 10),
 )  # fmt: skip
 
 # Where customers drop out (reports.funnel): a row per wave (its columns up to Expired),
 # then a row per question of it (the columns from Shown on).
-FUNNEL_SHEET = (
-    Column("wave", "Wave", "Волна", 24),
-    Column("question", "Question", "Вопрос", 50),
-    Column("follow_up", "Follow-up", "Уточняющий", 11),
-    Column("sent", "Sent", "Отправлено", 11, INT),
-    Column("delivered", "Delivered", "Доставлено", 11, INT),
-    Column("opened", "Opened", "Начали отвечать", 11, INT),
-    Column("completed", "Completed", "Ответили на всё", 11, INT),
-    Column("expired", "Expired", "Истекло", 11, INT),
-    Column("shown", "Shown", "Показан", 11, INT),
-    Column("answered", "Answered", "Ответили", 11, INT),
-    Column("stopped", "Stopped here", "Бросили здесь", 11, INT),
-    Column("waiting", "Still answering", "Ещё отвечают", 11, INT),
-    Column("stop_share", "Stop share", "Доля бросивших", 11, "0%"),
-    Column("stop_low", "90% low", "90 %: от", 10, "0%"),
-    Column("stop_high", "90% high", "90 %: до", 10, "0%"),
-    Column("drop_out", "Drop-out point", "Точка ухода", 12),
+FUNNEL_SHEET = _sheet(
+    "funnel",
+    Column("wave", 24),
+    Column("question", 50),
+    Column("follow_up", 11),
+    Column("sent", 11, INT),
+    Column("delivered", 11, INT),
+    Column("opened", 11, INT),
+    Column("completed", 11, INT),
+    Column("expired", 11, INT),
+    Column("shown", 11, INT),
+    Column("answered", 11, INT),
+    Column("stopped", 11, INT),
+    Column("waiting", 11, INT),
+    Column("stop_share", 11, "0%"),
+    Column("stop_low", 10, "0%"),
+    Column("stop_high", 10, "0%"),
+    Column("drop_out", 12),
 )  # fmt: skip
 
 # The places to improve (reports.places): a row per place, in rank order (the summary's
 # numbering); the stage's figures, suggestions and ideas on each of its places. Importance
 # and gain are empty when the stages are ranked by the gap alone (the "Ranked by" column).
-PLACES_SHEET = (
-    Column("rank", "No.", "№", 6, INT),
-    Column("stage_rank", "Stage's rank", "Место этапа", 10, INT),
-    Column("stage", "Stage", "Этап", 22),
-    Column("touchpoint", "Touchpoint", "Точка контакта", 24),
-    Column("flag", "Flag", "Оценка", 14),
-    Column("reason", "Why", "Почему", 50),
-    Column("gap", "Below target, stars", "Ниже цели, звёзд", 12, DEC2),
-    Column("importance", "Share of what moves NPS", "Доля влияния на NPS", 13, "0%"),
-    Column("importance_low", "Share, 90% from", "Доля: 90 % от", 11, "0%"),
-    Column("importance_high", "Share, 90% to", "Доля: 90 % до", 11, "0%"),
-    Column("gain", "Expected gain, stars", "Ожидаемый эффект, звёзд", 13, DEC2),
-    Column("gain_low", "Gain, 90% from", "Эффект: 90 % от", 11, DEC2),
-    Column("gain_high", "Gain, 90% to", "Эффект: 90 % до", 11, DEC2),
-    Column("unhappy", "Unhappy customers", "Недовольных клиентов", 12, INT),
-    Column("customers", "Customers, leading theme", "Клиентов: главная тема", 12, INT),
-    Column("themes", "Pain themes", "Темы жалоб", 60),
-    Column("quote", "A complaint", "Жалоба", 50),
-    Column("suggestions", "Customers suggest", "Клиенты предлагают", 50),
-    Column("ideas", "Your ideas", "Ваши идеи", 40),
-    Column("ranked_by", "Ranked by", "Порядок", 28),
+PLACES_SHEET = _sheet(
+    "places",
+    Column("rank", 6, INT),
+    Column("stage_rank", 10, INT),
+    Column("stage", 22),
+    Column("touchpoint", 24),
+    Column("flag", 14),
+    Column("reason", 50),
+    Column("gap", 12, DEC2),
+    Column("importance", 13, "0%"),
+    Column("importance_low", 11, "0%"),
+    Column("importance_high", 11, "0%"),
+    Column("gain", 13, DEC2),
+    Column("gain_low", 11, DEC2),
+    Column("gain_high", 11, DEC2),
+    Column("unhappy", 12, INT),
+    Column("customers", 12, INT),
+    Column("themes", 60),
+    Column("quote", 50),
+    Column("suggestions", 50),
+    Column("ideas", 40),
+    Column("ranked_by", 28),
 )  # fmt: skip
 _ROW_KINDS = ("stage", "touchpoint")  # the catalog's row_<kind>
 _KINDS = ("rating", "nps", "emotion", "choice", "text")  # the catalog's kind_<kind>
-_FLAGS = {  # as on the map and in the HTML
-    "en": {level.value: label for level, label in LEVEL_LABEL.items()},
-    "ru": {level.value: label for level, label in LEVEL_LABEL_RU.items()},
-}
 
 
 class _Names:
@@ -467,7 +469,7 @@ class _Names:
         values = list(row)
         values[0] = self.row_kinds.get(str(values[0]), values[0])
         flag = MAP_COLUMNS.index("flag")
-        values[flag] = _FLAGS[self.lang].get(str(values[flag]), values[flag])
+        values[flag] = level_labels(self.lang).get(str(values[flag]), values[flag])
         return values
 
 
@@ -484,7 +486,7 @@ class _SheetWriter:
         for index, column in enumerate(columns, start=1):
             self.sheet.column_dimensions[get_column_letter(index)].width = column.width
         self.sheet.freeze_panes = "A2"
-        header = [self._text(getattr(column, lang)) for column in columns]
+        header = [self._text(column.header(lang)) for column in columns]
         for cell in header:
             cell.font = Font(bold=True)
         self.sheet.append(header)
@@ -570,7 +572,7 @@ def funnel_rows(report: Report, lang: str) -> list[list[object]]:
 
 def place_rows(report: Report, lang: str) -> list[list[object]]:
     """The places sheet's rows (PLACES_SHEET), in rank order."""
-    places, flags = report.places, _FLAGS[language(lang)]
+    places, flags = report.places, level_labels(language(lang))  # as on the map and the page
     ranked_by = place_words.lane_hint(places, lang)
     rows: list[list[object]] = []
     for stage_rank, stage in enumerate(places.stages, 1):

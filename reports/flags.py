@@ -13,128 +13,42 @@ from dataclasses import dataclass, field
 
 from reports.evidence import CellVerdict, Estimate, Finding, Rule, Settings
 from reports.levels import Level
-from reports.words import counted, language
-from surveys.formats import decimal, number, percent, plural
+from reports.texts import t, table, tn
+from surveys.formats import decimal, number, percent
 from surveys.model import Thresholds
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "rating": "average rating",
-        "csat": "CSAT",
-        "nps": "NPS",
-        "valence": "mood",
-        "interval": "{value} (90%: {low} to {high})",
-        "below": "{shown} < {line}, {customers}",
-        "maybe below": "{shown}, may be below {line} — not yet conclusive, {customers}",
-        "relative": (
-            "{amount} below the same customers' other ratings (90%: {low} to {high}), {customers}"
-        ),
-        "maybe relative": (
-            "{amount} below the same customers' other ratings (90%: {low} to {high}) — not yet "
-            "conclusive, {customers}"
-        ),
-        "drop": "{shown}, down {amount} from {before} {baseline} ({customers} vs {previous})",
-        "relative drop": (
-            "{amount} further below the same customers' other ratings than {baseline} "
-            "({customers} vs {previous})"
-        ),
-        "maybe relative drop": (
-            "{amount} further below the same customers' other ratings than {baseline} — not "
-            "yet conclusive ({customers} vs {previous})"
-        ),
-        "maybe drop": (
-            "{shown}, down {amount} from {before} {baseline} — not yet conclusive "
-            "({customers} vs {previous})"
-        ),
-        "base": "{shown}, {customers}",
-        "window": "{customers}; {total} counting those {baseline}",
-        "not enough": "not enough data: {have} ({needed} needed)",
-        "nothing scored": "no scored answers",
-    },
-    "ru": {
-        "rating": "средняя оценка",
-        "csat": "CSAT",
-        "nps": "NPS",
-        "valence": "настроение",
-        "interval": "{value} (90 %: от {low} до {high})",
-        "below": "{shown} < {line} — {customers}",  # "< 3,5, 21" would read as one number
-        "maybe below": "{shown}, возможно ниже {line} — пока не доказано, {customers}",
-        "relative": (
-            "на {amount} ниже других оценок тех же клиентов (90 %: от {low} до {high}), "
-            "{customers}"
-        ),
-        "maybe relative": (
-            "на {amount} ниже других оценок тех же клиентов (90 %: от {low} до {high}) — пока не "
-            "доказано, {customers}"
-        ),
-        "drop": (
-            "{shown}, на {amount} ниже, чем {before} {baseline} ({customers} против {previous})"
-        ),
-        "relative drop": (
-            "на {amount} больше отстаёт от других оценок тех же клиентов, чем {baseline} "
-            "({customers} против {previous})"
-        ),
-        "maybe relative drop": (
-            "на {amount} больше отстаёт от других оценок тех же клиентов, чем {baseline} — пока "
-            "не доказано "
-            "({customers} против {previous})"
-        ),
-        "maybe drop": (
-            "{shown}, на {amount} ниже, чем {before} {baseline} — пока не доказано "
-            "({customers} против {previous})"
-        ),
-        "base": "{shown}, {customers}",
-        "window": "{customers}; {total} вместе с клиентами {baseline}",
-        "not enough": "мало данных: {have} (нужно {needed})",
-        "nothing scored": "нет ответов с оценкой",
-    },
-}
-
-# The baseline by the report period's length in days, as the drop sentences name it, in
-# the forms of the number of periods (CLDR plural categories; "1" for exactly one).
-BASELINES: dict[str, dict[int, dict[str, str]]] = {
-    "en": {
-        7: {"1": "over the previous week", "other": "over the previous {n} weeks"},
-        0: {"1": "over the previous period", "other": "over the previous {n} periods"},
-    },
-    "ru": {
-        7: {
-            "1": "за предыдущую неделю", "one": "за предыдущие {n} неделю",
-            "few": "за предыдущие {n} недели", "other": "за предыдущие {n} недель",
-        },
-        0: {
-            "1": "за предыдущий период", "one": "за предыдущие {n} период",
-            "few": "за предыдущие {n} периода", "other": "за предыдущие {n} периодов",
-        },
-    },
-}  # fmt: skip
-# The previous period by its length in days (the change columns of the map).
-PERIODS: dict[str, dict[int, str]] = {
-    "en": {7: "last week", 30: "the previous 30 days", 0: "the previous period"},
-    "ru": {7: "на прошлой неделе", 30: "за предыдущие 30 дней", 0: "за предыдущий период"},
-}
-CUSTOMERS_EN = ("customer", "customers")
-CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
+# The catalog's flag_<name> messages (see README, Translations), by their names here.
+WORDS = (
+    "rating", "csat", "nps", "valence", "interval", "below", "maybe below", "relative",
+    "maybe relative", "drop", "relative drop", "maybe relative drop", "maybe drop", "base",
+    "window", "not enough", "nothing scored",
+)  # fmt: skip
+# The previous period by its length in days (the change columns of the map): a message.
+PERIODS = {7: "previous_week", 30: "previous_30_days"}
 
 
 def wording(locale: str) -> dict[str, str]:
-    return WORDS[language(locale)]
+    return table(locale, "flag_", WORDS)
 
 
 def previous_period(days: int, locale: str = "en") -> str:
     """The period before one of `days` days, as the map names it: "last week"."""
-    names = PERIODS[language(locale)]
-    return names.get(days, names[0])
+    return t(locale, PERIODS.get(days, "previous_period"))
 
 
 def baseline_name(days: int, periods: int, locale: str = "en") -> str:
-    lang = language(locale)
-    forms = BASELINES[lang].get(days, BASELINES[lang][0])
-    return forms["1"] if periods == 1 else plural(periods, lang, forms)
+    """The baseline as the drop sentences name it: "over the previous 4 weeks"."""
+    if days == 7:
+        return (
+            t(locale, "baseline_week") if periods == 1 else tn(locale, "baseline_weeks", periods)
+        )
+    return (
+        t(locale, "baseline_period") if periods == 1 else tn(locale, "baseline_periods", periods)
+    )
 
 
 def customers(n: int, locale: str) -> str:
-    return counted(n, locale, CUSTOMERS_EN, CUSTOMERS_RU)
+    return tn(locale, "customers", n)
 
 
 # Reasons read in this order: the rating first, mood last; the absolute line before the rest.
@@ -177,17 +91,10 @@ def shown(metric: str, value: float, locale: str = "en") -> str:
     return text
 
 
-# Points of CSAT or NPS in a difference: "12 pts", "на 12 пунктов".
-POINTS = {
-    "en": {"one": "{n} pt", "other": "{n} pts"},
-    "ru": {"one": "{n} пункт", "few": "{n} пункта", "many": "{n} пунктов", "other": "{n} пункта"},
-}
-
-
 def _amount(metric: str, value: float, locale: str) -> str:
     """A difference as a positive amount: 0.4 (stars), 12 pts, 12 пунктов."""
     if metric in ("csat", "nps"):
-        return plural(round(100 * abs(value)), language(locale), POINTS[language(locale)])
+        return tn(locale, "points", round(100 * abs(value)))  # "12 pts", "на 12 пунктов"
     return _number(abs(value), 1, locale)
 
 

@@ -12,46 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.report import Report, StageRow
+from reports.texts import t, table, tn
 from reports.themes import NO_VOICE, ChoiceQuestion, StageVoice, ThemeFigure
-from reports.words import language
 from surveys import formats
 
-NAMES: dict[str, dict[str, str]] = {
-    "en": {
-        "doing": "Customer does", "thinking": "Customer thinks", "pain": "Pain points",
-        "pain_hint": "customers · share of the unhappy", "love": "What they love",
-        "ideas": "What they suggest", "choices": "Top answers",
-        "no_pain": "no complaints", "nothing": "—", "also": "also: {terms}",
-        "theme": "Theme", "customers": "Customers", "share": "Share of the unhappy",
-        "where": "Where", "quotes": "In their words",
-        "uncovered": "Also mentioned, no theme yet",
-        "uncovered_hint": "run `cjm themes suggest` to turn these into themes",
-        "baseline": "the share against the same share over the 4 periods before",
-    },
-    "ru": {
-        "doing": "Что делает клиент", "thinking": "Что думает клиент", "pain": "Боли",
-        "pain_hint": "клиенты · доля недовольных", "love": "Что нравится",
-        "ideas": "Что предлагают", "choices": "Частые ответы",
-        "no_pain": "жалоб нет", "nothing": "—", "also": "ещё: {terms}",
-        "theme": "Тема", "customers": "Клиенты", "share": "Доля недовольных",
-        "where": "Где", "quotes": "Их словами",
-        "uncovered": "Ещё упоминают, темы пока нет",
-        "uncovered_hint": "`cjm themes suggest` превратит их в темы",
-        "baseline": "доля в сравнении с той же долей за 4 предыдущих периода",
-    },
-}  # fmt: skip
+# The catalog's lane_<name> messages, for the templates (templates/report.html).
+NAMES = (
+    "doing", "thinking", "pain", "pain_hint", "love", "ideas", "choices", "no_pain", "nothing",
+    "also", "theme", "customers", "share", "where", "quotes", "uncovered", "uncovered_hint",
+    "baseline",
+)  # fmt: skip
 THEMES_SHOWN = 3
-# How many unhappy customers a stage's pain points come from, by CLDR plural category.
-UNHAPPY = {
-    "en": {"one": "{n} unhappy customer", "other": "{n} unhappy customers"},
-    "ru": {"other": "недовольных: {n}"},
-}
 
 
 def unhappy(n: int, locale: str) -> str:
     """ "1 unhappy customer", "3 unhappy customers", "недовольных: 3"."""
-    lang = language(locale)
-    return formats.plural(n, lang, UNHAPPY[lang])
+    return tn(locale, "unhappy", n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +37,7 @@ class Line:
 
 
 def names(locale: str) -> dict[str, str]:
-    return NAMES[language(locale)]
+    return table(locale, "lane_", NAMES)
 
 
 def percent(share: float | None, locale: str = "en") -> str:
@@ -78,13 +54,12 @@ def theme_line(figure: ThemeFigure, with_share: bool = True, locale: str = "en")
 
 
 def quote(text: str, locale: str = "en") -> str:
-    return f"«{text}»" if language(locale) == "ru" else f"“{text}”"
+    return t(locale, "quote", text=text)
 
 
 def pain_lines(voice: StageVoice, row: StageRow, locale: str) -> list[Line]:
     """The leading pain themes, then a quote of the first one (or of a complaint no theme
     covers), then the recurring words no theme covers."""
-    words = names(locale)
     lines = [Line(theme_line(f, locale=locale), "theme") for f in voice.pain[:THEMES_SHOWN]]
     quotes = [*(voice.pain[0].quotes[:1] if voice.pain else ()), *voice.pain_quotes[:1]]
     if voice is NO_VOICE:  # a report made without voices: its low-rated comments only
@@ -92,19 +67,19 @@ def pain_lines(voice: StageVoice, row: StageRow, locale: str) -> list[Line]:
     lines += [Line(quote(q, locale), "quote") for q in quotes[:2]]
     if voice.uncovered:
         terms = ", ".join(f"{t.text} ({t.customers})" for t in voice.uncovered[:3])
-        lines.append(Line(words["also"].format(terms=terms), "note"))
-    return lines or [Line(words["no_pain"], "note")]
+        lines.append(Line(t(locale, "lane_also", terms=terms), "note"))
+    return lines or [Line(t(locale, "lane_no_pain"), "note")]
 
 
 def love_lines(voice: StageVoice, locale: str) -> list[Line]:
     lines = [Line(theme_line(f, with_share=False), "theme") for f in voice.praise[:2]]
     lines += [Line(quote(q, locale), "quote") for q in voice.praise_quotes[:1]]
-    return lines or [Line(names(locale)["nothing"], "note")]
+    return lines or [Line(t(locale, "lane_nothing"), "note")]
 
 
 def idea_lines(voice: StageVoice, locale: str) -> list[Line]:
     lines = [Line(quote(q, locale), "quote") for q in voice.suggestion_quotes[:2]]
-    return lines or [Line(names(locale)["nothing"], "note")]
+    return lines or [Line(t(locale, "lane_nothing"), "note")]
 
 
 def choice_lines(choices: tuple[ChoiceQuestion, ...], locale: str) -> list[Line]:
@@ -112,7 +87,7 @@ def choice_lines(choices: tuple[ChoiceQuestion, ...], locale: str) -> list[Line]
     for question in choices[:2]:
         top = question.top[:2]
         lines += [Line(f"{c.label} {percent(c.share, locale)}", "theme") for c in top]
-    return lines or [Line(names(locale)["nothing"], "note")]
+    return lines or [Line(t(locale, "lane_nothing"), "note")]
 
 
 def voice_of(report: Report, row: StageRow) -> StageVoice:

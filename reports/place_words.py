@@ -7,58 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.places import Place, Places, StagePlaces
-from reports.words import counted, language
+from reports.texts import t, table, tn
 from surveys import formats
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Places to improve",
-        "theme": "{theme}: {customers} ({share} of the unhappy)",
-        "theme_all": "{theme}: {customers}",
-        "below": "{stars} stars below target",
-        "attention": "needs attention",
-        "gain": "expected gain {gain} (90%: {low}–{high}): {share} of what moves NPS × {stars}",
-        "by gap": "Ranked by the gap to target alone: what moves NPS cannot be told apart yet.",
-        "by gain": (
-            "Ranked by expected gain: the stage's share of what moves NPS × the stars it "
-            "falls short."
-        ),
-        "suggest": "Customers suggest",
-        "ideas": "Your ideas",
-        "idea": "Idea: {idea}",
-        "lane by gain": "ranked by expected gain",
-        "lane by gap": "ranked by the gap alone: too few NPS answers",
-        "nothing": "No stage falls short of its target or has a flagged cell.",
-    },
-    "ru": {
-        "title": "Что улучшить",
-        "theme": "{theme}: {customers} ({share} недовольных)",
-        "theme_all": "{theme}: {customers}",
-        "below": "на {stars} ниже цели",
-        "attention": "требует внимания",
-        "gain": ("ожидаемый эффект {gain} (90 %: {low}–{high}): {share} влияния на NPS × {stars}"),
-        "by gap": (
-            "Порядок — по отставанию от цели: что сильнее влияет на NPS, пока не определить."
-        ),
-        "by gain": (
-            "Порядок — по ожидаемому эффекту: доля этапа во влиянии на NPS × на сколько "
-            "он ниже цели."
-        ),
-        "suggest": "Клиенты предлагают",
-        "ideas": "Ваши идеи",
-        "idea": "Идея: {idea}",
-        "lane by gain": "по ожидаемому эффекту",
-        "lane by gap": "по отставанию от цели: мало ответов NPS",
-        "nothing": "Ни один этап не ниже цели и не отмечен как проблемный.",
-    },
-}
-CUSTOMERS_EN = ("customer", "customers")
-CUSTOMERS_RU = ("клиент", "клиента", "клиентов")
+# The catalog's place_<name> messages, for the templates (templates/places*.html).
+WORDS = (
+    "title", "theme", "theme_all", "below", "attention", "gain", "by gap", "by gain", "suggest",
+    "ideas", "idea", "lane by gain", "lane by gap",
+)  # fmt: skip
 SUMMARY_PLACES = 3
 
 
 def words(locale: str) -> dict[str, str]:
-    return WORDS[language(locale)]
+    return table(locale, "place_", WORDS)
 
 
 def _percent(share: float, locale: str) -> str:
@@ -79,16 +40,17 @@ def theme_text(place: Place, locale: str, index: int = 0) -> str | None:
     if len(place.themes) <= index:
         return None
     theme = place.themes[index]
-    people = counted(theme.customers, locale, CUSTOMERS_EN, CUSTOMERS_RU)
+    people = tn(locale, "customers", theme.customers)
     if theme.share is None:
-        return words(locale)["theme_all"].format(theme=theme.label, customers=people)
-    return words(locale)["theme"].format(
-        theme=theme.label, customers=people, share=_percent(theme.share, locale)
-    )
+        return t(locale, "place_theme_all", theme=theme.label, customers=people)
+    return t(
+        locale, "place_theme", theme=theme.label, customers=people,
+        share=_percent(theme.share, locale),
+    )  # fmt: skip
 
 
 def gap_text(stage: StagePlaces, locale: str) -> str | None:
-    return words(locale)["below"].format(stars=_stars(stage.gap, locale)) if stage.gap else None
+    return t(locale, "place_below", stars=_stars(stage.gap, locale)) if stage.gap else None
 
 
 def gain_text(stage: StagePlaces, locale: str) -> str | None:
@@ -97,26 +59,26 @@ def gain_text(stage: StagePlaces, locale: str) -> str | None:
     interval = stage.gain_interval
     if stage.importance is None or interval is None or not stage.gap:
         return None
-    return words(locale)["gain"].format(
-        gain=_stars(stage.gain or 0, locale, 2), low=_stars(interval[0], locale, 2),
-        high=_stars(interval[1], locale, 2), share=_percent(stage.importance[0], locale),
-        stars=_stars(stage.gap, locale),
+    return t(
+        locale, "place_gain", gain=_stars(stage.gain or 0, locale, 2),
+        low=_stars(interval[0], locale, 2), high=_stars(interval[1], locale, 2),
+        share=_percent(stage.importance[0], locale), stars=_stars(stage.gap, locale),
     )  # fmt: skip
 
 
 def place_line(stage: StagePlaces, place: Place, locale: str) -> str:
     """Where, its leading complaint and the stage's gap: one line of the summary."""
     parts = [p for p in (theme_text(place, locale), gap_text(stage, locale)) if p]
-    return f"{where(stage, place)} — " + "; ".join(parts or [words(locale)["attention"]])
+    return f"{where(stage, place)} — " + "; ".join(parts or [t(locale, "place_attention")])
 
 
 def ranking_note(places: Places, locale: str) -> str:
-    return words(locale)["by gain" if places.by_gain else "by gap"]
+    return t(locale, "place_by_gain" if places.by_gain else "place_by_gap")
 
 
 def lane_hint(places: Places, locale: str) -> str:
     """The map lane's short note on how it is ranked."""
-    return words(locale)["lane by gain" if places.by_gain else "lane by gap"]
+    return t(locale, "place_lane_by_gain" if places.by_gain else "place_lane_by_gap")
 
 
 def top_lines(places: Places, locale: str) -> list[str]:
@@ -131,9 +93,9 @@ def summary_lines(places: Places, locale: str) -> list[str]:
     top = top_lines(places, locale)
     if not top:
         return []
-    lines = [f"{words(locale)['title']}:", *top]
+    lines = [f"{t(locale, 'place_title')}:", *top]
     if not places.by_gain:
-        lines.append(words(locale)["by gap"])
+        lines.append(t(locale, "place_by_gap"))
     return lines
 
 
@@ -152,7 +114,7 @@ def lane_lines(places: Places, stage: str, locale: str) -> list[str]:
             lines.append(f"{theme.label} {theme.customers}")
         elif place.touchpoint is not None:
             lines.append(place.name)
-    lines += [words(locale)["idea"].format(idea=idea) for idea in found.ideas[:1]]
+    lines += [t(locale, "place_idea", idea=idea) for idea in found.ideas[:1]]
     return lines
 
 
@@ -192,7 +154,9 @@ def stage_texts(places: Places, locale: str) -> list[StageText]:
 
 
 def _place_text(stage: StagePlaces, place: Place, locale: str) -> PlaceText:
-    themes = tuple(t for i in range(len(place.themes)) if (t := theme_text(place, locale, i)))
+    themes = tuple(
+        text for i in range(len(place.themes)) if (text := theme_text(place, locale, i))
+    )
     quote = place.themes[0].quotes[0] if place.themes and place.themes[0].quotes else None
     return PlaceText(
         where(stage, place), place.level.value, place.reason, themes, quote,

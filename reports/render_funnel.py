@@ -7,49 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.funnel import Funnel, QuestionStep, Share, WaveFunnel
+from reports.texts import table
 from reports.words import language
 from surveys import formats
 
 QUESTION_CHARS = 80  # a question's text is cut here: the table stays narrow on a phone
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Where customers drop out", "question": "Question", "shown": "Shown",
-        "answered": "Answered", "stopped": "Stopped", "follow_up": "a follow-up question",
-        "drop_out": "drop-out point", "sent": "sent", "delivered": "delivered",
-        "opened": "opened", "completed": "completed", "expired": "expired",
-        "cancelled": "stopped the survey", "open": "still answering", "failed": "not delivered",
-        "unknown": "delivery unknown",
-        "worst": "Most customers stop at “{question}”: {stopped} of {of} who got there "
-        "({share}).",
-        "none": "No question loses enough customers to single one out.",
-        "explain": "Counts are customers' waves sent in the period. A question is shown "
-        "to those who reached it; a follow-up (↳) only to those whose answers called for it. "
-        "“Stopped” counts the waves that closed unanswered on this question, as a "
-        "share of those who answered it or stopped there, with its 90% interval; the "
-        "first question's stops are the customers who never opened the wave. The "
-        "drop-out point is the later question where most customers stopped, marked "
-        "when at least {minimum} stopped there and it surely loses more than 1 in 20.",
-    },
-    "ru": {
-        "title": "Где клиенты бросают опрос", "question": "Вопрос", "shown": "Показан",
-        "answered": "Ответили", "stopped": "Бросили", "follow_up": "уточняющий вопрос",
-        "drop_out": "точка ухода", "sent": "отправлено", "delivered": "доставлено",
-        "opened": "начали отвечать", "completed": "ответили на всё", "expired": "истекло",
-        "cancelled": "отказались от опроса", "open": "ещё отвечают",
-        "failed": "не доставлено", "unknown": "доставка неизвестна",
-        "worst": "Чаще всего клиенты бросают опрос на вопросе «{question}»: {stopped} из "
-        "{of} дошедших до него ({share}).",
-        "none": "Ни один вопрос не теряет столько клиентов, чтобы его выделить.",
-        "explain": "Счёт — по волнам клиентов, отправленным за период. Вопрос показан "
-        "тем, кто до него дошёл; уточняющий (↳) — только тем, чьи ответы его вызвали. "
-        "«Бросили» — волны, закрытые без ответа на этом вопросе, как доля от "
-        "ответивших на него и бросивших на нём, с 90-процентным интервалом; на первом "
-        "вопросе это клиенты, которые так и не начали отвечать. Точка ухода — вопрос "
-        "после первого, на котором бросило больше всего клиентов; она отмечена, когда "
-        "там бросили не меньше {minimum} и он наверняка теряет больше 1 из 20.",
-    },
-}  # fmt: skip
+# The section's words: the catalog's funnel_<name> messages, by their names here.
+TEXTS = (
+    "title", "question", "shown", "answered", "stopped", "follow_up", "drop_out", "sent",
+    "delivered", "opened", "completed", "expired", "cancelled", "open", "failed", "unknown",
+    "worst", "none", "explain",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +100,7 @@ def _worst(wave: WaveFunnel, t: dict[str, str], lang: str) -> str:
 
 def funnel_view(funnel: Funnel, locale: str) -> FunnelView:
     lang = language(locale)
-    t = TEXTS[lang]
+    t = table(lang, "funnel_", TEXTS)
     waves = tuple(
         WaveView(
             w.name, _facts(w, t, lang), tuple(_step(s, lang) for s in w.questions),

@@ -2,7 +2,7 @@
 browser — inline CSS and SVG, the PNG map (when given) as a data: URI, no scripts and no
 external requests. Numbers are formatted here; the Jinja2 template (autoescaped, so
 customer comments are always escaped) only lays them out, with its words in the report's
-language (English or Russian: `TEXTS`, and the explanations written out per language)."""
+language (the catalog's html_* messages, see README, Translations)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from reports import lanes
 from reports.aggregate import Comment
@@ -25,9 +26,10 @@ from reports.place_words import words as place_words
 from reports.priority_words import explanation, headline, sentences
 from reports.render_funnel import funnel_view
 from reports.report import Cell, Report, StageRow, period_name
+from reports.texts import t, table, tn
 from reports.themes import ThemeFigure
-from reports.words import counted, days, language
-from surveys.formats import decimal_sign, number, percent, plural
+from reports.words import days, language
+from surveys.formats import decimal_sign, number, percent
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
@@ -41,73 +43,38 @@ LEVEL_CLASS = {
     Level.OK: "ok",
     Level.NOT_ENOUGH_DATA: "nodata",
 }
-LEVEL_LABEL = {
-    Level.PROBLEM: "Problem",
-    Level.WATCH: "Watch",
-    Level.OK: "OK",
-    Level.NOT_ENOUGH_DATA: "Not enough data",
-}
-LEVEL_LABEL_RU = {
-    Level.PROBLEM: "Проблема",
-    Level.WATCH: "Внимание",
-    Level.OK: "Норма",
-    Level.NOT_ENOUGH_DATA: "Мало данных",
-}  # as on the PNG map
+# The page's words: the catalog's html_<name> messages, by their names here, and the flags'.
+TEXTS = (
+    "kind", "period", "segment", "everyone", "answers", "response", "generated", "by_wave", "map",
+    "no_answers", "no_answers_segment", "legend", "stage", "flag", "rating", "mood_row",
+    "response_hint", "curve", "curve_label", "image", "image_caption", "key", "customers",
+    "too few", "not yet", "stages", "change_against", "was", "no_comparison", "touchpoint",
+    "short_rating", "change", "why", "said", "rated", "low", "how", "average rating", "CSAT",
+    "NPS", "mood", "pts",
+)  # fmt: skip
+# "How to read this", item by item: the catalog's html_how_<name>, HTML with its tags.
+HOW_TO_READ = ("rating", "nps", "mood", "unit", "flags", "changes", "response", "low")
 
-# The page's words; the longer explanations are in the template, per language.
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "kind": "Customer Journey Map report", "period": "Period", "segment": "Segment",
-        "everyone": "all customers", "answers": "Answers", "response": "Response rate",
-        "generated": "Generated",
-        "by_wave": "Response rate by wave", "map": "The map",
-        "no_answers": "No answers in this period.",
-        "no_answers_segment": "No answers in this period for this segment.",
-        "legend": "Legend", "stage": "Stage", "flag": "Flag", "rating": "Average rating",
-        "mood_row": "Mood", "response_hint": "answered of sent waves that ask about the stage",
-        "curve": "Emotion curve", "curve_label": "Mean mood per stage, from −2 to +2",
-        "image": "The customer journey map", "image_caption": "The map as an image.",
-        "key": "What to fix first", "customers": "Customers",
-        "too few": "too few answers",
-        "not yet": "Not enough answers yet to judge any stage: {have} ({needed} per stage "
-        "needed).",
-        "stages": "Stage by stage", "change_against": "Change against",
-        "was": "was", "no_comparison": "No comparison with {previous}: one of the periods "
-        "has no scored answers.",
-        "touchpoint": "Touchpoint", "short_rating": "Rating", "change": "Change",
-        "why": "Why", "said": "What customers said", "rated": "rated {rating}/5",
-        "low": "low", "how": "How to read this",
-        "average rating": "average rating", "CSAT": "CSAT", "NPS": "NPS", "mood": "mood",
-        "pts": " pts", "wave": "Wave {n}",
-        **{level.value: label for level, label in LEVEL_LABEL.items()},
-    },
-    "ru": {
-        "kind": "Отчёт по карте пути клиента", "period": "Период", "segment": "Сегмент",
-        "everyone": "все клиенты", "answers": "Ответы", "response": "Отклик",
-        "generated": "Сформирован",
-        "by_wave": "Отклик по волнам", "map": "Карта",
-        "no_answers": "За этот период ответов нет.",
-        "no_answers_segment": "За этот период ответов этого сегмента нет.",
-        "legend": "Обозначения", "stage": "Этап", "flag": "Оценка этапа",
-        "rating": "Средняя оценка", "mood_row": "Настроение",
-        "response_hint": "доля отвеченных волн из отправленных, что спрашивают об этапе",
-        "curve": "Кривая эмоций", "curve_label": "Среднее настроение по этапам, от −2 до +2",
-        "image": "Карта пути клиента", "image_caption": "Карта в виде изображения.",
-        "key": "Что исправить в первую очередь", "customers": "Клиенты",
-        "too few": "слишком мало ответов",
-        "not yet": "Пока мало ответов, чтобы судить об этапах: {have} (нужно {needed} на "
-        "этап).",
-        "stages": "По этапам", "change_against": "Изменение:",
-        "was": "было", "no_comparison": "Сравнить с тем, что было {previous}, нельзя: "
-        "в одном из периодов нет ответов с оценкой.",
-        "touchpoint": "Точка контакта", "short_rating": "Оценка", "change": "Изменение",
-        "why": "Почему", "said": "Что сказали клиенты", "rated": "оценка {rating}/5",
-        "low": "низкая", "how": "Как читать отчёт",
-        "average rating": "средняя оценка", "CSAT": "CSAT", "NPS": "NPS",
-        "mood": "настроение", "pts": " п.п.", "wave": "Волна {n}",
-        **{level.value: label for level, label in LEVEL_LABEL_RU.items()},
-    },
-}  # fmt: skip
+
+def level_labels(lang: str) -> dict[str, str]:
+    """Flag level → its name on the map, the page and the XLSX: "Problem", "Проблема"."""
+    return table(lang, "level_", [level.value for level in Level])
+
+
+def page_texts(lang: str) -> dict[str, str]:
+    return table(lang, "html_", TEXTS) | level_labels(lang)
+
+
+def how_to_read(lang: str, texts: Mapping[str, str], previous: str, changes: bool) -> list[Markup]:
+    """The explanations at the page's end (the ▲▼ one only when there are changes); the
+    catalog's HTML, its values escaped."""
+    values = {
+        "problem": texts["problem"], "watch": texts["watch"],
+        "not_enough": texts["not enough data"], "low": texts["low"], "previous": previous,
+    }  # fmt: skip
+    shown = [name for name in HOW_TO_READ if changes or name != "changes"]
+    return [Markup(t(lang, f"html_how_{name}")).format(**values) for name in shown]
+
 
 # The mood curve (inline SVG): valence −2…+2 drawn over this many pixels.
 CURVE_STEP = 120
@@ -314,6 +281,10 @@ def _comment(comment: Comment, touchpoints: dict[str, str]) -> CommentView:
     )
 
 
+def has_changes(stages: list[StageView]) -> bool:
+    return any(s.cell.changes or any(tp.changes for tp in s.touchpoints) for s in stages)
+
+
 def _stage(row: StageRow, texts: dict[str, str], report: Report) -> StageView:
     lang = language(report.locale)
     names = {tp.id: tp.name for tp in row.touchpoints}
@@ -473,7 +444,7 @@ def _waves(
     rates = report.response_rates
     named = dict(names or {})
     for wave in sorted(rates):
-        named.setdefault(wave, texts["wave"].format(n=len(named) + 1))
+        named.setdefault(wave, t(report.locale, "wave_n", n=len(named) + 1))
     shown = []
     for wave, name in named.items():
         answered, sent = rates.get(wave, (0, 0))
@@ -483,18 +454,9 @@ def _waves(
     return shown
 
 
-# "4 of 6 waves", "1 of 1 wave"; "4 из 6 волн", "1 из 21 волны" (genitive after "из").
-OF_WAVES = {
-    "en": {"one": "{a} of {n} wave", "other": "{a} of {n} waves"},
-    "ru": {"one": "{a} из {n} волны", "other": "{a} из {n} волн"},
-}
-
-
 def of_waves(answered: int, sent: int, lang: str) -> str:
-    forms = {
-        key: form.replace("{a}", number(answered, lang)) for key, form in OF_WAVES[lang].items()
-    }
-    return plural(sent, lang, forms)
+    """ "4 of 6 waves", "1 of 1 wave"; "4 из 6 волн", "1 из 21 волны" (genitive after "из")."""
+    return tn(lang, "of_waves", sent, a=number(answered, lang))
 
 
 def render_html(
@@ -503,7 +465,7 @@ def render_html(
     """The report as one self-contained HTML page, in the report's language; `waves` names
     the waves (reports.words.wave_names), "Wave 1"… without it."""
     lang = language(report.locale)
-    texts = TEXTS[lang]
+    texts = page_texts(lang)
     period = report.period
     shown_period = days(period.start, period.end - timedelta(days=1))
     rate = report.response_rate
@@ -518,8 +480,9 @@ def render_html(
         lang=lang,
         t=texts,
         period=shown_period,
-        days=counted(period.days, lang, ("day", "days"), ("день", "дня", "дней")),
+        days=tn(lang, "days", period.days),
         previous=period_name(period, lang),
+        how=how_to_read(lang, texts, period_name(period, lang), has_changes(stages)),
         segment=report.segment,
         answers=report.answers,
         response_rate=None if rate is None else _percent(rate, lang),
@@ -527,7 +490,7 @@ def render_html(
         waves=_waves(report, waves, texts),
         generated_at=report.generated_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC"),
         stages=stages,
-        has_changes=any(s.cell.changes or any(tp.changes for tp in s.touchpoints) for s in stages),
+        has_changes=has_changes(stages),
         v=lanes.names(report.locale),
         voices=lanes.has_voices(report),
         curve=_curve(report),
@@ -557,5 +520,5 @@ def _places(report: Report) -> dict[str, object]:
 def stage_views(report: Report) -> tuple[dict[str, str], list[StageView]]:
     """The page's words in the report's language and each stage as the page shows it: for
     other renderers (the PDF's stage pages) that show the same."""
-    texts = TEXTS[language(report.locale)]
+    texts = page_texts(language(report.locale))
     return texts, [_stage(row, texts, report) for row in report.stages]

@@ -28,7 +28,7 @@ from matplotlib.textpath import TextToPath
 from reports import lanes
 from reports.levels import Level
 from reports.render_html import LEVEL_CLASS, Delta, StageView, VoiceView, stage_views
-from reports.render_png import COLOURS, DPI, FONT, HEIGHT, INK, LABELS, MUTED, Geometry, MapDrawing
+from reports.render_png import COLOURS, DPI, FONT, HEIGHT, INK, MUTED, Geometry, MapDrawing, labels
 from reports.report import Report, period_name
 from reports.words import days, language
 
@@ -117,7 +117,7 @@ class _Stage:
         yield _Line(s.cell.sentence, 10, "bold", colour=self.ink(s.cell.level))
         yield from self.figures()
         if s.touchpoints:
-            yield self.heading(LABELS[language(self.report.locale)]["touchpoints"])
+            yield self.heading(labels(language(self.report.locale))["touchpoints"])
             for tp in s.touchpoints:
                 yield _Line(f"{tp.name} — {tp.label}", weight="bold", indent=10,
                             bullet=self.ink(tp.level), before=2)  # fmt: skip

@@ -40,7 +40,7 @@ from reports.flags import span
 from reports.levels import Level
 from reports.priority_words import headline
 from reports.report import Cell, Report, StageRow
-from reports.texts import t, tn
+from reports.texts import t, table, tn
 from reports.words import answers as counted_answers
 from reports.words import days, language
 from surveys.formats import decimal, decimal_sign, percent
@@ -75,74 +75,17 @@ INK = "#1f1f1f"
 MUTED = "#5a5a5a"
 POSITIVE, NEUTRAL, NEGATIVE = "#2e7d32", "#b7791f", "#c62828"
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "touchpoints": "Touchpoints",
-        "rating": "Average rating",
-        "csat": "CSAT",
-        "csat_hint": "share of 4–5 ★",
-        "nps": "NPS",
-        "nps_hint": "90% interval below",
-        "emotion": "Emotion",
-        "emotion_hint": "mean of −2…+2",
-        "answers": "Answers",
-        "response_lane": "Response rate",
-        "pain": "Pain points",
-        "problem": "Problem",
-        "watch": "Watch",
-        "ok": "OK",
-        "not enough data": "Not enough data",
-        "segment": "segment",
-        "everyone": "all customers",
-        "n": "n = {answers}",
-        "response": "Response rate {rate}",
-        "of": "{answered} of {sent} waves",
-        "worst": "Worst",
-        "all_ok": "no stage flagged",
-        "no_data": "not enough data for any stage yet",
-        "too few": "too few answers",
-        "waves": "Response by wave",
-        "pts": " pts",
-        "wave": "Wave {n}",
-        "quotes": "“”",
-        "made": "made {when}",
-        "no_quotes": "no comments",
-        "more": "+{n} more",
-    },
-    "ru": {
-        "touchpoints": "Точки контакта",
-        "rating": "Средняя оценка",
-        "csat": "CSAT",
-        "csat_hint": "доля 4–5 ★",
-        "nps": "NPS",
-        "nps_hint": "интервал 90 %",
-        "emotion": "Эмоции",
-        "emotion_hint": "среднее от −2 до +2",
-        "answers": "Ответы",
-        "response_lane": "Отклик",
-        "pain": "Боли",
-        "problem": "Проблема",
-        "watch": "Внимание",
-        "ok": "Норма",
-        "not enough data": "Мало данных",
-        "segment": "сегмент",
-        "everyone": "все клиенты",
-        "n": "n = {answers}",
-        "response": "Отклик {rate}",
-        "of": "{answered} из {sent} волн",
-        "worst": "Хуже всего",
-        "all_ok": "проблем не найдено",
-        "no_data": "пока мало данных по всем этапам",
-        "too few": "мало ответов",
-        "waves": "Отклик по волнам",
-        "pts": " п.п.",
-        "wave": "Волна {n}",
-        "quotes": "«»",
-        "made": "сформирован {when}",
-        "no_quotes": "нет комментариев",
-        "more": "+ ещё {n}",
-    },
-}
+# The map's words: the catalog's map_<name> messages, by their names here.
+LABELS = (
+    "touchpoints", "rating", "csat", "csat_hint", "nps", "nps_hint", "emotion", "emotion_hint",
+    "answers", "response_lane", "pain", "segment", "everyone", "n", "response", "of", "worst",
+    "all_ok", "no_data", "too few", "waves", "pts", "made", "more",
+)  # fmt: skip
+
+
+def labels(lang: str) -> dict[str, str]:
+    """The map's words in `lang`, and the flags' names by their levels."""
+    return table(lang, "map_", LABELS) | table(lang, "level_", [level.value for level in Level])
 
 
 def map_lane_texts(report: Report, waves: Mapping[str, str] | None = None) -> dict[str, list[str]]:
@@ -218,7 +161,7 @@ class MapDrawing:
         self.arrows = False  # whether a cell shows a change: the ▲▼ legend is for them
         self.measure = TextToPath()  # outlines at 72 dpi; a hair wider than Agg's text
         self.lang = language(report.locale)
-        self.labels = LABELS[self.lang]
+        self.labels = labels(self.lang)
         self.ax = figure.add_axes((0, 0, 1, 1))
         self.ax.set_xlim(0, self.page_width)
         self.ax.set_ylim(self.page_height, 0)
@@ -563,12 +506,12 @@ class MapDrawing:
         """(name, (answered, sent)) per wave, in the survey's order; never the wave's id."""
         rates = self.report.response_rates
         names = self.waves or {
-            wave: self.labels["wave"].format(n=n) for n, wave in enumerate(sorted(rates), 1)
+            wave: t(self.lang, "wave_n", n=n) for n, wave in enumerate(sorted(rates), 1)
         }
         known = [(names[wave], rates[wave]) for wave in names if wave in rates]
         others = [wave for wave in sorted(rates) if wave not in names]
         return known + [
-            (self.labels["wave"].format(n=len(names) + n), rates[wave])
+            (t(self.lang, "wave_n", n=len(names) + n), rates[wave])
             for n, wave in enumerate(others, 1)
         ]
 

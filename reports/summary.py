@@ -13,35 +13,20 @@ from reports.levels import Level
 from reports.place_words import summary_lines
 from reports.priority_words import headline
 from reports.report import Report, StageRow
-from reports.words import answers, language
+from reports.texts import table
+from reports.words import answers
 from surveys.formats import percent
 
 TELEGRAM_LIMIT = 4096
 WORST_SHOWN = 3
 _ORDER = {Level.PROBLEM: 0, Level.WATCH: 1, Level.OK: 2, Level.NOT_ENOUGH_DATA: 3}
 _MARK = {Level.PROBLEM: "🔴", Level.WATCH: "🟠", Level.OK: "🟢", Level.NOT_ENOUGH_DATA: "⚪"}
-_LABELS = {
-    "en": {
-        "response": "response rate", "nps": "NPS",
-        "worst": "Needs attention", "fine": "No stage needs attention.",
-        "not yet": (
-            "Not enough answers yet to judge any stage: {have} ({needed} per stage needed)."
-        ),
-        "too few": "too few answers", "files": "The map and the full report are attached.",
-        "vs": "vs the previous period",
-    },
-    "ru": {
-        "response": "отклик", "nps": "NPS",
-        "worst": "Требует внимания", "fine": "Ни один этап не требует внимания.",
-        "not yet": "Пока мало ответов, чтобы судить об этапах: {have} (нужно {needed} на этап).",
-        "too few": "слишком мало ответов", "files": "Карта и полный отчёт — во вложении.",
-        "vs": "к прошлому периоду",
-    },
-}  # fmt: skip
+# The catalog's summary_<name> messages, by their names here.
+LABELS = ("response", "nps", "worst", "fine", "not yet", "too few", "files")
 
 
 def summary_text(report: Report) -> str:
-    labels = _LABELS[language(report.locale)]
+    labels = table(report.locale, "summary_", LABELS)
     last_day = report.period.end - timedelta(days=1)
     # The top places to improve first: what the owner acts on this week.
     places = summary_lines(report.places, report.locale)

@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.aggregate import Period
 from reports.bundle import BundleBuilder, ReportBundle, ReportSender
 from reports.schedule import latest_firing
-from reports.words import LANGUAGES, counted, language, unknown_sends
+from reports.texts import t, tn
+from reports.words import language, unknown_sends
 from reports.worker import WorkerFailed
 from storage import answers, deliveries, dispatches, orders
 from storage.deliveries import Claim
@@ -70,43 +71,16 @@ class Week:
     waiting: int = 0  # … and those whose customer has not opened the link
 
 
-_NOTE = {
-    "en": (
-        "No answers for {days} yet, so there is no weekly report this time.\n\n"
-        "How the first ones come: for each order, staff send the bot /order <the customer's "
-        "phone or card number>, and the customer scans the QR code or opens the link it "
-        "gives. The questions follow the purchase; the weekly report starts with the first "
-        "week that has answers.\n\n{tail}"
-    ),
-    "ru": (
-        "За {days} ответов пока нет, поэтому еженедельного отчёта в этот раз не будет.\n\n"
-        "Как появятся первые: на каждый заказ сотрудник отправляет боту /order <телефон или "
-        "номер карты клиента>, а клиент сканирует QR-код или открывает ссылку из ответа бота. "
-        "Вопросы приходят после покупки, а еженедельный отчёт начнётся с первой недели, в "
-        "которой есть ответы.\n\n{tail}"
-    ),
-}
-_WAITING = {
-    "en": "{orders} so far, {waiting} still waiting for the customer to open the link.",
-    "ru": "Пока {orders}; ещё ждут, когда клиент откроет ссылку: {waiting}.",
-}
-_NONE_WAITING = {
-    "en": "{orders} so far; every customer has opened the link.",
-    "ru": "Пока {orders}; все клиенты открыли ссылку.",
-}
-
-
 def note_text(week: Week, locale: str) -> str:
     """The "no answers yet" note: what to do, and the orders that are waiting."""
     period = week_period(week.day)
     last = period.end - timedelta(days=1)
-    lang = language(locale)
-    orders = counted(week.orders, locale, ("order", "orders"), ("заказ", "заказа", "заказов"))
-    tail = (_WAITING if week.waiting else _NONE_WAITING)[lang]
-    return _NOTE[lang].format(
-        days=f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}",
-        tail=tail.format(orders=orders, waiting=week.waiting),
-    )
+    orders = tn(locale, "orders", week.orders)
+    if week.waiting:
+        tail = t(locale, "weekly_waiting", orders=orders, waiting=week.waiting)
+    else:
+        tail = t(locale, "weekly_none_waiting", orders=orders)
+    return t(locale, "weekly_note", days=f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}", tail=tail)
 
 
 # The week's deliveries so far, the owners' remembered languages, the owners noted.
@@ -184,7 +158,7 @@ class WeeklyReports:
     def _fallback(self) -> str:
         """An owner who never wrote to the bot reads the survey's language."""
         default = self.survey.default_locale
-        return default if default in LANGUAGES else self.default_locale
+        return default if language(default) == default else self.default_locale
 
     async def _look(self, week: date) -> _Looked:
         async with self.sessions.begin() as session:

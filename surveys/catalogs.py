@@ -23,9 +23,9 @@ from typing import Any
 from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
-from babel.plural import to_gettext
+from babel.plural import PluralRule, to_gettext
 
-from surveys.formats import number
+from surveys import formats  # formats reads its words from a catalog too
 
 SOURCE = "en"  # the language every other one falls back to, message by message
 # CLDR's categories in the order `to_gettext` numbers a catalog's plural forms.
@@ -40,7 +40,7 @@ class Catalogs:
     domain: str
 
     def path(self, lang: str) -> Path:
-        return self.root / lang / "LC_MESSAGES" / f"{self.domain}.po"
+        return _path(self.root, self.domain, lang)
 
     def template_path(self) -> Path:
         return self.root / f"{self.domain}.pot"
@@ -68,7 +68,7 @@ class Catalogs:
         if isinstance(forms, str):
             raise TypeError(f"{self.domain}: {key!r} is not a plural message")
         form = forms[plural_index(lang, count)]
-        n = number(count, locale) if shown is None else shown
+        n = formats.number(count, locale) if shown is None else shown
         return form.format(n=n, **values)
 
     def _translated(self, lang: str, key: str) -> bool:
@@ -83,8 +83,7 @@ class Catalogs:
 def plural_index(lang: str, count: int | Decimal) -> int:
     """Which of a catalog's plural forms `count` takes: CLDR's category, numbered as the
     catalog's Plural-Forms header (from `plural_forms`) numbers them."""
-    rule = Locale.parse(lang).plural_form
-    return _used_categories(lang).index(rule(count))
+    return _used_categories(lang).index(_plural_rule(lang)(count))
 
 
 def plural_forms(lang: str) -> str:
@@ -92,9 +91,15 @@ def plural_forms(lang: str) -> str:
     return to_gettext(Locale.parse(lang).plural_form)
 
 
-def _used_categories(lang: str) -> list[str]:
-    tags = Locale.parse(lang).plural_form.tags | {"other"}
-    return [category for category in _CATEGORIES if category in tags]
+@cache
+def _plural_rule(lang: str) -> PluralRule:
+    return Locale.parse(lang).plural_form
+
+
+@cache
+def _used_categories(lang: str) -> tuple[str, ...]:
+    tags = _plural_rule(lang).tags | {"other"}
+    return tuple(category for category in _CATEGORIES if category in tags)
 
 
 def fields(text: str) -> set[str]:
@@ -105,6 +110,11 @@ def fields(text: str) -> set[str]:
 def read(path: Path) -> Catalog:
     with path.open("rb") as file:
         return read_po(file, abort_invalid=True)
+
+
+@cache  # paths are built often (every message looked up) and Path joins are slow
+def _path(root: Path, domain: str, lang: str) -> Path:
+    return root / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
 @cache

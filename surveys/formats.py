@@ -1,6 +1,7 @@
 """Dates, numbers and plurals as people read them in their language (Babel's CLDR data),
 for everything the bot says and the CLI prints: "3 Dec 2026, 22:39 (MSK)",
-"3 декабря 2026 г. в 22:39 (МСК)", "3,000", "3 000"."""
+"3 декабря 2026 г. в 22:39 (МСК)", "3,000", "3 000". The words and the date patterns are in the
+catalogs surveys/locales/<lang>/LC_MESSAGES/formats.po (see README, Translations)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_name
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
-# A date with its year, and how a time joins it; by the locale's language.
-_DATE = {"en": "d MMM y", "ru": "d MMMM y 'г.'"}
-_JOIN = {"en": "{date}, {time}", "ru": "{date} в {time}"}
-# CLDR has no short name for Moscow time; in Russia everyone writes МСК.
+from surveys import catalogs  # a module: catalogs formats its counts here
+
+# CLDR has no short name for Moscow time; in Russia everyone writes МСК (the message "msk").
 _MOSCOW = {"Europe/Moscow", "Europe/Simferopol", "Europe/Kirov", "Europe/Volgograd"}
-_MSK = {"en": "MSK", "ru": "МСК"}
 
 
 @cache
@@ -29,49 +29,56 @@ def _locale(code: str) -> Locale:
         return Locale.parse("en")
 
 
+@cache
+def words() -> catalogs.Catalogs:
+    """The catalogs of the words and date patterns here: surveys/locales/<lang>/formats.po."""
+    return catalogs.Catalogs(Path(__file__).parent / "locales", "formats")
+
+
 def _language(code: str) -> str:
     language = _locale(code).language
-    return language if language in _DATE else "en"
+    return language if words().has(language) else catalogs.SOURCE
+
+
+def _text(locale: str, key: str, **values: str) -> str:
+    return words().text(_language(locale), key, **values)
 
 
 def moment(when: datetime, zone: tzinfo, locale: str) -> str:
     """A local date and time with the year and the time zone."""
     local = when.astimezone(zone)
-    language = _language(locale)
-    date = format_date(local, _DATE[language], locale=_locale(locale))
+    date = format_date(local, _text(locale, "date"), locale=_locale(locale))
     time = format_time(local, "HH:mm", locale=_locale(locale))
-    return _JOIN[language].format(date=date, time=time) + f" ({zone_label(local, locale)})"
+    return _text(locale, "date_time", date=date, time=time) + f" ({zone_label(local, locale)})"
 
 
-# A moment later today or tomorrow, as people say it: "today at 14:00 (MSK)".
-_NEAR = {
-    "en": {0: "today at {time}", 1: "tomorrow at {time}"},
-    "ru": {0: "сегодня в {time}", 1: "завтра в {time}"},
-}
+# A moment later today or tomorrow, as people say it: "today at 14:00 (MSK)"; by the days
+# from today, the message.
+_NEAR = {0: "today_at", 1: "tomorrow_at"}
 
 
 def soon(when: datetime, now: datetime, zone: tzinfo, locale: str) -> str:
     """A coming moment: "today at 14:00 (MSK)", "tomorrow at 09:00 (MSK)", or beyond
     tomorrow the date as `moment` writes it."""
     local, today = when.astimezone(zone), now.astimezone(zone).date()
-    near = _NEAR[_language(locale)].get((local.date() - today).days)
+    near = _NEAR.get((local.date() - today).days)
     if near is None:
         return moment(when, zone, locale)
     time = format_time(local, "HH:mm", locale=_locale(locale))
-    return near.format(time=time) + f" ({zone_label(local, locale)})"
+    return _text(locale, near, time=time) + f" ({zone_label(local, locale)})"
 
 
 def day(when: datetime, zone: tzinfo, locale: str) -> str:
     """A local date with the year: "3 Dec 2026", "3 декабря 2026 г."."""
     local = when.astimezone(zone)
-    return format_date(local, _DATE[_language(locale)], locale=_locale(locale))
+    return format_date(local, _text(locale, "date"), locale=_locale(locale))
 
 
 def zone_label(local: datetime, locale: str) -> str:
     """MSK, UTC, EST, or the offset ("UTC+5", "UTC+5:30") where CLDR has no short name."""
     key = getattr(local.tzinfo, "key", None)
     if key in _MOSCOW:
-        return _MSK[_language(locale)]
+        return _text(locale, "msk")
     offset = local.utcoffset()
     if offset is None or not offset or local.tzinfo is UTC or key in ("UTC", "Etc/UTC"):
         return "UTC"

@@ -5,6 +5,7 @@ English."""
 from __future__ import annotations
 
 import ast
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,24 @@ from bot.app import CUSTOMER_COMMANDS, OWNER_COMMANDS, STAFF_COMMANDS
 from bot.questions import _HINTS
 from bot.routers.customer import _CONSENT_REFUSALS, _LINK_TEXTS
 from bot.routers.survey import _TOASTS
-from reports import export
+from reports import (
+    alerts,
+    export,
+    flags,
+    lanes,
+    place_words,
+    render_funnel,
+    render_html,
+    render_png,
+    summary,
+)
 from reports import texts as report_texts
+from reports.levels import Level
+from surveys import formats
 from surveys.catalogs import SOURCE, Catalogs, fields, plural_forms, read, template, write
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = [texts.CATALOGS, report_texts.CATALOGS]
+DOMAINS = [texts.CATALOGS, report_texts.CATALOGS, formats.words()]
 
 
 def _messages(catalog: Catalog) -> dict[str, Message]:
@@ -144,6 +157,57 @@ def test_counted_words_follow_the_languages_plural_rule(count: int, said: str) -
 def test_every_key_the_reports_use_is_in_the_catalogs() -> None:
     used = _called_keys(ROOT / "reports", {"t", "tn"})
     used |= {f"kind_{kind}" for kind in export._KINDS} | {f"row_{k}" for k in export._ROW_KINDS}
+    sheets = (export.MAP_SHEET, export.ANSWERS_SHEET, export.FUNNEL_SHEET, export.PLACES_SHEET)
+    used |= {f"col_{column.sheet}_{column.key}" for sheet in sheets for column in sheet}
+    tables = {  # words read by their names
+        "place_": place_words.WORDS, "flag_": flags.WORDS, "lane_": lanes.NAMES,
+        "summary_": summary.LABELS, "alerts_": alerts.WORDS, "html_": render_html.TEXTS,
+        "html_how_": render_html.HOW_TO_READ, "funnel_": render_funnel.TEXTS,
+        "level_": [level.value for level in Level],
+        "map_": render_png.LABELS,
+    }  # fmt: skip
+    used |= set(flags.PERIODS.values())
+    used |= {report_texts.key(prefix, name) for prefix, names in tables.items() for name in names}
     assert len(used) > 10
     keys = set(_messages(read(report_texts.CATALOGS.template_path())))
     assert used - keys == set()
+
+
+def test_every_key_the_formats_use_is_in_the_catalogs() -> None:
+    used = _called_keys(ROOT / "surveys", {"_text"}) | set(formats._NEAR.values())
+    keys = set(_messages(read(formats.words().template_path())))
+    assert used == keys
+
+
+# What the Russian reports said before their words moved to the catalogs, count by count.
+@pytest.mark.parametrize(
+    ("count", "customers", "weeks", "waves", "points"),
+    [
+        (0, "0 клиентов", "за предыдущие 0 недель", "3 из 0 волн", "0 пунктов"),
+        (1, "1 клиент", "за предыдущую неделю", "3 из 1 волны", "1 пункт"),
+        (2, "2 клиента", "за предыдущие 2 недели", "3 из 2 волн", "2 пункта"),
+        (3, "3 клиента", "за предыдущие 3 недели", "3 из 3 волн", "3 пункта"),
+        (4, "4 клиента", "за предыдущие 4 недели", "3 из 4 волн", "4 пункта"),
+        (5, "5 клиентов", "за предыдущие 5 недель", "3 из 5 волн", "5 пунктов"),
+        (11, "11 клиентов", "за предыдущие 11 недель", "3 из 11 волн", "11 пунктов"),
+        (12, "12 клиентов", "за предыдущие 12 недель", "3 из 12 волн", "12 пунктов"),
+        (14, "14 клиентов", "за предыдущие 14 недель", "3 из 14 волн", "14 пунктов"),
+        (21, "21 клиент", "за предыдущие 21 неделю", "3 из 21 волны", "21 пункт"),
+        (22, "22 клиента", "за предыдущие 22 недели", "3 из 22 волн", "22 пункта"),
+        (25, "25 клиентов", "за предыдущие 25 недель", "3 из 25 волн", "25 пунктов"),
+        (101, "101 клиент", "за предыдущие 101 неделю", "3 из 101 волны", "101 пункт"),
+    ],
+)
+def test_the_reports_counted_words_follow_the_russian_plural_rule(
+    count: int, customers: str, weeks: str, waves: str, points: str
+) -> None:
+    assert flags.customers(count, "ru-RU") == customers
+    assert flags.baseline_name(7, count, "ru") == weeks
+    assert render_html.of_waves(3, count, "ru") == waves
+    assert flags._amount("nps", count / 100, "ru") == points
+
+
+def test_a_report_in_a_language_without_a_catalog_is_in_english() -> None:
+    assert flags.customers(1001, "de") == "1,001 customers"
+    assert report_texts.table("de", "level_", ["problem"]) == {"problem": "Problem"}
+    assert formats.day(datetime(2026, 12, 3, tzinfo=UTC), UTC, "de") == "3 Dez. 2026"

@@ -234,7 +234,7 @@ def assert_places_in_english(book: Workbook, report: Report) -> None:
     """The demo's planted places first: the weak loyalty card, then the queue."""
     places = book["Places to improve"]
     values = [[cell.value for cell in row] for row in places.iter_rows()]
-    assert values[0] == [column.en for column in PLACES_SHEET]
+    assert values[0] == [column.header("en") for column in PLACES_SHEET]
     assert rounded(values[1:]) == rounded(place_rows(report, "en"))
     assert places.auto_filter.ref == f"A1:T{places.max_row}"
     row = {column.key: cell for column, cell in zip(PLACES_SHEET, places[2], strict=True)}
@@ -269,11 +269,11 @@ async def test_report_xlsx_is_typed_filterable_and_in_english(
     assert book.sheetnames == ["Map", "Places to improve", "Drop-out", "Answers"]
     answers, the_map = book["Answers"], book["Map"]
     funnel = [[cell.value for cell in row] for row in book["Drop-out"].iter_rows()]
-    assert report.funnel.waves and funnel[0] == [column.en for column in FUNNEL_SHEET]
+    assert report.funnel.waves and funnel[0] == [column.header("en") for column in FUNNEL_SHEET]
     assert rounded(funnel[1:]) == rounded(funnel_rows(report, "en"))
     assert written == answers.max_row - 1 == await count_answers(url, WHOLE_DEMO)
     header = [cell.value for cell in answers[1]]
-    assert header == [column.en for column in ANSWERS_SHEET]
+    assert header == [column.header("en") for column in ANSWERS_SHEET]
     assert header[:6] == ["Answer no.", "Answered, UTC", "Day, UTC", "Survey", "Wave", "Question"]
     assert [column.key for column in ANSWERS_SHEET] == list(ANSWER_COLUMNS)
     assert all(cell.font.bold for cell in answers[1])
@@ -303,7 +303,7 @@ async def test_report_xlsx_is_typed_filterable_and_in_english(
     ratings = [row[column["rating"]] for row in rows if row[column["rating"]].value is not None]
     assert ratings and all(isinstance(cell.value, int) for cell in ratings)
 
-    assert [cell.value for cell in the_map[1]] == [column.en for column in MAP_SHEET]
+    assert [cell.value for cell in the_map[1]] == [column.header("en") for column in MAP_SHEET]
     assert [column.key for column in MAP_SHEET] == list(MAP_COLUMNS)
     retention = next(row for row in the_map.iter_rows(min_row=2) if row[1].value == "retention")
     assert (retention[0].value, retention[2].value, retention[15].value) == (
@@ -376,7 +376,7 @@ def test_places_ranked_by_the_gap_alone_have_no_gain(demo: tuple[str, Report]) -
 
 def test_xlsx_text_stays_text(tmp_path: Path) -> None:
     book = Workbook(write_only=True)
-    columns = (export.Column("comment", "Comment", "Комментарий", 60),)
+    columns = export._sheet("answers", export.Column("comment", 60))
     sheet = export._SheetWriter(book, "Answers", columns, "en")
     for text in ('=HYPERLINK("http://x")', "control\x00\x07chars", "кофе ☕", "+7 999"):
         sheet.append([text])
