@@ -56,6 +56,9 @@ from reports.customers import CustomerCells, CustomerFigures, Moments
 CONDITION = 0.5  # conditional BH: only p-values at most this are tested (rescaled)
 PRIOR_DF = 4.0  # customers' worth of the pooled variance in each cell's variance
 INTERVAL = 0.90  # the intervals shown to owners
+# Periods the spread between periods (τ²) is estimated from, where the shop has answers
+# that far back: the baseline's own four give it few degrees of freedom.
+SPREAD_PERIODS = 8
 
 # The metrics tested, with a default variance between customers for a report that has no
 # cell to pool from, and the watch margin: "close to the threshold" when the estimate is
@@ -437,10 +440,15 @@ def _drop(
 
 
 def _drops(
-    current: CustomerCells, baseline: Sequence[CustomerCells], metric: str, s: Settings
+    current: CustomerCells,
+    baseline: Sequence[CustomerCells],
+    metric: str,
+    s: Settings,
+    earlier: Sequence[CustomerCells] = (),
 ) -> list[Finding]:
     now_cells = _metric_cells(current, metric)
     periods = [_metric_cells(period, metric) for period in baseline]
+    older = [_metric_cells(period, metric) for period in earlier]
     before_cells: dict[CellKey, list[Moments]] = {}
     for period in periods:
         for key, moments in period.items():
@@ -451,7 +459,7 @@ def _drops(
         DEFAULT_VARIANCE[metric],
         floored=True,
     )
-    spread = period_spread(periods, DEFAULT_VARIANCE[metric])
+    spread = period_spread([*older, *periods], DEFAULT_VARIANCE[metric])
     findings = []
     for key, now in now_cells.items():
         before = before_cells.get(key, [])
@@ -462,11 +470,16 @@ def _drops(
 
 
 def assess(
-    current: CustomerCells, baseline: Sequence[CustomerCells], settings: Settings
+    current: CustomerCells,
+    baseline: Sequence[CustomerCells],
+    settings: Settings,
+    earlier: Sequence[CustomerCells] = (),
 ) -> Verdicts:
     """Every cell's estimates and findings, with one FDR procedure over the whole report;
     `baseline`: the earlier periods of the same length, each on its own (their spread is
-    part of the drop test)."""
+    part of the drop test); `earlier`: periods before those, which only tell τ² (the
+    spread between periods) — four periods estimate it roughly, and a shop with good and
+    bad weeks then sees more false drops than the FDR allows."""
     enough = settings.min_customers
     estimates: dict[CellKey, dict[str, Estimate]] = {}
     findings: list[Finding] = []
@@ -478,10 +491,10 @@ def assess(
                 continue
             estimates.setdefault(key, {})[metric] = estimate
             findings.append(_threshold(key, metric, estimate, settings, window.get(key)))
-        findings += _drops(current, baseline, metric, settings)
+        findings += _drops(current, baseline, metric, settings, earlier)
     # A stage that fell against the rest of the same customers' visit: their mood cancels,
     # so a fall of one stage shows at a third fewer customers than in its raw rating.
-    findings += _drops(current, baseline, "relative", settings)
+    findings += _drops(current, baseline, "relative", settings, earlier)
     window = _estimates(history, "relative") if history is not None else {}
     for key, estimate in _estimates(current, "relative").items():
         if estimate.n >= enough:

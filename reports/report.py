@@ -14,7 +14,7 @@ from reports.aggregate import Change, Comment, Period, change, compare, response
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
 from reports.customers import CustomerCells, customer_cells, follow_ups
-from reports.evidence import Estimate, Settings, Verdicts, assess
+from reports.evidence import SPREAD_PERIODS, Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
 from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
 from reports.funnel import NO_FUNNEL, Funnel, build_funnel
@@ -161,13 +161,16 @@ async def _judge(
     periods = survey.thresholds.baseline_periods
     current = await customer_cells(session, survey.id, period.start, period.end, segment, excluded)
     earlier = []
-    for back in range(periods, 0, -1):
+    # The baseline's periods, and before them more periods for τ² alone (SPREAD_PERIODS in
+    # all, where the shop has answers that far back).
+    for back in range(max(periods, SPREAD_PERIODS), 0, -1):
         start = period.start - timedelta(days=period.days * back)
         end = start + timedelta(days=period.days)
         earlier.append(await customer_cells(session, survey.id, start, end, segment, excluded))
+    older, earlier = earlier[:-periods], earlier[-periods:]
     baseline = sum(earlier, CustomerCells())
     settings = settings_of(survey.thresholds)
-    verdicts = assess(current, earlier, settings)
+    verdicts = assess(current, earlier, settings, [p for p in older if p.stages])
     unhappy = (
         {stage: figures.low for stage, figures in current.stages.items()},
         {stage: figures.low for stage, figures in baseline.stages.items()},

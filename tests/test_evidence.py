@@ -317,6 +317,27 @@ def test_a_stage_and_its_touchpoints_are_one_replicate_of_the_weeks_spread() -> 
     assert spread.df == 6 * 3  # six stages, four periods: not 24 cells × 3
 
 
+def test_periods_before_the_baseline_tell_the_spread_between_weeks() -> None:
+    # Four baseline weeks that happen to be alike say τ² ≈ 0, and a week 0.3 star lower
+    # at 1,000 customers is a drop; the shop's four weeks before them moved by ±0.4 star,
+    # and with them in τ²'s estimate the same week is an ordinary one.
+    def week(level: float) -> CustomerCells:
+        scores = np.random.default_rng(int(level * 100)).normal(0.0, 0.9, 1000)
+        scores = scores - scores.mean() + level  # the mean exactly `level`
+        rating = Moments(1000, float(scores.sum()), float((scores * scores).sum()))
+        return CustomerCells({"s0": CustomerFigures(customers=1000, rating=rating)})
+
+    baseline = [week(4.2), week(4.21), week(4.19), week(4.2)]
+    earlier = [week(4.6), week(3.8), week(4.5), week(3.9)]
+    now = week(3.9)
+
+    assert drops_found(now, baseline) == {"s0"}
+    verdicts = assess(now, baseline, SETTINGS, earlier)
+    assert not any(
+        f.rule is Rule.DROP and f.discovered for f in verdicts.cells["s0", None].findings
+    )
+
+
 def test_period_spread_is_the_dersimonian_laird_moment_estimate() -> None:
     # one cell, three periods: τ² = (Q − (k − 1)) / (Σw − Σw² / Σw), w = n / σ² (σ² pooled)
     periods = [moments([4.0, 5.0, 4.0, 5.0]), moments([3.0, 4.0, 3.0, 4.0, 3.0, 4.0]),
