@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -155,8 +154,81 @@ def _scored(
     return conditions
 
 
+# A visit: one journey's scored answers of one cell on one day, as a list for speed
+# (a report folds one per answer of its open day): [segment, Σ rating, ratings, of them
+# 4–5, Σ coded NPS, NPS answers, Σ valence, valences, answered low (0/1)].
+_Visit = list[Any]
+_SEGMENT, _RS, _RN, _SAT, _PS, _PN, _VS, _VN, _LOW = range(9)
 _Day = tuple[date, int]  # (day, journey)
 _EARLIER_BATCH = 900  # journeys per IN list (SQLite's bound parameters)
+
+
+def _visit(segment: str | None) -> _Visit:
+    return [segment or "", 0, 0, 0, 0, 0, 0, 0, 0]
+
+
+def _answer(visit: _Visit, segment: str | None, rating: int | None, nps: int | None,
+            valence: int | None) -> None:  # fmt: skip
+    if segment is not None and segment > visit[_SEGMENT]:
+        visit[_SEGMENT] = segment  # max(segment): a journey has one
+    if rating is not None:
+        visit[_RS] += rating
+        visit[_RN] += 1
+        if rating >= CSAT_SATISFIED:
+            visit[_SAT] += 1
+        if rating <= LOW_RATING:
+            visit[_LOW] = 1
+    if nps is not None:
+        if nps >= NPS_PROMOTER:
+            visit[_PS] += 1
+        elif nps <= NPS_DETRACTOR:
+            visit[_PS] -= 1
+            visit[_LOW] = 1
+        visit[_PN] += 1
+    if valence is not None:
+        visit[_VS] += valence
+        visit[_VN] += 1
+        if valence < 0:
+            visit[_LOW] = 1
+
+
+def _merge(into: _Visit, visit: _Visit) -> None:
+    into[_SEGMENT] = max(into[_SEGMENT], visit[_SEGMENT])
+    for i in range(_RS, _LOW):
+        into[i] += visit[i]
+    into[_LOW] |= visit[_LOW]
+
+
+def _add(sums: list[float], visit: _Visit, others: tuple[int, int] | None) -> None:
+    """One customer's scores into a cell's sums (SUM_COLUMNS order); `others`: Σ and
+    count of the ratings their relative score is against."""
+    sums[0] += 1
+    rn = visit[_RN]
+    if rn:
+        r = visit[_RS] / rn
+        s = visit[_SAT] / rn
+        sums[1] += 1
+        sums[2] += r
+        sums[3] += r * r
+        sums[4] += 1
+        sums[5] += s
+        sums[6] += s * s
+        if others is not None and others[1]:
+            d = r - others[0] / others[1]
+            sums[13] += 1
+            sums[14] += d
+            sums[15] += d * d
+    if visit[_PN]:
+        p = visit[_PS] / visit[_PN]
+        sums[7] += 1
+        sums[8] += p
+        sums[9] += p * p
+    if visit[_VN]:
+        v = visit[_VS] / visit[_VN]
+        sums[10] += 1
+        sums[11] += v
+        sums[12] += v * v
+    sums[16] += visit[_LOW]
 
 
 async def _earlier(
@@ -197,141 +269,6 @@ async def _fetch(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> 
     return list((await connection.execute(statement)).all())
 
 
-def _codes(values: Sequence[Any], *always: Any) -> tuple[list[Any], np.ndarray]:
-    """The sorted distinct values (and `always`) and each value's index among them."""
-    distinct = sorted(set(values).union(always))
-    index = {value: i for i, value in enumerate(distinct)}
-    return distinct, np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
-
-
-def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    found, inverse = np.unique(keys, return_inverse=True)
-    return found, inverse.reshape(-1)
-
-
-def _sum(groups: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
-    return np.bincount(groups, weights=weights, minlength=size)
-
-
-class _Fold:
-    """The day's scored answers as arrays, folded to visits: per (day, journey, stage,
-    touchpoint or '') one customer's answers of one place, per (day, journey, stage) the
-    stage's visit (its touchpoints' and its own answers), per (day, journey) the ratings
-    the relative score compares with."""
-
-    def __init__(self, rows: Sequence[Any]) -> None:
-        day_of, order_of, segment_of, stage_of, point_of, rating, nps, valence = zip(
-            *rows, strict=True
-        )
-        self.days, day = _codes(day_of)
-        orders, order = np.unique(np.asarray(order_of, dtype=np.int64), return_inverse=True)
-        self.orders = orders.tolist()
-        self.segments, segment = _codes([s or "" for s in segment_of])  # "" first: max()
-        self.stages, stage = _codes(stage_of)
-        self.points, point = _codes([p or "" for p in point_of], "")  # "": the stage itself
-        r, p, v = (np.array(x, dtype=float) for x in (rating, nps, valence))
-        has_r, has_p, has_v = ~np.isnan(r), ~np.isnan(p), ~np.isnan(v)
-        self.n_stages, self.n_points = len(self.stages), len(self.points)
-        journey = day * len(self.orders) + order.reshape(-1)
-        self.keys, group = _group((journey * self.n_stages + stage) * self.n_points + point)
-        size = len(self.keys)
-        coded = np.where(p >= NPS_PROMOTER, 1.0, np.where(p <= NPS_DETRACTOR, -1.0, 0.0))
-        low = (has_r & (r <= LOW_RATING)) | (has_p & (p <= NPS_DETRACTOR)) | (has_v & (v < 0))
-        # Rows: Σ rating, ratings, of them 4–5, Σ coded NPS, NPS answers, Σ valence,
-        # valences, low answers.
-        self.sums = np.stack([
-            _sum(group, size, np.where(has_r, r, 0.0)), _sum(group, size, has_r),
-            _sum(group, size, has_r & (r >= CSAT_SATISFIED)),
-            _sum(group, size, np.where(has_p, coded, 0.0)), _sum(group, size, has_p),
-            _sum(group, size, np.where(has_v, v, 0.0)), _sum(group, size, has_v),
-            _sum(group, size, low),
-        ])  # fmt: skip
-        self.segment = np.zeros(size, dtype=np.int64)
-        np.maximum.at(self.segment, group, segment)
-        self.stage_keys, self.of_stage = _group(self.keys // self.n_points)
-        count = len(self.stage_keys)
-        self.stage_sums = np.stack([_sum(self.of_stage, count, row) for row in self.sums])
-        self.stage_segment = np.zeros(count, dtype=np.int64)
-        np.maximum.at(self.stage_segment, self.of_stage, self.segment)
-        self.journeys, self.of_journey = _group(self.stage_keys // self.n_stages)
-        count = len(self.journeys)
-        self.rated_sum = _sum(self.of_journey, count, self.stage_sums[0])
-        self.rated_n = _sum(self.of_journey, count, self.stage_sums[1])
-        self.before_sum = np.zeros(count)
-        self.before_n = np.zeros(count)
-
-    def alone(self) -> dict[_Day, tuple[str, int]]:
-        """(day, journey) whose ratings that day are all of one stage → (that stage, the
-        journey's index)."""
-        rated = self.stage_sums[1] > 0
-        stages_rated = _sum(self.of_journey, len(self.journeys), rated)
-        result = {}
-        for i in np.flatnonzero((stages_rated[self.of_journey] == 1) & rated).tolist():
-            j = int(self.of_journey[i])
-            day, order = divmod(int(self.journeys[j]), len(self.orders))
-            stage = str(self.stages[int(self.stage_keys[i]) % self.n_stages])
-            result[self.days[day], int(self.orders[order])] = (stage, j)
-        return result
-
-    def cells(self, by_segment: bool) -> list[tuple[Any, ...]]:
-        n_stages, n_points = self.n_stages, self.n_points
-        tp = np.flatnonzero(self.keys % n_points > 0)  # the touchpoints' own visits
-        rs, rn, sat, ps, pn, vs, vn, lows = np.hstack([self.stage_sums, self.sums[:, tp]])
-        journey = np.concatenate([self.of_journey, self.of_journey[self.of_stage[tp]]])
-        stage = np.concatenate(
-            [self.stage_keys % n_stages, (self.keys[tp] // n_points) % n_stages]
-        )
-        point = np.concatenate(
-            [np.zeros(len(self.stage_keys), dtype=np.int64), self.keys[tp] % n_points]
-        )
-        segment = np.concatenate([self.stage_segment, self.segment[tp]])
-        others_n = self.rated_n[journey] - rn
-        before_n = self.before_n[journey]
-        # The customer's other ratings that day, else (a stage asked alone that day)
-        # their ratings of the other stages on the journey's earlier days.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = rs / rn
-            other = np.where(
-                others_n > 0,
-                (self.rated_sum[journey] - rs) / others_n,
-                self.before_sum[journey] / before_n,
-            )
-            relative = (rn > 0) & ((others_n > 0) | (before_n > 0))
-            scores = [
-                (rn > 0, mean), (rn > 0, sat / rn), (pn > 0, ps / pn), (vn > 0, vs / vn),
-                (relative, mean - other),
-            ]  # fmt: skip
-        place = stage * n_points + point
-        keys, of_cell = _group(segment * n_stages * n_points + place if by_segment else place)
-        n = len(keys)
-        columns = [np.bincount(of_cell, minlength=n)]
-        for present, score in scores:
-            value = np.where(present, score, 0.0)
-            columns += [
-                _sum(of_cell, n, present),
-                _sum(of_cell, n, value),
-                _sum(of_cell, n, value * value),
-            ]
-        columns.append(_sum(of_cell, n, lows > 0))
-        values = [
-            column.astype(np.int64).tolist() if name in _COUNTED else column.tolist()
-            for name, column in zip(SUM_COLUMNS, columns, strict=True)
-        ]
-        result = []
-        for i, key in enumerate(keys.tolist()):
-            head: tuple[str, ...] = (
-                str(self.stages[(key // n_points) % n_stages]),
-                str(self.points[key % n_points]),
-            )
-            if by_segment:
-                head = (str(self.segments[key // (n_stages * n_points)]), *head)
-            result.append((*head, *(column[i] for column in values)))
-        return result
-
-
-_COUNTED = frozenset(("customers", "r_n", "s_n", "p_n", "v_n", "d_n", "low"))
-
-
 async def cell_rows(
     session: AsyncSession,
     survey_id: str,
@@ -341,27 +278,59 @@ async def cell_rows(
 ) -> list[tuple[Any, ...]]:
     """(segment?, stage, touchpoint or '', *SUM_COLUMNS) over the customers of `days`: the
     stage-level cells (every answer of the stage) and the touchpoint-level ones. The
-    answers are read once and folded here in numpy, by the same code for the live days
-    and for the rollup, so both give the same sums (two GROUP BYs per cell level with a
-    self-join each cost SQLite 3× as much over the open day's answers; a fold in Python
-    objects, 5 µs an answer)."""
+    answers are read once and folded here, by the same code for the live days and for
+    the rollup, so both give the same sums (two GROUP BYs per cell level with a
+    self-join each cost SQLite 4× as much over the open day's answers)."""
     statement = select(
         Answer.day, Answer.order_id, Answer.segment, Answer.stage, Answer.touchpoint,
         Answer.rating, Answer.nps, Answer.valence,
     ).where(*_scored(survey_id, days, excluded))  # fmt: skip
-    rows = await _fetch(session, statement)
-    if not rows:
-        return []
-    fold = _Fold(rows)
-    alone = fold.alone()
-    if alone:
-        stages = {visit: stage for visit, (stage, _) in alone.items()}
-        for visit, (total, count) in (
-            await _earlier(session, survey_id, stages, excluded)
-        ).items():
-            j = alone[visit][1]
-            fold.before_sum[j], fold.before_n[j] = total, count
-    return fold.cells(by_segment)
+    # Per (day, journey, stage, touchpoint or None): a stage's visit is the sum of them.
+    groups: dict[tuple[date, int, str, str | None], _Visit] = {}
+    for day, order, segment, stage, touchpoint, rating, nps, valence in await _fetch(
+        session, statement
+    ):
+        key = (day, order, stage, touchpoint)
+        visit = groups.get(key)
+        if visit is None:
+            visit = groups[key] = _visit(segment)
+        _answer(visit, segment, rating, nps, valence)
+    stages: dict[tuple[date, int, str], _Visit] = {}
+    journeys: dict[_Day, list[int]] = {}  # that day's Σ and count of ratings
+    rated: dict[_Day, set[str]] = {}  # the stages the journey rated that day
+    for (day, order, stage, _), visit in groups.items():
+        whole = stages.get((day, order, stage))
+        if whole is None:
+            stages[day, order, stage] = list(visit)
+        else:
+            _merge(whole, visit)
+        if visit[_RN]:
+            rated_sums = journeys.setdefault((day, order), [0, 0])
+            rated_sums[0] += visit[_RS]
+            rated_sums[1] += visit[_RN]
+            rated.setdefault((day, order), set()).add(stage)
+    alone = {key: next(iter(s)) for key, s in rated.items() if len(s) == 1}
+    before = await _earlier(session, survey_id, alone, excluded) if alone else {}
+    cells: dict[tuple[str, ...], list[float]] = {}
+    visits = [
+        *(((day, order), (stage, ""), visit) for (day, order, stage), visit in stages.items()),
+        *(
+            ((day, order), (stage, touchpoint), visit)
+            for (day, order, stage, touchpoint), visit in groups.items()
+            if touchpoint is not None
+        ),
+    ]
+    for journey, place, visit in visits:
+        # The customer's other ratings that day, else (a stage asked alone that day)
+        # their ratings of the other stages on the journey's earlier days.
+        rs, rn = journeys.get(journey, (0, 0))
+        others = (rs - visit[_RS], rn - visit[_RN]) if rn > visit[_RN] else before.get(journey)
+        cell = (visit[_SEGMENT], *place) if by_segment else place
+        totals = cells.get(cell)
+        if totals is None:
+            totals = cells[cell] = [0.0] * len(SUM_COLUMNS)
+        _add(totals, visit, others)
+    return [(*key, *sums) for key, sums in cells.items()]
 
 
 def _rollup_query(
