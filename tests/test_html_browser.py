@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from reports.render_html import TEXTS, render_html
+from reports.render_html import page_texts, render_html
 from reports.render_png import render_png
 from reports.report import Report
 from reports.words import language
@@ -113,7 +113,7 @@ def test_the_report_reads_well_in_a_browser(
 ) -> None:  # fmt: skip
     page, seen = _open(browser, pages[lang], width, scheme)
     try:
-        report, texts = reports[lang], TEXTS[language(lang)]
+        report, texts = reports[lang], page_texts(language(lang))
         assert page.evaluate("document.documentElement.scrollWidth") <= width
 
         headers = page.locator("table.map thead th")
