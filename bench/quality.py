@@ -592,19 +592,26 @@ async def _score(path: Path, plans: Sequence[Plan]) -> list[dict[str, Any]]:
     return records
 
 
-async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
-    """Diagnostics from the verdicts behind the report (reports.report._judge, private and
-    free to change: skipped when it does): the planted cell's smallest p-value per rule
-    and the number of tests that went through the report's FDR procedure."""
+async def _verdicts(session: AsyncSession, p: Plan, period: Period) -> Any:
+    """The verdicts behind the report (reports.report._judge, private and free to change:
+    None when it does, and the diagnostics are skipped)."""
     judge = getattr(report_module, "_judge", None)
     if judge is None:
-        return {}
+        return None
     try:
-        verdicts = (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
-        stage, _, touchpoint = p.config.target.partition("/")
-        verdict = verdicts.get((stage, touchpoint or None))
+        return (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
     except (AttributeError, TypeError):
+        return None
+
+
+async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
+    """The planted cell's smallest p-value per rule and the number of tests that went
+    through the report's FDR procedure."""
+    verdicts = await _verdicts(session, p, period)
+    if verdicts is None:
         return {}
+    stage, _, touchpoint = p.config.target.partition("/")
+    verdict = verdicts.get((stage, touchpoint or None))
     by_rule: dict[str, float] = {}
     for finding in getattr(verdict, "findings", ()):
         rule = f"{finding.rule}:{finding.metric}"
@@ -614,20 +621,16 @@ async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str,
 
 async def _discoveries(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
     """A healthy report's discoveries as "cell rule:metric p" (what a false problem was
-    made of); skipped, like `_evidence`, when the private verdicts change."""
-    judge = getattr(report_module, "_judge", None)
-    if judge is None:
+    made of)."""
+    verdicts = await _verdicts(session, p, period)
+    if verdicts is None:
         return {}
-    try:
-        verdicts = (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
-        found = [
-            f"{'/'.join(part for part in key if part)} {f.rule}:{f.metric} {f.p:.1e}"
-            for key, verdict in verdicts.cells.items()
-            for f in verdict.findings
-            if f.discovered
-        ]
-    except (AttributeError, TypeError):
-        return {}
+    found = [
+        f"{'/'.join(part for part in key if part)} {f.rule}:{f.metric} {f.p:.1e}"
+        for key, verdict in verdicts.cells.items()
+        for f in verdict.findings
+        if f.discovered
+    ]
     return {"discoveries": found}
 
 

@@ -160,7 +160,7 @@ def _scored(
 _Visit = list[Any]
 _SEGMENT, _RS, _RN, _SAT, _PS, _PN, _VS, _VN, _LOW = range(9)
 _Day = tuple[date, int]  # (day, journey)
-_EARLIER_BATCH = 900  # journeys per IN list (SQLite's bound parameters)
+_EARLIER_BATCH = 900  # journeys per query (in_ids: the ids are in its text)
 
 
 def _visit(segment: str | None) -> _Visit:

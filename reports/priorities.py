@@ -53,7 +53,7 @@ from storage.models import Answer
 BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
 MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
-ORDERS_PER_QUERY = 900  # journeys whose ratings one query reads (SQLite < 3.32: ≤ 999 values)
+ORDERS_PER_QUERY = 900  # journeys whose ratings one query reads (in_ids: in its text)
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
 MIN_RELIABILITY = 0.3  # a stage score is never taken for mostly noise
 SEED = 20_261_204  # a fixed seed: the same data give the same report
