@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports.aggregate import Change, Comment, Period, change, compare, response_rates
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
-from reports.customers import CustomerCells, customer_cells, follow_ups
+from reports.customers import CustomerCells, customer_periods, follow_ups
 from reports.evidence import SPREAD_PERIODS, Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
 from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
@@ -159,14 +159,13 @@ async def _judge(
     """The customer-level verdicts of every cell: the period against its baseline."""
     excluded = follow_ups(survey)
     periods = survey.thresholds.baseline_periods
-    current = await customer_cells(session, survey.id, period.start, period.end, segment, excluded)
-    earlier = []
-    # The baseline's periods, and before them more periods for τ² alone (SPREAD_PERIODS in
-    # all, where the shop has answers that far back).
+    # The period, its baseline's periods, and before them more periods for τ² alone
+    # (SPREAD_PERIODS in all, where the shop has answers that far back).
+    bounds = [(period.start, period.end)]
     for back in range(max(periods, SPREAD_PERIODS), 0, -1):
         start = period.start - timedelta(days=period.days * back)
-        end = start + timedelta(days=period.days)
-        earlier.append(await customer_cells(session, survey.id, start, end, segment, excluded))
+        bounds.append((start, start + timedelta(days=period.days)))
+    current, *earlier = await customer_periods(session, survey.id, bounds, segment, excluded)
     older, earlier = earlier[:-periods], earlier[-periods:]
     baseline = sum(earlier, CustomerCells())
     settings = settings_of(survey.thresholds)
