@@ -13,7 +13,7 @@ from reports.levels import Level
 from reports.place_words import summary_lines
 from reports.priority_words import headline
 from reports.report import Report, StageRow
-from reports.texts import table
+from reports.texts import t, table
 from reports.words import answers
 from surveys.formats import percent
 
@@ -108,7 +108,7 @@ def _stage_line(row: StageRow, labels: dict[str, str], locale: str) -> str:
     low = next((c for c in row.comments if c.low), None)
     if low is not None:
         quote = low.text if len(low.text) <= 120 else low.text[:119].rstrip() + "…"
-        line += f"\n   «{quote}»"
+        line += f"\n   {t(locale, 'quote', text=quote)}"
     return line
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_timezone_name
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
@@ -25,7 +25,7 @@ _MOSCOW = {"Europe/Moscow", "Europe/Simferopol", "Europe/Kirov", "Europe/Volgogr
 def _locale(code: str) -> Locale:
     try:
         return Locale.parse(code)
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, UnknownLocaleError):  # "xx": Babel knows no such locale
         return Locale.parse("en")
 
 

@@ -211,3 +211,11 @@ def test_a_report_in_a_language_without_a_catalog_is_in_english() -> None:
     assert flags.customers(1001, "de") == "1,001 customers"
     assert report_texts.table("de", "level_", ["problem"]) == {"problem": "Problem"}
     assert formats.day(datetime(2026, 12, 3, tzinfo=UTC), UTC, "de") == "3 Dez. 2026"
+
+
+@pytest.mark.parametrize("code", ["xx", "zz_QQ", "", "en-"])
+def test_a_locale_babel_does_not_know_is_formatted_as_english(code: str) -> None:
+    """A language tag Telegram or a survey file hands over that Babel has no data for
+    ("xx") formats numbers and shares as English, instead of failing the message."""
+    assert formats.number(1234.5, code) == formats.number(1234.5, "en")
+    assert formats.percent(0.25, code) == "25%"

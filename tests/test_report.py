@@ -102,6 +102,9 @@ def test_the_telegram_summary_leads_with_the_worst_stages(report: Report) -> Non
     assert not any("Interest" in line for line in problems)
     names = {row.stage.id: row.stage.name for row in report.stages}
     assert headline(report.priorities, names, "en") in lines
+    # A worst stage's low comment, in the language's own quotation marks.
+    quotes = [line.strip() for line in lines if line.startswith("   ")]
+    assert quotes and all(q.startswith("“") and q.endswith("”") for q in quotes)
     assert len(text) <= TELEGRAM_LIMIT
 
 
@@ -121,6 +124,8 @@ def test_a_russian_report_has_russian_flags_key_stages_and_summary(demo_url: str
 
     lines = summary_text(report).splitlines()
     assert lines[2] == "Что улучшить:"
+    quotes = [line.strip() for line in lines if line.startswith("   ")]
+    assert quotes and all(q.startswith("«") and q.endswith("»") for q in quotes)
     assert lines[3].startswith("1. Возвращение · Повторный визит — Карта лояльности и бонусы: ")
     assert lines[lines.index("", 2) + 1].startswith(f"{answers(report.answers, 'ru')} · отклик ")
     assert any(line.startswith("🔴 Возвращение: средняя оценка") for line in lines)
