@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
+    exists,
     func,
     literal,
     or_,
@@ -334,15 +335,30 @@ def _comments_query(by_segment: bool, limit: int, lookback: int) -> Select[Any]:
         .limit(lookback)
         .subquery()
     )
+    # Low or not by one EXISTS per recent comment; the rating shown is looked up for the
+    # `limit` comments picked only (a second subquery per comment cost half the query).
     same_wave = aliased(Answer)
-    in_same_wave = (same_wave.dispatch_id == recent.c.dispatch_id, same_wave.stage == stage)
-    rating = select(func.min(same_wave.rating)).where(*in_same_wave).scalar_subquery()
-    mood = select(func.min(same_wave.valence)).where(*in_same_wave).scalar_subquery()
-    low = case((or_(rating <= LOW_RATING, mood < 0), literal(0)), else_=literal(1))
-    return (
-        select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating, low)
-        .select_from(recent)
-        .join(Answer, Answer.id == recent.c.id)
+    low_answer = or_(same_wave.rating <= LOW_RATING, same_wave.valence < 0)
+    is_low = exists().where(
+        same_wave.dispatch_id == recent.c.dispatch_id, same_wave.stage == stage, low_answer
+    )
+    low = case((is_low, literal(0)), else_=literal(1)).label("low")
+    picked = (
+        select(recent.c.id, recent.c.dispatch_id, recent.c.answered_at, low)
         .order_by(low, recent.c.answered_at.desc(), recent.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    rated = aliased(Answer)
+    rating = (
+        select(func.min(rated.rating))
+        .where(rated.dispatch_id == picked.c.dispatch_id, rated.stage == stage)
+        .scalar_subquery()
+    )
+    return (
+        select(Answer.comment, Answer.answered_at, Answer.touchpoint, rating, picked.c.low)
+        .select_from(picked)
+        .join(Answer, Answer.id == picked.c.id)
+        .order_by(picked.c.low, picked.c.answered_at.desc(), picked.c.id.desc())
         .limit(limit)
     )
