@@ -137,6 +137,13 @@ class Tally:
                 self.journeys[seen.segment, key].add(seen.journey)
                 self.found[seen.day, seen.segment, key].append(order)
 
+    def by_key(self) -> dict[Key, set[int]]:
+        """key → its journeys, of every segment."""
+        result: dict[Key, set[int]] = defaultdict(set)
+        for (_, key), found in self.journeys.items():
+            result[key] |= found
+        return result
+
     def candidates(self) -> dict[tuple[date, str, Key], tuple[list[int], list[int]]]:
         """(day, segment, key) → (readable, other) candidate answer ids, newest first."""
         result = {}
@@ -383,32 +390,31 @@ async def period_themes(
     built = [day for day in built if start <= day < end]
     live = await _live(session, survey.id, start, end, built)
     customers: dict[Key, int] = defaultdict(int)
-    spread: dict[Key, set[int]] = defaultdict(set)
     ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
     if built:
-        await _rolled(session, survey.id, built, segment, quotes, customers, spread, ranked)
+        await _rolled(session, survey.id, built, segment, quotes, customers, ranked)
     within = [in_runs(Answer.day, live)]
     if segment is not None:
         within.append(Answer.segment == segment)
     if live and sum((after - first).days for first, after in live) <= LIVE_DAYS:
         # A few days (today's, a stale one): their comments counted here, journey by
-        # journey, so that a spread journey on them is one of the same set.
+        # journey, so that a spread journey on them is one already counted.
         tally = Tally(asked_intents(survey))
         tally.add(await seen_comments(session, survey.id, within, version))
-        for (_, key), found in tally.journeys.items():
-            spread[key] |= found
+        journeys = tally.by_key()
+        for key, found in journeys.items():
+            customers[key] += len(found)
+        await _uncount_spread(session, survey.id, built, segment, journeys, customers)
         if quotes:
             for (day, _, key), (good, other) in tally.candidates().items():
                 _rank(ranked[key], day, good, other)
     elif live:  # many (nothing rolled up yet, other themes): counted in the database
-        await _counted(session, survey, bounds, segment, version, live, within, customers, spread)
+        await _counted(session, survey, bounds, segment, version, live, within, customers, built)
         if quotes:
             for key, day, good, other in await _live_quotes(
                 session, survey, live, within, version
             ):
                 _rank(ranked[key], day, good, other)
-    for key, found in spread.items():
-        customers[key] += len(found)
     best = {key: [answer for *_, answer in sorted(found)] for key, found in ranked.items()}
     return PeriodThemes(dict(customers), best)
 
@@ -422,20 +428,44 @@ async def _counted(
     live: Sequence[tuple[date, date]],
     within: Sequence[ColumnElement[bool]],
     customers: dict[Key, int],
-    spread: dict[Key, set[int]],
+    built: Sequence[date],
 ) -> None:
-    """A long live stretch counted in the database, added to `customers`; the spread
-    journeys it holds already taken out of `spread`."""
+    """A long live stretch counted in the database, added to `customers`, less the
+    rolled-up days' spread journeys it holds (counted there already)."""
     counted = await count_themes(session, survey, bounds, segment, version, live)
     for key, n in _keyed(counted):
         customers[key] += n
-    if spread:
-        journeys = sorted(set().union(*spread.values()))
+    if built:
+        spread = select(ThemeSpread.order_id).where(*_kept(ThemeSpread, survey.id, built, segment))
         tally = Tally(asked_intents(survey))
-        conditions = [*within, in_ids(Answer.order_id, journeys)]
+        conditions = [*within, Answer.order_id.in_(spread)]
         tally.add(await seen_comments(session, survey.id, conditions, version))
-        for (_, key), found in tally.journeys.items():
-            spread[key] -= found
+        await _uncount_spread(session, survey.id, built, segment, tally.by_key(), customers)
+
+
+async def _uncount_spread(
+    session: AsyncSession,
+    survey_id: str,
+    built: Sequence[date],
+    segment: str | None,
+    journeys: Mapping[Key, set[int]],
+    customers: dict[Key, int],
+) -> None:
+    """Takes out of `customers` the live `journeys` that the rolled-up days list as
+    spread under the same key: `_rolled` counted those once already. Only the spread
+    rows of these journeys are read (most of a period's are of other journeys)."""
+    wanted = set().union(*journeys.values())
+    if not built or not wanted:
+        return
+    t = ThemeSpread
+    rows = await session.execute(
+        select(t.stage, t.touchpoint, t.role, t.theme, t.order_id)
+        .where(*_kept(t, survey_id, built, segment), in_ids(t.order_id, sorted(wanted)))
+        .distinct()
+    )
+    for stage, point, role, theme, journey in rows.all():
+        if int(journey) in journeys.get((stage, point, role, theme), ()):
+            customers[stage, point, role, theme] -= 1
 
 
 async def _rolled(
@@ -445,11 +475,10 @@ async def _rolled(
     segment: str | None,
     quotes: bool,
     customers: dict[Key, int],
-    spread: dict[Key, set[int]],
     ranked: dict[Key, list[tuple[int, int, int, int]]],
 ) -> None:
-    """The rolled-up days' single-day customers, spread journeys and quote candidates,
-    added to the caller's."""
+    """The rolled-up days' customers — single-day ones summed, spread journeys counted
+    once — and quote candidates, added to the caller's."""
     kept = _kept(ThemeRollup, survey_id, built, segment)
     columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
     rows = await session.execute(
@@ -457,12 +486,17 @@ async def _rolled(
     )
     for stage, point, role, theme, n in rows.all():
         customers[stage, point, role, theme] += int(n or 0)
-    listed = select(
-        ThemeSpread.stage, ThemeSpread.touchpoint, ThemeSpread.role, ThemeSpread.theme,
-        ThemeSpread.order_id,
-    ).where(*_kept(ThemeSpread, survey_id, built, segment))  # fmt: skip
-    for stage, point, role, theme, journey in (await session.execute(listed)).all():
-        spread[stage, point, role, theme].add(int(journey))
+    # Counted in the database: listing the spread journeys would hand thousands of rows
+    # to Python to be deduplicated there.
+    t = ThemeSpread
+    spread = (t.stage, t.touchpoint, t.role, t.theme)
+    distinct = (
+        select(*spread, func.count(t.order_id.distinct()))
+        .where(*_kept(t, survey_id, built, segment))
+        .group_by(*spread)
+    )
+    for stage, point, role, theme, n in (await session.execute(distinct)).all():
+        customers[stage, point, role, theme] += int(n)
     if quotes:
         for key, day, good, other in await _stored_quotes(session, kept):
             _rank(ranked[key], day, good, other)
