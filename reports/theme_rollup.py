@@ -22,7 +22,7 @@ those texts.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -484,8 +484,10 @@ async def _rolled(
     rows = await session.execute(
         select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
     )
+    keys: set[Key] = set()
     for stage, point, role, theme, n in rows.all():
         customers[stage, point, role, theme] += int(n or 0)
+        keys.add((stage, point, role, theme))
     # Counted in the database: listing the spread journeys would hand thousands of rows
     # to Python to be deduplicated there.
     t = ThemeSpread
@@ -498,7 +500,9 @@ async def _rolled(
     for stage, point, role, theme, n in (await session.execute(distinct)).all():
         customers[stage, point, role, theme] += int(n)
     if quotes:
-        for key, day, good, other in await _stored_quotes(session, kept):
+        for key, day, good, other in await _stored_quotes(
+            session, survey_id, built, segment, keys
+        ):
             _rank(ranked[key], day, good, other)
 
 
@@ -561,27 +565,53 @@ def _rank(
 
 
 async def _stored_quotes(
-    session: AsyncSession, kept: Sequence[Any]
+    session: AsyncSession,
+    survey_id: str,
+    built: Sequence[date],
+    segment: str | None,
+    keys: Collection[Key],
 ) -> list[tuple[Key, date, list[int], list[int]]]:
     """Per key, the newest QUOTE_DAYS rows with readable candidates and the newest with
-    others (a window over the rows: the rest are never read)."""
+    others. Sought among the newest QUOTE_DAYS days first: a window over every day of a
+    long period costs more than the rest of the rollup's read, and most keys have their
+    rows there; the days before are ranked only when some key of `keys` (those the
+    period holds) has fewer."""
     t = ThemeRollup
+    recent, before = built[-QUOTE_DAYS:], built[:-QUOTE_DAYS]
     result = []
     for column in (t.quotes, t.others):
-        newest = func.row_number().over(
-            partition_by=(t.stage, t.touchpoint, t.role, t.theme), order_by=t.day.desc()
-        )
-        ranked = (
-            select(t.stage, t.touchpoint, t.role, t.theme, t.day, column, newest.label("n"))
-            .where(*kept, column != "")
-            .subquery()
-        )
-        rows = await session.execute(select(*list(ranked.c)[:6]).where(ranked.c.n <= QUOTE_DAYS))
-        for stage, point, role, theme, day, ids in rows.all():
-            answers = [int(a) for a in str(ids).split()]
+        found = await _newest(session, column, _kept(t, survey_id, recent, segment))
+        rows: Counter[Key] = Counter(key for key, *_ in found)
+        if before and any(rows[key] < QUOTE_DAYS for key in keys):
+            older = await _newest(session, column, _kept(t, survey_id, before, segment))
+            found += [row for row in older if row[3] <= QUOTE_DAYS - rows[row[0]]]
+        for key, day, ids, _ in found:
+            answers = [int(a) for a in ids.split()]
             good, other = (answers, []) if column is t.quotes else ([], answers)
-            result.append(((stage, point, role, theme), _day(day), good, other))
+            result.append((key, day, good, other))
     return result
+
+
+async def _newest(
+    session: AsyncSession, column: Any, kept: Sequence[Any]
+) -> list[tuple[Key, date, str, int]]:
+    """The newest QUOTE_DAYS rows per key with candidates in `column`, each with its rank
+    (a window over the rows: the rest are never read). Ties of a day are ranked by
+    segment, so that a report picks the same rows whichever days it ranks at once."""
+    t = ThemeRollup
+    newest = func.row_number().over(
+        partition_by=(t.stage, t.touchpoint, t.role, t.theme), order_by=(t.day.desc(), t.segment)
+    )
+    ranked = (
+        select(t.stage, t.touchpoint, t.role, t.theme, t.day, column, newest.label("n"))
+        .where(*kept, column != "")
+        .subquery()
+    )
+    rows = await session.execute(select(ranked).where(ranked.c.n <= QUOTE_DAYS))
+    return [
+        ((stage, point, role, theme), _day(day), str(ids), int(n))
+        for stage, point, role, theme, day, ids, n in rows.all()
+    ]
 
 
 async def texts(session: AsyncSession, answers: Iterable[int]) -> dict[int, str]:
