@@ -131,9 +131,16 @@ class Tally:
     )
 
     def add(self, comments: Iterable[Seen]) -> None:
+        # Most comments of a stage read alike (the same themes, or none): their keys are
+        # worked out once per reading, question intent, lowness and place.
+        keys: dict[tuple[Any, ...], list[Key]] = {}
         for seen in comments:
             order = (not readable(seen.length), -seen.at.timestamp(), -seen.answer)
-            for key in keys_of(seen, self.asked.get(seen.question)):
+            asked = self.asked.get(seen.question)
+            alike = (seen.reading, asked, seen.low, seen.stage, seen.touchpoint)
+            if alike not in keys:
+                keys[alike] = keys_of(seen, asked)
+            for key in keys[alike]:
                 self.journeys[seen.segment, key].add(seen.journey)
                 self.found[seen.day, seen.segment, key].append(order)
 
@@ -187,19 +194,33 @@ async def seen_comments(
     version: str,
 ) -> list[Seen]:
     rows = await session.execute(_comments(survey_id, conditions, version))
+    readings: dict[tuple[str, str, str | None, bool], TextReading] = {}
     return [
         Seen(
             int(answer), int(journey), str(segment), _day(day), str(stage), str(point),
-            str(question), bool(low),
-            TextReading(
-                tuple(themes.split()), tuple(denied.split()), Intent(said) if said else None,
-                bool(nothing), (),
-            ),
+            str(question), bool(low), _reading(readings, themes, denied, said, bool(nothing)),
             int(length or 0), at,
         )
         for answer, journey, segment, day, stage, point, question, low, themes, denied, said,
         nothing, length, at in rows.all()
     ]  # fmt: skip
+
+
+def _reading(
+    made: dict[tuple[str, str, str | None, bool], TextReading],
+    themes: str,
+    denied: str,
+    said: str | None,
+    nothing: bool,
+) -> TextReading:
+    """The stored reading, made once per distinct one: most comments share theirs."""
+    stored = (themes, denied, said, nothing)
+    if stored not in made:
+        intent = Intent(said) if said else None
+        made[stored] = TextReading(
+            tuple(themes.split()), tuple(denied.split()), intent, nothing, ()
+        )
+    return made[stored]
 
 
 def _day(value: Any) -> date:
