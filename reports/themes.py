@@ -168,9 +168,24 @@ class _Row:
 
 @functools.cache
 def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
-    """The stage's newest comments with their readings, built once and bound per call
-    (`survey_id`, `stage`, `start`, `end`, `version`, `segment`): a report asks it for
-    every stage."""
+    """The stage's newest comments with their texts and readings, built once and bound
+    per call (`_values`): a report asks it for every stage."""
+    return _newest(
+        by_segment, limit, Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id,
+        Answer.comment, Answer.answered_at,
+    )  # fmt: skip
+
+
+@functools.cache
+def _sample_query(by_segment: bool, limit: int) -> Select[Any]:
+    """As `_comments_query`, without what only quotes need (text, time, touchpoint): the
+    word sample reads the stored readings alone."""
+    return _newest(by_segment, limit, Answer.id, Answer.order_id, Answer.question_id)
+
+
+def _newest(by_segment: bool, limit: int, *columns: Any) -> Select[Any]:
+    """`columns`, then whether the same wave answered the stage low, then the stored
+    reading of `version` (NULLs without one), of the stage's newest comments."""
     stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
     same = aliased(Answer)
     low = (
@@ -192,9 +207,7 @@ def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
         conditions.append(Answer.segment == bindparam("segment"))
     return (
         select(
-            Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id, Answer.comment,
-            Answer.answered_at, low, kept.themes, kept.denied, kept.said, kept.says_nothing,
-            kept.terms,
+            *columns, low, kept.themes, kept.denied, kept.said, kept.says_nothing, kept.terms
         )
         .outerjoin(kept, and_(kept.answer_id == Answer.id, kept.version == bindparam("version")))
         .where(
@@ -204,6 +217,18 @@ def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
         .order_by(Answer.answered_at.desc(), Answer.id.desc())
         .limit(limit)
     )  # fmt: skip
+
+
+def _values(
+    survey_id: str,
+    stage: str,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+    version: str,
+) -> dict[str, object]:
+    start, end = bounds
+    values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
+    return values | {"version": version, "segment": segment}
 
 
 async def _comments(
@@ -218,9 +243,7 @@ async def _comments(
     """The stage's newest comments, each with its stored reading of `version` if any:
     low when the same wave answered the stage low."""
     statement = _comments_query(segment is not None, limit)
-    start, end = bounds
-    values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
-    values |= {"version": version, "segment": segment}
+    values = _values(survey_id, stage, bounds, segment, version)
     rows = (await session.execute(statement, values)).all()
     return [
         _Row(
@@ -383,6 +406,52 @@ async def _read_stage(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A comment of the word sample: what the recurring words need of it."""
+
+    journey: int
+    pain: bool
+    themes: tuple[str, ...]
+    terms: frozenset[tuple[str, str]]
+
+
+async def _word_sample(
+    session: AsyncSession,
+    survey: Survey,
+    compiled: Callable[[], Matchers],
+    stage: str,
+    bounds: tuple[datetime, datetime],
+    segment: str | None,
+    fresh: list[dict[str, object]],
+    limit: int,
+) -> list[Words]:
+    """The stage's newest comments as the recurring words need them, from their stored
+    readings. A comment without one (it came after the caller read the period's) is read
+    now from its text and added to `fresh`; one forgotten since is left out."""
+    questions = _questions(survey)
+    version = fingerprint(survey.themes)
+    statement = _sample_query(segment is not None, limit)
+    values = _values(survey.id, stage, bounds, segment, version)
+    rows = (await session.execute(statement, values)).all()
+    unread = await texts(session, (int(row[0]) for row in rows if row[4] is None))
+    result = []
+    for answer, journey, question_id, low, *stored in rows:
+        if stored[0] is not None:
+            text_reading = _stored(*stored)
+        elif int(answer) in unread:
+            text_reading = read_text(unread[int(answer)], compiled())
+            fresh.append(_kept_row(int(answer), text_reading, version))
+        else:
+            continue
+        question = questions.get(question_id)
+        asked = question.comment_intent if question is not None else None
+        reading = decide(text_reading, asked, bool(low))
+        themes = text_reading.found.of(reading.intent)
+        result.append(Words(int(journey), reading.pain, themes, _terms(text_reading.terms)))
+    return result
+
+
 # -- figures -----------------------------------------------------------------------------
 
 
@@ -460,7 +529,7 @@ def _terms(content: Sequence[tuple[str, str]]) -> frozenset[tuple[str, str]]:
     return frozenset(terms)
 
 
-def frequencies(reads: Iterable[Read]) -> tuple[Counter[str], int]:
+def frequencies(reads: Iterable[Read | Words]) -> tuple[Counter[str], int]:
     """In how many of the comments each term key occurs, and how many comments."""
     counts: Counter[str] = Counter()
     n = 0
@@ -471,8 +540,8 @@ def frequencies(reads: Iterable[Read]) -> tuple[Counter[str], int]:
 
 
 def uncovered(
-    stage_reads: Sequence[Read],
-    other_reads: Sequence[Read] | tuple[Counter[str], int],
+    stage_reads: Sequence[Read | Words],
+    other_reads: Sequence[Read | Words] | tuple[Counter[str], int],
     limit: int = TERMS,
 ) -> tuple[Term, ...]:
     """The words and phrases that recur among the stage's complaints no theme covers and
@@ -517,7 +586,7 @@ def _voice(
     survey: Survey,
     locale: str,
     stage: str,
-    reads: Sequence[Read],
+    reads: Sequence[Read | Words],
     others: tuple[Counter[str], int],
     counts: StageCounts,
     quotes: Mapping[Key, tuple[str, ...]],
@@ -666,16 +735,17 @@ async def build_voices(
         counts_before = stage_counts(earlier.customers, themes)
         quotes = await _picked(session, found.quotes)
         # The recurring words are sought among the newest comments of each stage.
-        reads = {
-            s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh, sample)
+        reads: dict[str, Sequence[Read | Words]] = {
+            s.id: await _word_sample(session, survey, compiled, s.id, now, segment, fresh, sample)
             for s in survey.stages
         }
     else:  # the database would not keep the readings: count the comments in hand
-        reads = {
+        read = {
             s.id: await _read_stage(session, survey, compiled, s.id, now, segment, fresh)
             for s in survey.stages
         }
-        counts = {ident: counts_of(rs, themes) for ident, rs in reads.items()}
+        reads = dict(read)
+        counts = {ident: counts_of(rs, themes) for ident, rs in read.items()}
         counts_before = {
             s.id: counts_of(
                 await _read_stage(session, survey, compiled, s.id, before, segment, fresh),
@@ -684,7 +754,7 @@ async def build_voices(
             for s in survey.stages
         }
         quotes = {}
-        for ident, rs in reads.items():
+        for ident, rs in read.items():
             quotes.update(quotes_of(ident, rs, themes))
     # Each stage's terms are compared with every other stage's: count them once.
     frequency = {ident: frequencies(rs) for ident, rs in reads.items()}

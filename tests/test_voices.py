@@ -355,3 +355,25 @@ async def test_theme_counts_in_the_database_are_those_of_the_comments_read(
         for i, f in enumerate(voices.of("purchase").pain)
     )
     assert sampled.of("purchase").unhappy == voices.of("purchase").unhappy == 6
+
+
+async def test_the_word_sample_reads_a_comment_that_came_without_a_reading(
+    session: AsyncSession, voices: Voices
+) -> None:
+    """The sample reads stored readings, not texts; a comment stored after the report read
+    the period's (here: its reading dropped) is read from its text, as a full read does."""
+    survey = load_survey("cafe")
+    compiled = matchers(survey.themes)
+    await session.execute(delete(CommentReading).where(CommentReading.answer_id % 2 == 0))
+    sampled: list[dict[str, object]] = []
+    words = await report_themes._word_sample(
+        session, survey, lambda: compiled, "purchase", PERIOD.bounds(), None, sampled, 100
+    )
+    full: list[dict[str, object]] = []
+    reads = await report_themes._read_stage(
+        session, survey, lambda: compiled, "purchase", PERIOD.bounds(), None, full, 100
+    )
+    assert [(w.journey, w.pain, w.themes, w.terms) for w in words] == [
+        (r.journey, r.pain, r.themes, r.terms) for r in reads
+    ]
+    assert len(words) == 6 and sampled == full != []
