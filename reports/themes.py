@@ -49,6 +49,7 @@ from reports.theme_rollup import (
     PRAISE,
     QUOTE_CHARS,
     Key,
+    asked_intents,
     built_days,
     live_ranges,
     period_themes,
@@ -264,12 +265,17 @@ _WORD_END, _TERM_END = "\x1f", "\x1e"
 
 
 def _stored(themes: str, denied: str, said: str | None, nothing: bool, terms: str) -> TextReading:
-    pairs = tuple(
+    intent = Intent(said) if said else None
+    return TextReading(
+        tuple(themes.split()), tuple(denied.split()), intent, nothing, _stored_terms(terms)
+    )
+
+
+def _stored_terms(terms: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
         (stem, form)
         for stem, _, form in (t.partition(_WORD_END) for t in terms.split(_TERM_END) if t)
     )
-    intent = Intent(said) if said else None
-    return TextReading(tuple(themes.split()), tuple(denied.split()), intent, nothing, pairs)
 
 
 def _kept_row(answer: int, reading: TextReading, version: str) -> dict[str, object]:
@@ -429,27 +435,40 @@ async def _word_sample(
     """The stage's newest comments as the recurring words need them, from their stored
     readings. A comment without one (it came after the caller read the period's) is read
     now from its text and added to `fresh`; one forgotten since is left out."""
-    questions = _questions(survey)
+    asked = asked_intents(survey)
     version = fingerprint(survey.themes)
     statement = _sample_query(segment is not None, limit)
     values = _values(survey.id, stage, bounds, segment, version)
     rows = (await session.execute(statement, values)).all()
     unread = await texts(session, (int(row[0]) for row in rows if row[4] is None))
+    # Most comments of a stage read alike but for their words: what the rest decides is
+    # worked out once per reading, question intent and lowness.
+    decided: dict[tuple[Any, ...], tuple[bool, tuple[str, ...]]] = {}
     result = []
-    for answer, journey, question_id, low, *stored in rows:
-        if stored[0] is not None:
-            text_reading = _stored(*stored)
+    for answer, journey, question, low, themes, denied, said, nothing, stored in rows:
+        intent = asked.get(question)
+        if themes is not None:
+            alike = (themes, denied, said, nothing, intent, bool(low))
+            if alike not in decided:
+                reading = _stored(themes, denied, said, nothing, "")
+                decided[alike] = _pain(reading, intent, bool(low))
+            pain, found = decided[alike]
+            terms = _stored_terms(stored)
         elif int(answer) in unread:
-            text_reading = read_text(unread[int(answer)], compiled())
-            fresh.append(_kept_row(int(answer), text_reading, version))
+            reading = read_text(unread[int(answer)], compiled())
+            fresh.append(_kept_row(int(answer), reading, version))
+            pain, found = _pain(reading, intent, bool(low))
+            terms = reading.terms
         else:
             continue
-        question = questions.get(question_id)
-        asked = question.comment_intent if question is not None else None
-        reading = decide(text_reading, asked, bool(low))
-        themes = text_reading.found.of(reading.intent)
-        result.append(Words(int(journey), reading.pain, themes, _terms(text_reading.terms)))
+        result.append(Words(int(journey), pain, found, _terms(terms)))
     return result
+
+
+def _pain(reading: TextReading, asked: Intent | None, low: bool) -> tuple[bool, tuple[str, ...]]:
+    """Whether the comment is pain, and its themes as its intent counts them."""
+    decided = decide(reading, asked, low)
+    return decided.pain, reading.found.of(decided.intent)
 
 
 # -- figures -----------------------------------------------------------------------------
