@@ -193,7 +193,9 @@ async def seen_comments(
     conditions: Sequence[ColumnElement[bool]],
     version: str,
 ) -> list[Seen]:
-    rows = await session.execute(_comments(survey_id, conditions, version))
+    # Core rows: the ORM's row handling costs more than the rest of a row's reading.
+    connection = await session.connection()
+    rows = await connection.execute(_comments(survey_id, conditions, version))
     readings: dict[tuple[str, str, str | None, bool], TextReading] = {}
     return [
         Seen(

@@ -439,7 +439,8 @@ async def _word_sample(
     version = fingerprint(survey.themes)
     statement = _sample_query(segment is not None, limit)
     values = _values(survey.id, stage, bounds, segment, version)
-    rows = (await session.execute(statement, values)).all()
+    connection = await session.connection()  # Core rows: the ORM's handling costs more
+    rows = (await connection.execute(statement, values)).all()
     unread = await texts(session, (int(row[0]) for row in rows if row[4] is None))
     # Most comments of a stage read alike but for their words: what the rest decides is
     # worked out once per reading, question intent and lowness.
