@@ -477,8 +477,8 @@ async def _uncount_spread(
     """Takes out of `customers` the live `journeys` that the rolled-up days list as
     spread under the same key: `_rolled` counted those once already. Only the spread
     rows of these journeys are read (most of a period's are of other journeys)."""
-    wanted = set().union(*journeys.values())
-    if not built or not wanted:
+    wanted = set().union(*journeys.values()) if built else set()
+    if not wanted:
         return
     t = ThemeSpread
     rows = await session.execute(
@@ -600,7 +600,8 @@ async def _stored_quotes(
     rows there; the days before are ranked only when some key of `keys` (those the
     period holds) has fewer."""
     t = ThemeRollup
-    recent, before = built[-QUOTE_DAYS:], built[:-QUOTE_DAYS]
+    days = sorted(built)
+    recent, before = days[-QUOTE_DAYS:], days[:-QUOTE_DAYS]
     result = []
     for column in (t.quotes, t.others):
         found = await _newest(session, column, _kept(t, survey_id, recent, segment))

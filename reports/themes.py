@@ -171,7 +171,7 @@ class _Row:
 def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
     """The stage's newest comments with their texts and readings, built once and bound
     per call (`_values`): a report asks it for every stage."""
-    return _newest(
+    return _newest_comments(
         by_segment, limit, Answer.id, Answer.order_id, Answer.touchpoint, Answer.question_id,
         Answer.comment, Answer.answered_at,
     )  # fmt: skip
@@ -181,10 +181,10 @@ def _comments_query(by_segment: bool, limit: int) -> Select[Any]:
 def _sample_query(by_segment: bool, limit: int) -> Select[Any]:
     """As `_comments_query`, without what only quotes need (text, time, touchpoint): the
     word sample reads the stored readings alone."""
-    return _newest(by_segment, limit, Answer.id, Answer.order_id, Answer.question_id)
+    return _newest_comments(by_segment, limit, Answer.id, Answer.order_id, Answer.question_id)
 
 
-def _newest(by_segment: bool, limit: int, *columns: Any) -> Select[Any]:
+def _newest_comments(by_segment: bool, limit: int, *columns: Any) -> Select[Any]:
     """`columns`, then whether the same wave answered the stage low, then the stored
     reading of `version` (NULLs without one), of the stage's newest comments."""
     stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
