@@ -28,6 +28,8 @@ The model (README "Quality of the map's verdicts"):
   answer the first wave ("customers per week");
 - optionally (`--model week_sd=0.1`) good and bad weeks: every stage's experience moves
   by N(0, week_sd²) stars from one week of answering to the next, for all customers alike;
+  `--model history=8`: eight weeks of answers before the reported one instead of the
+  survey's `baseline_periods` (the report tells τ² from up to eight earlier periods);
 - a planted effect is a shift of the latent that lowers the *expected* rating of the stage's
   (or touchpoint's) questions by exactly the effect in stars (solved through the rounding
   and clipping): standing — in every week; a drop — in answers of the reported week only.
@@ -98,6 +100,12 @@ class Model:
     # Good and bad weeks: each stage's experience moves by N(0, week_sd²) stars from one
     # week (of answering) to the next, for every customer alike (staff, weather, a supplier).
     week_sd: float = 0.0
+    # Weeks of answers before the reported one (0: the survey's baseline_periods). A shop
+    # running for two months gives the report eight earlier weeks to tell τ² from.
+    history: float = 0  # given as a number like the others; whole weeks are used
+
+    def weeks_before(self, survey: Survey) -> int:
+        return int(self.history) or survey.thresholds.baseline_periods
 
     @property
     def latent_sd(self) -> float:
@@ -292,7 +300,7 @@ def _customers(
     """(order ids, purchase instants, stage experiences: mood + the stage's own) of the
     orders whose waves can land in the reported weeks; their rows appended to `rows`."""
     survey, config = p.survey, p.config
-    start, end = _window(survey)
+    start, end = _window(survey, model)
     longest = max(w.after + w.expire_after for w in survey.waves).total_seconds()
     per_week = config.size / model.first_response
     n = int(rng.poisson(per_week * (end - (start - longest)) / WEEK))
@@ -311,26 +319,26 @@ def _customers(
     return order_ids, purchased, experience
 
 
-def _window(survey: Survey) -> tuple[float, float]:
+def _window(survey: Survey, model: Model) -> tuple[float, float]:
     """[first baseline day, end of the reported week) in seconds since EPOCH."""
     report_start = (
         datetime.combine(PERIOD_START, datetime.min.time(), UTC) - EPOCH
     ).total_seconds()
-    return report_start - survey.thresholds.baseline_periods * WEEK, report_start + WEEK
+    return report_start - model.weeks_before(survey) * WEEK, report_start + WEEK
 
 
 def simulate(p: Plan, model: Model, rng: np.random.Generator, rows: Rows) -> None:
     """The orders, dispatches and answers of one configuration, appended to `rows`."""
     survey = p.survey
     index = {s.id: i for i, s in enumerate(survey.stages)}
-    _, end = _window(survey)
+    _, end = _window(survey, model)
     report_start = end - WEEK
     order_ids, purchased, experience = _customers(p, model, rng, rows)
     n = len(order_ids)
     standing = np.asarray([p.stage_shift.get(s, 0.0) for s in index])
     drop = np.asarray([p.drop_shift.get(s, 0.0) for s in index])
-    start, _ = _window(survey)
-    weeks = survey.thresholds.baseline_periods + 2  # the weeks before the window count as one
+    start, _ = _window(survey, model)
+    weeks = model.weeks_before(survey) + 2  # the weeks before the window count as one
     # Drawn only when asked for, so the default model's seeds give the same customers.
     week_shift = rng.normal(0, model.week_sd, (weeks, len(index))) if model.week_sd > 0 else None
     for k, wave in enumerate(survey.waves):
