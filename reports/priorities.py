@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
 from reports.days import in_ids, in_runs
-from reports.relative_weights import relative_weights, resampled_weights
+from reports.relative_weights import weights_and_resampled
 from storage.models import Answer
 
 BOOTSTRAPS = 200
@@ -236,10 +236,11 @@ def priorities(
     columns = [scores.stages.index(s) for s in stages]
     x, y = scores.x[:, columns], scores.y
     reliability = scores.reliabilities()[columns]
-    full = relative_weights(x, y, reliability)
+    counts = _resamples(y.shape[0], bootstraps)
+    full, resampled_raw = weights_and_resampled(x, y, counts, reliability)
     r_squared = float(full.sum())
     shares = _shares(full)
-    resampled = _shares(resampled_weights(x, y, _resamples(y.shape[0], bootstraps), reliability))
+    resampled = _shares(resampled_raw)
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail], axis=0)
     first = np.bincount(resampled.argmax(axis=1), minlength=len(stages)) / bootstraps
@@ -266,8 +267,8 @@ def _resamples(journeys: int, bootstraps: int) -> Matrix:
     One draw of bootstraps × journeys indices is the same stream as a draw of `journeys`
     per resample, so the seed gives the resamples it always gave."""
     rows = np.random.default_rng(SEED).integers(0, journeys, (bootstraps, journeys))
-    flat = (rows + journeys * np.arange(bootstraps)[:, None]).ravel()
-    counts: Matrix = np.bincount(flat, minlength=bootstraps * journeys).astype(float)
+    rows += journeys * np.arange(bootstraps)[:, None]  # in place: 8 MB at 5,000 journeys
+    counts: Matrix = np.bincount(rows.ravel(), minlength=bootstraps * journeys).astype(float)
     return counts.reshape(bootstraps, journeys)
 
 
