@@ -47,6 +47,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -209,27 +210,44 @@ def pooled_variance(cells: Iterable[Moments], default: float, floored: bool = Fa
     return max(pooled, default / 10) if floored else pooled
 
 
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
 @dataclass(frozen=True, slots=True)
-class _Prior:
-    mean: float
-    mean_variance: float  # the uncertainty of the journey-wide mean
-    spread: float  # τ², the variance of true cell means around it
+class _Priors:
+    """Each cell's prior, from the other cells of its level: arrays by cell."""
+
+    mean: FloatArray
+    mean_variance: FloatArray  # the uncertainty of the journey-wide mean
+    spread: FloatArray  # τ², the variance of true cell means around it
 
 
-def _prior(means: np.ndarray, variances: np.ndarray, floor: float) -> _Prior:
-    """DerSimonian–Laird: the between-cell variance (at least `floor`), then the
-    random-effects mean of the cells."""
-    y = np.asarray(means, dtype=float)
-    v = np.maximum(np.asarray(variances, dtype=float), 1e-12)
+def _others(values: FloatArray) -> FloatArray:
+    """Row i: `values` without its i-th, in order (cells × cells − 1)."""
+    column = np.arange(len(values) - 1)
+    others: FloatArray = values[column + (column >= np.arange(len(values))[:, None])]
+    return others
+
+
+def _priors(means: FloatArray, variances: FloatArray, floor: float) -> _Priors:
+    """DerSimonian–Laird over each row's cells: the between-cell variance (at least
+    `floor`), then the random-effects mean of the cells. Every row at once, as row sums
+    (numpy sums a contiguous row as it sums the row alone, so each prior is the one a
+    call per cell gave, to the bit): a report asks for ~750 of them, ~9 µs of numpy's
+    call overhead each."""
+    v = np.maximum(variances, 1e-12)
     w = 1 / v
-    centre = float(np.sum(w * y) / np.sum(w))
-    q = float(np.sum(w * (y - centre) ** 2))
-    scale = float(np.sum(w) - np.sum(w * w) / np.sum(w))
-    spread = max(floor, (q - (len(y) - 1)) / scale) if scale > 0 else floor
+    total = np.sum(w, axis=1)
+    centre = np.sum(w * means, axis=1) / total
+    q = np.sum(w * (means - centre[:, None]) ** 2, axis=1)
+    scale = total - np.sum(w * w, axis=1) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moments = (q - (means.shape[1] - 1)) / scale
+    spread = np.where((scale > 0) & (moments > floor), moments, floor)
     # With the spread known, the journey mean and its variance under the random-effects model.
-    weights = 1 / (v + spread)
-    mean = float(np.sum(weights * y) / np.sum(weights))
-    return _Prior(mean, float(1 / np.sum(weights)), spread)
+    weights = 1 / (v + spread[:, None])
+    precision = np.sum(weights, axis=1)
+    return _Priors(np.sum(weights * means, axis=1) / precision, 1 / precision, spread)
 
 
 def shrink(cells: Mapping[CellKey, Moments], default_variance: float) -> dict[CellKey, Estimate]:
@@ -247,26 +265,21 @@ def shrink(cells: Mapping[CellKey, Moments], default_variance: float) -> dict[Ce
     keys = list(present)
     means = np.asarray([float(present[k].mean or 0.0) for k in keys])
     variances = np.asarray([moderated[k][0] / present[k].n for k in keys])
-    floor = prior_variance / PRIOR_CUSTOMERS
+    if len(keys) == 1:  # no other cell to shrink toward
+        se = math.sqrt(variances[0])
+        own = float(means[0])
+        return {keys[0]: Estimate(present[keys[0]].n, own, own, se, moderated[keys[0]][1], se)}
+    priors = _priors(_others(means), _others(variances), prior_variance / PRIOR_CUSTOMERS)
+    columns = (means.tolist(), variances.tolist(), priors.mean.tolist())
+    rows = zip(*columns, priors.mean_variance.tolist(), priors.spread.tolist(), strict=True)
     result = {}
-    for i, key in enumerate(keys):
-        others = np.arange(len(keys)) != i
-        if not others.any():
-            own_se = math.sqrt(variances[i])
-            result[key] = Estimate(
-                present[key].n, float(means[i]), float(means[i]), own_se, moderated[key][1],
-                own_se,
-            )  # fmt: skip
-            continue
-        prior = _prior(means[others], variances[others], floor)
-        variance = float(variances[i])
-        weight = prior.spread / (prior.spread + variance)
-        posterior = prior.mean + weight * (float(means[i]) - prior.mean)
-        sd = math.sqrt(weight * variance + (1 - weight) ** 2 * prior.mean_variance)
+    for key, (mean, variance, prior_mean, mean_variance, spread) in zip(keys, rows, strict=True):
+        weight = spread / (spread + variance)
+        posterior = prior_mean + weight * (mean - prior_mean)
+        sd = math.sqrt(weight * variance + (1 - weight) ** 2 * mean_variance)
         result[key] = Estimate(
-            present[key].n, float(means[i]), posterior, sd, moderated[key][1],
-            math.sqrt(variance),
-        )  # fmt: skip
+            present[key].n, mean, posterior, sd, moderated[key][1], math.sqrt(variance)
+        )
     return result
 
 

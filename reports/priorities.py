@@ -47,13 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
 from reports.days import in_ids, in_runs
-from reports.relative_weights import relative_weights, resampled_weights
+from reports.relative_weights import weights_and_resampled
 from storage.models import Answer
 
 BOOTSTRAPS = 200
 MIN_JOURNEYS_PER_STAGE = 10  # journeys with an NPS per stage compared, before ranking
 MAX_JOURNEYS = 5_000  # the most recent journeys with an NPS answer read for the ranking
-ORDERS_PER_QUERY = 900  # journeys whose ratings one query reads (in_ids: in its text)
 CONFIDENCE = 0.90  # of the intervals, and the share of resamples "fix first" needs
 MIN_RELIABILITY = 0.3  # a stage score is never taken for mostly noise
 SEED = 20_261_204  # a fixed seed: the same data give the same report
@@ -145,15 +144,14 @@ async def journey_scores(
     found = (await connection.execute(nps)).all()
     answers = {int(order_id): float(y) for order_id, y in found if y is not None}
     # Their journeys' ratings by the ids just read (on ix_answers_order_stage), not by the
-    # NPS query again as a subquery; in ascending chunks, which keep the rows in the
-    # order one IN over all of them gives, within any SQLite's limit of bound values.
-    orders = sorted(answers)
-    rated: list[Any] = []
-    columns = (Answer.order_id, Answer.stage, Answer.question_id, Answer.rating)
-    for i in range(0, len(orders), ORDERS_PER_QUERY):
-        chunk = in_ids(Answer.order_id, orders[i : i + ORDERS_PER_QUERY])
-        ratings = select(*columns).where(chunk, Answer.rating.is_not(None))
-        rated += (await connection.execute(ratings)).all()
+    # NPS query again as a subquery. One statement for all MAX_JOURNEYS of them: in_ids
+    # writes the ids into its text (~40 kB, no bound values to run out of), and chunks
+    # cost a compile and a round trip each (~4 ms of the read). SQLite walks the IN list
+    # in ascending order, so the rows come as the ascending chunks gave them.
+    ratings = select(Answer.order_id, Answer.stage, Answer.question_id, Answer.rating).where(
+        in_ids(Answer.order_id, sorted(answers)), Answer.rating.is_not(None)
+    )
+    rated: Sequence[Any] = (await connection.execute(ratings)).all()
     return scores_from_ratings(answers, rated)
 
 
@@ -162,40 +160,59 @@ def scores_from_ratings(
 ) -> JourneyScores:
     """The journeys' stage means, their rating counts, and the pooled variance of one
     rating around its journey's stage level once each question's own mean is removed.
-    In numpy over all ratings at once: a report reads ~35,000 of them."""
-    orders = np.asarray(sorted(answers), dtype=np.int64)
-    y = np.asarray([answers[o] for o in orders.tolist()], dtype=float)
-    if not rated or not len(orders):
+    In numpy over all ratings at once: a report reads thousands of them."""
+    journeys = sorted(answers)
+    orders = np.asarray(journeys, dtype=np.int64)
+    y = np.asarray([answers[o] for o in journeys], dtype=float)
+    if not rated or not journeys:
         return JourneyScores((), np.full((len(orders), 0), np.nan), y, np.zeros((len(orders), 0)))
     order_ids, stage_ids, question_ids, values = zip(*rated, strict=True)
     x = np.asarray(values, dtype=float)
-    questions, question = np.unique(np.asarray(question_ids, dtype=object), return_inverse=True)
+    questions, question = _codes(question_ids)
     per_question = np.bincount(question, minlength=len(questions))
     residual = x - (np.bincount(question, weights=x) / per_question)[question]
-    journey = np.searchsorted(orders, np.asarray(order_ids, dtype=np.int64))
-    journey = np.minimum(journey, len(orders) - 1)
+    ids = np.asarray(order_ids, dtype=np.int64)
+    journey = np.minimum(np.searchsorted(orders, ids), len(orders) - 1)
     # The newest NPS answers may have moved on between the two reads.
-    known = orders[journey] == np.asarray(order_ids, dtype=np.int64)
-    stage_names = np.asarray(stage_ids, dtype=object)[known]
-    stages, stage = np.unique(stage_names, return_inverse=True)
-    cell = journey[known] * len(stages) + stage
-    size = len(orders) * len(stages)
+    known = orders[journey] == ids
+    if not known.all():
+        journey, x, residual = journey[known], x[known], residual[known]
+        stage_ids = tuple(s for s, k in zip(stage_ids, known.tolist(), strict=True) if k)
+    stages, stage = _codes(stage_ids)
+    return _scores(stages, y, journey * len(stages) + stage, x, residual)
+
+
+def _scores(
+    stages: Sequence[str], y: Matrix, cell: np.ndarray[Any, Any], x: Matrix, residual: Matrix
+) -> JourneyScores:
+    """The scores from each rating's cell (journey × stages + stage), value and residual
+    around its question's mean."""
+    size = len(y) * len(stages)
     count = np.bincount(cell, minlength=size).astype(float)
-    total = np.bincount(cell, weights=x[known], minlength=size)
+    total = np.bincount(cell, weights=x, minlength=size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_residual = np.bincount(cell, weights=residual[known], minlength=size) / count
+        mean_residual = np.bincount(cell, weights=residual, minlength=size) / count
         matrix = np.where(count > 0, total / count, np.nan)
     shared = count[cell] > 1
-    deviation = residual[known][shared] - mean_residual[cell[shared]]
+    deviation = residual[shared] - mean_residual[cell[shared]]
     squares = float(np.sum(deviation**2))
     freedom = float(np.sum(count[count > 1] - 1))
     return JourneyScores(
         tuple(str(stage) for stage in stages),
-        matrix.reshape(len(orders), len(stages)),
+        matrix.reshape(len(y), len(stages)),
         y,
-        count.reshape(len(orders), len(stages)),
+        count.reshape(len(y), len(stages)),
         squares / freedom if freedom > 0 else None,
     )
+
+
+def _codes(names: Sequence[str]) -> tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]:
+    """The sorted distinct names and each name's index among them: np.unique's answer,
+    without its sort of an object array (half of the scores' time)."""
+    distinct = sorted(set(names))
+    index = {name: i for i, name in enumerate(distinct)}
+    codes = np.fromiter(map(index.__getitem__, names), dtype=np.intp, count=len(names))
+    return distinct, codes
 
 
 def importance_window(period: Period, baseline_periods: int) -> Period:
@@ -219,10 +236,11 @@ def priorities(
     columns = [scores.stages.index(s) for s in stages]
     x, y = scores.x[:, columns], scores.y
     reliability = scores.reliabilities()[columns]
-    full = relative_weights(x, y, reliability)
+    counts = _resamples(y.shape[0], bootstraps)
+    full, resampled_raw = weights_and_resampled(x, y, counts, reliability)
     r_squared = float(full.sum())
     shares = _shares(full)
-    resampled = _shares(resampled_weights(x, y, _resamples(y.shape[0], bootstraps), reliability))
+    resampled = _shares(resampled_raw)
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail], axis=0)
     first = np.bincount(resampled.argmax(axis=1), minlength=len(stages)) / bootstraps
@@ -249,8 +267,8 @@ def _resamples(journeys: int, bootstraps: int) -> Matrix:
     One draw of bootstraps × journeys indices is the same stream as a draw of `journeys`
     per resample, so the seed gives the resamples it always gave."""
     rows = np.random.default_rng(SEED).integers(0, journeys, (bootstraps, journeys))
-    flat = (rows + journeys * np.arange(bootstraps)[:, None]).ravel()
-    counts: Matrix = np.bincount(flat, minlength=bootstraps * journeys).astype(float)
+    rows += journeys * np.arange(bootstraps)[:, None]  # in place: 8 MB at 5,000 journeys
+    counts: Matrix = np.bincount(rows.ravel(), minlength=bootstraps * journeys).astype(float)
     return counts.reshape(bootstraps, journeys)
 
 

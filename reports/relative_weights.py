@@ -13,6 +13,7 @@ about 1e-13).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,23 @@ def resampled_weights(
 ) -> Matrix:
     """The relative weights of each resample (a row of `counts`: how many times each
     journey was drawn), as rows of a resamples × stages matrix."""
-    corr = _correlations(np.column_stack([x, y]), counts)
-    k = x.shape[1]
+    return _weights(_cross_products(np.column_stack([x, y])), counts, reliability)
+
+
+def weights_and_resampled(
+    x: Matrix, y: Matrix, counts: Matrix, reliability: Matrix | None = None
+) -> tuple[Matrix, Matrix]:
+    """relative_weights and resampled_weights of the same data, which share the
+    journeys' cross-products: building them is most of a sample's cost apart from the
+    resamples' matrix product."""
+    products = _cross_products(np.column_stack([x, y]))
+    whole = _weights(products, np.ones((1, y.shape[0])), reliability)[0]
+    return whole, _weights(products, counts, reliability)
+
+
+def _weights(products: Matrix, counts: Matrix, reliability: Matrix | None) -> Matrix:
+    corr = _correlations(products, counts)
+    k = corr.shape[-1] - 1
     if reliability is not None:
         corr = _nearest_correlations(corr, np.sqrt(reliability))
     rxx, rxy = corr[:, :k, :k], corr[:, :k, k]
@@ -49,30 +65,41 @@ def resampled_weights(
     return weights
 
 
-def _correlations(data: Matrix, counts: Matrix) -> Matrix:
-    """Pairwise-complete correlations of the columns of `data` (NaN: missing) in each
-    resample: each pair over the journeys that have both (fewer than MIN_PAIR: 0)."""
+def _cross_products(data: Matrix) -> Matrix:
+    """Per journey (row of `data`, NaN: missing), the products every pairwise sum is a
+    weighted sum of, for every pair of columns a, b: present(a)·present(b), a·present(b),
+    a²·present(b), a·b — journeys × 4·m², each block written in place, not stacked."""
     rows, m = data.shape
     present = ~np.isnan(data)
     mask = present.astype(float)
     filled = np.where(present, data, 0.0)
+    # In `data`'s memory order (column-major, as the priorities' stage columns come):
+    # a matrix product adds in an order that follows its operands' layout, and the
+    # weights are the same to the last bit only in the layout they always had.
+    if np.isfortran(data):
+        products = np.empty((4, m, m, rows)).transpose(3, 0, 1, 2)
+    else:
+        products = np.empty((rows, 4, m, m))
+    factors = ((mask, mask), (filled, mask), (filled**2, mask), (filled, filled))
+    for i, (a, b) in enumerate(factors):
+        np.multiply(a[:, :, None], b[:, None, :], out=products[:, i])
+    flat: Matrix = products.reshape(rows, 4 * m * m)
+    return flat
 
-    def outer(a: Matrix, b: Matrix) -> Matrix:
-        product: Matrix = (a[:, :, None] * b[:, None, :]).reshape(rows, m * m)
-        return product
 
-    per_journey = np.hstack(
-        [outer(mask, mask), outer(filled, mask), outer(filled**2, mask), outer(filled, filled)]
-    )
-    sums = (counts @ per_journey).reshape(-1, 4, m, m)
+def _correlations(products: Matrix, counts: Matrix) -> Matrix:
+    """Pairwise-complete correlations of the columns `products` were made of, in each
+    resample: each pair over the journeys that have both (fewer than MIN_PAIR: 0)."""
+    m = math.isqrt(products.shape[1] // 4)
+    sums = (counts @ products).reshape(-1, 4, m, m)
     # n[a, b]: journeys with both; total[a, b]: Σ a over them; their squares; Σ a·b
-    n, total, squares, products = (sums[:, i] for i in range(4))
+    n, total, squares, cross = (sums[:, i] for i in range(4))
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = total / n
         mean_t = mean.transpose(0, 2, 1)
         variance = squares / n - mean**2
         variance_t = variance.transpose(0, 2, 1)
-        covariance = products / n - mean * mean_t
+        covariance = cross / n - mean * mean_t
         corr = covariance / np.sqrt(variance * variance_t)
     usable = (n >= MIN_PAIR) & (variance > 1e-12) & (variance_t > 1e-12)
     corr = np.where(usable, corr, 0.0)

@@ -19,10 +19,10 @@ from reports.priorities import (
     importance_window,
     priorities,
     ranked,
-    relative_weights,
     scores_from_ratings,
 )
 from reports.priority_words import headline, sentence
+from reports.relative_weights import relative_weights
 
 STAGES = ("visit", "order", "wait", "food", "pay", "return")
 

@@ -10,7 +10,12 @@ import pytest
 from scipy import linalg
 
 from reports.priorities import CONFIDENCE, SEED, JourneyScores, priorities
-from reports.relative_weights import Matrix, relative_weights, resampled_weights
+from reports.relative_weights import (
+    Matrix,
+    relative_weights,
+    resampled_weights,
+    weights_and_resampled,
+)
 
 
 def with_correlations(joint: Matrix, n: int, seed: int) -> Matrix:
@@ -105,3 +110,17 @@ def test_the_bootstrap_draws_the_resamples_it_always_drew() -> None:
         assert result[stage].high == pytest.approx(high[j], abs=1e-12)
         assert result[stage].first == first[j]
     assert max(result.values(), key=lambda p: p.importance).stage == "b"
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_the_whole_sample_and_its_resamples_together_are_each_on_its_own(layout: str) -> None:
+    """weights_and_resampled shares the journeys' cross-products between the two: the same
+    weights to the last bit, in either memory order of the stage scores (the priorities
+    pick their columns, which leaves them column-major)."""
+    x, y = sample(500, seed=6, missing=0.3)
+    x = np.asfortranarray(x) if layout == "F" else np.ascontiguousarray(x)
+    counts = np.random.default_rng(7).integers(0, 3, (40, 500)).astype(float)
+    reliability = np.array([0.9, 0.5, 0.7, 1.0, 0.3])
+    whole, resampled = weights_and_resampled(x, y, counts, reliability)
+    assert np.array_equal(whole, relative_weights(x, y, reliability))
+    assert np.array_equal(resampled, resampled_weights(x, y, counts, reliability))
