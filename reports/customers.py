@@ -40,7 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
-from reports.days import built_days, gaps, in_ids, in_runs, runs, with_answers
+from reports.days import (
+    built_days,
+    first_answer_day,
+    gaps,
+    in_ids,
+    in_runs,
+    runs,
+    with_answers,
+)
 from reports.week_rollup import CUSTOMER_SUMS, WEEK, split_weeks, week_runs
 from storage.models import Answer, CustomerRollup, CustomerRollupWeek
 from surveys.model import Survey
@@ -410,8 +418,7 @@ class _Rolled:
 async def _rolled(session: AsyncSession, survey_id: str, start: date, end: date) -> _Rolled:
     days = await built_days(session, survey_id, start, end)
     weeks, _ = await split_weeks(session, survey_id, days)
-    first = await session.scalar(select(func.min(Answer.day)).where(Answer.survey_id == survey_id))
-    return _Rolled(days, weeks, first)
+    return _Rolled(days, weeks, await first_answer_day(session, survey_id))
 
 
 async def customer_periods(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, literal_column, or_, select
+from sqlalchemy import and_, false, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, RollupDay
@@ -89,3 +89,12 @@ async def with_answers(
         if await session.scalar(probe.limit(1)) is not None:
             found.append((start, end))
     return found
+
+
+async def first_answer_day(session: AsyncSession, survey_id: str) -> date | None:
+    """The day of the survey's first answer (None before any): one index seek. Days
+    before it hold no answer, so a report reaching back past it has nothing to read."""
+    first = await session.scalar(select(func.min(Answer.day)).where(Answer.survey_id == survey_id))
+    if first is None or isinstance(first, date):
+        return first
+    return date.fromisoformat(str(first))

@@ -47,7 +47,7 @@ from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
-from reports.days import closed_before, gaps, in_ids, in_runs, runs
+from reports.days import closed_before, first_answer_day, gaps, in_ids, in_runs, runs
 from reports.theme_counts import StageCounts, count_themes
 from storage.models import (
     Answer,
@@ -549,8 +549,8 @@ async def _live(
 ) -> list[tuple[date, date]]:
     """The ranges of [start, end) not rolled up, from the survey's first answer on (a
     baseline before the survey began has nothing to read)."""
-    first = await session.scalar(select(func.min(Answer.day)).where(Answer.survey_id == survey_id))
-    floor = max(start, _day(first)) if first is not None else end
+    first = await first_answer_day(session, survey_id)
+    floor = max(start, first) if first is not None else end
     return gaps(floor, end, built) if floor < end else []
 
 
