@@ -43,6 +43,7 @@ from reports.funnel_rollup import refresh_funnel
 from reports.theme_rollup import mark_stale, refresh_themes
 from reports.week_rollup import build_week, unbuild_weeks, weeks_to_build
 from storage.models import Answer, AnswerRollup, ChoiceRollup, CustomerRollup, RollupDay
+from storage.statistics import keep_statistics
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
@@ -287,4 +288,9 @@ async def refresh_survey(
     if themed:
         log.info("theme rollup %s: built %d day(s)", survey.id, len(themed))
     await refresh_funnel(sessions, survey.id, now)
+    if done[survey.id].built:
+        # Once a day (a day is built an hour after it ends): SQLite's planner statistics
+        # follow the tables' growth (storage.statistics).
+        async with sessions.begin() as session:
+            await keep_statistics(await session.connection())
     return done[survey.id]

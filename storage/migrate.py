@@ -16,6 +16,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from storage.statistics import keep_statistics
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -61,6 +62,14 @@ def _at(connection: Connection) -> set[str]:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _migrate(engine, revision)
+    # Start-up, or a migration that built an index: SQLite plans by the statistics
+    # (storage.statistics), which a database never analysed has none of.
+    async with engine.begin() as connection:
+        await keep_statistics(connection)
+
+
+async def _migrate(engine: AsyncEngine, revision: str) -> None:
     if revision == "head" and (head := script_head()) is not None:
         async with engine.connect() as connection:
             if await connection.run_sync(_at) == {head}:

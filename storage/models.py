@@ -68,11 +68,12 @@ class DispatchStatus(StrEnum):
     UNKNOWN = "unknown"  # the request may have reached Telegram; never resent
 
 
-# Name and key of the answers' report index; migration 0002 creates exactly this.
+# Name and key of the answers' report index; migration 0002 created the first eleven
+# columns, 0017 appended order_id and question_id (the journeys' reads are covered too).
 REPORT_INDEX = (
     "ix_answers_report",
     "survey_id", "day", "stage", "touchpoint", "emotion",
-    "segment", "kind", "skipped", "rating", "nps", "valence",
+    "segment", "kind", "skipped", "rating", "nps", "valence", "order_id", "question_id",
 )  # fmt: skip
 
 
@@ -199,8 +200,9 @@ class Answer(Base):
         # range) follows this key, and every column the aggregate reads is in it: SQLite
         # answers it with an index-only scan and no temporary B-tree for the grouping.
         Index(*REPORT_INDEX),
-        # A journey's ratings per stage (priorities), and order deletes (the FK).
-        Index("ix_answers_order_stage", "order_id", "stage", "rating"),
+        # A journey's ratings per stage with their question (priorities, read from the
+        # index alone), and order deletes (the FK).
+        Index("ix_answers_order_stage", "order_id", "stage", "rating", "question_id"),
         # Comments only, newest first per stage: the report's quotes stop after a few.
         Index(
             "ix_answers_comments",
