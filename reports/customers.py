@@ -41,8 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports.aggregate import LOW_RATING
 from reports.cells import CSAT_SATISFIED, NPS_DETRACTOR, NPS_PROMOTER
 from reports.days import (
+    FirstDay,
     built_days,
-    first_answer_day,
+    first_day,
     gaps,
     in_ids,
     in_runs,
@@ -415,10 +416,12 @@ class _Rolled:
     first: date | None  # the survey's first answer day (None: no answer yet)
 
 
-async def _rolled(session: AsyncSession, survey_id: str, start: date, end: date) -> _Rolled:
+async def _rolled(
+    session: AsyncSession, survey_id: str, start: date, end: date, first: FirstDay | None
+) -> _Rolled:
     days = await built_days(session, survey_id, start, end)
     weeks, _ = await split_weeks(session, survey_id, days)
-    return _Rolled(days, weeks, await first_answer_day(session, survey_id))
+    return _Rolled(days, weeks, await first_day(session, survey_id, first))
 
 
 async def customer_periods(
@@ -427,13 +430,15 @@ async def customer_periods(
     periods: Sequence[tuple[date, date]],
     segment: str | None = None,
     excluded: Collection[str] = (),
+    first: FirstDay | None = None,
 ) -> list[CustomerCells]:
     """`customer_cells` of each [start, end) period, the rollup's days and weeks read once
-    for them all (a report reads its period and up to eight before it)."""
+    for them all (a report reads its period and up to eight before it). `first`: the
+    survey's first answer day, when the caller has read it."""
     if not periods:
         return []
     span = (min(start for start, _ in periods), max(end for _, end in periods))
-    rolled = await _rolled(session, survey_id, *span)
+    rolled = await _rolled(session, survey_id, *span, first)
     result = []
     for period in periods:
         stages: dict[str, CustomerFigures] = {}

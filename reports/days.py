@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -89,6 +90,19 @@ async def with_answers(
         if await session.scalar(probe.limit(1)) is not None:
             found.append((start, end))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class FirstDay:
+    """The survey's first answer day as a caller read it (None: no answer yet), handed
+    to the parts of one report so that they do not each read it again."""
+
+    day: date | None
+
+
+async def first_day(session: AsyncSession, survey_id: str, known: FirstDay | None) -> date | None:
+    """`known`'s day, else read now."""
+    return known.day if known is not None else await first_answer_day(session, survey_id)
 
 
 async def first_answer_day(session: AsyncSession, survey_id: str) -> date | None:

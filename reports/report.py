@@ -14,6 +14,7 @@ from reports.aggregate import Change, Comment, Period, change, compare, response
 from reports.aggregate import top_comments as stage_comments
 from reports.alerts import NO_ALERTS, AlertFigures, alert_figures
 from reports.customers import CustomerCells, customer_periods, follow_ups
+from reports.days import FirstDay, first_answer_day
 from reports.evidence import SPREAD_PERIODS, Estimate, Settings, Verdicts, assess
 from reports.figures import Figures
 from reports.flags import Flag, baseline_name, flag, previous_period, settings_of
@@ -154,7 +155,12 @@ class _Judge:
 
 
 async def _judge(
-    session: AsyncSession, survey: Survey, period: Period, segment: str | None, locale: str
+    session: AsyncSession,
+    survey: Survey,
+    period: Period,
+    segment: str | None,
+    locale: str,
+    first: FirstDay,
 ) -> _Judge:
     """The customer-level verdicts of every cell: the period against its baseline."""
     excluded = follow_ups(survey)
@@ -165,7 +171,9 @@ async def _judge(
     for back in range(max(periods, SPREAD_PERIODS), 0, -1):
         start = period.start - timedelta(days=period.days * back)
         bounds.append((start, start + timedelta(days=period.days)))
-    current, *earlier = await customer_periods(session, survey.id, bounds, segment, excluded)
+    current, *earlier = await customer_periods(
+        session, survey.id, bounds, segment, excluded, first
+    )
     older, earlier = earlier[:-periods], earlier[-periods:]
     baseline = sum(earlier, CustomerCells())
     settings = settings_of(survey.thresholds)
@@ -188,7 +196,9 @@ async def build_report(
 ) -> Report:
     locale = locale or survey.default_locale
     compared = await compare(session, survey.id, period, segment)
-    judge = await _judge(session, survey, period, segment, locale)
+    # Read once: the customer periods and the theme lanes both start from it.
+    first = FirstDay(await first_answer_day(session, survey.id))
+    judge = await _judge(session, survey, period, segment, locale, first)
     rates = await response_rates(session, survey.id, period, segment)
     by_stage = stage_response_rates(survey, rates)
     rows = []
@@ -217,7 +227,9 @@ async def build_report(
     scores = await journey_scores(session, survey.id, window, segment)
     gaps = gaps_to_target(ratings, survey.thresholds.rating)
     ranked = priorities(scores, gaps, days=window.days)
-    voices = await build_voices(session, survey, period, segment, locale, judge.unhappy)
+    voices = await build_voices(
+        session, survey, period, segment, locale, judge.unhappy, known=first
+    )
     ideas = {s.id: [survey.text(idea, locale) for idea in s.ideas] for s in survey.stages}
     return Report(
         survey.id, survey.text(survey.title, locale), locale, period, segment, now,

@@ -47,7 +47,7 @@ from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
-from reports.days import closed_before, first_answer_day, gaps, in_ids, in_runs, runs
+from reports.days import FirstDay, closed_before, first_day, gaps, in_ids, in_runs, runs
 from reports.theme_counts import StageCounts, count_themes
 from storage.models import (
     Answer,
@@ -400,6 +400,7 @@ async def period_themes(
     version: str,
     built: Sequence[date],
     quotes: bool = True,
+    first: FirstDay | None = None,
 ) -> PeriodThemes:
     """The period's customers per key: the rolled-up days' single-day journeys, plus
     the distinct journeys of the rolled-up days' spread lists and of the live days.
@@ -408,10 +409,11 @@ async def period_themes(
 
     A long live stretch (before the first rollup, after a change of themes) is counted
     in the database (reports.theme_counts), and only the spread journeys are looked up
-    in it; a short one, its comments read here."""
+    in it; a short one, its comments read here. `first`: the survey's first answer day,
+    when the caller has read it."""
     start, end = (moment.date() for moment in bounds)
     built = [day for day in built if start <= day < end]
-    live = await _live(session, survey.id, start, end, built)
+    live = await _live(session, survey.id, start, end, built, first)
     customers: dict[Key, int] = defaultdict(int)
     ranked: dict[Key, list[tuple[int, int, int, int]]] = defaultdict(list)
     if built:
@@ -545,11 +547,16 @@ async def _live_quotes(
 
 
 async def _live(
-    session: AsyncSession, survey_id: str, start: date, end: date, built: Sequence[date]
+    session: AsyncSession,
+    survey_id: str,
+    start: date,
+    end: date,
+    built: Sequence[date],
+    known: FirstDay | None,
 ) -> list[tuple[date, date]]:
     """The ranges of [start, end) not rolled up, from the survey's first answer on (a
     baseline before the survey began has nothing to read)."""
-    first = await first_answer_day(session, survey_id)
+    first = await first_day(session, survey_id, known)
     floor = max(start, first) if first is not None else end
     return gaps(floor, end, built) if floor < end else []
 

@@ -38,8 +38,8 @@ from sqlalchemy.orm import aliased
 from reports.aggregate import LOW_RATING, Period
 from reports.cells import NPS_DETRACTOR
 from reports.customers import customer_cells, follow_ups
+from reports.days import FirstDay, first_answer_day, gaps, in_runs, runs
 from reports.days import built_days as rollup_days
-from reports.days import gaps, in_runs, runs
 from reports.theme_counts import StageCounts, counts_of, window
 from reports.theme_rollup import (
     COMMENTED,
@@ -718,10 +718,12 @@ async def build_voices(
     locale: str | None = None,
     unhappy: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
     sample: int = WORDS_SAMPLE,
+    known: FirstDay | None = None,
 ) -> Voices:
     """Every stage's voice lanes for `period`, with the theme shares' change against the
     survey's baseline periods before it. `unhappy`: per stage, the customers who
-    answered it low in the period and in the baseline, when the caller has them."""
+    answered it low in the period and in the baseline, and `known`, the survey's first
+    answer day, when the caller has them."""
     locale = locale or survey.default_locale
     # Compiling the themes' matchers takes milliseconds; once every comment has its
     # reading kept, a report never needs them.
@@ -747,9 +749,10 @@ async def build_voices(
         )
     fresh: list[dict[str, object]] = []
     if counted:
-        found = await period_themes(session, survey, now, segment, version, built)
+        day = known or FirstDay(await first_answer_day(session, survey.id))
+        found = await period_themes(session, survey, now, segment, version, built, first=day)
         earlier = await period_themes(
-            session, survey, before, segment, version, built, quotes=False
+            session, survey, before, segment, version, built, quotes=False, first=day
         )
         counts = stage_counts(found.customers, themes)
         counts_before = stage_counts(earlier.customers, themes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -83,6 +83,13 @@ class Catalogs:
 def plural_index(lang: str, count: int | Decimal) -> int:
     """Which of a catalog's plural forms `count` takes: CLDR's category, numbered as the
     catalog's Plural-Forms header (from `plural_forms`) numbers them."""
+    if type(count) is int:  # a report words ~100 counts, mostly the same few
+        return _count_index(lang, count)
+    return _used_categories(lang).index(_plural_rule(lang)(count))
+
+
+@lru_cache(maxsize=4096)
+def _count_index(lang: str, count: int) -> int:
     return _used_categories(lang).index(_plural_rule(lang)(count))
 
 

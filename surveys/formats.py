@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -93,9 +93,20 @@ def zone_label(local: datetime, locale: str) -> str:
 
 def number(value: int | float | Decimal, locale: str) -> str:
     """3,000 in English, 3 000 in Russian."""
+    if type(value) is int:  # a count: the map writes hundreds of the same few
+        return _count(value, locale)
     return format_decimal(value, locale=_locale(locale))
 
 
+# Babel formats a number in ~20 µs (its pattern and the locale's symbols looked up each
+# time) and a report writes ~100 counts and shares per map; the same ones recur. Bounded:
+# a process writing every count up to millions keeps only the recent ones.
+@lru_cache(maxsize=4096)
+def _count(value: int, locale: str) -> str:
+    return format_decimal(value, locale=_locale(locale))
+
+
+@cache
 def decimal_sign(locale: str) -> str:
     """ "." in English, "," in Russian."""
     return str(get_decimal_symbol(_locale(locale)))
@@ -109,6 +120,14 @@ def decimal(value: float, digits: int, locale: str) -> str:
 
 def percent(share: float, locale: str) -> str:
     """A share as the locale writes a percentage: 67% in English, 67 % in Russian."""
+    # Floats only (1 and 1.0 are one key to a cache), and not zero (nor −0.0, its twin).
+    if type(share) is float and share:
+        return _percent(share, locale)
+    return format_percent(share, locale=_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _percent(share: float, locale: str) -> str:
     return format_percent(share, locale=_locale(locale))
 
 
