@@ -167,20 +167,13 @@ def _scored(
 
 # A visit: one journey's scored answers of one cell on one day, as a list for speed
 # (a report folds one per answer of its open day): [segment, Σ rating, ratings, of them
-# 4–5, Σ coded NPS, NPS answers, Σ valence, valences, answered low (0/1)]. cell_rows
-# indexes it with these numbers written out: a name is a global lookup per use, and the
-# fold runs ~20 of them per answer (16 instead of 23 ms for a day of 8,300 answers).
+# 4–5, Σ coded NPS, NPS answers, Σ valence, valences, answered low (0/1)]. The fold
+# indexes it by these positions, 0 to 8, written out: a name is a global lookup per use,
+# and the fold runs ~20 of them per answer (16 instead of 23 ms for a day of 8,300
+# answers).
 _Visit = list[Any]
-_SEGMENT, _RS, _RN, _SAT, _PS, _PN, _VS, _VN, _LOW = range(9)
 _Day = tuple[date, int]  # (day, journey)
 _EARLIER_BATCH = 900  # journeys per query (in_ids: the ids are in its text)
-
-
-def _merge(into: _Visit, visit: _Visit) -> None:
-    into[_SEGMENT] = max(into[_SEGMENT], visit[_SEGMENT])
-    for i in range(_RS, _LOW):
-        into[i] += visit[i]
-    into[_LOW] |= visit[_LOW]
 
 
 async def _earlier(
@@ -272,17 +265,33 @@ def _stage_visits(
     stages: dict[_Place, _Visit] = {}
     journeys: dict[_Day, list[int]] = {}
     rated: dict[_Day, set[str]] = {}
+    # The merge of two visits written out, as the fold in _visits is: this runs once
+    # per visit of the open day.
     for (day, order, stage, _), visit in groups.items():
-        whole = stages.get((day, order, stage, ""))
+        place = (day, order, stage, "")
+        whole = stages.get(place)
         if whole is None:
-            stages[day, order, stage, ""] = list(visit)
+            stages[place] = visit.copy()
         else:
-            _merge(whole, visit)
-        if visit[_RN]:
-            rated_sums = journeys.setdefault((day, order), [0, 0])
-            rated_sums[0] += visit[_RS]
-            rated_sums[1] += visit[_RN]
-            rated.setdefault((day, order), set()).add(stage)
+            whole[0] = max(whole[0], visit[0])  # a journey has one segment
+            whole[1] += visit[1]
+            whole[2] += visit[2]
+            whole[3] += visit[3]
+            whole[4] += visit[4]
+            whole[5] += visit[5]
+            whole[6] += visit[6]
+            whole[7] += visit[7]
+            whole[8] |= visit[8]
+        if visit[2]:
+            journey = (day, order)
+            sums = journeys.get(journey)
+            if sums is None:
+                journeys[journey] = [visit[1], visit[2]]
+                rated[journey] = {stage}
+            else:
+                sums[0] += visit[1]
+                sums[1] += visit[2]
+                rated[journey].add(stage)
     alone = {key: next(iter(s)) for key, s in rated.items() if len(s) == 1}
     return stages, journeys, alone
 
