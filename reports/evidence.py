@@ -25,9 +25,12 @@ mood) the customers of the period give a mean and a variance between customers
      by at least the minimum important difference (`relative_rating`);
    - *drop*: the metric is lower than in the baseline (the `baseline_periods` periods of the
      same length before; Welch's test of "no drop" with the spread between periods added,
-     as a control chart's limits are), and the estimated drop is at least the minimum drop;
-     also the relative score (a stage fallen against the rest of the same customers'
-     visit, with the rating's minimum drop).
+     as a control chart's limits are — τ² as a posterior from the stages × periods table,
+     the shop's shared moves apart from each stage's own: reports.period_spread), and the
+     estimated drop is at least the minimum drop; also the relative score (a stage fallen
+     against the rest of the same customers' visit, with the rating's minimum drop).
+   The threshold and relative rules' evidence over the period and its baseline has the
+   same τ² added to its variance, as the drop's has.
    The minimum differences are asked of the estimate, not put into the null: a null
    shifted by the minimum difference spends a third of a 0.5-star effect's evidence on
    the margin and left real problems at "watch" (bench/README.md, quality).
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +56,7 @@ import numpy as np
 from scipy import special, stats
 
 from reports.customers import CustomerCells, CustomerFigures, Moments
+from reports.period_spread import PeriodSpread, period_spread
 
 CONDITION = 0.5  # conditional BH: only p-values at most this are tested (rescaled)
 PRIOR_DF = 4.0  # customers' worth of the pooled variance in each cell's variance
@@ -376,47 +380,27 @@ def _relative(key: CellKey, e: Estimate, s: Settings, window: Estimate | None) -
                    suggestive=e.posterior < line)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodSpread:
-    """How much a metric's true level moves from one period to the next, beyond the
-    customers sampled: τ² (the variance of a period's mean around the process level) with
-    its degrees of freedom. A week of 1,000 customers knows its own mean to ±0.04 stars,
-    but shops have good and bad weeks (staff, weather, a delivery partner); a drop test
-    that ignored that would call every ordinary week a drop once a shop is big."""
-
-    variance: float = 0.0
-    df: float = 0.0
-
-
-def period_spread(periods: Sequence[Mapping[CellKey, Moments]], default: float) -> PeriodSpread:
-    """τ² from the baseline's periods, pooled over the cells (DerSimonian–Laird moments:
-    each cell's weighted spread of its period means beyond what its customers explain,
-    summed over cells before the truncation at zero, so that many small cells give one
-    stable estimate). Needs at least two periods of a cell with two customers or more.
-
-    Its degrees of freedom count a stage and its touchpoints once: a bad week of a stage
-    is a bad week of its touchpoints too, so they are one replicate of the period-to-period
-    spread, not several (counted per cell, the df were four times too many and a healthy
-    shop with good and bad weeks got a false drop in 13 % of its weekly reports at 1,000
-    customers instead of the 5 % asked; bench/README.md, quality)."""
-    excess = scale = 0.0
-    replicates: dict[str, int] = {}
-    keys = {key for period in periods for key in period}
-    for key in keys:
-        moments = [p[key] for p in periods if key in p and p[key].n >= 2]
-        if len(moments) < 2:
-            continue
-        within = pooled_variance(moments, default, floored=True)
-        w = np.asarray([m.n for m in moments], dtype=float) / within
-        y = np.asarray([float(m.mean or 0.0) for m in moments])
-        centre = float(np.sum(w * y) / np.sum(w))
-        excess += float(np.sum(w * (y - centre) ** 2)) - (len(moments) - 1)
-        scale += float(np.sum(w) - np.sum(w * w) / np.sum(w))
-        stage = key[0]
-        replicates[stage] = max(replicates.get(stage, 0), len(moments) - 1)
-    if scale <= 0:
-        return PeriodSpread()
-    return PeriodSpread(max(0.0, excess / scale), float(sum(replicates.values())))
+def _spread(
+    periods: Sequence[Mapping[CellKey, Moments]], default: float, shared: bool = True
+) -> PeriodSpread:
+    """τ² from the stages' means in the periods before the reported one
+    (reports.period_spread). Touchpoints are left out: a bad week of a stage is a bad week
+    of its touchpoints too, so they would count the same move again (counted per cell, the
+    evidence was four times too much and a healthy shop with good and bad weeks got a false
+    drop in 13 % of its weekly reports at 1,000 customers; bench/README.md, quality)."""
+    stages = sorted({key for period in periods for key in period if key[1] is None}, key=str)
+    means = np.full((len(stages), len(periods)), np.nan)
+    sampling = np.zeros_like(means)
+    customers: list[Moments] = []
+    for row, key in enumerate(stages):
+        cells = [(col, p[key]) for col, p in enumerate(periods) if key in p and p[key].n >= 2]
+        within = pooled_variance((m for _, m in cells), default, floored=True)
+        customers += (m for _, m in cells)
+        for col, m in cells:
+            means[row, col] = float(m.mean or 0.0)
+            sampling[row, col] = within / m.n
+    customer_sd = math.sqrt(pooled_variance(customers, default, floored=True))
+    return period_spread(means, sampling, customer_sd, shared)
 
 
 def _drop(
@@ -430,7 +414,7 @@ def _drop(
 ) -> Finding:
     """Welch's test of "no drop" with the period-to-period spread added to both sides (a
     control chart's limits): the period's mean varies by τ² around the level, the baseline's
-    customer-weighted mean by τ² Σ (n_j / N)²."""
+    customer-weighted mean by τ² Σ (n_j / N)² (τ²: its posterior mean)."""
     whole = sum(before, Moments())
     var_now, df_now = moderated_variance(now, prior_var)
     var_before, df_before = moderated_variance(whole, prior_var)
@@ -439,10 +423,8 @@ def _drop(
     c = spread.variance * (1 + concentration)
     se = math.sqrt(a + b + c)
     parts = a * a / df_now + b * b / df_before + (c * c / spread.df if c > 0 else 0.0)
-    # Welch–Satterthwaite, τ² with its own df (the baseline's periods). Capping the df at
-    # those periods' also when τ² came out 0 halved the power against a real drop at 100
-    # customers a week (t with 48 df against 150 at p ≈ 1e-4) for a little more protection
-    # when the weeks differ by about their sampling noise (bench/README.md, quality).
+    # Welch–Satterthwaite, τ² with the df of a t mixed over its posterior
+    # (reports.period_spread): a τ² the periods cannot pin down weighs as few df.
     df = (a + b + c) ** 2 / parts
     change = float(now.mean or 0.0) - float(whole.mean or 0.0)
     line = -s.drops[metric]
@@ -457,11 +439,10 @@ def _drops(
     baseline: Sequence[CustomerCells],
     metric: str,
     s: Settings,
-    earlier: Sequence[CustomerCells] = (),
+    spread: PeriodSpread,
 ) -> list[Finding]:
     now_cells = _metric_cells(current, metric)
     periods = [_metric_cells(period, metric) for period in baseline]
-    older = [_metric_cells(period, metric) for period in earlier]
     before_cells: dict[CellKey, list[Moments]] = {}
     for period in periods:
         for key, moments in period.items():
@@ -472,7 +453,6 @@ def _drops(
         DEFAULT_VARIANCE[metric],
         floored=True,
     )
-    spread = period_spread([*older, *periods], DEFAULT_VARIANCE[metric])
     findings = []
     for key, now in now_cells.items():
         before = before_cells.get(key, [])
@@ -480,6 +460,50 @@ def _drops(
             continue
         findings.append(_drop(key, metric, now, before, s, prior_var, spread))
     return findings
+
+
+def _metric_spread(
+    baseline: Sequence[CustomerCells], earlier: Sequence[CustomerCells], metric: str
+) -> PeriodSpread:
+    periods = [_metric_cells(period, metric) for period in (*earlier, *baseline)]
+    # A relative score is a stage against the same customers' other stages: a shop-wide
+    # good or bad week cancels in it.
+    return _spread(periods, DEFAULT_VARIANCE[metric], shared=metric != "relative")
+
+
+def _windows(
+    history: CustomerCells | None,
+    periods_cells: Sequence[CustomerCells],
+    metric: str,
+    spread: PeriodSpread,
+) -> dict[CellKey, Estimate]:
+    """Each cell's estimate over the period and its baseline, its variance widened by the
+    periods' own moves: the customers of five weeks know the five weeks' mean, not the
+    stage's level, which moves from week to week by τ² (the window's customer-weighted mean
+    by τ² Σ (n_j / N)²). Without it a stage that merely had a few bad weeks in a row read
+    as a standing trait to the threshold and relative rules."""
+    if history is None:
+        return {}
+    window = _estimates(history, metric)
+    if spread.variance <= 0:
+        return window
+    periods = [_metric_cells(period, metric) for period in periods_cells]
+    result = {}
+    for key, e in window.items():
+        counts = [p[key].n for p in periods if key in p]
+        total = sum(counts)
+        added = spread.variance * sum((n / total) ** 2 for n in counts) if total else 0.0
+        result[key] = _widened(e, added, spread.df)
+    return result
+
+
+def _widened(e: Estimate, added: float, added_df: float) -> Estimate:
+    """`e` with `added` variance of `added_df` degrees of freedom (Welch–Satterthwaite)."""
+    se2 = e.se * e.se + added
+    sd2 = e.sd * e.sd + added
+    parts = (e.se**4 / e.df if e.df > 0 else 0.0) + added * added / added_df
+    df = se2 * se2 / parts if parts > 0 else e.df
+    return replace(e, sd=math.sqrt(sd2), se=math.sqrt(se2), df=df)
 
 
 def assess(
@@ -498,17 +522,19 @@ def assess(
     findings: list[Finding] = []
     history = sum(baseline, current) if baseline else None
     for metric in METRICS:
-        window = _estimates(history, metric) if history is not None else {}
+        spread = _metric_spread(baseline, earlier, metric)
+        window = _windows(history, (current, *baseline), metric, spread)
         for key, estimate in _estimates(current, metric).items():
             if estimate.n < enough:
                 continue
             estimates.setdefault(key, {})[metric] = estimate
             findings.append(_threshold(key, metric, estimate, settings, window.get(key)))
-        findings += _drops(current, baseline, metric, settings, earlier)
+        findings += _drops(current, baseline, metric, settings, spread)
     # A stage that fell against the rest of the same customers' visit: their mood cancels,
     # so a fall of one stage shows at a third fewer customers than in its raw rating.
-    findings += _drops(current, baseline, "relative", settings, earlier)
-    window = _estimates(history, "relative") if history is not None else {}
+    spread = _metric_spread(baseline, earlier, "relative")
+    findings += _drops(current, baseline, "relative", settings, spread)
+    window = _windows(history, (current, *baseline), "relative", spread)
     for key, estimate in _estimates(current, "relative").items():
         if estimate.n >= enough:
             findings.append(_relative(key, estimate, settings, window.get(key)))

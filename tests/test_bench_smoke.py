@@ -36,6 +36,7 @@ API_TOY = [
         ],
         ["bench.report", "--answers", "2000", "--repeat", "1"],
         ["bench.faults", "--waves", "20", "--scenarios", "baseline,lost"],
+        ["bench.spread", "--reports", "5", "--sizes", "100", "--taus", "0.1", "--older", "0"],
         pytest.param(
             ["bench.report", "--answers", "2000", "--repeat", "1", "--database", "postgres"],
             marks=pytest.mark.skipif(

@@ -17,13 +17,15 @@ from reports.evidence import (
     PRIOR_CUSTOMERS,
     PRIOR_DF,
     Estimate,
+    PeriodSpread,
     Rule,
     Settings,
+    _drop,
+    _metric_spread,
     assess,
     benjamini_hochberg,
     conditional_bh,
     moderated_variance,
-    period_spread,
     pooled_variance,
     shrink,
     t_cdf,
@@ -196,8 +198,8 @@ def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None
     def week(mean: float, n: int) -> list[float]:
         return ratings(rng, mean, 0.7, n)
 
-    baseline = journey({"visit": week(4.6, 600), "pay": week(4.5, 600)})
-    dropped = assess(journey({"visit": week(3.9, 150), "pay": week(4.5, 150)}), [baseline],
+    baseline = [journey({"visit": week(4.6, 600), "pay": week(4.5, 600)}) for _ in range(4)]
+    dropped = assess(journey({"visit": week(3.9, 150), "pay": week(4.5, 150)}), baseline,
                      SETTINGS)  # fmt: skip
     visit = dropped.cells["visit", None]
     drop = next(f for f in visit.findings if f.rule is Rule.DROP and f.metric == "rating")
@@ -212,21 +214,24 @@ def test_a_drop_is_measured_against_the_baseline_with_a_minimum_effect() -> None
 
 
 def test_drop_p_value_is_welchs_test_for_large_samples() -> None:
-    # with thousands of customers the moderated variance is the sample variance, so the
-    # drop's p-value is Welch's one-sided test of "no drop"; the minimum drop is asked of
-    # the estimate (a discovery must also be past it)
+    # with thousands of customers the moderated variance is the sample variance, so with no
+    # spread between periods the drop's p-value is Welch's one-sided test of "no drop"; the
+    # minimum drop is asked of the estimate (a discovery must also be past it)
     rng = np.random.default_rng(6)
     now = rng.normal(4.0, 0.85, 3000)
     before = rng.normal(4.2, 0.85, 4000)
-    verdicts = assess(journey({"a": now.tolist()}), [journey({"a": before.tolist()})], SETTINGS)
-    finding = next(
-        f
-        for f in verdicts.cells["a", None].findings
-        if f.rule is Rule.DROP and f.metric == "rating"
-    )
+    finding = _drop(("a", None), "rating", moments(now.tolist()), [moments(before.tolist())],
+                    SETTINGS, 0.7, PeriodSpread())  # fmt: skip
     reference = stats.ttest_ind(now, before, equal_var=False, alternative="less").pvalue
     assert finding.p == pytest.approx(float(reference), rel=0.02)
     assert math.isclose(finding.value, now.mean() - before.mean())
+    # the spread between periods widens it as a known variance would (a normal's p with the
+    # period's and the baseline's τ² added to Welch's variance, when τ² is certain)
+    spread = PeriodSpread(0.002, 0.0)
+    widened = _drop(("a", None), "rating", moments(now.tolist()), [moments(before.tolist())],
+                    SETTINGS, 0.7, spread)  # fmt: skip
+    se = math.sqrt(now.var(ddof=1) / 3000 + before.var(ddof=1) / 4000 + 0.002 * 2)
+    assert widened.p == pytest.approx(float(stats.norm.sf(-widened.value / se)), rel=0.05)
 
 
 def weeks(
@@ -276,15 +281,34 @@ def test_ordinary_weeks_of_a_big_shop_are_not_drops_the_spread_between_weeks_cou
     # 1,000 customers a week know a week's mean to ±0.03 stars, but the shop's weeks differ
     # by 0.15 stars on their own: the drop test asks "lower than the weeks usually are", so a
     # healthy week is a false drop about as rarely as the report's FDR allows, where a test
-    # of the customers alone (the four weeks given as one) cries wolf most weeks
+    # of the customers alone (Welch's, the four weeks given as one, Bonferroni over the
+    # six stages) cries wolf most weeks
     rng = np.random.default_rng(11)
     with_spread = without = 0
     for _ in range(200):
         now, baseline = weeks(rng, stages=6, periods=4, n=1000, spread=0.15)
         with_spread += bool(drops_found(now, baseline))
-        without += bool(drops_found(now, [sum(baseline, CustomerCells())]))
+        without += welch_finds_a_drop(now, sum(baseline, CustomerCells()), 0.05 / 6)
     assert with_spread / 200 <= 0.09
     assert without / 200 >= 0.3
+
+
+def welch_finds_a_drop(now: CustomerCells, before: CustomerCells, alpha: float) -> bool:
+    for stage, figures in now.stages.items():
+        a, b = figures.rating, before.stages[stage].rating
+        p = stats.ttest_ind_from_stats(
+            a.mean,
+            math.sqrt(a.variance or 0.0),
+            a.n,
+            b.mean,
+            math.sqrt(b.variance or 0.0),
+            b.n,
+            equal_var=False,
+            alternative="less",
+        ).pvalue
+        if p < alpha:
+            return True
+    return False
 
 
 def test_a_real_drop_still_shows_above_the_spread_between_weeks() -> None:
@@ -297,24 +321,21 @@ def test_a_real_drop_still_shows_above_the_spread_between_weeks() -> None:
 
 
 def test_a_stage_and_its_touchpoints_are_one_replicate_of_the_weeks_spread() -> None:
-    # Six stages with three touchpoints each and good and bad weeks of ±0.1 star: τ² is
-    # read from 24 cells, but their bad weeks come six at a time. Counted per cell, its df
-    # were four times too many and healthy weeks were drops in 5–7 % of reports at 300
-    # customers; counted per stage, 4–6 % (seeds 11 and 12), about the FDR's 5 %.
+    # Six stages with three touchpoints each and good and bad weeks of ±0.1 star: a stage's
+    # bad week is its touchpoints' too. Counted per cell (24 cells, their df summed), τ²'s
+    # evidence was four times too much and healthy weeks were drops in 5–7 % of reports at
+    # 300 customers; the touchpoints now tell τ² nothing the stages have not.
     rng = np.random.default_rng(11)
     false = 0
     for _ in range(300):
         now, baseline = weeks(rng, stages=6, periods=4, n=300, spread=0.1, touchpoints=3)
         false += bool(drops_found(now, baseline))
-    assert false / 300 <= 0.04  # 11 of 300 here; 15 with the df counted per cell
+    assert false / 300 <= 0.04
     now, baseline = weeks(rng, stages=6, periods=4, n=300, spread=0.1, touchpoints=3)
-    cells = [
-        {(s, None): f.rating for s, f in period.stages.items()}
-        | {key: f.rating for key, f in period.touchpoints.items()}
-        for period in baseline
-    ]
-    spread = period_spread(cells, 1.0)
-    assert spread.df == 6 * 3  # six stages, four periods: not 24 cells × 3
+    stages_only = [CustomerCells(period.stages, {}) for period in baseline]
+    with_touchpoints = _metric_spread(baseline, (), "rating")
+    assert with_touchpoints == _metric_spread(stages_only, (), "rating")
+    assert with_touchpoints.variance > 0
 
 
 def test_periods_before_the_baseline_tell_the_spread_between_weeks() -> None:
@@ -336,23 +357,6 @@ def test_periods_before_the_baseline_tell_the_spread_between_weeks() -> None:
     assert not any(
         f.rule is Rule.DROP and f.discovered for f in verdicts.cells["s0", None].findings
     )
-
-
-def test_period_spread_is_the_dersimonian_laird_moment_estimate() -> None:
-    # one cell, three periods: τ² = (Q − (k − 1)) / (Σw − Σw² / Σw), w = n / σ² (σ² pooled)
-    periods = [moments([4.0, 5.0, 4.0, 5.0]), moments([3.0, 4.0, 3.0, 4.0, 3.0, 4.0]),
-               moments([5.0, 5.0, 4.0, 5.0, 5.0])]  # fmt: skip
-    within = pooled_variance(periods, 1.0, floored=True)
-    w = np.asarray([m.n for m in periods]) / within
-    y = np.asarray([m.mean for m in periods], dtype=float)
-    centre = np.sum(w * y) / np.sum(w)
-    expected = (np.sum(w * (y - centre) ** 2) - 2) / (np.sum(w) - np.sum(w * w) / np.sum(w))
-    spread = period_spread([{("a", None): m} for m in periods], 1.0)
-    assert spread.variance == pytest.approx(float(expected))
-    assert spread.df == 2
-    # periods that agree better than their customers do: no spread, not a negative one
-    alike = [moments([4.0, 5.0, 3.0, 4.0]), moments([5.0, 3.0, 4.0, 4.0])]
-    assert period_spread([{("a", None): m} for m in alike], 1.0).variance == 0.0
 
 
 def test_conditional_bh_drops_conservative_nulls_only() -> None:
@@ -452,7 +456,9 @@ def test_a_healthy_small_shop_is_not_a_wall_of_maybe_drops() -> None:
 
 
 def test_a_drop_with_some_evidence_is_watched_before_it_is_a_problem() -> None:
-    # 0.4 star at 30 customers a week: rarely proven, often worth watching
+    # 0.4 star at 30 customers a week: rarely proven, often worth watching (four weeks of
+    # history cannot rule out that the shop's weeks move by a tenth of a star: a little
+    # less often than when τ² was taken for 0 whenever its estimate came out so, 55 %)
     rng = np.random.default_rng(42)
     watched = proven = 0
     for _ in range(200):
@@ -460,7 +466,7 @@ def test_a_drop_with_some_evidence_is_watched_before_it_is_a_problem() -> None:
         watched += "s0" in drop_watch_cells(now, baseline)
         proven += "s0" in drops_found(now, baseline)
     assert watched / 200 >= 0.2
-    assert (watched + proven) / 200 >= 0.5
+    assert (watched + proven) / 200 >= 0.45
 
 
 def moody_week(rng: np.random.Generator, n: int, fall: float = 0.0) -> CustomerCells:
