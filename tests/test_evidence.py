@@ -19,7 +19,6 @@ from reports.evidence import (
     Estimate,
     PeriodSpread,
     Rule,
-    Settings,
     _drop,
     _metric_spread,
     assess,
@@ -32,8 +31,7 @@ from reports.evidence import (
     t_ppf,
     t_sf,
 )
-
-SETTINGS = Settings(thresholds={"rating": 3.5, "csat": 0.7, "nps": 0.0, "valence": 0.0})
+from tests.support.drops import SETTINGS, drops_found
 
 
 def moments(scores: Sequence[float]) -> Moments:
@@ -266,15 +264,6 @@ def weeks(
 
     baseline = [cells(0.0) for _ in range(periods)]
     return cells(drop), baseline
-
-
-def drops_found(verdicts_cells: CustomerCells, baseline: Sequence[CustomerCells]) -> set[str]:
-    verdicts = assess(verdicts_cells, baseline, SETTINGS)
-    return {
-        key[0]
-        for key, cell in verdicts.cells.items()
-        if any(f.rule is Rule.DROP and f.discovered for f in cell.findings)
-    }
 
 
 def test_ordinary_weeks_of_a_big_shop_are_not_drops_the_spread_between_weeks_counts() -> None:

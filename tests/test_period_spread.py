@@ -11,9 +11,7 @@ from scipy import integrate, stats
 from reports import evidence
 from reports import period_spread as ps
 from reports.customers import CustomerCells, CustomerFigures, Moments
-from reports.evidence import Rule, Settings, assess
-
-SETTINGS = Settings(thresholds={"rating": 3.5, "csat": 0.7, "nps": 0.0, "valence": 0.0})
+from tests.support.drops import SETTINGS, drops_found
 
 
 def table(
@@ -95,15 +93,6 @@ def test_a_drop_of_one_stage_shows_above_the_shops_good_and_bad_weeks() -> None:
         now, baseline = shop_weeks(rng, stages=6, periods=4, n=300, shop=0.1, drop=0.8)
         found += "s0" in drops_found(now, baseline)
     assert found / 100 >= 0.8
-
-
-def drops_found(now: CustomerCells, baseline: list[CustomerCells]) -> set[str]:
-    verdicts = assess(now, baseline, SETTINGS)
-    return {
-        key[0]
-        for key, cell in verdicts.cells.items()
-        if any(f.rule is Rule.DROP and f.discovered for f in cell.findings)
-    }
 
 
 def shop_weeks(

@@ -221,13 +221,18 @@ def test_statistics_are_kept_when_missing_outgrown_or_an_index_is_new(tmp_path: 
     connection.close()
 
 
+def _unanalysed_copy(seeded: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+    """The seeded database as a product's was before it kept statistics."""
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(seeded[0].read_bytes())
+    _set_statistics(copy, None)
+    return copy
+
+
 async def test_start_up_analyses_a_database_never_analysed(
     seeded: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    path, _ = seeded
-    copy = tmp_path / "copy.db"
-    copy.write_bytes(path.read_bytes())
-    _set_statistics(copy, None)
+    copy = _unanalysed_copy(seeded, tmp_path)
     engine = make_engine(_url(copy))
     await upgrade(engine)  # at head already: what every start-up runs
     await engine.dispose()
@@ -237,10 +242,7 @@ async def test_start_up_analyses_a_database_never_analysed(
 async def test_a_refresh_that_builds_a_day_keeps_the_statistics(
     seeded: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    path, _ = seeded
-    copy = tmp_path / "copy.db"
-    copy.write_bytes(path.read_bytes())
-    _set_statistics(copy, None)
+    copy = _unanalysed_copy(seeded, tmp_path)
     engine = make_engine(_url(copy))
     factory = make_session_factory(engine)
     later = NOW + timedelta(days=2)
