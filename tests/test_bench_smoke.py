@@ -63,6 +63,7 @@ API_TOY = [
         "dispatch",
         "report",
         "faults",
+        "spread",
         "report-postgres",
         "api",
         "quality",
