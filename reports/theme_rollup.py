@@ -137,15 +137,18 @@ class Tally:
         # Most comments of a stage read alike (the same themes, or none): their keys are
         # worked out once per reading, question intent, lowness and place.
         keys: dict[tuple[Any, ...], list[Key]] = {}
+        journeys, found, asked_of = self.journeys, self.found, self.asked
         for seen in comments:
             order = (not readable(seen.length), -seen.at.timestamp(), -seen.answer)
-            asked = self.asked.get(seen.question)
+            asked = asked_of.get(seen.question)
             alike = (seen.reading, asked, seen.low, seen.stage, seen.touchpoint)
-            if alike not in keys:
-                keys[alike] = keys_of(seen, asked)
-            for key in keys[alike]:
-                self.journeys[seen.segment, key].add(seen.journey)
-                self.found[seen.day, seen.segment, key].append(order)
+            counted = keys.get(alike)  # one hash of the reading, not two
+            if counted is None:
+                counted = keys[alike] = keys_of(seen, asked)
+            segment, day = seen.segment, seen.day
+            for key in counted:
+                journeys[segment, key].add(seen.journey)
+                found[day, segment, key].append(order)
 
     def by_key(self) -> dict[Key, set[int]]:
         """key → its journeys, of every segment."""
