@@ -22,15 +22,17 @@ those texts.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Table,
     and_,
     case,
@@ -40,6 +42,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,9 +78,9 @@ _ROLLUPS = cast(Table, ThemeRollup.__table__)
 _SPREAD = cast(Table, ThemeSpread.__table__)
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """A comment with its stored reading."""
+class Seen(NamedTuple):
+    """A comment with its stored reading (a named tuple: a report makes one per comment
+    of the open day, and a frozen dataclass's are slower to make)."""
 
     answer: int
     journey: int
@@ -134,15 +137,18 @@ class Tally:
         # Most comments of a stage read alike (the same themes, or none): their keys are
         # worked out once per reading, question intent, lowness and place.
         keys: dict[tuple[Any, ...], list[Key]] = {}
+        journeys, found, asked_of = self.journeys, self.found, self.asked
         for seen in comments:
             order = (not readable(seen.length), -seen.at.timestamp(), -seen.answer)
-            asked = self.asked.get(seen.question)
+            asked = asked_of.get(seen.question)
             alike = (seen.reading, asked, seen.low, seen.stage, seen.touchpoint)
-            if alike not in keys:
-                keys[alike] = keys_of(seen, asked)
-            for key in keys[alike]:
-                self.journeys[seen.segment, key].add(seen.journey)
-                self.found[seen.day, seen.segment, key].append(order)
+            counted = keys.get(alike)  # one hash of the reading, not two
+            if counted is None:
+                counted = keys[alike] = keys_of(seen, asked)
+            segment, day = seen.segment, seen.day
+            for key in counted:
+                journeys[segment, key].add(seen.journey)
+                found[day, segment, key].append(order)
 
     def by_key(self) -> dict[Key, set[int]]:
         """key → its journeys, of every segment."""
@@ -163,21 +169,29 @@ class Tally:
         return result
 
 
-def _comments(
-    survey_id: str, conditions: Sequence[ColumnElement[bool]], version: str
-) -> Select[Any]:
+@functools.cache
+def _low_flag() -> Any:
+    """1 when the same wave answered the comment's stage low, else 0. Built once: the
+    comparisons on the aliased answers cost about a millisecond a report to make."""
     same = aliased(Answer)
     low_answer = or_(same.rating <= LOW_RATING, same.valence < 0, same.nps <= NPS_DETRACTOR)
     low = exists().where(
         same.dispatch_id == Answer.dispatch_id, same.stage == Answer.stage, low_answer
     )
+    return case((low, 1), else_=0)
+
+
+def _comments(
+    survey_id: str, conditions: Sequence[ColumnElement[bool]], version: str
+) -> Select[Any]:
     kept = CommentReading
     return (
         select(
-            Answer.id, Answer.order_id, func.coalesce(Answer.segment, ""), Answer.day,
-            Answer.stage, func.coalesce(Answer.touchpoint, ""), Answer.question_id,
-            case((low, 1), else_=0), kept.themes, kept.denied, kept.said, kept.says_nothing,
-            func.length(Answer.comment), Answer.answered_at,
+            Answer.id, Answer.order_id, func.coalesce(Answer.segment, ""),
+            type_coerce(Answer.day, String), Answer.stage, func.coalesce(Answer.touchpoint, ""),
+            Answer.question_id, _low_flag(), kept.themes, kept.denied, kept.said,
+            kept.says_nothing, func.length(Answer.comment),
+            type_coerce(Answer.answered_at, String),
         )
         .join(kept, and_(kept.answer_id == Answer.id, kept.version == version))
         .where(
@@ -197,11 +211,15 @@ async def seen_comments(
     connection = await session.connection()
     rows = await connection.execute(_comments(survey_id, conditions, version))
     readings: dict[tuple[str, str, str | None, bool], TextReading] = {}
+    # The day and instant as the driver gives them (SQLite: text): SQLAlchemy's
+    # conversion of each row's costs more than a date made once per day and fromisoformat.
+    days: dict[Any, date] = {}
     return [
         Seen(
-            int(answer), int(journey), str(segment), _day(day), str(stage), str(point),
-            str(question), bool(low), _reading(readings, themes, denied, said, bool(nothing)),
-            int(length or 0), at,
+            int(answer), int(journey), str(segment), days.get(day) or _new_day(days, day),
+            str(stage), str(point), str(question), bool(low),
+            _reading(readings, themes, denied, said, bool(nothing)), int(length or 0),
+            _instant(at),
         )
         for answer, journey, segment, day, stage, point, question, low, themes, denied, said,
         nothing, length, at in rows.all()
@@ -223,6 +241,18 @@ def _reading(
             tuple(themes.split()), tuple(denied.split()), intent, nothing, ()
         )
     return made[stored]
+
+
+def _new_day(days: dict[Any, date], value: Any) -> date:
+    days[value] = _day(value)
+    return days[value]
+
+
+def _instant(value: Any) -> datetime:
+    """An answer's time read uncoerced, as storage.types.UTCDateTime would give it."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _day(value: Any) -> date:

@@ -431,12 +431,13 @@ async def _word_sample(
     segment: str | None,
     fresh: list[dict[str, object]],
     limit: int,
+    version: str | None = None,
 ) -> list[Words]:
     """The stage's newest comments as the recurring words need them, from their stored
     readings. A comment without one (it came after the caller read the period's) is read
     now from its text and added to `fresh`; one forgotten since is left out."""
     asked = asked_intents(survey)
-    version = fingerprint(survey.themes)
+    version = version or fingerprint(survey.themes)
     statement = _sample_query(segment is not None, limit)
     values = _values(survey.id, stage, bounds, segment, version)
     connection = await session.connection()  # Core rows: the ORM's handling costs more
@@ -445,6 +446,9 @@ async def _word_sample(
     # Most comments of a stage read alike but for their words: what the rest decides is
     # worked out once per reading, question intent and lowness.
     decided: dict[tuple[Any, ...], tuple[bool, tuple[str, ...]]] = {}
+    # Short comments recur word for word ("долго", "всё отлично"): their terms are
+    # made once per stored text of them, and shared (frequencies counts them once too).
+    made: dict[str, frozenset[tuple[str, str]]] = {}
     result = []
     for answer, journey, question, low, themes, denied, said, nothing, stored in rows:
         intent = asked.get(question)
@@ -454,15 +458,17 @@ async def _word_sample(
                 reading = _stored(themes, denied, said, nothing, "")
                 decided[alike] = _pain(reading, intent, bool(low))
             pain, found = decided[alike]
-            terms = _stored_terms(stored)
+            terms = made.get(stored)
+            if terms is None:
+                terms = made[stored] = _terms(_stored_terms(stored))
         elif int(answer) in unread:
             reading = read_text(unread[int(answer)], compiled())
             fresh.append(_kept_row(int(answer), reading, version))
             pain, found = _pain(reading, intent, bool(low))
-            terms = reading.terms
+            terms = _terms(reading.terms)
         else:
             continue
-        result.append(Words(int(journey), pain, found, _terms(terms)))
+        result.append(Words(int(journey), pain, found, terms))
     return result
 
 
@@ -552,11 +558,17 @@ def _terms(content: Sequence[tuple[str, str]]) -> frozenset[tuple[str, str]]:
 def frequencies(reads: Iterable[Read | Words]) -> tuple[Counter[str], int]:
     """In how many of the comments each term key occurs, and how many comments."""
     counts: Counter[str] = Counter()
-    n = 0
-    for r in reads:
-        counts.update({key for key, _ in r.terms})
-        n += 1
-    return counts, n
+    # Comments with the same terms (the word sample shares one set among them) counted
+    # at once, in the order they first come, as one by one.
+    alike = Counter(r.terms for r in reads)
+    for terms, times in alike.items():
+        keys = {key for key, _ in terms}
+        if times == 1:
+            counts.update(keys)
+        else:
+            for key in keys:
+                counts[key] += times
+    return counts, alike.total()
 
 
 def uncovered(
@@ -759,7 +771,9 @@ async def build_voices(
         quotes = await _picked(session, found.quotes)
         # The recurring words are sought among the newest comments of each stage.
         reads: dict[str, Sequence[Read | Words]] = {
-            s.id: await _word_sample(session, survey, compiled, s.id, now, segment, fresh, sample)
+            s.id: await _word_sample(
+                session, survey, compiled, s.id, now, segment, fresh, sample, version
+            )
             for s in survey.stages
         }
     else:  # the database would not keep the readings: count the comments in hand
