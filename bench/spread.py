@@ -60,8 +60,9 @@ def week(
 def p_values(now: CustomerCells, baseline: Sequence[CustomerCells],
              earlier: Sequence[CustomerCells]) -> dict[str, float]:  # fmt: skip
     """The raw rating's drop p of each stage."""
-    spread = evidence._metric_spread(baseline, earlier, "rating")
-    findings = evidence._drops(now, baseline, "rating", SETTINGS, spread)
+    periods = evidence._periods(now, baseline, earlier, "rating")
+    spread = evidence._metric_spread(periods, "rating")
+    findings = evidence._drops(periods, "rating", SETTINGS, spread)
     return {f.key[0]: f.p for f in findings if f.key[1] is None}
 
 

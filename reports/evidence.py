@@ -434,27 +434,42 @@ def _drop(
                    line, whole.mean, whole.n, suggestive=change < line)  # fmt: skip
 
 
-def _drops(
+@dataclass(frozen=True, slots=True)
+class _Periods:
+    """One metric's cells in the report's period, each baseline period and the periods
+    before those (which only tell τ²): read off the customer cells once per metric."""
+
+    now: dict[CellKey, Moments]
+    baseline: list[dict[CellKey, Moments]]
+    earlier: list[dict[CellKey, Moments]]
+
+
+def _periods(
     current: CustomerCells,
     baseline: Sequence[CustomerCells],
+    earlier: Sequence[CustomerCells],
     metric: str,
-    s: Settings,
-    spread: PeriodSpread,
-) -> list[Finding]:
-    now_cells = _metric_cells(current, metric)
-    periods = [_metric_cells(period, metric) for period in baseline]
+) -> _Periods:
+    return _Periods(
+        _metric_cells(current, metric),
+        [_metric_cells(period, metric) for period in baseline],
+        [_metric_cells(period, metric) for period in earlier],
+    )
+
+
+def _drops(periods: _Periods, metric: str, s: Settings, spread: PeriodSpread) -> list[Finding]:
     before_cells: dict[CellKey, list[Moments]] = {}
-    for period in periods:
+    for period in periods.baseline:
         for key, moments in period.items():
             if moments.n > 0:
                 before_cells.setdefault(key, []).append(moments)
     prior_var = pooled_variance(
-        [*now_cells.values(), *(m for p in periods for m in p.values())],
+        [*periods.now.values(), *(m for p in periods.baseline for m in p.values())],
         DEFAULT_VARIANCE[metric],
         floored=True,
     )
     findings = []
-    for key, now in now_cells.items():
+    for key, now in periods.now.items():
         before = before_cells.get(key, [])
         if min(now.n, sum(m.n for m in before)) < s.min_customers:
             continue
@@ -462,20 +477,18 @@ def _drops(
     return findings
 
 
-def _metric_spread(
-    baseline: Sequence[CustomerCells], earlier: Sequence[CustomerCells], metric: str
-) -> PeriodSpread:
-    periods = [_metric_cells(period, metric) for period in (*earlier, *baseline)]
+def _metric_spread(periods: _Periods, metric: str) -> PeriodSpread:
     # A relative score is a stage against the same customers' other stages: a shop-wide
     # good or bad week cancels in it.
-    return _spread(periods, DEFAULT_VARIANCE[metric], shared=metric != "relative")
+    return _spread(
+        [*periods.earlier, *periods.baseline],
+        DEFAULT_VARIANCE[metric],
+        shared=metric != "relative",
+    )
 
 
 def _windows(
-    history: CustomerCells | None,
-    periods_cells: Sequence[CustomerCells],
-    metric: str,
-    spread: PeriodSpread,
+    history: CustomerCells | None, periods: _Periods, metric: str, spread: PeriodSpread
 ) -> dict[CellKey, Estimate]:
     """Each cell's estimate over the period and its baseline, its variance widened by the
     periods' own moves: the customers of five weeks know the five weeks' mean, not the
@@ -487,10 +500,10 @@ def _windows(
     window = _estimates(history, metric)
     if spread.variance <= 0:
         return window
-    periods = [_metric_cells(period, metric) for period in periods_cells]
+    cells = [periods.now, *periods.baseline]
     result = {}
     for key, e in window.items():
-        counts = [p[key].n for p in periods if key in p]
+        counts = [p[key].n for p in cells if key in p]
         total = sum(counts)
         added = spread.variance * sum((n / total) ** 2 for n in counts) if total else 0.0
         result[key] = _widened(e, added, spread.df)
@@ -522,19 +535,21 @@ def assess(
     findings: list[Finding] = []
     history = sum(baseline, current) if baseline else None
     for metric in METRICS:
-        spread = _metric_spread(baseline, earlier, metric)
-        window = _windows(history, (current, *baseline), metric, spread)
+        periods = _periods(current, baseline, earlier, metric)
+        spread = _metric_spread(periods, metric)
+        window = _windows(history, periods, metric, spread)
         for key, estimate in _estimates(current, metric).items():
             if estimate.n < enough:
                 continue
             estimates.setdefault(key, {})[metric] = estimate
             findings.append(_threshold(key, metric, estimate, settings, window.get(key)))
-        findings += _drops(current, baseline, metric, settings, spread)
+        findings += _drops(periods, metric, settings, spread)
     # A stage that fell against the rest of the same customers' visit: their mood cancels,
     # so a fall of one stage shows at a third fewer customers than in its raw rating.
-    spread = _metric_spread(baseline, earlier, "relative")
-    findings += _drops(current, baseline, "relative", settings, spread)
-    window = _windows(history, (current, *baseline), "relative", spread)
+    periods = _periods(current, baseline, earlier, "relative")
+    spread = _metric_spread(periods, "relative")
+    findings += _drops(periods, "relative", settings, spread)
+    window = _windows(history, periods, "relative", spread)
     for key, estimate in _estimates(current, "relative").items():
         if estimate.n >= enough:
             findings.append(_relative(key, estimate, settings, window.get(key)))

@@ -21,6 +21,7 @@ from reports.evidence import (
     Rule,
     _drop,
     _metric_spread,
+    _periods,
     assess,
     benjamini_hochberg,
     conditional_bh,
@@ -322,8 +323,8 @@ def test_a_stage_and_its_touchpoints_are_one_replicate_of_the_weeks_spread() -> 
     assert false / 300 <= 0.04
     now, baseline = weeks(rng, stages=6, periods=4, n=300, spread=0.1, touchpoints=3)
     stages_only = [CustomerCells(period.stages, {}) for period in baseline]
-    with_touchpoints = _metric_spread(baseline, (), "rating")
-    assert with_touchpoints == _metric_spread(stages_only, (), "rating")
+    with_touchpoints = _metric_spread(_periods(now, baseline, (), "rating"), "rating")
+    assert with_touchpoints == _metric_spread(_periods(now, stages_only, (), "rating"), "rating")
     assert with_touchpoints.variance > 0
 
 

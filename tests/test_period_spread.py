@@ -80,8 +80,9 @@ def test_a_shop_wide_bad_week_is_one_replicate_not_one_per_stage() -> None:
     p_values: list[float] = []
     for _ in range(300):
         now, baseline = shop_weeks(rng, stages=6, periods=4, n=1000, shop=0.1)
-        spread = evidence._metric_spread(baseline, (), "rating")
-        p_values += [f.p for f in evidence._drops(now, baseline, "rating", SETTINGS, spread)]
+        periods = evidence._periods(now, baseline, (), "rating")
+        spread = evidence._metric_spread(periods, "rating")
+        p_values += [f.p for f in evidence._drops(periods, "rating", SETTINGS, spread)]
     assert len(p_values) == 300 * 6
     assert np.mean(np.asarray(p_values) < 0.002) <= 0.004
 
