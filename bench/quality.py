@@ -62,6 +62,7 @@ from bench.common import machine, write_result
 from reports import report as report_module
 from reports.aggregate import Period
 from reports.customers import follow_ups
+from reports.days import FirstDay, first_answer_day
 from reports.priorities import ranked
 from reports.report import Report, build_report
 from storage.db import make_engine, make_session_factory
@@ -601,15 +602,13 @@ async def _score(path: Path, plans: Sequence[Plan]) -> list[dict[str, Any]]:
 
 
 async def _verdicts(session: AsyncSession, p: Plan, period: Period) -> Any:
-    """The verdicts behind the report (reports.report._judge, private and free to change:
-    None when it does, and the diagnostics are skipped)."""
+    """The verdicts behind the report (reports.report._judge, private: a change of its
+    signature fails here, loudly — a silent skip once lost every diagnostic of a run)."""
     judge = getattr(report_module, "_judge", None)
     if judge is None:
         return None
-    try:
-        return (await judge(session, p.survey, period, None, p.survey.default_locale)).verdicts
-    except (AttributeError, TypeError):
-        return None
+    first = FirstDay(await first_answer_day(session, p.survey.id))
+    return (await judge(session, p.survey, period, None, p.survey.default_locale, first)).verdicts
 
 
 async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
@@ -961,6 +960,9 @@ def _check(records: Sequence[dict[str, Any]], expected: int) -> None:
         raise SystemExit(f"{len(records)} reports, expected {expected}")
     if not any(r["customers"] > 0 for r in records):
         raise SystemExit("no report saw a customer: the simulation fed nothing")
+    missing = sum("target_p" not in r for r in records if r["target"])
+    if missing:
+        raise SystemExit(f"{missing} planted reports without their p-values: diagnostics lost")
 
 
 def _fast_tmp() -> str | None:
