@@ -281,11 +281,18 @@ async def rolled_rounds(
 
 
 async def reuse(args: argparse.Namespace) -> dict[str, Any]:
-    """Only the timed rounds, on a copy of a database kept by `--keep`."""
-    directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    path = directory / "report.db"
-    await asyncio.to_thread(shutil.copyfile, args.reuse, path)
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    """Only the timed rounds, on a copy of a database kept by `--keep` (SQLite), or on a
+    PostgreSQL database a full run left seeded, its readings and rollups built (its URL:
+    the rounds only read, but for the rollups' refresh)."""
+    path: Path | None = None
+    if args.database == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
+        path = directory / "report.db"
+        await asyncio.to_thread(shutil.copyfile, args.reuse, path)
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = args.reuse
+    engine = make_engine(url)
     factory = make_session_factory(engine)
     # A database kept by older code gets this code's tables and the rollups' new levels,
     # as the migration and the scheduler's next refresh would give them.
@@ -295,9 +302,10 @@ async def reuse(args: argparse.Namespace) -> dict[str, Any]:
     rolled = await rolled_rounds(engine, factory, args)
     rss_after = rss_mib()
     await engine.dispose()
-    await asyncio.to_thread(path.unlink)
+    if path is not None:
+        await asyncio.to_thread(path.unlink)
     return {
-        "database": "sqlite",
+        "database": args.database,
         "answers": args.answers,
         "days": PERIOD.days,
         "reused": str(args.reuse),
@@ -441,10 +449,14 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", help="write a cProfile of one build_report here")
     parser.add_argument("--keep", help="SQLite: save the database the rounds ran on here")
-    parser.add_argument("--reuse", help="SQLite: time the rounds only, on a copy of this")
+    parser.add_argument(
+        "--reuse",
+        help="time the rounds only: SQLite, on a copy of this file; PostgreSQL, on the "
+        "database of this URL (seeded, readings and rollups built)",
+    )
     args = parser.parse_args()
-    if (args.keep or args.reuse) and args.database != "sqlite":
-        parser.error("--keep and --reuse are for SQLite")
+    if args.keep and args.database != "sqlite":
+        parser.error("--keep is for SQLite")
     freeze_as_the_worker_does()
     payload = asyncio.run(reuse(args) if args.reuse else run(args))
     path = write_result(f"report-{args.database}-{args.answers}", payload)

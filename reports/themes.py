@@ -57,6 +57,7 @@ from reports.theme_rollup import (
 )
 from storage.models import Answer, ChoiceRollup, CommentReading
 from storage.readings import keep_readings
+from storage.statistics import plan_for_values
 from surveys.model import Intent, Question, QuestionKind, Survey
 from surveys.readings import TextReading, decide, fingerprint
 from surveys.themes import Matchers, matchers, read_text
@@ -363,6 +364,8 @@ async def read_unread(
             .order_by(Answer.id)
             .limit(READ_BATCH)
         )
+        # A day's window and months of them want different plans (storage.statistics).
+        await plan_for_values(session)
         rows = (await session.execute(statement)).all()
         if not rows:
             break

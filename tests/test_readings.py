@@ -172,3 +172,29 @@ async def test_postgresql_knows_the_size_of_the_readings_after_the_first_batch(
             " AND attname = 'version'"
         )
         assert await session.scalar(analysed) == 1
+
+
+async def test_the_unread_comments_are_planned_for_their_window(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL plans the unread-comments query for the window it is given, in every
+    batch: a cached generic plan walked the primary key of all the answers for a day."""
+    modes: list[str] = []
+    original = report_themes.keep_readings
+
+    async def noting(session: AsyncSession, rows: Any) -> bool:
+        if rows:  # a batch of read_unread's (the report keeps its stray ones at the end)
+            modes.append(str(await session.scalar(text("SHOW plan_cache_mode"))))
+        return await original(session, rows)
+
+    monkeypatch.setattr(report_themes, "READ_BATCH", BATCH)
+    monkeypatch.setattr(report_themes, "keep_readings", noting)
+    async with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's plan cache")
+    await voices(factory)
+
+    assert len(modes) > 2
+    assert set(modes) == {"force_custom_plan"}
+    async with factory() as session:  # only for those transactions
+        assert await session.scalar(text("SHOW plan_cache_mode")) == "auto"
