@@ -64,17 +64,40 @@ def stale_tables(connection: Connection) -> list[str]:
             "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE idx IS NOT NULL"
         ):
             analysed.setdefault(table, {})[index] = int(str(stat).split()[0])
+    without_rowid = {
+        name
+        for name, sql in connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+        )
+        if sql is not None and "WITHOUT ROWID" in sql.upper()
+    }
     stale = []
     for table, names in sorted(indexes.items()):
         quoted = '"' + table.replace('"', '""') + '"'
-        rows = connection.exec_driver_sql(f"SELECT count(*) FROM {quoted}").scalar_one()
-        if not rows:
+        count = f"SELECT count(*) FROM {quoted}"
+        # The rowids' span bounds the rows from above and takes two seeks, where
+        # count(*) reads a whole index (32 ms at 10M answers with the file cached, 0.5 s
+        # from disk, at every start-up): the rows are counted only when the bound says
+        # the table may have outgrown its statistics. One min() or max() per SELECT:
+        # SQLite seeks only for those.
+        last, first = (f"(SELECT {end}(rowid) FROM {quoted})" for end in ("max", "min"))
+        span = count if table in without_rowid else f"SELECT {last} - {first} + 1"
+        bound = connection.exec_driver_sql(span).scalar()
+        if not bound:
             continue  # ANALYZE writes nothing for an empty table
         known = analysed.get(table, {})
         unanalysed = any(name not in known for name, partial in names if not partial)
-        if not known or unanalysed or rows >= GROWTH * max(known.values()):
+        if not known or unanalysed:
+            stale.append(table)
+            continue
+        limit = GROWTH * max(known.values())
+        if bound >= limit and (table in without_rowid or _rows(connection, count) >= limit):
             stale.append(table)
     return stale
+
+
+def _rows(connection: Connection, count: str) -> int:
+    return int(connection.exec_driver_sql(count).scalar_one())
 
 
 def _analyse(connection: Connection) -> list[str]:
