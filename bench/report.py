@@ -17,7 +17,9 @@ aggregation's; tracemalloc measures one aggregate call on its own.
 Seeding, the rollups and the first report (which reads every comment) take minutes at
 1M, so on SQLite `--keep FILE` saves the database as the timed rounds found it and
 `--reuse FILE` times the rounds on a copy of it (bare scan, aggregate, build_report),
-skipping everything before: two versions of the code compared on the same data.
+skipping everything before: two versions of the code compared on the same data. On
+PostgreSQL `--reuse URL` times the rounds on that database itself, seeded and built
+before (readings, rollups, theme rollup), as `bench/README.md` of 2026-12-07 did it.
 """
 
 from __future__ import annotations
