@@ -17,7 +17,9 @@ aggregation's; tracemalloc measures one aggregate call on its own.
 Seeding, the rollups and the first report (which reads every comment) take minutes at
 1M, so on SQLite `--keep FILE` saves the database as the timed rounds found it and
 `--reuse FILE` times the rounds on a copy of it (bare scan, aggregate, build_report),
-skipping everything before: two versions of the code compared on the same data.
+skipping everything before: two versions of the code compared on the same data. On
+PostgreSQL `--reuse URL` times the rounds on that database itself, seeded and built
+before (readings, rollups, theme rollup), as `bench/README.md` of 2026-12-07 did it.
 """
 
 from __future__ import annotations
@@ -281,11 +283,18 @@ async def rolled_rounds(
 
 
 async def reuse(args: argparse.Namespace) -> dict[str, Any]:
-    """Only the timed rounds, on a copy of a database kept by `--keep`."""
-    directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    path = directory / "report.db"
-    await asyncio.to_thread(shutil.copyfile, args.reuse, path)
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    """Only the timed rounds, on a copy of a database kept by `--keep` (SQLite), or on a
+    PostgreSQL database a full run left seeded, its readings and rollups built (its URL:
+    the rounds only read, but for the rollups' refresh)."""
+    path: Path | None = None
+    if args.database == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix="bench-report-"))
+        path = directory / "report.db"
+        await asyncio.to_thread(shutil.copyfile, args.reuse, path)
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = args.reuse
+    engine = make_engine(url)
     factory = make_session_factory(engine)
     # A database kept by older code gets this code's tables and the rollups' new levels,
     # as the migration and the scheduler's next refresh would give them.
@@ -295,9 +304,10 @@ async def reuse(args: argparse.Namespace) -> dict[str, Any]:
     rolled = await rolled_rounds(engine, factory, args)
     rss_after = rss_mib()
     await engine.dispose()
-    await asyncio.to_thread(path.unlink)
+    if path is not None:
+        await asyncio.to_thread(path.unlink)
     return {
-        "database": "sqlite",
+        "database": args.database,
         "answers": args.answers,
         "days": PERIOD.days,
         "reused": str(args.reuse),
@@ -441,10 +451,14 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", help="write a cProfile of one build_report here")
     parser.add_argument("--keep", help="SQLite: save the database the rounds ran on here")
-    parser.add_argument("--reuse", help="SQLite: time the rounds only, on a copy of this")
+    parser.add_argument(
+        "--reuse",
+        help="time the rounds only: SQLite, on a copy of this file; PostgreSQL, on the "
+        "database of this URL (seeded, readings and rollups built)",
+    )
     args = parser.parse_args()
-    if (args.keep or args.reuse) and args.database != "sqlite":
-        parser.error("--keep and --reuse are for SQLite")
+    if args.keep and args.database != "sqlite":
+        parser.error("--keep is for SQLite")
     freeze_as_the_worker_does()
     payload = asyncio.run(reuse(args) if args.reuse else run(args))
     path = write_result(f"report-{args.database}-{args.answers}", payload)

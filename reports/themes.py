@@ -57,6 +57,7 @@ from reports.theme_rollup import (
 )
 from storage.models import Answer, ChoiceRollup, CommentReading
 from storage.readings import keep_readings
+from storage.statistics import plan_for_values
 from surveys.model import Intent, Question, QuestionKind, Survey
 from surveys.readings import TextReading, decide, fingerprint
 from surveys.themes import Matchers, matchers, read_text
@@ -352,18 +353,28 @@ async def read_unread(
     the themes' matchers (compiled only when a comment needs reading)."""
     kept = CommentReading
     current = exists().where(kept.answer_id == Answer.id, kept.version == version)
-    statement = (
-        select(Answer.id, Answer.comment)
-        .where(*window(survey_id, bounds), ~current)
-        .order_by(Answer.id)
-        .limit(READ_BATCH)
-    )
-    while rows := (await session.execute(statement)).all():
+    after = 0
+    while True:
+        # Each batch starts after the last one's ids: from the window's start, every
+        # batch would walk past all the comments read so far (quadratic in a first
+        # report that reads 100,000 comments).
+        statement = (
+            select(Answer.id, Answer.comment)
+            .where(*window(survey_id, bounds), Answer.id > after, ~current)
+            .order_by(Answer.id)
+            .limit(READ_BATCH)
+        )
+        # A day's window and months of them want different plans (storage.statistics).
+        await plan_for_values(session)
+        rows = (await session.execute(statement)).all()
+        if not rows:
+            break
         readings = [keep(int(i), read_text(str(text), compiled())) for i, text in rows]
         if not await keep_readings(session, readings):
             return False
         if len(rows) < READ_BATCH:
             break
+        after = int(rows[-1][0])
     return True
 
 

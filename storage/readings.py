@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CommentReading
+from storage.statistics import analyse_new_table
 
 log = logging.getLogger(__name__)
 
@@ -39,4 +40,10 @@ async def keep_readings(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         await session.rollback()
         log.warning("comment readings not stored (%s): read again next time", error.orig)
         return False
+    try:
+        # A first report fills the table from empty in one go: the planner must know.
+        await analyse_new_table(session, _TABLE.name)
+    except DBAPIError as error:
+        await session.rollback()
+        log.warning("comment readings not analysed (%s)", error.orig)
     return True

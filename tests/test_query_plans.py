@@ -221,6 +221,39 @@ def test_statistics_are_kept_when_missing_outgrown_or_an_index_is_new(tmp_path: 
     connection.close()
 
 
+def test_growth_is_the_rows_not_the_ids_nor_the_kind_of_table(tmp_path: Path) -> None:
+    """The rows are bounded by the rowids' span and counted only past the bound: sparse
+    ids (a reading keyed by its answer's id), deleted rows and a table without rowids
+    are judged by their rows, as before."""
+    path = tmp_path / "sparse.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        """
+        CREATE TABLE sparse (id INTEGER PRIMARY KEY, a INTEGER);
+        CREATE INDEX sparse_a ON sparse (a);
+        CREATE TABLE keyed (k TEXT PRIMARY KEY, a INTEGER) WITHOUT ROWID;
+        CREATE INDEX keyed_a ON keyed (a);
+        """
+    )
+    connection.executemany("INSERT INTO sparse VALUES (?, ?)", [(i * 100, i) for i in range(10)])
+    connection.executemany("INSERT INTO keyed VALUES (?, ?)", [(str(i), i) for i in range(10)])
+    connection.execute("ANALYZE")
+    connection.commit()
+    more = range(10, 10 * GROWTH - 1)
+    connection.executemany("INSERT INTO sparse VALUES (?, ?)", [(i * 100, i) for i in more])
+    connection.executemany("INSERT INTO keyed VALUES (?, ?)", [(str(i), i) for i in more])
+    connection.commit()
+    assert _stale(path) == []  # ids spread 100-fold, rows not yet GROWTH-fold
+    connection.execute("INSERT INTO sparse VALUES (?, 0)", (10**9,))
+    connection.execute("INSERT INTO keyed VALUES ('x', 0)")
+    connection.commit()
+    assert _stale(path) == ["keyed", "sparse"]
+    connection.execute("DELETE FROM sparse WHERE id BETWEEN 1 AND 5000")
+    connection.commit()
+    assert _stale(path) == ["keyed"]  # the span is as wide as ever, the rows are fewer
+    connection.close()
+
+
 def _unanalysed_copy(seeded: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
     """The seeded database as a product's was before it kept statistics."""
     copy = tmp_path / "copy.db"
