@@ -594,7 +594,8 @@ async def _score(path: Path, plans: Sequence[Plan]) -> list[dict[str, Any]]:
             records.append({
                 "kind": c.kind, "size": c.size, "effect": c.effect, "target": c.target,
                 "driver": p.driver, "ranking": ranking, "ranking_source": source,
-                "cells": cells_of(report), "customers": report.customers, **evidence,
+                "cells": cells_of(report), "customers": report.customers,
+                "journeys": report.priorities.journeys, **evidence,
             })  # fmt: skip
     finally:
         await engine.dispose()
@@ -612,8 +613,8 @@ async def _verdicts(session: AsyncSession, p: Plan, period: Period) -> Any:
 
 
 async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
-    """The planted cell's smallest p-value per rule and the number of tests that went
-    through the report's FDR procedure."""
+    """The planted cell's smallest p-value per rule, the number of tests that went through
+    the report's FDR procedure, and how many of them were discoveries."""
     verdicts = await _verdicts(session, p, period)
     if verdicts is None:
         return {}
@@ -623,7 +624,14 @@ async def _evidence(session: AsyncSession, p: Plan, period: Period) -> dict[str,
     for finding in getattr(verdict, "findings", ()):
         rule = f"{finding.rule}:{finding.metric}"
         by_rule[rule] = min(by_rule.get(rule, 1.0), float(finding.p))
-    return {"target_p": by_rule, "tests": int(getattr(verdicts, "tests", 0))}
+    discovered = [f.p for v in verdicts.cells.values() for f in v.findings if f.discovered]
+    return {
+        "target_p": by_rule,
+        "tests": int(getattr(verdicts, "tests", 0)),
+        # The report's largest discovered p: how far down BH's line reached that week.
+        "cutoff": max(discovered, default=0.0),
+        "discovered": len(discovered),
+    }
 
 
 async def _discoveries(session: AsyncSession, p: Plan, period: Period) -> dict[str, Any]:
