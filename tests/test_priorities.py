@@ -94,10 +94,15 @@ def test_too_few_journeys_say_so() -> None:
 
 
 def test_the_ranking_learns_from_the_period_and_its_baseline() -> None:
-    """A weekly report with four baseline weeks ranks on five weeks of NPS answers."""
+    """A weekly report ranks on at least nine weeks of NPS answers; a monthly one on the
+    month and its four baseline months."""
     week = Period(date(2026, 11, 23), date(2026, 11, 30))
-    assert importance_window(week, 4) == Period(date(2026, 10, 26), date(2026, 11, 30))
-    assert importance_window(week, 0) == week
+    assert importance_window(week, 4) == Period(date(2026, 9, 28), date(2026, 11, 30))
+    assert importance_window(week, 0) == importance_window(week, 4)
+    assert importance_window(week, 12).days == 91
+    month = Period(date(2026, 11, 1), date(2026, 12, 1))
+    assert importance_window(month, 4) == Period(date(2026, 7, 4), date(2026, 12, 1))
+    assert importance_window(month, 4).days == 150
 
 
 def test_gaps_are_to_the_higher_of_threshold_and_journey() -> None:
