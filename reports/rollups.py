@@ -87,7 +87,7 @@ async def _build_customers(
         )
     )
     columns = ("segment", "stage", "touchpoint", *customers.SUM_COLUMNS)
-    rows = await customers.cell_rows(session, survey_id, Answer.day == day, excluded, True)
+    rows = await customers.cell_rows(session, survey_id, Answer.day == day, excluded, True, day)
     if rows:
         values = [
             {"survey_id": survey_id, "day": day, **dict(zip(columns, row, strict=True))}
