@@ -37,7 +37,14 @@ from reports.cells import SUM_FIELDS, answer_sums, count_if
 from reports.days import built_days, gaps, in_runs, runs, with_answers
 from reports.figures import Figures
 from reports.week_rollup import split_weeks, week_runs
-from storage.models import Answer, AnswerRollup, AnswerRollupWeek, Dispatch, DispatchStatus
+from storage.models import (
+    Answer,
+    AnswerRollup,
+    AnswerRollupWeek,
+    AnswerRollupWeekAll,
+    Dispatch,
+    DispatchStatus,
+)
 
 LOW_RATING = 3  # a comment whose stage rating in the same wave is ≤ this comes first
 COMMENT_LOOKBACK = 500  # the most recent comments of a stage searched for low ones
@@ -145,8 +152,11 @@ def _rollup_cells_query(
 ) -> Select[Any]:
     """The rollup rows of `ranges` summed per (stage, touchpoint, emotion): the same
     columns the live aggregate yields ('' read back as NULL). `weekly`: the rows of the
-    weeks (Mondays) in `ranges` from the weekly level (reports.week_rollup)."""
-    table: Any = AnswerRollupWeek if weekly else AnswerRollup
+    weeks (Mondays) in `ranges` from the weekly level (reports.week_rollup) — without a
+    segment, from its sums over all segments: a third of the rows to sort and group."""
+    table: Any = AnswerRollup
+    if weekly:
+        table = AnswerRollupWeek if segment is not None else AnswerRollupWeekAll
     when = table.week if weekly else table.day
     conditions = [table.survey_id == survey_id, in_runs(when, ranges)]
     if segment is not None:

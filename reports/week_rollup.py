@@ -4,8 +4,10 @@ customer-level sums (reports.customers).
 A twelve-week report would otherwise sum 84 days of `answer_rollups` rows (days × cells ×
 emotions × segments: ~43,000 rows for the bundled cafe survey), and grouping them is
 most of what reading the map's figures costs. A week whose seven days are built is
-summed once into `answer_rollup_weeks`; a report reads its whole weeks from there and
-only the days of broken weeks (the period's ends, a stale day) from the daily rows.
+summed once into `answer_rollup_weeks`, and its segments summed into
+`answer_rollup_weeks_all` (a report of every segment groups a third of the rows there); a
+report reads its whole weeks from there and only the days of broken weeks (the period's
+ends, a stale day) from the daily rows.
 
 The week is built from the daily rows, never from the answers, so it is their sum by
 construction (integers: the order of the additions cannot change it). It is unbuilt in
@@ -27,6 +29,7 @@ from reports.cells import SUM_FIELDS
 from storage.models import (
     AnswerRollup,
     AnswerRollupWeek,
+    AnswerRollupWeekAll,
     CustomerRollup,
     CustomerRollupWeek,
     RollupDay,
@@ -35,6 +38,7 @@ from storage.models import (
 
 WEEK = timedelta(days=7)
 _WEEKS = cast(Table, AnswerRollupWeek.__table__)
+_ALL_WEEKS = cast(Table, AnswerRollupWeekAll.__table__)
 _CUSTOMER_WEEKS = cast(Table, CustomerRollupWeek.__table__)
 # The sums of customer_rollups and its weeks (reports.customers reads them in this order).
 CUSTOMER_SUMS = (
@@ -81,6 +85,11 @@ async def unbuild_weeks(session: AsyncSession, survey_id: str, days: Iterable[da
         )
     )
     await session.execute(
+        delete(AnswerRollupWeekAll).where(
+            AnswerRollupWeekAll.survey_id == survey_id, AnswerRollupWeekAll.week.in_(weeks)
+        )
+    )
+    await session.execute(
         delete(CustomerRollupWeek).where(
             CustomerRollupWeek.survey_id == survey_id, CustomerRollupWeek.week.in_(weeks)
         )
@@ -119,6 +128,17 @@ def _build_query(survey_id: str, week: date) -> Any:
     )
 
 
+def _all_query(survey_id: str, week: date) -> Any:
+    """The week's segment rows, just built, summed over their segments."""
+    sums = (func.sum(getattr(AnswerRollupWeek, name)) for name in ("rows", *SUM_FIELDS))
+    keys = (AnswerRollupWeek.stage, AnswerRollupWeek.touchpoint, AnswerRollupWeek.emotion)
+    return (
+        select(literal(survey_id), literal(week), *keys, *sums)
+        .where(AnswerRollupWeek.survey_id == survey_id, AnswerRollupWeek.week == week)
+        .group_by(*keys)
+    )
+
+
 def _customer_query(survey_id: str, week: date) -> Any:
     sums = (func.sum(getattr(CustomerRollup, name)) for name in CUSTOMER_SUMS)
     keys = (CustomerRollup.segment, CustomerRollup.stage, CustomerRollup.touchpoint)
@@ -149,6 +169,8 @@ async def build_week(session: AsyncSession, survey_id: str, week: date, now: dat
         return False
     columns = [*_KEYS, "rows", *SUM_FIELDS]
     await session.execute(insert(_WEEKS).from_select(columns, _build_query(survey_id, week)))
+    every = [*_KEYS[:-1], "rows", *SUM_FIELDS]  # no segment
+    await session.execute(insert(_ALL_WEEKS).from_select(every, _all_query(survey_id, week)))
     customers = ["survey_id", "week", "segment", "stage", "touchpoint", *CUSTOMER_SUMS]
     await session.execute(
         insert(_CUSTOMER_WEEKS).from_select(customers, _customer_query(survey_id, week))

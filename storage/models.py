@@ -305,6 +305,33 @@ class AnswerRollupWeek(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
+class AnswerRollupWeekAll(Base):
+    """One ISO week's sums of one report cell over all segments: the sum of the week's
+    `answer_rollup_weeks` rows, built and unbuilt with them (reports.week_rollup). A
+    report of every segment groups a third of the rows, and its grouping's sort was most
+    of what reading the map's figures cost."""
+
+    __tablename__ = "answer_rollup_weeks_all"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
 class CustomerSums:
     """A cell's customer-level sums (reports.customers): customers, and per metric the
     customers with a score, its sum and its sum of squares."""
