@@ -40,6 +40,7 @@ from reports.week_rollup import split_weeks, week_runs
 from storage.models import (
     Answer,
     AnswerRollup,
+    AnswerRollupAll,
     AnswerRollupWeek,
     AnswerRollupWeekAll,
     Dispatch,
@@ -152,11 +153,12 @@ def _rollup_cells_query(
 ) -> Select[Any]:
     """The rollup rows of `ranges` summed per (stage, touchpoint, emotion): the same
     columns the live aggregate yields ('' read back as NULL). `weekly`: the rows of the
-    weeks (Mondays) in `ranges` from the weekly level (reports.week_rollup) — without a
-    segment, from its sums over all segments: a third of the rows to sort and group."""
-    table: Any = AnswerRollup
-    if weekly:
-        table = AnswerRollupWeek if segment is not None else AnswerRollupWeekAll
+    weeks (Mondays) in `ranges` from the weekly level (reports.week_rollup). Without a
+    segment, from the sums over all segments: a third of the rows to sort and group."""
+    if segment is None:
+        table: Any = AnswerRollupWeekAll if weekly else AnswerRollupAll
+    else:
+        table = AnswerRollupWeek if weekly else AnswerRollup
     when = table.week if weekly else table.day
     conditions = [table.survey_id == survey_id, in_runs(when, ranges)]
     if segment is not None:

@@ -278,6 +278,32 @@ class AnswerRollup(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
+class AnswerRollupAll(Base):
+    """One day's sums of one report cell over all segments: the sum of the day's
+    `answer_rollups` rows, replaced with them (reports.rollups). A report of every
+    segment reads its days outside whole weeks from here: a third of the rows to group."""
+
+    __tablename__ = "answer_rollups_all"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
 class AnswerRollupWeek(Base):
     """One ISO week's sums of one report cell (Monday `week`): the sum of its seven days'
     `answer_rollups` rows, built once all seven are built (reports.week_rollup). A report
