@@ -316,9 +316,15 @@ async def top_comments(
     cost stays flat however many answers the period holds."""
     start, end = period.bounds()
     values = {"survey_id": survey_id, "stage": stage, "start": start, "end": end}
-    statement = _comments_query(segment is not None, limit, lookback)
     values["segment"] = segment
+    # The newest low ones first, on their own: the walk stops at the `limit`-th (~15
+    # comments in, with a fifth of them low) instead of testing all `lookback` (1.25 →
+    # 0.55 ms a stage at 1M answers). Only short of them, the whole ranking.
+    statement = _comments_query(segment is not None, limit, lookback, low_only=True)
     rows = (await session.execute(statement, values)).all()
+    if len(rows) < limit:
+        statement = _comments_query(segment is not None, limit, lookback)
+        rows = (await session.execute(statement, values)).all()
     return [
         Comment(text, at, touchpoint, value, first == 0)
         for text, at, touchpoint, value, first in rows
@@ -326,9 +332,13 @@ async def top_comments(
 
 
 @functools.cache
-def _comments_query(by_segment: bool, limit: int, lookback: int) -> Select[Any]:
+def _comments_query(
+    by_segment: bool, limit: int, lookback: int, low_only: bool = False
+) -> Select[Any]:
     """top_comments' statement, built once and bound per call (`survey_id`, `stage`,
-    `start`, `end`, `segment`): a report asks it for every stage."""
+    `start`, `end`, `segment`): a report asks it for every stage. `low_only`: the
+    `limit` newest low comments among the `lookback` newest, fewer when there are not
+    so many — what the whole ranking puts first."""
     stage: BindParameter[str] = bindparam("stage", type_=Answer.stage.type)
     conditions = [
         Answer.survey_id == bindparam("survey_id"),
@@ -361,6 +371,29 @@ def _comments_query(by_segment: bool, limit: int, lookback: int) -> Select[Any]:
         .limit(limit)
         .subquery()
     )
+    if low_only:
+        # The comments walked newest first on ix_answers_comments, each tested as it
+        # comes, among the `lookback` newest (read once into the IN's list; `id + 0`,
+        # or SQLite looks the list's ids up one by one and tests them all).
+        newest = aliased(Answer)
+        low_here = exists().where(
+            same_wave.dispatch_id == newest.dispatch_id, same_wave.stage == stage, low_answer
+        )
+        picked = (
+            select(newest.id, newest.dispatch_id, newest.answered_at, literal(0).label("low"))
+            .where(
+                newest.survey_id == bindparam("survey_id"),
+                newest.stage == stage,
+                newest.comment.is_not(None),
+                newest.answered_at >= bindparam("start"),
+                newest.answered_at < bindparam("end"),
+                (newest.id + 0).in_(select(recent.c.id)),
+                low_here,
+            )
+            .order_by(newest.answered_at.desc(), newest.id.desc())
+            .limit(limit)
+            .subquery()
+        )
     rated = aliased(Answer)
     rating = (
         select(func.min(rated.rating))
