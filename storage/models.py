@@ -203,6 +203,15 @@ class Answer(Base):
         # A journey's ratings per stage with their question (priorities, read from the
         # index alone), and order deletes (the FK).
         Index("ix_answers_order_stage", "order_id", "stage", "rating", "question_id"),
+        # NPS answers only, in the report index's order: the priorities' newest NPS
+        # answers (ORDER BY day DESC LIMIT) walk a tenth of the entries, and the same
+        # ones in the same order as they did on the report index (6.8 → 2.3 ms at 1M).
+        Index(
+            "ix_answers_nps",
+            *REPORT_INDEX[1:],
+            sqlite_where=text("nps IS NOT NULL"),
+            postgresql_where=text("nps IS NOT NULL"),
+        ),
         # Comments only, newest first per stage: the report's quotes stop after a few.
         Index(
             "ix_answers_comments",
