@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     Select,
-    and_,
     bindparam,
     case,
     exists,
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from reports.cells import SUM_FIELDS, answer_sums, count_if
-from reports.days import built_days, gaps, runs, with_answers
+from reports.days import built_days, gaps, in_bound_runs, run_values, runs, with_answers
 from reports.figures import Figures
 from reports.week_rollup import split_weeks, week_runs
 from storage.models import (
@@ -133,23 +132,7 @@ class Comment:
 def _values(
     survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {"survey_id": survey_id, "segment": segment}
-    for i, (start, end) in enumerate(ranges):
-        values[f"start{i}"], values[f"end{i}"] = start, end
-    return values
-
-
-def _in_ranges(column: Any, ranges: int) -> Any:
-    """`column` in one of `ranges` [start{i}, end{i}) bound parameters."""
-    return or_(
-        *(
-            and_(
-                column >= bindparam(f"start{i}", type_=column.type),
-                column < bindparam(f"end{i}", type_=column.type),
-            )
-            for i in range(ranges)
-        )
-    )
+    return {"survey_id": survey_id, "segment": segment, **run_values(ranges)}
 
 
 def _cells_query(survey_id: str, period: Period, segment: str | None) -> Select[Any]:
@@ -163,7 +146,7 @@ def _cells_statement(by_segment: bool) -> Select[Any]:
     # Grouping by day too keeps the GROUP BY in index order (no sort); days are
     # summed below.
     keys = (Answer.day, Answer.stage, Answer.touchpoint, Answer.emotion)
-    conditions = [Answer.survey_id == bindparam("survey_id"), _in_ranges(Answer.day, 1)]
+    conditions = [Answer.survey_id == bindparam("survey_id"), in_bound_runs(Answer.day, 1)]
     if by_segment:
         conditions.append(Answer.segment == bindparam("segment"))
     return (
@@ -185,7 +168,7 @@ def _rollup_cells_statement(ranges: int, by_segment: bool, weekly: bool) -> Sele
     else:
         table = AnswerRollupWeekAll if weekly else AnswerRollupAll
     when = table.week if weekly else table.day
-    conditions = [table.survey_id == bindparam("survey_id"), _in_ranges(when, ranges)]
+    conditions = [table.survey_id == bindparam("survey_id"), in_bound_runs(when, ranges)]
     if by_segment:
         conditions.append(table.segment == bindparam("segment"))
     touchpoint = func.nullif(table.touchpoint, "")

@@ -23,6 +23,7 @@ selected on a problem and would bias any comparison.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     func,
     null,
     or_,
@@ -48,8 +50,10 @@ from reports.days import (
     built_days,
     first_day,
     gaps,
+    in_bound_runs,
     in_ids,
     in_runs,
+    run_values,
     runs,
     with_answers,
 )
@@ -384,14 +388,15 @@ async def cell_rows(
     return [(*key, *sums) for key, sums in cells.items()]
 
 
-def _rollup_query(
-    survey_id: str, ranges: Sequence[tuple[date, date]], segment: str | None, weekly: bool
-) -> Select[Any]:
+@functools.lru_cache(maxsize=64)
+def _rollup_query(ranges: int, by_segment: bool, weekly: bool) -> Select[Any]:
+    """Built once per shape, bound per call (`survey_id`, `segment`, run_values): a
+    report asks it for up to nine periods."""
     table: Any = CustomerRollupWeek if weekly else CustomerRollup
     when = table.week if weekly else table.day
-    conditions = [table.survey_id == survey_id, in_runs(when, ranges)]
-    if segment is not None:
-        conditions.append(table.segment == segment)
+    conditions = [table.survey_id == bindparam("survey_id"), in_bound_runs(when, ranges)]
+    if by_segment:
+        conditions.append(table.segment == bindparam("segment"))
     sums = (func.sum(getattr(table, name)) for name in SUM_COLUMNS)
     return (
         select(table.stage, table.touchpoint, *sums)
@@ -416,8 +421,9 @@ async def _rows(
     loose = [day for day in built if day not in covered]
     for ranges, weekly in ((week_runs(weeks), True), (runs(loose), False)):
         if ranges:
-            statement = _rollup_query(survey_id, ranges, segment, weekly)
-            for row in (await session.execute(statement)).all():
+            statement = _rollup_query(len(ranges), segment is not None, weekly)
+            values = {"survey_id": survey_id, "segment": segment, **run_values(ranges)}
+            for row in (await session.execute(statement, values)).all():
                 yield row
     # Days before the survey's first answer hold none: no probe for them (a report's
     # baseline and τ² periods reach back months before a new shop's first answer).

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, false, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, RollupDay
@@ -51,6 +51,28 @@ def in_runs(column: Any, ranges: Sequence[tuple[date, date]]) -> Any:
     if not ranges:
         return false()
     return or_(*(and_(column >= start, column < end) for start, end in ranges))
+
+
+def in_bound_runs(column: Any, ranges: int) -> Any:
+    """`column` inside one of `ranges` ranges given as bound parameters start{i}, end{i}
+    (`run_values`): a statement built once per number of ranges, bound per call."""
+    return or_(
+        *(
+            and_(
+                column >= bindparam(f"start{i}", type_=column.type),
+                column < bindparam(f"end{i}", type_=column.type),
+            )
+            for i in range(ranges)
+        )
+    )
+
+
+def run_values(ranges: Sequence[tuple[date, date]]) -> dict[str, date]:
+    """The values of `in_bound_runs`' parameters."""
+    values = {}
+    for i, (start, end) in enumerate(ranges):
+        values[f"start{i}"], values[f"end{i}"] = start, end
+    return values
 
 
 def in_ids(column: Any, ids: Iterable[int]) -> Any:
