@@ -270,7 +270,7 @@ def _stage_visits(
     ratings that day are all of one stage → that stage)."""
     stages: dict[_Place, _Visit] = {}
     journeys: dict[_Day, list[int]] = {}
-    rated: dict[_Day, set[str]] = {}
+    rated: dict[_Day, str] = {}  # its one stage rated, or "" once it rated two
     # The merge of two visits written out, as the fold in _visits is: this runs once
     # per visit of the open day.
     for (day, order, stage, _), visit in groups.items():
@@ -293,12 +293,13 @@ def _stage_visits(
             sums = journeys.get(journey)
             if sums is None:
                 journeys[journey] = [visit[1], visit[2]]
-                rated[journey] = {stage}
+                rated[journey] = stage
             else:
                 sums[0] += visit[1]
                 sums[1] += visit[2]
-                rated[journey].add(stage)
-    alone = {key: next(iter(s)) for key, s in rated.items() if len(s) == 1}
+                if rated[journey] != stage:
+                    rated[journey] = ""
+    alone = {key: stage for key, stage in rated.items() if stage}
     return stages, journeys, alone
 
 
@@ -335,12 +336,18 @@ def _add_visits(
             # The customer's other ratings that day, else (a stage asked alone that day)
             # their ratings of the other stages on the journey's earlier days.
             js, jn = journeys.get((day, order), none)
-            others = (js - rs, jn - rn) if jn > rn else before.get((day, order))
-            if others is not None and others[1]:
-                d = r - others[0] / others[1]
+            if jn > rn:
+                d = r - (js - rs) / (jn - rn)
                 sums[13] += 1
                 sums[14] += d
                 sums[15] += d * d
+            elif before:
+                earlier = before.get((day, order))
+                if earlier is not None and earlier[1]:
+                    d = r - earlier[0] / earlier[1]
+                    sums[13] += 1
+                    sums[14] += d
+                    sums[15] += d * d
         pn = visit[5]
         if pn:
             p = visit[4] / pn
