@@ -18,11 +18,12 @@ only when its `rollup_weeks` row exists and its seven days are built.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.cells import SUM_FIELDS
@@ -179,6 +180,16 @@ async def build_week(session: AsyncSession, survey_id: str, week: date, now: dat
     return True
 
 
+@functools.cache
+def _weeks_statement() -> Any:
+    week = RollupWeek.week
+    return select(week).where(
+        RollupWeek.survey_id == bindparam("survey_id"),
+        week >= bindparam("first", type_=week.type),
+        week <= bindparam("last", type_=week.type),
+    )
+
+
 async def split_weeks(
     session: AsyncSession, survey_id: str, built: Sequence[date]
 ) -> tuple[list[date], list[date]]:
@@ -187,15 +198,10 @@ async def split_weeks(
     candidates = whole_weeks(built)
     if not candidates:
         return [], list(built)
-    found = set(
-        await session.scalars(
-            select(RollupWeek.week).where(
-                RollupWeek.survey_id == survey_id,
-                RollupWeek.week >= candidates[0],
-                RollupWeek.week <= candidates[-1],
-            )
-        )
-    )
+    # Built once, run on the session's connection: a report asks it three times.
+    connection = await session.connection()
+    values = {"survey_id": survey_id, "first": candidates[0], "last": candidates[-1]}
+    found = set((await connection.execute(_weeks_statement(), values)).scalars())
     weeks = [week for week in candidates if week in found]
     covered = {week + timedelta(days=i) for week in weeks for i in range(7)}
     return weeks, [day for day in built if day not in covered]
