@@ -430,7 +430,7 @@ async def _rows(
         if ranges:
             statement = _rollup_query(len(ranges), segment is not None, weekly)
             values = {"survey_id": survey_id, "segment": segment, **run_values(ranges)}
-            for row in (await session.execute(statement, values)).all():
+            for row in (await (await session.connection()).execute(statement, values)).all():
                 yield row
     # Days before the survey's first answer hold none: no probe for them (a report's
     # baseline and τ² periods reach back months before a new shop's first answer).
