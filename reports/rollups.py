@@ -42,13 +42,21 @@ from reports.days import closed_before
 from reports.funnel_rollup import refresh_funnel
 from reports.theme_rollup import mark_stale, refresh_themes
 from reports.week_rollup import build_week, unbuild_weeks, weeks_to_build
-from storage.models import Answer, AnswerRollup, ChoiceRollup, CustomerRollup, RollupDay
+from storage.models import (
+    Answer,
+    AnswerRollup,
+    AnswerRollupAll,
+    ChoiceRollup,
+    CustomerRollup,
+    RollupDay,
+)
 from storage.statistics import keep_statistics
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
 
 _ROLLUPS = cast(Table, AnswerRollup.__table__)
+_ALL = cast(Table, AnswerRollupAll.__table__)
 _CUSTOMERS = cast(Table, CustomerRollup.__table__)
 _CHOICES = cast(Table, ChoiceRollup.__table__)
 _KEYS = ("survey_id", "day", "stage", "touchpoint", "emotion", "segment")
@@ -78,6 +86,17 @@ def _build_query(survey_id: str, day: date) -> Select[Any]:
     )
 
 
+def _all_query(survey_id: str, day: date) -> Select[Any]:
+    """The day's segment rows, just built, summed over their segments."""
+    sums = (func.sum(getattr(AnswerRollup, name)) for name in ("rows", *SUM_FIELDS))
+    keys = (AnswerRollup.stage, AnswerRollup.touchpoint, AnswerRollup.emotion)
+    return (
+        select(literal(survey_id), literal(day), *keys, *sums)
+        .where(AnswerRollup.survey_id == survey_id, AnswerRollup.day == day)
+        .group_by(*keys)
+    )
+
+
 async def _build_customers(
     session: AsyncSession, survey_id: str, day: date, excluded: Collection[str]
 ) -> None:
@@ -87,7 +106,7 @@ async def _build_customers(
         )
     )
     columns = ("segment", "stage", "touchpoint", *customers.SUM_COLUMNS)
-    rows = await customers.cell_rows(session, survey_id, Answer.day == day, excluded, True)
+    rows = await customers.cell_rows(session, survey_id, Answer.day == day, excluded, True, day)
     if rows:
         values = [
             {"survey_id": survey_id, "day": day, **dict(zip(columns, row, strict=True))}
@@ -129,6 +148,13 @@ async def build_day(
     await session.execute(
         insert(_ROLLUPS).from_select(columns, _build_query(survey_id, day)),
     )
+    await session.execute(
+        delete(AnswerRollupAll).where(
+            AnswerRollupAll.survey_id == survey_id, AnswerRollupAll.day == day
+        )
+    )
+    every = [*_KEYS[:-1], "rows", *SUM_FIELDS]  # no segment
+    await session.execute(insert(_ALL).from_select(every, _all_query(survey_id, day)))
     rows = await session.scalar(
         select(func.coalesce(func.sum(AnswerRollup.rows), 0)).where(
             AnswerRollup.survey_id == survey_id, AnswerRollup.day == day

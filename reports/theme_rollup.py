@@ -518,7 +518,8 @@ async def _uncount_spread(
     if not wanted:
         return
     t = ThemeSpread
-    rows = await session.execute(
+    connection = await session.connection()  # Core: no ORM handling of the call
+    rows = await connection.execute(
         select(t.stage, t.touchpoint, t.role, t.theme, t.order_id)
         .where(*_kept(t, survey_id, built, segment), in_ids(t.order_id, sorted(wanted)))
         .distinct()
@@ -541,7 +542,8 @@ async def _rolled(
     once — and quote candidates, added to the caller's."""
     kept = _kept(ThemeRollup, survey_id, built, segment)
     columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
-    rows = await session.execute(
+    connection = await session.connection()  # Core: no ORM handling of the call
+    rows = await connection.execute(
         select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
     )
     keys: set[Key] = set()
@@ -557,7 +559,7 @@ async def _rolled(
         .where(*_kept(t, survey_id, built, segment))
         .group_by(*spread)
     )
-    for stage, point, role, theme, n in (await session.execute(distinct)).all():
+    for stage, point, role, theme, n in (await connection.execute(distinct)).all():
         customers[stage, point, role, theme] += int(n)
     if quotes:
         for key, day, good, other in await _stored_quotes(
@@ -673,7 +675,8 @@ async def _newest(
         .where(*kept, column != "")
         .subquery()
     )
-    rows = await session.execute(select(ranked).where(ranked.c.n <= QUOTE_DAYS))
+    connection = await session.connection()  # Core: no ORM handling of the call
+    rows = await connection.execute(select(ranked).where(ranked.c.n <= QUOTE_DAYS))
     return [
         ((stage, point, role, theme), _day(day), str(ids), int(n))
         for stage, point, role, theme, day, ids, n in rows.all()

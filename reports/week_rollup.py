@@ -4,8 +4,10 @@ customer-level sums (reports.customers).
 A twelve-week report would otherwise sum 84 days of `answer_rollups` rows (days × cells ×
 emotions × segments: ~43,000 rows for the bundled cafe survey), and grouping them is
 most of what reading the map's figures costs. A week whose seven days are built is
-summed once into `answer_rollup_weeks`; a report reads its whole weeks from there and
-only the days of broken weeks (the period's ends, a stale day) from the daily rows.
+summed once into `answer_rollup_weeks`, and its segments summed into
+`answer_rollup_weeks_all` (a report of every segment groups a third of the rows there); a
+report reads its whole weeks from there and only the days of broken weeks (the period's
+ends, a stale day) from the daily rows.
 
 The week is built from the daily rows, never from the answers, so it is their sum by
 construction (integers: the order of the additions cannot change it). It is unbuilt in
@@ -16,17 +18,19 @@ only when its `rollup_weeks` row exists and its seven days are built.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.cells import SUM_FIELDS
 from storage.models import (
     AnswerRollup,
     AnswerRollupWeek,
+    AnswerRollupWeekAll,
     CustomerRollup,
     CustomerRollupWeek,
     RollupDay,
@@ -35,6 +39,7 @@ from storage.models import (
 
 WEEK = timedelta(days=7)
 _WEEKS = cast(Table, AnswerRollupWeek.__table__)
+_ALL_WEEKS = cast(Table, AnswerRollupWeekAll.__table__)
 _CUSTOMER_WEEKS = cast(Table, CustomerRollupWeek.__table__)
 # The sums of customer_rollups and its weeks (reports.customers reads them in this order).
 CUSTOMER_SUMS = (
@@ -81,6 +86,11 @@ async def unbuild_weeks(session: AsyncSession, survey_id: str, days: Iterable[da
         )
     )
     await session.execute(
+        delete(AnswerRollupWeekAll).where(
+            AnswerRollupWeekAll.survey_id == survey_id, AnswerRollupWeekAll.week.in_(weeks)
+        )
+    )
+    await session.execute(
         delete(CustomerRollupWeek).where(
             CustomerRollupWeek.survey_id == survey_id, CustomerRollupWeek.week.in_(weeks)
         )
@@ -119,6 +129,17 @@ def _build_query(survey_id: str, week: date) -> Any:
     )
 
 
+def _all_query(survey_id: str, week: date) -> Any:
+    """The week's segment rows, just built, summed over their segments."""
+    sums = (func.sum(getattr(AnswerRollupWeek, name)) for name in ("rows", *SUM_FIELDS))
+    keys = (AnswerRollupWeek.stage, AnswerRollupWeek.touchpoint, AnswerRollupWeek.emotion)
+    return (
+        select(literal(survey_id), literal(week), *keys, *sums)
+        .where(AnswerRollupWeek.survey_id == survey_id, AnswerRollupWeek.week == week)
+        .group_by(*keys)
+    )
+
+
 def _customer_query(survey_id: str, week: date) -> Any:
     sums = (func.sum(getattr(CustomerRollup, name)) for name in CUSTOMER_SUMS)
     keys = (CustomerRollup.segment, CustomerRollup.stage, CustomerRollup.touchpoint)
@@ -149,12 +170,24 @@ async def build_week(session: AsyncSession, survey_id: str, week: date, now: dat
         return False
     columns = [*_KEYS, "rows", *SUM_FIELDS]
     await session.execute(insert(_WEEKS).from_select(columns, _build_query(survey_id, week)))
+    every = [*_KEYS[:-1], "rows", *SUM_FIELDS]  # no segment
+    await session.execute(insert(_ALL_WEEKS).from_select(every, _all_query(survey_id, week)))
     customers = ["survey_id", "week", "segment", "stage", "touchpoint", *CUSTOMER_SUMS]
     await session.execute(
         insert(_CUSTOMER_WEEKS).from_select(customers, _customer_query(survey_id, week))
     )
     session.add(RollupWeek(survey_id=survey_id, week=week, built_at=now))
     return True
+
+
+@functools.cache
+def _weeks_statement() -> Any:
+    week = RollupWeek.week
+    return select(week).where(
+        RollupWeek.survey_id == bindparam("survey_id"),
+        week >= bindparam("first", type_=week.type),
+        week <= bindparam("last", type_=week.type),
+    )
 
 
 async def split_weeks(
@@ -165,15 +198,10 @@ async def split_weeks(
     candidates = whole_weeks(built)
     if not candidates:
         return [], list(built)
-    found = set(
-        await session.scalars(
-            select(RollupWeek.week).where(
-                RollupWeek.survey_id == survey_id,
-                RollupWeek.week >= candidates[0],
-                RollupWeek.week <= candidates[-1],
-            )
-        )
-    )
+    # Built once, run on the session's connection: a report asks it three times.
+    connection = await session.connection()
+    values = {"survey_id": survey_id, "first": candidates[0], "last": candidates[-1]}
+    found = set((await connection.execute(_weeks_statement(), values)).scalars())
     weeks = [week for week in candidates if week in found]
     covered = {week + timedelta(days=i) for week in weeks for i in range(7)}
     return weeks, [day for day in built if day not in covered]

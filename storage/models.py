@@ -203,6 +203,15 @@ class Answer(Base):
         # A journey's ratings per stage with their question (priorities, read from the
         # index alone), and order deletes (the FK).
         Index("ix_answers_order_stage", "order_id", "stage", "rating", "question_id"),
+        # NPS answers only, in the report index's order: the priorities' newest NPS
+        # answers (ORDER BY day DESC LIMIT) walk a tenth of the entries, and the same
+        # ones in the same order as they did on the report index (6.8 → 2.3 ms at 1M).
+        Index(
+            "ix_answers_nps",
+            *REPORT_INDEX[1:],
+            sqlite_where=text("nps IS NOT NULL"),
+            postgresql_where=text("nps IS NOT NULL"),
+        ),
         # Comments only, newest first per stage: the report's quotes stop after a few.
         Index(
             "ix_answers_comments",
@@ -278,6 +287,32 @@ class AnswerRollup(Base):
     comments: Mapped[int] = mapped_column(Integer)
 
 
+class AnswerRollupAll(Base):
+    """One day's sums of one report cell over all segments: the sum of the day's
+    `answer_rollups` rows, replaced with them (reports.rollups). A report of every
+    segment reads its days outside whole weeks from here: a third of the rows to group."""
+
+    __tablename__ = "answer_rollups_all"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
 class AnswerRollupWeek(Base):
     """One ISO week's sums of one report cell (Monday `week`): the sum of its seven days'
     `answer_rollups` rows, built once all seven are built (reports.week_rollup). A report
@@ -291,6 +326,33 @@ class AnswerRollupWeek(Base):
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
     segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerRollupWeekAll(Base):
+    """One ISO week's sums of one report cell over all segments: the sum of the week's
+    `answer_rollup_weeks` rows, built and unbuilt with them (reports.week_rollup). A
+    report of every segment groups a third of the rows, and its grouping's sort was most
+    of what reading the map's figures cost."""
+
+    __tablename__ = "answer_rollup_weeks_all"
+
+    survey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
     rows: Mapped[int] = mapped_column(Integer)
     answers: Mapped[int] = mapped_column(Integer)
     ratings: Mapped[int] = mapped_column(Integer)

@@ -13,12 +13,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.aggregate import Period, aggregate, compare, top_comments
+from reports.cells import SUM_FIELDS
 from reports.days import closed_before, gaps, in_ids, runs
 from reports.priorities import journey_scores
 from reports.rollups import refresh
 from storage import answers
 from storage.db import make_engine, make_session_factory
-from storage.models import Answer, AnswerRollup, RollupDay
+from storage.models import Answer, AnswerRollup, AnswerRollupAll, RollupDay
 from tests.test_aggregate import PERIOD, populate
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -116,6 +117,9 @@ async def test_rollup_gives_the_same_figures_as_the_answers(sessions: Sessions) 
         # shop's 2, the 11th 3, 12th 4, 13th 2 (NPS and comment share a cell), 14th 5,
         # 15th 2, 16th 1, 8th 1, 3rd 2.
         assert await session.scalar(select(func.count()).select_from(AnswerRollup)) == 25
+        # The days' sums over all segments (reports of every segment read them) are the
+        # segment rows' sums.
+        assert await all_segments(session) == await summed_segments(session)
     # Every figure comes from the rollup now: without the answers they stay the same.
     async with sessions.begin() as session:
         await session.execute(delete(Answer).where(Answer.survey_id == "cafe"))
@@ -125,6 +129,41 @@ async def test_rollup_gives_the_same_figures_as_the_answers(sessions: Sessions) 
     # Nothing new: a second refresh builds nothing.
     again = await refresh(sessions, ["cafe"], utc(17, 3))
     assert again["cafe"].built == [] and again["cafe"].stale == []
+
+
+async def all_segments(session: AsyncSession) -> dict[tuple[object, ...], list[int]]:
+    rows = await session.scalars(select(AnswerRollupAll))
+    return {
+        (r.survey_id, r.day, r.stage, r.touchpoint, r.emotion): [
+            getattr(r, name) for name in ("rows", *SUM_FIELDS)
+        ]
+        for r in rows
+    }
+
+
+async def summed_segments(session: AsyncSession) -> dict[tuple[object, ...], list[int]]:
+    result: dict[tuple[object, ...], list[int]] = {}
+    for r in await session.scalars(select(AnswerRollup)):
+        key = (r.survey_id, r.day, r.stage, r.touchpoint, r.emotion)
+        sums = result.setdefault(key, [0] * (1 + len(SUM_FIELDS)))
+        for i, name in enumerate(("rows", *SUM_FIELDS)):
+            sums[i] += getattr(r, name)
+    return result
+
+
+async def test_a_rebuilt_day_replaces_its_sums_over_all_segments(sessions: Sessions) -> None:
+    await refresh(sessions, ["cafe"], utc(17, 2))
+    await late_answer(sessions, 12, rating=1)
+    await refresh(sessions, ["cafe"], utc(17, 3))
+    async with sessions() as session:
+        stored = await all_segments(session)
+        assert stored and stored == await summed_segments(session)
+        live = await aggregate(session, "cafe", PERIOD)
+    async with sessions.begin() as session:  # every figure from the rollups from now on
+        await session.execute(delete(Answer).where(Answer.survey_id == "cafe"))
+        await session.execute(delete(AnswerRollup))
+    async with sessions() as session:
+        assert await aggregate(session, "cafe", PERIOD) == live
 
 
 async def test_open_days_are_read_from_the_answers(sessions: Sessions) -> None:

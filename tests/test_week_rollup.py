@@ -22,6 +22,7 @@ from storage.models import (
     Answer,
     AnswerRollup,
     AnswerRollupWeek,
+    AnswerRollupWeekAll,
     CustomerRollup,
     CustomerRollupWeek,
     RollupDay,
@@ -65,6 +66,25 @@ async def week_sums(sessions: Sessions) -> Counter[tuple[object, ...]]:
     return +result  # zero sums dropped: compared with the days' below
 
 
+async def all_week_sums(sessions: Sessions) -> Counter[tuple[object, ...]]:
+    """(week's Monday, stage, touchpoint, emotion, column) → sum, as stored over all
+    segments."""
+    result: Counter[tuple[object, ...]] = Counter()
+    async with sessions() as session:
+        for row in await session.scalars(select(AnswerRollupWeekAll)):
+            key = (row.week, row.stage, row.touchpoint, row.emotion)
+            for name in SUMS:
+                result[(*key, name)] += getattr(row, name)
+    return +result
+
+
+def without_segments(sums: Counter[tuple[object, ...]]) -> Counter[tuple[object, ...]]:
+    result: Counter[tuple[object, ...]] = Counter()
+    for (*key, _, name), value in sums.items():  # the segment is before the column
+        result[(*key, name)] += value
+    return +result
+
+
 async def day_sums(sessions: Sessions, week: date) -> Counter[tuple[object, ...]]:
     """The same, summed from the daily rows of `week`."""
     result: Counter[tuple[object, ...]] = Counter()
@@ -101,6 +121,8 @@ async def test_a_week_equals_its_seven_days(sessions: Sessions) -> None:
     assert await built_weeks(sessions) == [WEEK]
     stored = await week_sums(sessions)
     assert stored and stored == await day_sums(sessions, WEEK)
+    # Its sums over all segments are the days' too (a report of every segment reads them).
+    assert await all_week_sums(sessions) == without_segments(stored)
     # The shop survey's answers are not in the cafe's week.
     assert {key[1] for key in stored} == {"visit", "delivery"}
     async with sessions.begin() as session:  # every figure from the rollups from now on
@@ -121,6 +143,7 @@ async def test_a_rebuilt_day_rebuilds_its_week(sessions: Sessions) -> None:
 
     assert await built_weeks(sessions) == [WEEK]
     assert await week_sums(sessions) == await day_sums(sessions, WEEK)
+    assert await all_week_sums(sessions) == without_segments(await day_sums(sessions, WEEK))
     async with sessions() as session:
         counter = (await aggregate(session, "cafe", PERIOD)).touchpoints["visit", "counter"]
     # ★5, ★4, ★2 of the fixture, the 9th's ★2 and the late ★1.
@@ -134,6 +157,7 @@ async def test_building_a_day_takes_its_week_out(sessions: Sessions) -> None:
     assert await built_weeks(sessions) == []
     async with sessions() as session:
         assert (await session.scalars(select(AnswerRollupWeek))).first() is None
+        assert (await session.scalars(select(AnswerRollupWeekAll))).first() is None
 
 
 async def test_a_stale_day_is_read_live_not_from_its_week(sessions: Sessions) -> None:
