@@ -259,7 +259,25 @@ class Answer(Base):
     day: Mapped[date]
 
 
-class AnswerRollup(Base):
+class CellSums:
+    """A report cell's answer-level sums over a day or a week (reports.aggregate): its
+    answer rows, and per metric the answers, their sum and sum of squares."""
+
+    rows: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    rating_squares: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    nps_answers: Mapped[int] = mapped_column(Integer)
+    promoters: Mapped[int] = mapped_column(Integer)
+    detractors: Mapped[int] = mapped_column(Integer)
+    valence_answers: Mapped[int] = mapped_column(Integer)
+    valence_sum: Mapped[int] = mapped_column(Integer)
+    comments: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerRollup(CellSums, Base):
     """One day's sums of one report cell: what `reports.aggregate` reads for closed days.
 
     The key mirrors the aggregate's GROUP BY plus the segment; missing touchpoints,
@@ -273,21 +291,9 @@ class AnswerRollup(Base):
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
     segment: Mapped[str] = mapped_column(String(64), primary_key=True)
-    rows: Mapped[int] = mapped_column(Integer)
-    answers: Mapped[int] = mapped_column(Integer)
-    ratings: Mapped[int] = mapped_column(Integer)
-    rating_sum: Mapped[int] = mapped_column(Integer)
-    rating_squares: Mapped[int] = mapped_column(Integer)
-    satisfied: Mapped[int] = mapped_column(Integer)
-    nps_answers: Mapped[int] = mapped_column(Integer)
-    promoters: Mapped[int] = mapped_column(Integer)
-    detractors: Mapped[int] = mapped_column(Integer)
-    valence_answers: Mapped[int] = mapped_column(Integer)
-    valence_sum: Mapped[int] = mapped_column(Integer)
-    comments: Mapped[int] = mapped_column(Integer)
 
 
-class AnswerRollupAll(Base):
+class AnswerRollupAll(CellSums, Base):
     """One day's sums of one report cell over all segments: the sum of the day's
     `answer_rollups` rows, replaced with them (reports.rollups). A report of every
     segment reads its days outside whole weeks from here: a third of the rows to group."""
@@ -299,21 +305,9 @@ class AnswerRollupAll(Base):
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
-    rows: Mapped[int] = mapped_column(Integer)
-    answers: Mapped[int] = mapped_column(Integer)
-    ratings: Mapped[int] = mapped_column(Integer)
-    rating_sum: Mapped[int] = mapped_column(Integer)
-    rating_squares: Mapped[int] = mapped_column(Integer)
-    satisfied: Mapped[int] = mapped_column(Integer)
-    nps_answers: Mapped[int] = mapped_column(Integer)
-    promoters: Mapped[int] = mapped_column(Integer)
-    detractors: Mapped[int] = mapped_column(Integer)
-    valence_answers: Mapped[int] = mapped_column(Integer)
-    valence_sum: Mapped[int] = mapped_column(Integer)
-    comments: Mapped[int] = mapped_column(Integer)
 
 
-class AnswerRollupWeek(Base):
+class AnswerRollupWeek(CellSums, Base):
     """One ISO week's sums of one report cell (Monday `week`): the sum of its seven days'
     `answer_rollups` rows, built once all seven are built (reports.week_rollup). A report
     over whole weeks reads a seventh of the rows."""
@@ -326,21 +320,9 @@ class AnswerRollupWeek(Base):
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
     segment: Mapped[str] = mapped_column(String(64), primary_key=True)
-    rows: Mapped[int] = mapped_column(Integer)
-    answers: Mapped[int] = mapped_column(Integer)
-    ratings: Mapped[int] = mapped_column(Integer)
-    rating_sum: Mapped[int] = mapped_column(Integer)
-    rating_squares: Mapped[int] = mapped_column(Integer)
-    satisfied: Mapped[int] = mapped_column(Integer)
-    nps_answers: Mapped[int] = mapped_column(Integer)
-    promoters: Mapped[int] = mapped_column(Integer)
-    detractors: Mapped[int] = mapped_column(Integer)
-    valence_answers: Mapped[int] = mapped_column(Integer)
-    valence_sum: Mapped[int] = mapped_column(Integer)
-    comments: Mapped[int] = mapped_column(Integer)
 
 
-class AnswerRollupWeekAll(Base):
+class AnswerRollupWeekAll(CellSums, Base):
     """One ISO week's sums of one report cell over all segments: the sum of the week's
     `answer_rollup_weeks` rows, built and unbuilt with them (reports.week_rollup). A
     report of every segment groups a third of the rows, and its grouping's sort was most
@@ -353,18 +335,6 @@ class AnswerRollupWeekAll(Base):
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     touchpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
     emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
-    rows: Mapped[int] = mapped_column(Integer)
-    answers: Mapped[int] = mapped_column(Integer)
-    ratings: Mapped[int] = mapped_column(Integer)
-    rating_sum: Mapped[int] = mapped_column(Integer)
-    rating_squares: Mapped[int] = mapped_column(Integer)
-    satisfied: Mapped[int] = mapped_column(Integer)
-    nps_answers: Mapped[int] = mapped_column(Integer)
-    promoters: Mapped[int] = mapped_column(Integer)
-    detractors: Mapped[int] = mapped_column(Integer)
-    valence_answers: Mapped[int] = mapped_column(Integer)
-    valence_sum: Mapped[int] = mapped_column(Integer)
-    comments: Mapped[int] = mapped_column(Integer)
 
 
 class CustomerSums:
