@@ -70,8 +70,8 @@ class DispatchStatus(StrEnum):
 
 # Key of the answers' report index (migration 0002). 0017 appended JOURNEY_KEY so that
 # SQLite answers the journeys' reads from the index alone; PostgreSQL lost more than it
-# gained (B-tree deduplication needs equal keys: 17 → 88 MB at 1M answers, and no read
-# faster), so 0019 took them off there again.
+# gained (B-tree deduplication needs equal keys: 18 → 93 MB at 1M answers, and no read
+# faster beyond the noise), so 0019 took them off there again.
 REPORT_KEY = (
     "survey_id", "day", "stage", "touchpoint", "emotion",
     "segment", "kind", "skipped", "rating", "nps", "valence",

@@ -2,10 +2,11 @@
 
 0017 appended `order_id` and `question_id` to ix_answers_report so that SQLite reads the
 journeys' answers from the index alone. On PostgreSQL that undid the B-tree's
-deduplication (order_id makes nearly every key distinct): 17 → 88 MB at 1M answers, and
-no report read faster — a heap lookup costs little there, and the open day's live cells
-read five times the pages. So on PostgreSQL the index gets its eleven pre-0017 columns
-back; SQLite keeps the covering form (storage.models: one `Index` per dialect).
+deduplication (order_id makes nearly every key distinct): 18 → 93 MB at 1M answers, and
+no report read faster beyond the noise — a heap lookup costs little there, and the open
+day's live cells walk the five-fold index (4–6 → 5–9 ms). So on PostgreSQL the index gets
+its eleven pre-0017 columns back; SQLite keeps the covering form (storage.models: one
+`Index` per dialect). Figures: bench/README.md, "2026-12-07, later".
 
 ix_answers_order_stage (with question_id) and ix_answers_nps stay alike on both: at 1M
 answers without question_id PostgreSQL reads the NPS journeys' ratings by a sequential
