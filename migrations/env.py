@@ -9,16 +9,16 @@ from alembic import context
 from sqlalchemy import Connection
 
 from storage.db import make_engine
-from storage.models import Base
+from storage.models import metadata_on
 
 config = context.config
-target_metadata = Base.metadata
 
 
 def run_with(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        # Autogenerate compares with the tables as this dialect has them (storage.models).
+        target_metadata=metadata_on(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

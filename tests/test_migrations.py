@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import make_engine
 from storage.migrate import alembic_config, downgrade, upgrade
-from storage.models import Base
+from storage.models import JOURNEY_KEY, REPORT_KEY, Base, metadata_on
 from tests.support.databases import (
     drop_postgres_database,
     empty_postgres_database,
@@ -103,7 +103,7 @@ def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
         connection, opts={"compare_type": True, "compare_server_default": True}
     )
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata_on(connection.dialect.name)))
 
 
 async def test_migrated_schema_matches_the_models(empty_engine: AsyncEngine) -> None:
@@ -113,6 +113,32 @@ async def test_migrated_schema_matches_the_models(empty_engine: AsyncEngine) -> 
         differences = await connection.run_sync(_differences)
 
     assert differences == []
+
+
+def _index_columns(connection: Connection) -> dict[str, list[str | None]]:
+    return {
+        str(index["name"]): list(index["column_names"])
+        for index in inspect(connection).get_indexes("answers")
+    }
+
+
+async def test_report_index_differs_by_dialect(empty_engine: AsyncEngine) -> None:
+    """0019: PostgreSQL's report index has no journey columns (their distinct keys undo
+    its deduplication); SQLite's keeps them. The other two are alike on both; a
+    downgrade gives PostgreSQL 0017's index back."""
+    sqlite = empty_engine.dialect.name == "sqlite"
+    covering = [*REPORT_KEY, *JOURNEY_KEY]
+    await upgrade(empty_engine)
+    async with empty_engine.connect() as connection:
+        columns = await connection.run_sync(_index_columns)
+    assert columns["ix_answers_report"] == (covering if sqlite else list(REPORT_KEY))
+    assert columns["ix_answers_nps"] == covering
+    assert columns["ix_answers_order_stage"] == ["order_id", "stage", "rating", "question_id"]
+
+    await downgrade(empty_engine, "0018")
+    async with empty_engine.connect() as connection:
+        columns = await connection.run_sync(_index_columns)
+    assert columns["ix_answers_report"] == covering
 
 
 async def test_answer_day_is_backfilled_in_utc(empty_engine: AsyncEngine) -> None:
