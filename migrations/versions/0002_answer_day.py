@@ -19,7 +19,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of storage.models.REPORT_INDEX's key: a migration never imports the models.
+# Frozen copy of storage.models.REPORT_KEY: a migration never imports the models.
 REPORT_COLUMNS = [
     "survey_id", "day", "stage", "touchpoint", "emotion",
     "segment", "kind", "skipped", "rating", "nps", "valence",

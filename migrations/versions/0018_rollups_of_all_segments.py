@@ -38,7 +38,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _CELL = ("stage", "touchpoint", "emotion")
-# A frozen copy of storage.models.REPORT_INDEX's columns (a migration never imports it).
+# A frozen copy of storage.models' report index columns on SQLite (REPORT_KEY +
+# JOURNEY_KEY; a migration never imports the models).
 _REPORT = [
     "survey_id", "day", "stage", "touchpoint", "emotion", "segment", "kind", "skipped",
     "rating", "nps", "valence", "order_id", "question_id",
