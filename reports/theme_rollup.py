@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -396,15 +397,24 @@ async def built_days(
     session: AsyncSession, survey_id: str, start: date, end: date, version: str
 ) -> list[date]:
     """The days of [start, end) the theme rollup holds for `version`, not stale."""
-    rows = await session.scalars(
-        select(ThemeDay.day)
-        .where(
-            ThemeDay.survey_id == survey_id, ThemeDay.day >= start, ThemeDay.day < end,
-            ThemeDay.version == version, ThemeDay.built_at.is_not(None),
-        )
-        .order_by(ThemeDay.day)
-    )  # fmt: skip
+    connection = await session.connection()  # Core, the statement kept: see reports.days
+    values = {"survey_id": survey_id, "start": start, "end": end, "version": version}
+    rows = (await connection.execute(_built_days_statement(), values)).scalars()
     return [_day(day) for day in rows]
+
+
+@functools.cache
+def _built_days_statement() -> Select[Any]:
+    day = ThemeDay.day
+    return (
+        select(day)
+        .where(
+            ThemeDay.survey_id == bindparam("survey_id"),
+            day >= bindparam("start", type_=day.type), day < bindparam("end", type_=day.type),
+            ThemeDay.version == bindparam("version"), ThemeDay.built_at.is_not(None),
+        )
+        .order_by(day)
+    )  # fmt: skip
 
 
 def live_ranges(start: date, end: date, built: Sequence[date]) -> list[tuple[datetime, datetime]]:
@@ -686,8 +696,9 @@ async def _newest(
 async def texts(session: AsyncSession, answers: Iterable[int]) -> dict[int, str]:
     """The comments of these answers (a forgotten one is gone)."""
     wanted, result = sorted(set(answers)), {}
+    connection = await session.connection()  # Core: no ORM handling of the call
     for i in range(0, len(wanted), 500):
-        rows = await session.execute(
+        rows = await connection.execute(
             select(Answer.id, Answer.comment).where(
                 in_ids(Answer.id, wanted[i : i + 500]), Answer.comment.is_not(None)
             )

@@ -310,13 +310,14 @@ async def _choices(
     first, after = (moment.date() for moment in bounds)
     built = await rollup_days(session, survey_id, first, after)
     counts: Counter[tuple[str, str]] = Counter()
+    connection = await session.connection()  # Core: no ORM handling of the calls
     if built:
         conditions = [ChoiceRollup.survey_id == survey_id, in_runs(ChoiceRollup.day, runs(built))]
         if segment is not None:
             conditions.append(ChoiceRollup.segment == segment)
         keys = (ChoiceRollup.question_id, ChoiceRollup.choice)
         rolled = select(*keys, func.sum(ChoiceRollup.answers)).where(*conditions).group_by(*keys)
-        for question, choice, n in (await session.execute(rolled)).all():
+        for question, choice, n in (await connection.execute(rolled)).all():
             counts[question, choice] += int(n)
     for start, end in gaps(first, after, built):
         conditions = [
@@ -330,7 +331,7 @@ async def _choices(
             .where(*conditions)
             .group_by(Answer.day, Answer.question_id, Answer.choice)
         )
-        for question_id, option, n in (await session.execute(statement)).all():
+        for question_id, option, n in (await connection.execute(statement)).all():
             if option is not None:
                 counts[question_id, option] += int(n)
     return dict(counts)
@@ -366,7 +367,7 @@ async def read_unread(
         )
         # A day's window and months of them want different plans (storage.statistics).
         await plan_for_values(session)
-        rows = (await session.execute(statement)).all()
+        rows = (await (await session.connection()).execute(statement)).all()
         if not rows:
             break
         readings = [keep(int(i), read_text(str(text), compiled())) for i, text in rows]
