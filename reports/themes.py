@@ -38,7 +38,14 @@ from sqlalchemy.orm import aliased
 from reports.aggregate import LOW_RATING, Period
 from reports.cells import NPS_DETRACTOR
 from reports.customers import customer_cells, follow_ups
-from reports.days import FirstDay, first_answer_day, gaps, in_runs, runs
+from reports.days import (
+    FirstDay,
+    first_answer_day,
+    gaps,
+    in_bound_runs,
+    run_values,
+    runs,
+)
 from reports.days import built_days as rollup_days
 from reports.theme_counts import StageCounts, counts_of, window
 from reports.theme_rollup import (
@@ -301,6 +308,37 @@ async def unhappy_customers(
     return {stage: figures.low for stage, figures in cells.stages.items()}
 
 
+# _choices' statements: built once per shape, bound per call (see reports.days).
+
+
+@functools.lru_cache(maxsize=64)
+def _rolled_choices(ranges: int, by_segment: bool) -> Select[*tuple[Any, ...]]:
+    conditions = [
+        ChoiceRollup.survey_id == bindparam("survey_id"),
+        in_bound_runs(ChoiceRollup.day, ranges),
+    ]
+    if by_segment:
+        conditions.append(ChoiceRollup.segment == bindparam("segment"))
+    keys = (ChoiceRollup.question_id, ChoiceRollup.choice)
+    return select(*keys, func.sum(ChoiceRollup.answers)).where(*conditions).group_by(*keys)
+
+
+@functools.cache
+def _live_choices(by_segment: bool) -> Select[*tuple[Any, ...]]:
+    day = Answer.day
+    conditions = [
+        Answer.survey_id == bindparam("survey_id"), Answer.choice.is_not(None),
+        day >= bindparam("start", type_=day.type), day < bindparam("end", type_=day.type),
+    ]  # fmt: skip
+    if by_segment:
+        conditions.append(Answer.segment == bindparam("segment"))
+    return (
+        select(Answer.question_id, Answer.choice, func.count())
+        .where(*conditions)
+        .group_by(Answer.day, Answer.question_id, Answer.choice)
+    )
+
+
 async def _choices(
     session: AsyncSession, survey_id: str, bounds: tuple[datetime, datetime], segment: str | None
 ) -> dict[tuple[str, str], int]:
@@ -310,27 +348,17 @@ async def _choices(
     first, after = (moment.date() for moment in bounds)
     built = await rollup_days(session, survey_id, first, after)
     counts: Counter[tuple[str, str]] = Counter()
+    connection = await session.connection()  # Core: no ORM handling of the calls
     if built:
-        conditions = [ChoiceRollup.survey_id == survey_id, in_runs(ChoiceRollup.day, runs(built))]
-        if segment is not None:
-            conditions.append(ChoiceRollup.segment == segment)
-        keys = (ChoiceRollup.question_id, ChoiceRollup.choice)
-        rolled = select(*keys, func.sum(ChoiceRollup.answers)).where(*conditions).group_by(*keys)
-        for question, choice, n in (await session.execute(rolled)).all():
+        ranges = runs(built)
+        values = {"survey_id": survey_id, "segment": segment, **run_values(ranges)}
+        rolled = _rolled_choices(len(ranges), segment is not None)
+        for question, choice, n in (await connection.execute(rolled, values)).all():
             counts[question, choice] += int(n)
     for start, end in gaps(first, after, built):
-        conditions = [
-            Answer.survey_id == survey_id, Answer.choice.is_not(None),
-            Answer.day >= start, Answer.day < end,
-        ]  # fmt: skip
-        if segment is not None:
-            conditions.append(Answer.segment == segment)
-        statement = (
-            select(Answer.question_id, Answer.choice, func.count())
-            .where(*conditions)
-            .group_by(Answer.day, Answer.question_id, Answer.choice)
-        )
-        for question_id, option, n in (await session.execute(statement)).all():
+        values = {"survey_id": survey_id, "segment": segment, "start": start, "end": end}
+        live = _live_choices(segment is not None)
+        for question_id, option, n in (await connection.execute(live, values)).all():
             if option is not None:
                 counts[question_id, option] += int(n)
     return dict(counts)
@@ -366,7 +394,7 @@ async def read_unread(
         )
         # A day's window and months of them want different plans (storage.statistics).
         await plan_for_values(session)
-        rows = (await session.execute(statement)).all()
+        rows = (await (await session.connection()).execute(statement)).all()
         if not rows:
             break
         readings = [keep(int(i), read_text(str(text), compiled())) for i, text in rows]

@@ -14,12 +14,24 @@ tables only for the days still open.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -61,7 +73,7 @@ class FunnelRows:
         return FunnelRows([*self.waves, *other.waves], answered)
 
 
-def _periods(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+def _periods(start: Any, end: Any) -> list[ColumnElement[bool]]:
     """The two ways a wave is sent in [start, end): a recorded send, or a request made."""
     started = func.coalesce(Dispatch.sending_at, Dispatch.closed_at)
     return [
@@ -122,6 +134,26 @@ def conditions_of(
     return [[*_filters(survey_id, segment), period] for period in _periods(start, end)]
 
 
+# A report's reads below are built once per shape, bound per call and run on the
+# session's connection: a new statement through the ORM session cost ~0.5 ms of CPU, a
+# kept one on the connection ~0.2.
+
+
+@functools.cache
+def _live_queries(by_segment: bool) -> list[tuple[Select[Any], Select[Any]]]:
+    """(waves, answers) statements per way of being sent (see _periods), bound with
+    `survey_id`, `start`, `end` (and `segment`)."""
+    moment = Dispatch.sent_at.type
+    filters: list[ColumnElement[bool]] = [Dispatch.survey_id == bindparam("survey_id")]
+    if by_segment:
+        filters.append(Dispatch.segment == bindparam("segment"))
+    periods = _periods(bindparam("start", type_=moment), bindparam("end", type_=moment))
+    return [
+        (wave_rows_query([*filters, period]), answered_query([*filters, period]))
+        for period in periods
+    ]
+
+
 async def funnel_rows(
     session: AsyncSession,
     survey_id: str,
@@ -132,13 +164,15 @@ async def funnel_rows(
     """The survey's waves sent in [start, end) (of the segment) and their answers."""
     waves: list[WaveRow] = []
     answered: dict[tuple[str, str], int] = {}
-    for conditions in conditions_of(survey_id, start, end, segment):  # live: no rollup
-        rows = await session.execute(wave_rows_query(conditions))
+    connection = await session.connection()
+    values = {"survey_id": survey_id, "start": start, "end": end, "segment": segment}
+    for wave_query, answers_query in _live_queries(segment is not None):  # live: no rollup
+        rows = await connection.execute(wave_query, values)
         waves.extend(
             WaveRow(wave, str(status), question, bool(was_opened), bool(was_recorded), int(n))
             for wave, status, question, was_opened, was_recorded, n in rows
         )
-        for wave, question, n in await session.execute(answered_query(conditions)):
+        for wave, question, n in await connection.execute(answers_query, values):
             answered[wave, question] = answered.get((wave, question), 0) + int(n)
     return FunnelRows(waves, answered)
 
@@ -252,16 +286,24 @@ async def days_to_build(session: AsyncSession, survey_id: str, before: date) -> 
     return sorted(set(pending) | set(new))
 
 
-async def built_days(session: AsyncSession, survey_id: str, start: date, end: date) -> list[date]:
-    rows = await session.scalars(
-        select(FunnelDay.day)
+@functools.cache
+def _built_days_statement() -> Select[Any]:
+    day = FunnelDay.day
+    return (
+        select(day)
         .where(
-            FunnelDay.survey_id == survey_id, FunnelDay.day >= start, FunnelDay.day < end,
+            FunnelDay.survey_id == bindparam("survey_id"),
+            day >= bindparam("start", type_=day.type), day < bindparam("end", type_=day.type),
             FunnelDay.built_at.is_not(None),
         )
-        .order_by(FunnelDay.day)
+        .order_by(day)
     )  # fmt: skip
-    return list(rows)
+
+
+async def built_days(session: AsyncSession, survey_id: str, start: date, end: date) -> list[date]:
+    connection = await session.connection()
+    values = {"survey_id": survey_id, "start": start, "end": end}
+    return list((await connection.execute(_built_days_statement(), values)).scalars())
 
 
 async def rollup_rows(
