@@ -41,7 +41,7 @@ from reports.cells import SUM_FIELDS, answer_sums
 from reports.days import closed_before
 from reports.funnel_rollup import refresh_funnel
 from reports.theme_rollup import mark_stale, refresh_themes
-from reports.week_rollup import build_week, unbuild_weeks, weeks_to_build
+from reports.week_rollup import build_week, over_segments, unbuild_weeks, weeks_to_build
 from storage.models import (
     Answer,
     AnswerRollup,
@@ -83,17 +83,6 @@ def _build_query(survey_id: str, day: date) -> Select[Any]:
         )
         .where(Answer.survey_id == survey_id, Answer.day == day)
         .group_by(Answer.stage, Answer.touchpoint, Answer.emotion, Answer.segment)
-    )
-
-
-def _all_query(survey_id: str, day: date) -> Select[Any]:
-    """The day's segment rows, just built, summed over their segments."""
-    sums = (func.sum(getattr(AnswerRollup, name)) for name in ("rows", *SUM_FIELDS))
-    keys = (AnswerRollup.stage, AnswerRollup.touchpoint, AnswerRollup.emotion)
-    return (
-        select(literal(survey_id), literal(day), *keys, *sums)
-        .where(AnswerRollup.survey_id == survey_id, AnswerRollup.day == day)
-        .group_by(*keys)
     )
 
 
@@ -154,7 +143,11 @@ async def build_day(
         )
     )
     every = [*_KEYS[:-1], "rows", *SUM_FIELDS]  # no segment
-    await session.execute(insert(_ALL).from_select(every, _all_query(survey_id, day)))
+    await session.execute(
+        insert(_ALL).from_select(
+            every, over_segments(AnswerRollup, AnswerRollup.day, survey_id, day)
+        )
+    )
     rows = await session.scalar(
         select(func.coalesce(func.sum(AnswerRollup.rows), 0)).where(
             AnswerRollup.survey_id == survey_id, AnswerRollup.day == day

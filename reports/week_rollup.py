@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, literal, select
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.cells import SUM_FIELDS
@@ -129,13 +129,16 @@ def _build_query(survey_id: str, week: date) -> Any:
     )
 
 
-def _all_query(survey_id: str, week: date) -> Any:
-    """The week's segment rows, just built, summed over their segments."""
-    sums = (func.sum(getattr(AnswerRollupWeek, name)) for name in ("rows", *SUM_FIELDS))
-    keys = (AnswerRollupWeek.stage, AnswerRollupWeek.touchpoint, AnswerRollupWeek.emotion)
+def over_segments(
+    rollup: type[AnswerRollup] | type[AnswerRollupWeek], when: Any, survey_id: str, value: date
+) -> Select[Any]:
+    """A day's or a week's segment rows of `rollup` (`when`: its day or week column), just
+    built, summed over their segments: the rows of its all-segments table."""
+    sums = (func.sum(getattr(rollup, name)) for name in ("rows", *SUM_FIELDS))
+    keys = (rollup.stage, rollup.touchpoint, rollup.emotion)
     return (
-        select(literal(survey_id), literal(week), *keys, *sums)
-        .where(AnswerRollupWeek.survey_id == survey_id, AnswerRollupWeek.week == week)
+        select(literal(survey_id), literal(value), *keys, *sums)
+        .where(rollup.survey_id == survey_id, when == value)
         .group_by(*keys)
     )
 
@@ -171,7 +174,11 @@ async def build_week(session: AsyncSession, survey_id: str, week: date, now: dat
     columns = [*_KEYS, "rows", *SUM_FIELDS]
     await session.execute(insert(_WEEKS).from_select(columns, _build_query(survey_id, week)))
     every = [*_KEYS[:-1], "rows", *SUM_FIELDS]  # no segment
-    await session.execute(insert(_ALL_WEEKS).from_select(every, _all_query(survey_id, week)))
+    await session.execute(
+        insert(_ALL_WEEKS).from_select(
+            every, over_segments(AnswerRollupWeek, AnswerRollupWeek.week, survey_id, week)
+        )
+    )
     customers = ["survey_id", "week", "segment", "stage", "touchpoint", *CUSTOMER_SUMS]
     await session.execute(
         insert(_CUSTOMER_WEEKS).from_select(customers, _customer_query(survey_id, week))
