@@ -42,6 +42,8 @@ def sentences(priorities: Priorities, names: Mapping[str, str], locale: str) -> 
 def headline(priorities: Priorities, names: Mapping[str, str], locale: str) -> str:
     """One line for the summary and the map: the stages to fix first, or why none."""
     if not priorities.enough:
+        if 0 < priorities.needed <= priorities.journeys:  # enough answers, one stage rated
+            return t(locale, "priority_one_stage")
         journeys = tn(locale, "customers", priorities.journeys)
         if priorities.days <= 0:  # a ranking built without a window (tests, ad-hoc calls)
             return t(

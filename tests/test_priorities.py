@@ -93,6 +93,21 @@ def test_too_few_journeys_say_so() -> None:
     assert headline(one_week, {}, "ru").endswith(f"за 21 день (нужно {needed}).")
 
 
+def test_one_stage_to_compare_says_so_not_too_few_journeys() -> None:
+    """Hundreds of NPS answers, but a single stage rated enough this period: the words
+    must not blame the number of answers."""
+    result = priorities(journeys(300, driver=0, seed=5), {STAGES[0]: 0.5}, days=63)
+    assert not result.enough and result.journeys >= result.needed
+    assert headline(result, {}, "en") == (
+        "What moves NPS cannot be told apart yet: fewer than two stages have enough ratings "
+        "in this period to compare."
+    )
+    assert headline(result, {}, "ru") == (
+        "Что сильнее влияет на NPS, пока не определить: в этом периоде меньше двух этапов с "
+        "достаточным числом оценок для сравнения."
+    )
+
+
 def test_the_ranking_learns_from_the_period_and_its_baseline() -> None:
     """A weekly report ranks on at least nine weeks of NPS answers; a monthly one on the
     month and its four baseline months."""
